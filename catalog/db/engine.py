@@ -1,0 +1,41 @@
+"""Async engine and session factory for the catalog database."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def create_engine(
+    database_url: str,
+    *,
+    pool_size: int = 10,
+    statement_timeout_ms: int | None = None,
+    echo: bool = False,
+) -> AsyncEngine:
+    """An asyncpg engine; ``statement_timeout_ms`` bounds every statement it runs."""
+    server_settings = {"application_name": "stacql"}
+    if statement_timeout_ms:
+        server_settings["statement_timeout"] = str(statement_timeout_ms)
+    return _create_async_engine(
+        database_url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        echo=echo,
+        json_serializer=_dumps,
+        json_deserializer=orjson.loads,
+        connect_args={"server_settings": server_settings},
+    )
+
+
+def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions that keep loaded values after commit (no implicit I/O under asyncio)."""
+    return async_sessionmaker(engine, expire_on_commit=False)

@@ -1,0 +1,158 @@
+"""SQLAlchemy 2 models of the catalog tables (collections, items, assets, jobs).
+
+Items and assets are keyed by ``collection_id`` first so that every item query can be
+scoped to a collection (and so the tables can later be distributed by it).
+
+``items.datetime`` is the item's nominal time (``properties.datetime``, or its
+``start_datetime`` when the item only has a range); ``start_datetime`` and
+``end_datetime`` always hold the item's time range (both equal ``datetime`` for an
+instant), so temporal searches are two indexed comparisons. ``properties`` keeps the
+document exactly as it was given.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from geoalchemy2 import Geometry
+from sqlalchemy import (
+    ARRAY,
+    DateTime,
+    Float,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    String,
+    Text,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+Timestamp = Annotated[datetime, mapped_column(DateTime(timezone=True))]
+CreatedAt = Annotated[
+    datetime, mapped_column(DateTime(timezone=True), server_default=func.now())
+]
+Json = Annotated[Any, mapped_column(JSONB)]
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the catalog tables."""
+
+
+class Collection(Base):
+    """A STAC collection; ``content`` is the document served, extent kept current."""
+
+    __tablename__ = "collections"
+
+    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    title: Mapped[str | None] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(Text)
+    license: Mapped[str] = mapped_column(Text)
+    keywords: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
+    providers: Mapped[Any] = mapped_column(JSONB, server_default="[]")
+    summaries: Mapped[Any] = mapped_column(JSONB, server_default="{}")
+    item_assets: Mapped[Any] = mapped_column(JSONB, server_default="{}")
+    links: Mapped[Any] = mapped_column(JSONB, server_default="[]")
+    declared_extent: Mapped[Json]
+    spatial_extent: Mapped[Any | None] = mapped_column(
+        Geometry("GEOMETRY", srid=4326, spatial_index=False)
+    )
+    temporal_start: Mapped[Timestamp | None]
+    temporal_end: Mapped[Timestamp | None]
+    queryables: Mapped[Any] = mapped_column(JSONB, server_default="{}")
+    content: Mapped[Json]
+    created_at: Mapped[CreatedAt]
+    updated_at: Mapped[CreatedAt]
+
+    items: Mapped[list[Item]] = relationship(back_populates="collection", lazy="raise")
+
+
+class Item(Base):
+    """A STAC item; geometry in EPSG:4326, the time range in three indexed columns."""
+
+    __tablename__ = "items"
+    __table_args__ = (
+        Index("items_geometry_gist", "geometry", postgresql_using="gist"),
+        Index("items_datetime_idx", "datetime", "collection_id", "id"),
+        Index("items_start_datetime_idx", "start_datetime"),
+        Index("items_end_datetime_idx", "end_datetime"),
+        Index(
+            "items_properties_gin",
+            "properties",
+            postgresql_using="gin",
+            postgresql_ops={"properties": "jsonb_path_ops"},
+        ),
+    )
+
+    collection_id: Mapped[str] = mapped_column(
+        Text, ForeignKey("collections.id", ondelete="CASCADE"), primary_key=True
+    )
+    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    geometry: Mapped[Any | None] = mapped_column(
+        Geometry("GEOMETRY", srid=4326, spatial_index=False)
+    )
+    bbox: Mapped[list[float] | None] = mapped_column(ARRAY(Float))
+    datetime: Mapped[Timestamp]
+    start_datetime: Mapped[Timestamp]
+    end_datetime: Mapped[Timestamp]
+    properties: Mapped[Json]
+    links: Mapped[Any] = mapped_column(JSONB, server_default="[]")
+    stac_version: Mapped[str] = mapped_column(String(32))
+    stac_extensions: Mapped[Any] = mapped_column(JSONB, server_default="[]")
+    extra: Mapped[Any] = mapped_column(JSONB, server_default="{}")
+    content_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[CreatedAt]
+    updated_at: Mapped[CreatedAt]
+
+    collection: Mapped[Collection] = relationship(back_populates="items", lazy="raise")
+    assets: Mapped[list[Asset]] = relationship(back_populates="item", lazy="raise")
+
+
+class Asset(Base):
+    """One asset of an item; ``fields`` holds every member besides the named columns."""
+
+    __tablename__ = "assets"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["collection_id", "item_id"],
+            ["items.collection_id", "items.id"],
+            ondelete="CASCADE",
+        ),
+        Index("assets_roles_gin", "roles", postgresql_using="gin"),
+        Index("assets_media_type_idx", "media_type"),
+    )
+
+    collection_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    item_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)
+    href: Mapped[str] = mapped_column(Text)
+    media_type: Mapped[str | None] = mapped_column(Text)
+    title: Mapped[str | None] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
+    roles: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
+    fields: Mapped[Any] = mapped_column(JSONB, server_default="{}")
+
+    item: Mapped[Item] = relationship(back_populates="assets", lazy="raise")
+
+
+class Job(Base):
+    """An upload or ingest request followed by clients: status, progress, outcome."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (Index("jobs_status_idx", "status", "created_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    kind: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text, server_default="queued")
+    progress: Mapped[float] = mapped_column(Float, server_default="0")
+    message: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+    params: Mapped[Any] = mapped_column(JSONB, server_default="{}")
+    result: Mapped[Any | None] = mapped_column(JSONB)
+    created_at: Mapped[CreatedAt]
+    updated_at: Mapped[CreatedAt]

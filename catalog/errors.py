@@ -1,0 +1,111 @@
+"""Typed errors of the catalog core.
+
+Every error carries a stable machine ``code`` and a message that names the offending
+object. Nothing here knows about HTTP or GraphQL: the adapters map these classes to
+status codes or GraphQL error codes in one place each.
+"""
+
+from __future__ import annotations
+
+
+class CatalogError(Exception):
+    """Base class of every error the catalog raises on purpose."""
+
+    code = "CATALOG_ERROR"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class InvalidInput(CatalogError):
+    """The caller sent something malformed (JSON, STAC document, parameter)."""
+
+    code = "INVALID_INPUT"
+
+
+class InvalidStac(InvalidInput):
+    """A STAC document breaks a rule the catalog relies on."""
+
+    code = "INVALID_STAC"
+
+
+class InvalidGeometry(InvalidInput):
+    """A GeoJSON geometry is malformed or not valid (self-intersection, unclosed ring...)."""
+
+    code = "INVALID_GEOMETRY"
+
+
+class InvalidDatetime(InvalidInput):
+    """A datetime or interval is not RFC 3339 or is empty."""
+
+    code = "INVALID_DATETIME"
+
+
+class InvalidBbox(InvalidInput):
+    """A bbox has the wrong length or impossible coordinates."""
+
+    code = "INVALID_BBOX"
+
+
+class InvalidFilter(InvalidInput):
+    """A CQL2 filter cannot be parsed or uses something the catalog does not support."""
+
+    code = "INVALID_FILTER"
+
+
+class InvalidSortBy(InvalidInput):
+    """A sortby field is unknown or malformed."""
+
+    code = "INVALID_SORTBY"
+
+
+class InvalidCursor(InvalidInput):
+    """A paging token was not issued by this search, or was tampered with."""
+
+    code = "INVALID_CURSOR"
+
+
+class InvalidStorageKey(InvalidInput):
+    """A storage key tries to leave the storage prefix or is otherwise unusable."""
+
+    code = "INVALID_STORAGE_KEY"
+
+
+class NotFound(CatalogError):
+    """The object asked for does not exist."""
+
+    code = "NOT_FOUND"
+
+
+class UnknownCollection(NotFound):
+    """An item or request names a collection that is not in the catalog."""
+
+    code = "UNKNOWN_COLLECTION"
+
+
+class ItemNotFound(NotFound):
+    """No item with that id in that collection."""
+
+    code = "ITEM_NOT_FOUND"
+
+
+class Conflict(CatalogError):
+    """The write collides with what is stored (an id that already exists...)."""
+
+    code = "CONFLICT"
+
+
+class StorageError(CatalogError):
+    """The asset store could not complete the operation."""
+
+    code = "STORAGE_ERROR"
+
+
+class DatabaseUnavailable(CatalogError):
+    """The database could not be reached; the operation may be retried."""
+
+    code = "DATABASE_UNAVAILABLE"

@@ -1,0 +1,191 @@
+"""GeoJSON geometries and bboxes: parsing, validity, antimeridian handling.
+
+Coordinates are longitude/latitude in EPSG:4326 throughout.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import orjson
+import shapely
+import shapely.errors
+from shapely.geometry.base import BaseGeometry
+
+from catalog.errors import InvalidBbox, InvalidGeometry
+
+GEOMETRY_TYPES = frozenset(
+    {
+        "Point",
+        "MultiPoint",
+        "LineString",
+        "MultiLineString",
+        "Polygon",
+        "MultiPolygon",
+        "GeometryCollection",
+    }
+)
+
+# Nesting depth of "coordinates" for each GeoJSON type.
+_DEPTH = {
+    "Point": 1,
+    "MultiPoint": 2,
+    "LineString": 2,
+    "MultiLineString": 3,
+    "Polygon": 3,
+    "MultiPolygon": 4,
+}
+
+
+def _depth(value: Any) -> int:
+    depth = 0
+    while isinstance(value, list | tuple):
+        if not value:
+            return depth + 1
+        depth += 1
+        value = value[0]
+    return depth
+
+
+def _check_structure(geojson: Any, label: str) -> None:
+    if not isinstance(geojson, dict):
+        raise InvalidGeometry(f"{label}: a GeoJSON geometry object is required")
+    kind = geojson.get("type")
+    if kind not in GEOMETRY_TYPES:
+        raise InvalidGeometry(f"{label}: unknown geometry type {kind!r}")
+    if kind == "GeometryCollection":
+        members = geojson.get("geometries")
+        if not isinstance(members, list):
+            raise InvalidGeometry(f"{label}: a GeometryCollection needs 'geometries'")
+        for member in members:
+            _check_structure(member, label)
+        return
+    coords = geojson.get("coordinates")
+    if not isinstance(coords, list):
+        raise InvalidGeometry(f"{label}: {kind} needs a 'coordinates' array")
+    if _depth(coords) != _DEPTH[kind]:
+        raise InvalidGeometry(
+            f"{label}: the coordinates are not nested as a {kind} requires"
+        )
+
+
+def _check_rings_closed(geojson: dict[str, Any], label: str) -> None:
+    kind = geojson["type"]
+    polygons = []
+    if kind == "Polygon":
+        polygons = [geojson["coordinates"]]
+    elif kind == "MultiPolygon":
+        polygons = geojson["coordinates"]
+    elif kind == "GeometryCollection":
+        for member in geojson["geometries"]:
+            _check_rings_closed(member, label)
+    for polygon in polygons:
+        for ring in polygon:
+            if len(ring) < 4:
+                raise InvalidGeometry(f"{label}: a polygon ring needs at least 4 positions")
+            if list(ring[0][:2]) != list(ring[-1][:2]):
+                raise InvalidGeometry(f"{label}: a polygon ring is not closed")
+
+
+def _check_geometry(geometry: BaseGeometry | None, label: str) -> BaseGeometry:
+    if geometry is None or geometry.is_empty:
+        raise InvalidGeometry(f"{label}: the geometry is empty")
+    coords = shapely.get_coordinates(geometry)
+    if not np.isfinite(coords).all():
+        raise InvalidGeometry(f"{label}: coordinates must be finite numbers")
+    if (np.abs(coords[:, 0]) > 180).any() or (np.abs(coords[:, 1]) > 90).any():
+        raise InvalidGeometry(f"{label}: coordinates are outside longitude/latitude ranges")
+    return geometry
+
+
+def parse_geometries(
+    geojsons: Sequence[Any], labels: Sequence[str]
+) -> list[BaseGeometry]:
+    """Parse many GeoJSON geometries at once into valid shapely geometries.
+
+    Vectorized through GEOS, so bulk loads pay microseconds per geometry. Raises
+    ``InvalidGeometry`` naming the first offending ``labels`` entry when an object is
+    malformed, a ring is not closed, a coordinate is not finite or outside lon/lat
+    ranges, or the geometry is invalid (self-intersection, spike...).
+    """
+    for geojson, label in zip(geojsons, labels, strict=True):
+        _check_structure(geojson, label)
+        _check_rings_closed(geojson, label)
+    try:
+        geometries = shapely.from_geojson([orjson.dumps(g) for g in geojsons])
+    except shapely.errors.GEOSException as exc:
+        raise InvalidGeometry(f"{labels[0] if len(labels) == 1 else 'geometry'}: {exc}") from exc
+    bad_coords = ~np.isfinite(shapely.bounds(geometries)).all(axis=1)
+    valid = shapely.is_valid(geometries)
+    for index in np.flatnonzero(bad_coords | ~valid):
+        _check_geometry(geometries[index], labels[index])
+        reason = shapely.is_valid_reason(geometries[index])
+        raise InvalidGeometry(f"{labels[index]}: invalid geometry ({reason})")
+    bounds = shapely.bounds(geometries)
+    out_of_range = (np.abs(bounds[:, [0, 2]]) > 180).any(axis=1) | (
+        np.abs(bounds[:, [1, 3]]) > 90
+    ).any(axis=1)
+    for index in np.flatnonzero(out_of_range):
+        _check_geometry(geometries[index], labels[index])
+    return list(geometries)
+
+
+def parse_geometry(geojson: Any, *, label: str = "geometry") -> BaseGeometry:
+    """Parse one GeoJSON geometry into a valid shapely geometry (see ``parse_geometries``)."""
+    return parse_geometries([geojson], [label])[0]
+
+
+def parse_bbox(values: Sequence[Any], *, label: str = "bbox") -> tuple[float, ...]:
+    """Validate a 2D (4 numbers) or 3D (6 numbers) bbox and return it as floats.
+
+    A west edge greater than the east edge means the box crosses the antimeridian.
+    """
+    if isinstance(values, str | bytes) or not isinstance(values, Sequence):
+        raise InvalidBbox(f"{label}: a list of 4 or 6 numbers is required")
+    if len(values) not in (4, 6):
+        raise InvalidBbox(f"{label}: {len(values)} numbers given, 4 or 6 are required")
+    try:
+        numbers = tuple(float(v) for v in values)
+    except (TypeError, ValueError) as exc:
+        raise InvalidBbox(f"{label}: every value must be a number") from exc
+    if not all(math.isfinite(v) for v in numbers):
+        raise InvalidBbox(f"{label}: every value must be finite")
+    west, south, east, north = bbox_2d(numbers)
+    if not (-180 <= west <= 180 and -180 <= east <= 180):
+        raise InvalidBbox(f"{label}: longitudes must lie within [-180, 180]")
+    if not (-90 <= south <= 90 and -90 <= north <= 90):
+        raise InvalidBbox(f"{label}: latitudes must lie within [-90, 90]")
+    if south > north:
+        raise InvalidBbox(f"{label}: the south edge {south} is north of the north edge {north}")
+    if len(numbers) == 6 and numbers[2] > numbers[5]:
+        raise InvalidBbox(f"{label}: the minimum elevation is above the maximum")
+    return numbers
+
+
+def bbox_2d(bbox: Sequence[float]) -> tuple[float, float, float, float]:
+    """(west, south, east, north) of a 2D or 3D bbox."""
+    if len(bbox) == 6:
+        return bbox[0], bbox[1], bbox[3], bbox[4]
+    return bbox[0], bbox[1], bbox[2], bbox[3]
+
+
+def bbox_boxes(bbox: Sequence[float]) -> list[tuple[float, float, float, float]]:
+    """The bbox as one or two lon/lat rectangles, split at the antimeridian if it crosses."""
+    west, south, east, north = bbox_2d(bbox)
+    if west <= east:
+        return [(west, south, east, north)]
+    return [(west, south, 180.0, north), (-180.0, south, east, north)]
+
+
+def bbox_polygon(bbox: Sequence[float]) -> BaseGeometry:
+    """The area a bbox covers as a (multi)polygon, split at the antimeridian."""
+    boxes = [shapely.box(*box) for box in bbox_boxes(bbox)]
+    return boxes[0] if len(boxes) == 1 else shapely.MultiPolygon(boxes)
+
+
+def geometry_bbox(geometry: BaseGeometry) -> list[float]:
+    """The 2D bounds [west, south, east, north] of a shapely geometry."""
+    return [float(v) for v in geometry.bounds]

@@ -1,0 +1,17 @@
+"""Ingest service: validate and upsert collections and items, keep extents current."""
+
+from catalog.ingest.collections import (
+    create_collection,
+    delete_collection,
+    upsert_collection,
+)
+from catalog.ingest.items import UpsertSummary, delete_item, upsert_items
+
+__all__ = [
+    "UpsertSummary",
+    "create_collection",
+    "delete_collection",
+    "delete_item",
+    "upsert_collection",
+    "upsert_items",
+]

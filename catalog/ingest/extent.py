@@ -1,0 +1,120 @@
+"""Collection extents kept current: the declared extent widened by the items' extent."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from catalog.stac.common import dumps
+from catalog.temporal import format_rfc3339, parse_rfc3339
+
+
+def _union_bbox(declared: list[float], items: list[float]) -> list[float]:
+    if declared[0] > declared[-2 if len(declared) == 4 else 3]:
+        return declared  # crosses the antimeridian: widening it needs care we skip
+    if len(declared) == 6:
+        west, south, low, east, north, high = declared
+        return [min(west, items[0]), min(south, items[1]), low,
+                max(east, items[2]), max(north, items[3]), high]
+    return [min(declared[0], items[0]), min(declared[1], items[1]),
+            max(declared[2], items[2]), max(declared[3], items[3])]
+
+
+def _widen(bound: str | None, value: datetime | None, earliest: bool) -> str | None:
+    if bound is None or value is None:
+        return bound  # an open bound stays open; no items leaves it as declared
+    declared = parse_rfc3339(bound, field="extent")
+    pick = min(declared, value) if earliest else max(declared, value)
+    return bound if pick == declared else format_rfc3339(pick)
+
+
+def merge_extent(
+    declared: dict[str, Any],
+    items_bbox: list[float] | None,
+    items_start: datetime | None,
+    items_end: datetime | None,
+) -> dict[str, Any]:
+    """The extent to serve: the declared one, with its overall bbox and interval widened
+    so that every item of the collection lies inside them."""
+    spatial = [list(b) for b in declared["spatial"]["bbox"]]
+    if items_bbox is not None:
+        spatial[0] = _union_bbox(spatial[0], items_bbox)
+    intervals = [list(i) for i in declared["temporal"]["interval"]]
+    start, end = intervals[0]
+    intervals[0] = [_widen(start, items_start, True), _widen(end, items_end, False)]
+    return {
+        **declared,
+        "spatial": {**declared["spatial"], "bbox": spatial},
+        "temporal": {**declared["temporal"], "interval": intervals},
+    }
+
+
+_EXTENT_ROW = """
+    SELECT c.declared_extent, c.content,
+           ST_XMin(c.spatial_extent), ST_YMin(c.spatial_extent),
+           ST_XMax(c.spatial_extent), ST_YMax(c.spatial_extent),
+           c.temporal_start, c.temporal_end
+    FROM collections c WHERE c.id = :id
+"""
+
+
+async def _write_content_extent(session: AsyncSession, collection_id: str) -> None:
+    row = (await session.execute(text(_EXTENT_ROW), {"id": collection_id})).one()
+    declared, content, xmin, ymin, xmax, ymax, start, end = row
+    bbox = None if xmin is None else [xmin, ymin, xmax, ymax]
+    content = {**content, "extent": merge_extent(declared, bbox, start, end)}
+    await session.execute(
+        text("UPDATE collections SET content = CAST(:content AS jsonb) WHERE id = :id"),
+        {"id": collection_id, "content": dumps(content)},
+    )
+
+
+async def widen_extents(session: AsyncSession, stage_table: str) -> None:
+    """Widen the items' extent of every collection present in ``stage_table``."""
+    rows = await session.execute(
+        text(
+            f"""
+            WITH batch AS (
+                SELECT collection_id,
+                       ST_Extent(ST_GeomFromWKB(decode(geometry, 'hex'), 4326)) AS box,
+                       min(start_datetime) AS s, max(end_datetime) AS e
+                FROM {stage_table} GROUP BY collection_id
+            )
+            UPDATE collections c SET
+                spatial_extent = ST_SetSRID(ST_Envelope(
+                    CASE WHEN c.spatial_extent IS NULL THEN batch.box::geometry
+                         WHEN batch.box IS NULL THEN c.spatial_extent
+                         ELSE ST_Collect(c.spatial_extent, batch.box::geometry) END
+                ), 4326),
+                temporal_start = LEAST(c.temporal_start, batch.s),
+                temporal_end = GREATEST(c.temporal_end, batch.e)
+            FROM batch WHERE c.id = batch.collection_id
+            RETURNING c.id
+            """
+        )
+    )
+    for (collection_id,) in rows.all():
+        await _write_content_extent(session, collection_id)
+
+
+async def recompute_extent(session: AsyncSession, collection_id: str) -> None:
+    """Recompute a collection's items extent from scratch (after deletions)."""
+    await session.execute(
+        text(
+            """
+            UPDATE collections c SET
+                spatial_extent = agg.box, temporal_start = agg.s, temporal_end = agg.e
+            FROM (
+                SELECT ST_SetSRID(ST_Envelope(ST_Extent(geometry)::geometry), 4326) AS box,
+                       min(start_datetime) AS s, max(end_datetime) AS e
+                FROM items WHERE collection_id = :id
+            ) agg
+            WHERE c.id = :id
+            """
+        ),
+        {"id": collection_id},
+    )
+    await _write_content_extent(session, collection_id)

@@ -1,0 +1,77 @@
+"""The properties seen in each collection and their JSON types.
+
+Kept per collection as ``{name: [json type, ...]}`` so that sortby can refuse unknown
+fields and the APIs can publish queryables without scanning the items.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from catalog.stac.common import dumps
+from catalog.stac.items import ItemRecord
+
+
+def json_type(value: Any) -> str:
+    """The JSON Schema type name of a decoded JSON value."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+def property_types(records: Iterable[ItemRecord]) -> dict[str, dict[str, set[str]]]:
+    """Per collection, the property names of ``records`` and the JSON types they take."""
+    found: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+    for record in records:
+        seen = found[record.collection_id]
+        for name, value in record.properties.items():
+            seen[name].add(json_type(value))
+    return found
+
+
+async def merge_queryables(
+    session: AsyncSession, found: dict[str, dict[str, set[str]]]
+) -> None:
+    """Add newly seen properties and types to each collection's queryables."""
+    for collection_id, names in found.items():
+        row = await session.execute(
+            text("SELECT queryables FROM collections WHERE id = :id FOR UPDATE"),
+            {"id": collection_id},
+        )
+        stored: dict[str, list[str]] = row.scalar_one()
+        merged = {name: set(types) for name, types in stored.items()}
+        for name, types in names.items():
+            merged.setdefault(name, set()).update(types)
+        if merged == {name: set(types) for name, types in stored.items()}:
+            continue
+        await session.execute(
+            text("UPDATE collections SET queryables = CAST(:q AS jsonb) WHERE id = :id"),
+            {"id": collection_id, "q": dumps({k: sorted(v) for k, v in merged.items()})},
+        )
+
+
+async def known_properties(session: AsyncSession, collections: Iterable[str] | None) -> set[str]:
+    """Property names seen in the given collections (all collections when None)."""
+    if collections is None:
+        query = text("SELECT DISTINCT jsonb_object_keys(queryables) FROM collections")
+        rows = await session.execute(query)
+    else:
+        query = text(
+            "SELECT DISTINCT jsonb_object_keys(queryables) FROM collections "
+            "WHERE id = ANY(:ids)"
+        )
+        rows = await session.execute(query, {"ids": list(collections)})
+    return {name for (name,) in rows.all()}

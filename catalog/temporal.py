@@ -1,0 +1,77 @@
+"""RFC 3339 datetimes and the STAC datetime parameter (instants and intervals)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from catalog.errors import InvalidDatetime
+
+# RFC 3339 date-time: a full date, a time, optional fraction and a mandatory offset.
+_RFC3339 = re.compile(
+    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
+)
+_OPEN = ("", "..")
+
+
+def parse_rfc3339(value: object, *, field: str = "datetime") -> datetime:
+    """Parse an RFC 3339 date-time with a time zone into an aware UTC datetime.
+
+    Raises ``InvalidDatetime`` naming ``field`` for anything else (dates without a
+    time, naive times, impossible dates, non-strings).
+    """
+    if not isinstance(value, str) or not _RFC3339.match(value.strip()):
+        raise InvalidDatetime(
+            f"{field}: {value!r} is not an RFC 3339 date-time such as 2020-01-31T12:00:00Z"
+        )
+    text = value.strip().replace("z", "Z").replace("t", "T")
+    fraction = re.search(r"\.(\d+)", text)
+    if fraction and len(fraction.group(1)) > 6:
+        # Python keeps microseconds; finer digits are truncated rather than rejected.
+        text = text.replace(fraction.group(0), "." + fraction.group(1)[:6])
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise InvalidDatetime(f"{field}: {value!r} is not a valid date-time ({exc})") from exc
+    return parsed.astimezone(UTC)
+
+
+def format_rfc3339(value: datetime) -> str:
+    """Format an aware datetime as RFC 3339 in UTC with a ``Z`` suffix."""
+    text = value.astimezone(UTC).isoformat()
+    return text.replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A closed time interval; ``None`` on either side means open."""
+
+    start: datetime | None
+    end: datetime | None
+
+    @property
+    def is_unbounded(self) -> bool:
+        """True when neither side is bounded (``../..``): it matches everything."""
+        return self.start is None and self.end is None
+
+
+def parse_interval(value: str, *, field: str = "datetime") -> Interval:
+    """Parse the STAC ``datetime`` parameter: an instant, ``a/b``, ``../b`` or ``a/..``.
+
+    An instant becomes the degenerate interval ``[t, t]``. Raises ``InvalidDatetime``
+    when a side is malformed or the start is after the end.
+    """
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidDatetime(f"{field}: an instant or an interval 'start/end' is required")
+    parts = value.strip().split("/")
+    if len(parts) == 1:
+        instant = parse_rfc3339(parts[0], field=field)
+        return Interval(instant, instant)
+    if len(parts) != 2:
+        raise InvalidDatetime(f"{field}: {value!r} has more than one '/'")
+    start = None if parts[0] in _OPEN else parse_rfc3339(parts[0], field=field)
+    end = None if parts[1] in _OPEN else parse_rfc3339(parts[1], field=field)
+    if start and end and start > end:
+        raise InvalidDatetime(f"{field}: the interval {value!r} starts after it ends")
+    return Interval(start, end)

@@ -1,0 +1,1 @@
+"""stac_compat package."""

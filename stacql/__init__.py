@@ -1,0 +1,1 @@
+"""stacql package."""
