@@ -1,0 +1,21 @@
+"""The search engine shared by the STAC API and GraphQL."""
+
+from catalog.search.cql2 import compile_filter, parse_filter
+from catalog.search.engine import SearchPage, count_matches, search, where_clauses
+from catalog.search.request import DEFAULT_LIMIT, MAX_LIMIT, SearchRequest, build_search
+from catalog.search.sort import SortField, parse_sortby
+
+__all__ = [
+    "DEFAULT_LIMIT",
+    "MAX_LIMIT",
+    "SearchPage",
+    "SearchRequest",
+    "SortField",
+    "build_search",
+    "compile_filter",
+    "count_matches",
+    "parse_filter",
+    "parse_sortby",
+    "search",
+    "where_clauses",
+]

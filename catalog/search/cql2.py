@@ -1,0 +1,400 @@
+"""CQL2 (text and JSON) compiled to parameterized SQLAlchemy expressions.
+
+Filters are parsed and checked by the ``cql2`` library, then walked here as CQL2-JSON.
+Every literal and every property name becomes a bound parameter; nothing a user writes is
+spliced into SQL. Supported: comparisons, and/or/not, like, in, between, isNull, casei,
+the spatial s_* and temporal t_* operators, and the array a_* operators.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+import cql2
+import shapely
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    Numeric,
+    and_,
+    case,
+    cast,
+    false,
+    func,
+    literal,
+    literal_column,
+    not_,
+    or_,
+    true,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+from catalog.errors import InvalidFilter, InvalidInput
+from catalog.geometry import bbox_polygon, parse_bbox, parse_geometry
+from catalog.search.fields import Field, items, resolve_field
+from catalog.stac.common import dumps
+from catalog.temporal import parse_rfc3339
+
+NEG_INFINITY = literal_column("'-infinity'::timestamptz")
+POS_INFINITY = literal_column("'infinity'::timestamptz")
+MAX_DEPTH = 64
+
+
+def parse_filter(value: str | dict[str, Any], lang: str | None = None) -> dict[str, Any]:
+    """Parse a CQL2 filter (text, JSON text or a JSON object) into CQL2-JSON.
+
+    Raises ``InvalidFilter`` with the parser's explanation for anything malformed.
+    """
+    lang = (lang or ("cql2-json" if isinstance(value, dict) else "cql2-text")).lower()
+    try:
+        if lang == "cql2-json":
+            text = value if isinstance(value, str) else dumps(value)
+            return cql2.parse_json(text).to_json()
+        if lang == "cql2-text":
+            if not isinstance(value, str):
+                raise InvalidFilter("a cql2-text filter must be a string")
+            return cql2.parse_text(value).to_json()
+    except (cql2.ParseError, cql2.ValidationError, ValueError) as exc:
+        raise InvalidFilter(f"invalid {lang} filter: {exc}") from exc
+    raise InvalidFilter(f"unknown filter-lang {lang!r}; use cql2-text or cql2-json")
+
+
+@dataclass(frozen=True)
+class Operand:
+    """A compiled argument: a SQL value and what it holds."""
+
+    kind: str  # text | numeric | bool | timestamp | geometry | json | list
+    sql: Any
+    field: Field | None = None
+    value: Any = None
+
+
+def _geometry_literal(geometry: shapely.Geometry) -> ColumnElement:
+    wkb = shapely.to_wkb(geometry, hex=True)
+    return func.ST_GeomFromWKB(func.decode(literal(wkb), "hex"), 4326)
+
+
+def _timestamp_value(node: dict[str, Any]) -> tuple[datetime, datetime]:
+    if "timestamp" in node:
+        instant = parse_rfc3339(node["timestamp"], field="filter timestamp")
+        return instant, instant
+    day = date.fromisoformat(node["date"])
+    start = datetime.combine(day, time.min, tzinfo=UTC)
+    return start, start + timedelta(days=1) - timedelta(microseconds=1)
+
+
+class Compiler:
+    """Walks one CQL2-JSON tree; ``compile`` returns the SQL boolean expression."""
+
+    def __init__(self) -> None:
+        self.depth = 0
+
+    def compile(self, node: Any) -> ColumnElement:
+        """The boolean SQL expression for a CQL2-JSON predicate."""
+        if isinstance(node, bool):
+            return true() if node else false()
+        if not isinstance(node, dict) or "op" not in node:
+            raise InvalidFilter(f"expected a predicate, got {dumps(node)[:80]}")
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise InvalidFilter("the filter is nested too deeply")
+        try:
+            op = str(node["op"]).lower()
+            args = node.get("args") or []
+            handler = _PREDICATES.get(op) or (_temporal if op.startswith("t_") else None)
+            if handler is None:
+                raise InvalidFilter(f"the operator {node['op']!r} is not supported")
+            return handler(self, op, args)
+        finally:
+            self.depth -= 1
+
+    def operand(self, node: Any) -> Operand:
+        """Compile an argument (property, literal or function call)."""
+        if isinstance(node, bool):
+            return Operand("bool", literal(node), value=node)
+        if isinstance(node, int | float):
+            return Operand("numeric", literal(node, Numeric), value=node)
+        if isinstance(node, str):
+            return Operand("text", literal(node), value=node)
+        if isinstance(node, list):
+            return Operand("list", None, value=node)
+        if not isinstance(node, dict):
+            raise InvalidFilter(f"unsupported filter value {node!r}")
+        if "property" in node:
+            field = resolve_field(str(node["property"]))
+            return Operand(field.kind, field.sql, field=field)
+        if "timestamp" in node or "date" in node:
+            start, end = _timestamp_value(node)
+            return Operand("timestamp", literal(start), value=(start, end))
+        if "interval" in node:
+            return Operand("interval", None, value=node["interval"])
+        if "bbox" in node:
+            return Operand("geometry", _geometry_literal(bbox_polygon(parse_bbox(node["bbox"]))))
+        if "type" in node:
+            return Operand("geometry", _geometry_literal(parse_geometry(node, label="filter")))
+        if str(node.get("op", "")).lower() in ("casei", "accenti"):
+            return self._case_insensitive(node)
+        raise InvalidFilter(f"unsupported filter value {dumps(node)[:80]}")
+
+    def _case_insensitive(self, node: dict[str, Any]) -> Operand:
+        if str(node["op"]).lower() == "accenti":
+            raise InvalidFilter("accenti() is not supported")
+        args = node.get("args") or []
+        if len(args) != 1:
+            raise InvalidFilter("casei() takes one argument")
+        inner = as_text(self.operand(args[0]))
+        return Operand("text", func.lower(inner))
+
+
+def as_text(operand: Operand) -> ColumnElement:
+    """The operand as SQL text (a property's JSON string value)."""
+    if operand.kind == "json":
+        return items.c.properties[operand.field.name].astext
+    if operand.kind in ("text", "timestamp"):
+        return operand.sql
+    raise InvalidFilter("a text value is required here")
+
+
+def _json_typed(operand: Operand, json_type: str, sql_type: Any) -> ColumnElement:
+    value = operand.sql
+    return case(
+        (func.jsonb_typeof(value) == json_type, cast(value.astext, sql_type)),
+        else_=None,
+    )
+
+
+def coerce(operand: Operand, kind: str) -> ColumnElement:
+    """The operand's SQL value as ``kind``; JSON properties yield NULL on a type mismatch."""
+    if operand.kind == kind:
+        return operand.sql
+    if operand.kind == "json":
+        if kind == "text":
+            return items.c.properties[operand.field.name].astext
+        if kind == "numeric":
+            return _json_typed(operand, "number", Numeric)
+        if kind == "bool":
+            return _json_typed(operand, "boolean", Boolean)
+        if kind == "timestamp":
+            return func.stacql_try_timestamptz(items.c.properties[operand.field.name].astext)
+    if kind == "timestamp" and operand.kind == "text":
+        return literal(parse_rfc3339(operand.value, field="filter"))
+    raise InvalidFilter(f"cannot compare a {operand.kind} value with a {kind} value")
+
+
+_COMPARATORS: dict[str, Callable[[Any, Any], ColumnElement]] = {
+    "=": lambda a, b: a == b,
+    "<>": lambda a, b: a != b,
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+}
+_FLIPPED = {"=": "=", "<>": "<>", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
+
+
+def _binary(args: list[Any], name: str) -> None:
+    if len(args) != 2:
+        raise InvalidFilter(f"{name} takes two arguments")
+
+
+def _comparison(c: Compiler, op: str, args: list[Any]) -> ColumnElement:
+    _binary(args, op)
+    left, right = c.operand(args[0]), c.operand(args[1])
+    if left.kind != "json" and right.kind == "json":
+        left, right, op = right, left, _FLIPPED[op]
+    if left.kind == "json" and right.kind == "json":
+        return _COMPARATORS[op](left.sql, right.sql)
+    if left.kind == "json" and op == "=" and right.kind in ("text", "numeric", "bool"):
+        # Containment keeps equality on the GIN index of properties.
+        document = cast(literal(dumps({left.field.name: right.value})), JSONB)
+        return items.c.properties.contains(document)
+    kind = "text" if right.kind == "text" and left.kind != "timestamp" else right.kind
+    if kind in ("geometry", "list", "interval"):
+        raise InvalidFilter(f"{op} cannot compare {right.kind} values")
+    return _COMPARATORS[op](coerce(left, kind), coerce(right, kind))
+
+
+def _logical(c: Compiler, op: str, args: list[Any]) -> ColumnElement:
+    if op == "not":
+        if len(args) != 1:
+            raise InvalidFilter("not takes one argument")
+        return not_(c.compile(args[0]))
+    if len(args) < 2:
+        raise InvalidFilter(f"{op} takes at least two arguments")
+    parts = [c.compile(a) for a in args]
+    return and_(*parts) if op == "and" else or_(*parts)
+
+
+def _like(c: Compiler, op: str, args: list[Any]) -> ColumnElement:
+    _binary(args, "like")
+    left, pattern = c.operand(args[0]), c.operand(args[1])
+    if pattern.kind != "text":
+        raise InvalidFilter("like needs a text pattern")
+    return as_text(left).like(pattern.sql)
+
+
+def _between(c: Compiler, op: str, args: list[Any]) -> ColumnElement:
+    if len(args) != 3:
+        raise InvalidFilter("between takes a value and two bounds")
+    value, low, high = (c.operand(a) for a in args)
+    kind = low.kind
+    if kind not in ("numeric", "timestamp") or high.kind != kind:
+        raise InvalidFilter("between needs two numeric or two timestamp bounds")
+    return coerce(value, kind).between(low.sql, high.sql)
+
+
+def _in(c: Compiler, op: str, args: list[Any]) -> ColumnElement:
+    _binary(args, "in")
+    value, choices = c.operand(args[0]), args[1]
+    if not isinstance(choices, list) or not choices:
+        raise InvalidFilter("in needs a non-empty list")
+    kinds = {c.operand(v).kind for v in choices}
+    if len(kinds) != 1 or kinds & {"list", "geometry", "interval"}:
+        raise InvalidFilter("the values of in must be literals of one type")
+    kind = kinds.pop()
+    if kind == "timestamp":
+        choices = [_timestamp_value(v)[0] for v in choices]
+    return coerce(value, kind).in_(choices)
+
+
+def _is_null(c: Compiler, op: str, args: list[Any]) -> ColumnElement:
+    if len(args) != 1:
+        raise InvalidFilter("isNull takes one argument")
+    value = c.operand(args[0])
+    if value.kind == "json":
+        return or_(value.sql.is_(None), func.jsonb_typeof(value.sql) == "null")
+    if value.field is None:
+        raise InvalidFilter("isNull applies to a property")
+    return value.sql.is_(None)
+
+
+_SPATIAL = {
+    "s_intersects": func.ST_Intersects,
+    "s_within": func.ST_Within,
+    "s_contains": func.ST_Contains,
+    "s_equals": func.ST_Equals,
+    "s_touches": func.ST_Touches,
+    "s_overlaps": func.ST_Overlaps,
+    "s_crosses": func.ST_Crosses,
+}
+
+
+def _spatial(c: Compiler, op: str, args: list[Any]) -> ColumnElement:
+    _binary(args, op)
+    left, right = c.operand(args[0]), c.operand(args[1])
+    if left.kind != "geometry" or right.kind != "geometry":
+        raise InvalidFilter(f"{op} compares two geometries")
+    if op == "s_disjoint":
+        return not_(func.ST_Intersects(left.sql, right.sql))
+    return _SPATIAL[op](left.sql, right.sql)
+
+
+def _time_range(c: Compiler, node: Any) -> tuple[ColumnElement, ColumnElement]:
+    """(start, end) SQL bounds of a temporal argument; open bounds are infinities."""
+    operand = c.operand(node)
+    if operand.kind == "interval":
+        bounds = operand.value
+        if not isinstance(bounds, list) or len(bounds) != 2:
+            raise InvalidFilter("an interval has a start and an end")
+        start, end = (None if b in ("..", None) else _interval_bound(b) for b in bounds)
+        return (
+            NEG_INFINITY if start is None else literal(start[0]),
+            POS_INFINITY if end is None else literal(end[1]),
+        )
+    if operand.kind == "timestamp" and operand.field is None:
+        start, end = operand.value
+        return literal(start), literal(end)
+    if operand.field is not None and operand.field.name == "datetime":
+        return items.c.start_datetime, items.c.end_datetime
+    value = coerce(operand, "timestamp")
+    return value, value
+
+
+def _interval_bound(bound: Any) -> tuple[datetime, datetime]:
+    if isinstance(bound, dict):
+        return _timestamp_value(bound)
+    if isinstance(bound, str):
+        if len(bound) == 10:
+            return _timestamp_value({"date": bound})
+        instant = parse_rfc3339(bound, field="filter interval")
+        return instant, instant
+    raise InvalidFilter("an interval bound is a timestamp, a date or '..'")
+
+
+_ALLEN: dict[str, Callable[..., ColumnElement]] = {
+    "t_intersects": lambda s, e, a, b: and_(s <= b, e >= a),
+    "t_disjoint": lambda s, e, a, b: not_(and_(s <= b, e >= a)),
+    "t_before": lambda s, e, a, b: e < a,
+    "t_after": lambda s, e, a, b: s > b,
+    "t_meets": lambda s, e, a, b: e == a,
+    "t_metby": lambda s, e, a, b: s == b,
+    "t_overlaps": lambda s, e, a, b: and_(s < a, e > a, e < b),
+    "t_overlappedby": lambda s, e, a, b: and_(s > a, s < b, e > b),
+    "t_starts": lambda s, e, a, b: and_(s == a, e < b),
+    "t_startedby": lambda s, e, a, b: and_(s == a, e > b),
+    "t_during": lambda s, e, a, b: and_(s > a, e < b),
+    "t_contains": lambda s, e, a, b: and_(s < a, e > b),
+    "t_finishes": lambda s, e, a, b: and_(s > a, e == b),
+    "t_finishedby": lambda s, e, a, b: and_(s < a, e == b),
+    "t_equals": lambda s, e, a, b: and_(s == a, e == b),
+}
+
+
+def _temporal(c: Compiler, op: str, args: list[Any]) -> ColumnElement:
+    _binary(args, op)
+    relation = _ALLEN.get(op)
+    if relation is None:
+        raise InvalidFilter(f"the operator {op!r} is not supported")
+    start, end = _time_range(c, args[0])
+    other_start, other_end = _time_range(c, args[1])
+    return relation(start, end, other_start, other_end)
+
+
+def _array(c: Compiler, op: str, args: list[Any]) -> ColumnElement:
+    _binary(args, op)
+    left, right = c.operand(args[0]), args[1]
+    if left.kind != "json" or not isinstance(right, list):
+        raise InvalidFilter(f"{op} compares an array property with a list of values")
+    values = cast(literal(dumps(right)), JSONB)
+    if op == "a_equals":
+        return left.sql == values
+    if op == "a_contains":
+        return left.sql.contains(values)
+    if op == "a_containedby":
+        return left.sql.contained_by(values)
+    return or_(*(left.sql.contains(cast(literal(dumps([v])), JSONB)) for v in right))
+
+
+_PREDICATES: dict[str, Callable[[Compiler, str, list[Any]], ColumnElement]] = {
+    **{op: _comparison for op in _COMPARATORS},
+    "and": _logical,
+    "or": _logical,
+    "not": _logical,
+    "like": _like,
+    "between": _between,
+    "in": _in,
+    "isnull": _is_null,
+    "s_disjoint": _spatial,
+    **{op: _spatial for op in _SPATIAL},
+    "a_equals": _array,
+    "a_contains": _array,
+    "a_containedby": _array,
+    "a_overlaps": _array,
+}
+
+
+def compile_filter(filter_json: dict[str, Any]) -> ColumnElement:
+    """The SQL WHERE clause for a CQL2-JSON filter (see ``parse_filter``).
+
+    Raises ``InvalidFilter`` (or ``InvalidGeometry`` / ``InvalidDatetime`` for bad
+    literals) for anything the catalog cannot evaluate.
+    """
+    try:
+        return Compiler().compile(filter_json)
+    except InvalidInput:
+        raise
+    except (TypeError, ValueError, KeyError) as exc:
+        raise InvalidFilter(f"the filter is malformed: {exc}") from exc

@@ -1,0 +1,169 @@
+"""The search engine both APIs use: filters, order, keyset pages and counts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import shapely
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    cast,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+    tuple_,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from catalog.db.errors import translate_db_errors
+from catalog.geometry import bbox_boxes
+from catalog.ingest.queryables import known_properties
+from catalog.search.cql2 import compile_filter
+from catalog.search.cursor import Cursor, decode_cursor, encode_cursor
+from catalog.search.fields import items, resolve_field
+from catalog.search.render import item_json
+from catalog.search.request import SearchRequest
+from catalog.search.sort import (
+    SortField,
+    check_sort_fields,
+    sort_expression,
+    with_tie_break,
+)
+from catalog.stac.common import dumps
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    """One page of results: STAC items, paging tokens and, when asked, the total."""
+
+    items: list[dict[str, Any]]
+    next_token: str | None
+    prev_token: str | None
+    matched: int | None
+
+    @property
+    def returned(self) -> int:
+        """How many items the page holds."""
+        return len(self.items)
+
+
+def _geometry_param(geometry: shapely.Geometry) -> ColumnElement:
+    wkb = shapely.to_wkb(geometry, hex=True)
+    return func.ST_GeomFromWKB(func.decode(literal(wkb), "hex"), 4326)
+
+
+def where_clauses(request: SearchRequest) -> list[ColumnElement]:
+    """The WHERE conditions of a request (ids, collections, space, time, CQL2)."""
+    clauses: list[ColumnElement] = []
+    if request.ids is not None:
+        clauses.append(items.c.id.in_(request.ids) if request.ids else false())
+    if request.collections is not None:
+        clauses.append(
+            items.c.collection_id.in_(request.collections) if request.collections else false()
+        )
+    if request.bbox is not None:
+        boxes = [
+            func.ST_Intersects(items.c.geometry, func.ST_MakeEnvelope(*box, 4326))
+            for box in bbox_boxes(request.bbox)
+        ]
+        clauses.append(or_(*boxes))
+    if request.intersects is not None:
+        clauses.append(func.ST_Intersects(items.c.geometry, _geometry_param(request.intersects)))
+    interval = request.datetime
+    if interval is not None and not interval.is_unbounded:
+        if interval.end is not None:
+            clauses.append(items.c.start_datetime <= interval.end)
+        if interval.start is not None:
+            clauses.append(items.c.end_datetime >= interval.start)
+    if request.filter is not None:
+        clauses.append(compile_filter(request.filter))
+    return clauses
+
+
+def _sort_value(key: SortField, value: Any) -> ColumnElement:
+    if resolve_field(key.field).is_property:
+        return cast(literal(dumps(value)), JSONB)
+    return literal(value)
+
+
+def _after(sort: Sequence[SortField], values: Sequence[Any], forward: bool) -> ColumnElement:
+    """Rows strictly after ``values`` in the sort order (before it when not ``forward``)."""
+    exprs = [sort_expression(k) for k in sort]
+    params = [_sort_value(k, v) for k, v in zip(sort, values, strict=True)]
+    ascending = [(k.direction == "asc") == forward for k in sort]
+    if all(ascending) or not any(ascending):
+        # One row comparison lets PostgreSQL walk the (datetime, collection, id) index.
+        row, bound = tuple_(*exprs), tuple_(*params)
+        return row > bound if ascending[0] else row < bound
+    disjuncts = []
+    for i, (expr, param, asc) in enumerate(zip(exprs, params, ascending, strict=True)):
+        equal = [e == p for e, p in zip(exprs[:i], params[:i], strict=True)]
+        disjuncts.append(and_(*equal, expr > param if asc else expr < param))
+    return or_(*disjuncts)
+
+
+def _order(sort: Sequence[SortField], forward: bool) -> list[ColumnElement]:
+    return [
+        sort_expression(k).asc() if (k.direction == "asc") == forward
+        else sort_expression(k).desc()
+        for k in sort
+    ]
+
+
+def _row_values(row: Any, sort: Sequence[SortField]) -> tuple[Any, ...]:
+    return tuple(row[f"k{i}"] for i in range(len(sort)))
+
+
+async def count_matches(session: AsyncSession, request: SearchRequest) -> int:
+    """The exact number of items matching the request's filters."""
+    query = select(func.count()).select_from(items).where(*where_clauses(request))
+    with translate_db_errors():
+        return (await session.execute(query)).scalar_one()
+
+
+async def search(session: AsyncSession, request: SearchRequest) -> SearchPage:
+    """Run a search and return one page in a stable, total order.
+
+    Pages are cut by keyset on the sort values (never OFFSET), so reading page after
+    page neither skips nor repeats an item. Raises ``InvalidSortBy`` for an unknown sort
+    field and ``InvalidCursor`` for a token that does not belong to this sort.
+    """
+    if request.sortby:
+        check_sort_fields(request.sortby, await known_properties(session, request.collections))
+    sort = with_tie_break(request.sortby)
+    cursor = decode_cursor(request.token, sort) if request.token else None
+    forward = cursor is None or cursor.direction == "next"
+    clauses = where_clauses(request)
+    if cursor is not None:
+        clauses.append(_after(sort, cursor.values, forward))
+    keys = [sort_expression(k).label(f"k{i}") for i, k in enumerate(sort)]
+    query = (
+        select(item_json().label("item"), *keys)
+        .select_from(items)
+        .where(and_(true(), *clauses))
+        .order_by(*_order(sort, forward))
+        .limit(request.limit + 1)
+    )
+    with translate_db_errors():
+        rows = (await session.execute(query)).mappings().all()
+    more = len(rows) > request.limit
+    rows = list(rows[: request.limit])
+    if not forward:
+        rows.reverse()
+    page_items = [row["item"] for row in rows]
+    next_token = prev_token = None
+    if rows:
+        first, last = _row_values(rows[0], sort), _row_values(rows[-1], sort)
+        if (more and forward) or (cursor is not None and not forward):
+            next_token = encode_cursor(Cursor("next", last), sort)
+        if (cursor is not None and forward) or (more and not forward):
+            prev_token = encode_cursor(Cursor("prev", first), sort)
+    matched = await count_matches(session, request) if request.count else None
+    return SearchPage(page_items, next_token, prev_token, matched)

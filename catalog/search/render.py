@@ -1,0 +1,74 @@
+"""STAC JSON built inside PostgreSQL, so a search returns ready documents in one query."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    literal_column,
+    select,
+    type_coerce,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+from catalog.db.models import Asset, Item
+
+items = Item.__table__
+assets = Asset.__table__
+EMPTY = literal_column("'{}'::jsonb")
+
+# 15 significant decimals: coordinates come back exactly as they were stored.
+GEOJSON_DIGITS = 15
+
+
+def asset_json() -> ColumnElement:
+    """One asset as a STAC asset object."""
+    named = func.jsonb_strip_nulls(
+        func.jsonb_build_object(
+            "href", assets.c.href,
+            "type", assets.c.media_type,
+            "title", assets.c.title,
+            "description", assets.c.description,
+        )
+    )
+    roles = case(
+        (func.cardinality(assets.c.roles) > 0, func.jsonb_build_object("roles", assets.c.roles)),
+        else_=EMPTY,
+    )
+    return type_coerce(named.op("||")(roles).op("||")(assets.c.fields), JSONB)
+
+
+def item_assets_json() -> ColumnElement:
+    """The ``assets`` object of the current item row (a correlated subquery)."""
+    agg = func.coalesce(func.jsonb_object_agg(assets.c.key, asset_json()), EMPTY)
+    return (
+        select(agg)
+        .where(
+            and_(assets.c.collection_id == items.c.collection_id, assets.c.item_id == items.c.id)
+        )
+        .scalar_subquery()
+    )
+
+
+def item_json() -> ColumnElement:
+    """The current item row as a STAC Item document."""
+    core = func.jsonb_build_object(
+        "type", literal("Feature"),
+        "stac_version", items.c.stac_version,
+        "stac_extensions", items.c.stac_extensions,
+        "id", items.c.id,
+        "collection", items.c.collection_id,
+        "geometry", cast(func.ST_AsGeoJSON(items.c.geometry, GEOJSON_DIGITS), JSONB),
+        "properties", items.c.properties,
+        "links", items.c.links,
+        "assets", item_assets_json(),
+    )
+    bbox = case(
+        (items.c.bbox.is_(None), EMPTY),
+        else_=func.jsonb_build_object("bbox", items.c.bbox),
+    )
+    return type_coerce(core.op("||")(bbox).op("||")(items.c.extra), JSONB)

@@ -1,0 +1,94 @@
+"""A validated search request: what both APIs hand to ``catalog.search``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from shapely.geometry.base import BaseGeometry
+
+from catalog.errors import InvalidInput
+from catalog.geometry import parse_bbox, parse_geometry
+from catalog.search.cql2 import parse_filter
+from catalog.search.sort import SortField, parse_sortby
+from catalog.temporal import Interval, parse_interval
+
+DEFAULT_LIMIT = 10
+MAX_LIMIT = 10_000
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    """Parsed and validated search parameters (STAC Item Search semantics)."""
+
+    ids: tuple[str, ...] | None = None
+    collections: tuple[str, ...] | None = None
+    bbox: tuple[float, ...] | None = None
+    intersects: BaseGeometry | None = None
+    datetime: Interval | None = None
+    filter: dict[str, Any] | None = None
+    sortby: tuple[SortField, ...] = ()
+    limit: int = DEFAULT_LIMIT
+    token: str | None = None
+    count: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _strings(value: str | Sequence[str] | None, name: str) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = [v for v in value.split(",") if v]
+    if not all(isinstance(v, str) for v in value):
+        raise InvalidInput(f"{name} must be a list of strings")
+    return tuple(value)
+
+
+def _limit(value: Any, max_limit: int) -> int:
+    if value is None:
+        return DEFAULT_LIMIT
+    try:
+        limit = int(value)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(f"limit {value!r} is not an integer") from exc
+    if limit < 1:
+        raise InvalidInput("limit must be at least 1")
+    return min(limit, max_limit)
+
+
+def build_search(
+    *,
+    ids: str | Sequence[str] | None = None,
+    collections: str | Sequence[str] | None = None,
+    bbox: str | Sequence[Any] | None = None,
+    intersects: dict[str, Any] | None = None,
+    datetime: str | None = None,
+    filter: str | dict[str, Any] | None = None,
+    filter_lang: str | None = None,
+    sortby: str | Sequence[Any] | None = None,
+    limit: Any = None,
+    token: str | None = None,
+    count: bool = False,
+    max_limit: int = MAX_LIMIT,
+) -> SearchRequest:
+    """Validate raw search parameters (query-string or JSON forms) into a request.
+
+    Raises a subclass of ``InvalidInput`` naming the parameter at fault.
+    """
+    if bbox is not None and intersects is not None:
+        raise InvalidInput("bbox and intersects cannot be used together")
+    if isinstance(bbox, str):
+        bbox = bbox.split(",")
+    return SearchRequest(
+        ids=_strings(ids, "ids"),
+        collections=_strings(collections, "collections"),
+        bbox=parse_bbox(bbox) if bbox is not None else None,
+        intersects=parse_geometry(intersects, label="intersects") if intersects else None,
+        datetime=parse_interval(datetime) if datetime else None,
+        filter=parse_filter(filter, filter_lang) if filter not in (None, "", {}) else None,
+        sortby=parse_sortby(sortby),
+        limit=_limit(limit, max_limit),
+        token=token or None,
+        count=count,
+    )
