@@ -1,0 +1,151 @@
+"""Reading STAC documents from local files: static catalogs, ndjson, JSON and folders.
+
+Everything here yields plain dicts tagged as collections or items; writing is the
+loader's job. Static catalogs (a catalog.json or collection.json tree with relative
+links) are walked with pystac; asset hrefs are made absolute and the structural links
+(self, root, parent, child, item, collection) dropped, since the APIs write their own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import orjson
+import pystac
+
+from catalog.errors import InvalidInput, InvalidStac
+
+DocumentKind = Literal["collection", "item"]
+STRUCTURAL_RELS = frozenset({"self", "root", "parent", "child", "item", "items", "collection"})
+JSON_SUFFIXES = (".json", ".geojson")
+NDJSON_SUFFIXES = (".ndjson", ".jsonl")
+
+
+@dataclass(frozen=True)
+class SourceDocument:
+    """A STAC document read from ``source`` (a path, with a line number for ndjson)."""
+
+    kind: DocumentKind
+    doc: dict[str, Any]
+    source: str
+
+
+def _kind_of(doc: Any, source: str) -> DocumentKind | None:
+    if not isinstance(doc, dict):
+        raise InvalidStac(f"{source}: expected a JSON object")
+    kind = doc.get("type")
+    if kind == "Feature":
+        return "item"
+    if kind == "Collection" or (kind is None and "extent" in doc and "license" in doc):
+        return "collection"
+    return None
+
+
+def _without_structural_links(doc: dict[str, Any]) -> dict[str, Any]:
+    links = [link for link in doc.get("links", []) if link.get("rel") not in STRUCTURAL_RELS]
+    return {**doc, "links": links}
+
+
+def read_json(path: Path) -> Any:
+    """Decode a JSON file; ``InvalidInput`` names the file when it is not JSON."""
+    try:
+        return orjson.loads(path.read_bytes())
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInput(f"{path}: malformed JSON ({exc})") from exc
+
+
+def iter_ndjson(path: Path) -> Iterator[SourceDocument]:
+    """Documents of an ndjson file, one per non-empty line."""
+    with path.open("rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            source = f"{path}:{number}"
+            try:
+                doc = orjson.loads(line)
+            except orjson.JSONDecodeError as exc:
+                raise InvalidInput(f"{source}: malformed JSON ({exc})") from exc
+            kind = _kind_of(doc, source)
+            if kind is None:
+                raise InvalidStac(f"{source}: neither a STAC item nor a collection")
+            yield SourceDocument(kind, doc, source)
+
+
+def iter_static_catalog(path: Path) -> Iterator[SourceDocument]:
+    """Collections and items of a static catalog rooted at ``path``, parents first."""
+    try:
+        root = pystac.read_file(str(path))
+        if not isinstance(root, pystac.Catalog):
+            raise InvalidStac(f"{path}: not a catalog or collection")
+        for catalog, _, catalog_items in root.walk():
+            if isinstance(catalog, pystac.Collection):
+                doc = catalog.to_dict(include_self_link=False, transform_hrefs=False)
+                yield SourceDocument("collection", _without_structural_links(doc), str(path))
+            for item in catalog_items:
+                item.make_asset_hrefs_absolute()
+                doc = item.to_dict(include_self_link=False, transform_hrefs=False)
+                source = item.get_self_href() or str(path)
+                yield SourceDocument("item", _without_structural_links(doc), source)
+    except (pystac.STACError, pystac.STACTypeError, OSError, ValueError, KeyError) as exc:
+        raise InvalidStac(f"{path}: cannot read the static catalog ({exc})") from exc
+
+
+def _links_children(doc: dict[str, Any], base: Path) -> bool:
+    """True when the document links to children or items that exist beside it."""
+    targets = [
+        link.get("href", "") for link in doc.get("links", [])
+        if link.get("rel") in ("child", "item")
+    ]
+    return bool(targets) and all(
+        "://" not in href and (base / href).is_file() for href in targets
+    )
+
+
+def iter_json_file(path: Path) -> Iterator[SourceDocument]:
+    """Documents of one JSON file: a collection, an item, a FeatureCollection of items,
+    or a whole static catalog when the file links to children."""
+    doc = read_json(path)
+    if isinstance(doc, dict) and doc.get("type") == "FeatureCollection":
+        for index, feature in enumerate(doc.get("features") or []):
+            yield SourceDocument("item", feature, f"{path}#{index}")
+        return
+    if isinstance(doc, dict) and doc.get("type") in ("Catalog", "Collection") and (
+        _links_children(doc, path.parent)
+    ):
+        yield from iter_static_catalog(path)
+        return
+    kind = _kind_of(doc, str(path))
+    if kind is None:
+        raise InvalidStac(f"{path}: not a STAC collection, item, item collection or catalog")
+    yield SourceDocument(kind, doc, str(path))
+
+
+def stac_files(path: Path) -> list[Path]:
+    """The files ``load_path`` reads: ``path`` itself, or the STAC files under a folder.
+
+    In a folder, the members of a static catalog are read through its root only.
+    """
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise InvalidInput(f"{path}: no such file or folder")
+    files = sorted(
+        p for p in path.rglob("*") if p.is_file() and p.suffix in JSON_SUFFIXES + NDJSON_SUFFIXES
+    )
+    roots = [p for p in files if p.name in ("catalog.json", "collection.json")]
+    covered: set[Path] = set()
+    for root in roots:
+        doc = read_json(root)
+        if isinstance(doc, dict) and _links_children(doc, root.parent):
+            covered.update(p for p in files if p != root and root.parent in p.parents)
+    return [p for p in files if p not in covered]
+
+
+def iter_file(path: Path) -> Iterator[SourceDocument]:
+    """Documents of one file, by its suffix."""
+    if path.suffix in NDJSON_SUFFIXES:
+        return iter_ndjson(path)
+    return iter_json_file(path)

@@ -1,0 +1,63 @@
+"""All configuration of stacql, read once from ``STACQL_*`` environment variables.
+
+Groups map to prefixes: ``STACQL_DATABASE_URL``, ``STACQL_DATABASE_POOL_SIZE``,
+``STACQL_REDIS_URL``, ``STACQL_STORAGE_URL``, ``STACQL_API_PORT``... Defaults work on one
+machine with PostgreSQL and Redis on localhost.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class DatabaseSettings(BaseModel):
+    """PostgreSQL + PostGIS connection."""
+
+    url: str = "postgresql+asyncpg://root@127.0.0.1:5432/stacql"
+    pool_size: int = Field(10, ge=1)
+    statement_timeout_ms: int = Field(30_000, ge=0)
+
+
+class RedisSettings(BaseModel):
+    """Redis, the job queue's broker."""
+
+    url: str = "redis://127.0.0.1:6379/0"
+
+
+class StorageSettings(BaseModel):
+    """Where uploaded assets are kept: a local folder or an object-store URL."""
+
+    url: str = "var/assets"
+
+
+class ApiSettings(BaseModel):
+    """The HTTP service."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    root_path: str = ""
+    max_limit: int = Field(10_000, ge=1)
+
+
+class IngestSettings(BaseModel):
+    """Bulk loading."""
+
+    batch_size: int = Field(5_000, ge=1)
+
+
+class Settings(BaseSettings):
+    """stacql settings; nested groups read ``STACQL_<GROUP>_<FIELD>``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="STACQL_",
+        env_nested_delimiter="_",
+        env_nested_max_split=1,
+        extra="ignore",
+    )
+
+    database: DatabaseSettings = DatabaseSettings()
+    redis: RedisSettings = RedisSettings()
+    storage: StorageSettings = StorageSettings()
+    api: ApiSettings = ApiSettings()
+    ingest: IngestSettings = IngestSettings()
