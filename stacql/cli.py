@@ -76,7 +76,9 @@ async def _ingest(settings: Settings, path: Path, collection: str | None, batch:
 
 @app.command()
 def ingest(
-    path: Annotated[Path, typer.Argument(help="catalog.json, collection/item JSON, ndjson or a folder")],
+    path: Annotated[
+        Path, typer.Argument(help="catalog.json, collection/item JSON, ndjson or a folder")
+    ],
     collection: Annotated[
         str | None, typer.Option(help="Collection for items that name none")
     ] = None,

@@ -87,7 +87,8 @@ async def widen_extents(session: AsyncSession, stage_table: str) -> None:
                 spatial_extent = ST_SetSRID(ST_Envelope(
                     CASE WHEN c.spatial_extent IS NULL THEN batch.box::geometry
                          WHEN batch.box IS NULL THEN c.spatial_extent
-                         ELSE ST_Collect(c.spatial_extent, ST_SetSRID(batch.box::geometry, 4326)) END
+                         ELSE ST_Collect(c.spatial_extent,
+                                         ST_SetSRID(batch.box::geometry, 4326)) END
                 ), 4326),
                 temporal_start = LEAST(c.temporal_start, batch.s),
                 temporal_end = GREATEST(c.temporal_end, batch.e)
