@@ -41,11 +41,13 @@ def db_current() -> None:
     typer.echo(current_revision(Settings().database.url) or "none")
 
 
-async def _ingest(settings: Settings, path: Path, collection: str | None, batch: int) -> LoadReport:
+async def _ingest(
+    settings: Settings, paths: list[Path], collection: str | None, batch: int
+) -> LoadReport:
     engine = create_engine(settings.database.url, pool_size=2)
     try:
         sessions = create_sessionmaker(engine)
-        total = len(stac_files(path))
+        total = sum(len(stac_files(path)) for path in paths)
         columns = (
             TextColumn("[bold]{task.description}"),
             BarColumn(),
@@ -65,9 +67,11 @@ async def _ingest(settings: Settings, path: Path, collection: str | None, batch:
                     bar.update(task, completed=len(current) - 1)
                 bar.update(task, docs=seen["docs"])
 
-            report = await load_path(
-                sessions, path, collection_id=collection, batch_size=batch, progress=advance
-            )
+            report = LoadReport()
+            for path in paths:
+                report += await load_path(
+                    sessions, path, collection_id=collection, batch_size=batch, progress=advance
+                )
             bar.update(task, completed=total)
         return report
     finally:
@@ -76,8 +80,9 @@ async def _ingest(settings: Settings, path: Path, collection: str | None, batch:
 
 @app.command()
 def ingest(
-    path: Annotated[
-        Path, typer.Argument(help="catalog.json, collection/item JSON, ndjson or a folder")
+    paths: Annotated[
+        list[Path],
+        typer.Argument(help="catalog.json, collection/item JSON, ndjson files or folders"),
     ],
     collection: Annotated[
         str | None, typer.Option(help="Collection for items that name none")
@@ -88,7 +93,7 @@ def ingest(
     settings = Settings()
     try:
         report = asyncio.run(
-            _ingest(settings, path, collection, batch_size or settings.ingest.batch_size)
+            _ingest(settings, paths, collection, batch_size or settings.ingest.batch_size)
         )
     except (CatalogError, OSError) as exc:
         console.print(f"[red]ingest failed:[/red] {exc}")

@@ -27,6 +27,13 @@ class LoadReport:
     items: UpsertSummary = field(default_factory=UpsertSummary)
     errors: list[str] = field(default_factory=list)
 
+    def __iadd__(self, other: LoadReport) -> LoadReport:
+        for outcome, count in other.collections.items():
+            self.collections[outcome] = self.collections.get(outcome, 0) + count
+        self.items += other.items
+        self.errors.extend(other.errors)
+        return self
+
     @property
     def ok(self) -> bool:
         """True when every document was accepted."""

@@ -1,0 +1,76 @@
+"""The ``stacql`` command line, run as a user runs it, against a real database."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from sqlalchemy import text
+
+from tests.support.paths import REPO, STAC_DATA
+
+PLANET = STAC_DATA / "stactools/planet-disaster/collection.json"
+
+
+def stacql(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "STACQL_DATABASE_URL": database_url, "COLUMNS": "200"}
+    return subprocess.run(
+        [sys.executable, "-m", "stacql.cli", *args],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+    )
+
+
+def test_db_upgrade_twice_is_safe(scratch_url: str) -> None:
+    first, second = stacql(scratch_url, "db", "upgrade"), stacql(scratch_url, "db", "upgrade")
+    assert (first.returncode, second.returncode) == (0, 0)
+    assert "revision 0001" in second.stderr
+
+
+async def test_static_catalog_loads_once_and_reloads_as_unchanged(
+    scratch_url: str, scratch_sessions
+) -> None:
+    first = stacql(scratch_url, "ingest", str(PLANET))
+    second = stacql(scratch_url, "ingest", str(PLANET))
+    assert first.returncode == 0, first.stderr
+    assert "5 inserted" in first.stderr
+    assert "0 inserted, 0 updated, 5 unchanged" in second.stderr
+    async with scratch_sessions() as session:
+        hrefs = await session.scalars(text("SELECT href FROM assets WHERE key = 'visual'"))
+        assert all(Path(href).is_file() for href in hrefs)
+
+
+async def test_static_catalog_drops_structural_links(scratch_url: str, scratch_sessions) -> None:
+    stacql(scratch_url, "ingest", str(PLANET))
+    async with scratch_sessions() as session:
+        rels = await session.scalars(
+            text("SELECT DISTINCT l->>'rel' FROM items, jsonb_array_elements(links) l")
+        )
+        assert not {"self", "root", "parent", "collection"} & set(rels)
+
+
+def test_malformed_json_fails_with_a_clear_message(
+    scratch_url: str, scratch_sessions, tmp_path: Path
+) -> None:
+    bad = tmp_path / "items.ndjson"
+    bad.write_text('{"type": "Feature", "id": "a"\n')
+    result = stacql(scratch_url, "ingest", str(bad))
+    assert result.returncode == 1
+    assert "malformed JSON" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_items_without_their_collection_are_refused(
+    scratch_url: str, scratch_sessions
+) -> None:
+    result = stacql(scratch_url, "ingest", str(STAC_DATA / "stac-fastapi-pgstac/test_item.json"))
+    assert result.returncode == 1
+    assert "unknown collection" in result.stderr
+
+
+def test_unreachable_database_is_reported_without_traceback(tmp_path: Path) -> None:
+    result = stacql(
+        "postgresql+asyncpg://root@127.0.0.1:1/nowhere", "ingest", str(PLANET)
+    )
+    assert result.returncode == 1
+    assert "database" in result.stderr and "Traceback" not in result.stderr
