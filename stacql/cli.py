@@ -115,5 +115,27 @@ def ingest(
         raise typer.Exit(1)
 
 
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to bind")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on")] = None,
+    workers: Annotated[int, typer.Option(help="Worker processes")] = 1,
+) -> None:
+    """Serve the STAC API (and, as it lands, GraphQL) with uvicorn."""
+    import uvicorn
+
+    settings = Settings()
+    uvicorn.run(
+        "stacql.app:create_app",
+        factory=True,
+        host=host or settings.api.host,
+        port=port or settings.api.port,
+        workers=workers,
+        proxy_headers=True,
+        forwarded_allow_ips="*",
+        log_level="info",
+    )
+
+
 if __name__ == "__main__":
     app()

@@ -1,0 +1,72 @@
+"""One map from catalog errors to HTTP status codes, rendered as STAC error bodies."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from catalog.errors import (
+    CatalogError,
+    Conflict,
+    DatabaseUnavailable,
+    InvalidInput,
+    NotFound,
+)
+
+logger = logging.getLogger(__name__)
+
+STATUS_CODES: dict[type[CatalogError], int] = {
+    InvalidInput: 400,
+    NotFound: 404,
+    Conflict: 409,
+    DatabaseUnavailable: 503,
+}
+
+
+def status_for(exc: CatalogError) -> int:
+    """The HTTP status of a catalog error (500 for anything unmapped)."""
+    for kind in type(exc).__mro__:
+        if kind in STATUS_CODES:
+            return STATUS_CODES[kind]
+    return 500
+
+
+def error_body(code: str, description: str) -> dict[str, str]:
+    """The STAC API error document."""
+    return {"code": code, "description": description}
+
+
+async def _catalog_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, CatalogError)
+    status = status_for(exc)
+    if status >= 500:
+        # Only server faults are logged; a client's bad request is not our error.
+        logger.error("request failed: %s", exc, exc_info=exc)
+    return JSONResponse(error_body(exc.code, exc.message), status_code=status)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    details = "; ".join(
+        f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in exc.errors()
+    )
+    return JSONResponse(error_body("INVALID_INPUT", details or str(exc)), status_code=400)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    code = "NOT_FOUND" if exc.status_code == 404 else f"HTTP_{exc.status_code}"
+    return JSONResponse(
+        error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers
+    )
+
+
+def add_error_handlers(app: FastAPI) -> None:
+    """Render every catalog, validation and routing error as ``{"code", "description"}``."""
+    app.add_exception_handler(CatalogError, _catalog_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_error)

@@ -1,0 +1,68 @@
+"""Absolute links for STAC documents, built from the request's base URL."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from catalog.ingest.sources import STRUCTURAL_RELS
+
+JSON = "application/json"
+GEOJSON = "application/geo+json"
+
+
+def _link(rel: str, href: str, media_type: str = JSON, **extra: Any) -> dict[str, Any]:
+    return {"rel": rel, "type": media_type, "href": href, **extra}
+
+
+def kept_links(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """The document's own links, without the structural ones the API writes itself."""
+    return [link for link in doc.get("links") or [] if link.get("rel") not in STRUCTURAL_RELS]
+
+
+def collection_url(base: str, collection_id: str) -> str:
+    """URL of a collection."""
+    return f"{base}collections/{quote(collection_id, safe='')}"
+
+
+def item_url(base: str, collection_id: str, item_id: str) -> str:
+    """URL of an item."""
+    return f"{collection_url(base, collection_id)}/items/{quote(item_id, safe='')}"
+
+
+def with_collection_links(doc: dict[str, Any], base: str) -> dict[str, Any]:
+    """The collection document with self, root, parent and items links."""
+    url = collection_url(base, doc["id"])
+    links = [
+        _link("self", url),
+        _link("root", base),
+        _link("parent", base),
+        _link("items", f"{url}/items", GEOJSON),
+        *kept_links(doc),
+    ]
+    return {**doc, "links": links}
+
+
+def with_item_links(doc: dict[str, Any], base: str) -> dict[str, Any]:
+    """The item document with self, root, parent and collection links."""
+    collection = collection_url(base, doc["collection"])
+    links = [
+        _link("self", item_url(base, doc["collection"], doc["id"]), GEOJSON),
+        _link("root", base),
+        _link("parent", collection),
+        _link("collection", collection),
+        *kept_links(doc),
+    ]
+    return {**doc, "links": links}
+
+
+def page_link(rel: str, url: str, params: dict[str, Any], token: str) -> dict[str, Any]:
+    """A next/prev link for GET paging: the same query with a new token."""
+    query = {k: v for k, v in params.items() if k != "token"}
+    query["token"] = token
+    return _link(rel, f"{url}?{urlencode(query, doseq=True)}", GEOJSON, method="GET")
+
+
+def post_page_link(rel: str, url: str, body: dict[str, Any], token: str) -> dict[str, Any]:
+    """A next/prev link for POST paging: the same body with a new token."""
+    return _link(rel, url, GEOJSON, method="POST", body={**body, "token": token}, merge=False)
