@@ -89,7 +89,8 @@ async def test_post_search_with_intersects_returns_the_engine_ids(
     stac_client, loaded_sessions
 ) -> None:
     expected = await _all_ids(loaded_sessions, intersects=INTERSECTS)
-    body = (await stac_client.post("/search", json={"intersects": INTERSECTS, "limit": 1000})).json()
+    query = {"intersects": INTERSECTS, "limit": 1000}
+    body = (await stac_client.post("/search", json=query)).json()
     assert [f["id"] for f in body["features"]] == expected
     assert body["numberReturned"] == len(expected)
 
