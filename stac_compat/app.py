@@ -6,16 +6,19 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from stac_fastapi.api.app import StacApi
 from stac_fastapi.api.models import (
+    GeoJSONResponse,
     ItemCollectionUri,
     create_get_request_model,
     create_post_request_model,
     create_request_model,
 )
 from stac_fastapi.extensions.pagination import TokenPaginationExtension
+from stac_fastapi.extensions.transaction import TransactionExtension
 from stac_fastapi.types.config import ApiSettings
 
 from stac_compat.client import CatalogClient
 from stac_compat.errors import add_error_handlers
+from stac_compat.transactions import TransactionsClient
 
 
 def create_stac_api(
@@ -28,7 +31,6 @@ def create_stac_api(
     max_limit: int = 10_000,
 ) -> StacApi:
     """Mount the STAC API routes on ``app`` (at its root) and return the StacApi."""
-    extensions = [TokenPaginationExtension()]
     settings = ApiSettings(
         stac_fastapi_title=title,
         stac_fastapi_description=description,
@@ -36,6 +38,14 @@ def create_stac_api(
         stac_fastapi_landing_id="stacql",
         enable_response_models=False,
     )
+    extensions = [
+        TokenPaginationExtension(),
+        TransactionExtension(
+            client=TransactionsClient(sessions=sessions),
+            settings=settings,
+            response_class=GeoJSONResponse,
+        ),
+    ]
     items_model = create_request_model(
         "ItemCollectionUri", base_model=ItemCollectionUri,
         mixins=[TokenPaginationExtension().GET],

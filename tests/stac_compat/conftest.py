@@ -17,3 +17,12 @@ async def stac_client(catalog_url: str, loaded_sessions) -> AsyncIterator[httpx.
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://stacql.test") as client:
         yield client
+
+
+@pytest.fixture
+async def scratch_client(scratch_url: str, scratch_sessions) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client on the real app over an empty catalog."""
+    app = create_app(Settings(database=DatabaseSettings(url=scratch_url)))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://stacql.test") as client:
+        yield client

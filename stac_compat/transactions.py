@@ -1,0 +1,119 @@
+"""The Transaction extension: writes through ``catalog.ingest``, one transaction each."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attr
+import orjson
+from fastapi import Request
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from stac_fastapi.extensions.transaction import AsyncBaseTransactionsClient
+from stac_fastapi.types.requests import get_base_url
+from starlette.responses import Response
+
+from catalog.errors import InvalidInput
+from catalog.ingest import create_collection, delete_collection, delete_item
+from catalog.ingest.transactions import (
+    create_item,
+    insert_items,
+    patch_collection,
+    patch_item,
+    replace_collection,
+    replace_item,
+)
+from catalog.search.lookup import get_collection
+from stac_compat.links import with_collection_links, with_item_links
+
+
+async def _body(request: Request) -> Any:
+    """The request's JSON exactly as sent (stac-pydantic would reformat values)."""
+    try:
+        return orjson.loads(await request.body())
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInput(f"the request body is not JSON: {exc}") from exc
+
+
+@attr.s
+class TransactionsClient(AsyncBaseTransactionsClient):
+    """Create, replace, patch and delete collections and items."""
+
+    sessions: async_sessionmaker[AsyncSession] = attr.ib(kw_only=True)
+
+    async def create_item(self, collection_id: str, item: Any, **kwargs: Any) -> Any:
+        """Called with `POST /collections/{collection_id}/items` (an item or a collection
+        of items, the latter inserted or replaced all at once)."""
+        request: Request = kwargs["request"]
+        doc = await _body(request)
+        async with self.sessions() as session, session.begin():
+            if isinstance(doc, dict) and doc.get("type") == "FeatureCollection":
+                summary = await insert_items(session, collection_id, doc.get("features") or [])
+                return Response(
+                    orjson.dumps({"inserted": summary.inserted, "updated": summary.updated,
+                                  "unchanged": summary.unchanged}),
+                    status_code=201, media_type="application/json",
+                )
+            stored = await create_item(session, collection_id, doc)
+        return with_item_links(stored, get_base_url(request))
+
+    async def update_item(
+        self, collection_id: str, item_id: str, item: Any, **kwargs: Any
+    ) -> dict[str, Any]:
+        """Called with `PUT /collections/{collection_id}/items/{item_id}`."""
+        request: Request = kwargs["request"]
+        doc = await _body(request)
+        async with self.sessions() as session, session.begin():
+            stored = await replace_item(session, collection_id, item_id, doc)
+        return with_item_links(stored, get_base_url(request))
+
+    async def patch_item(
+        self, collection_id: str, item_id: str, patch: Any, **kwargs: Any
+    ) -> dict[str, Any]:
+        """Called with `PATCH /collections/{collection_id}/items/{item_id}` (merge patch)."""
+        request: Request = kwargs["request"]
+        body = await _body(request)
+        async with self.sessions() as session, session.begin():
+            stored = await patch_item(session, collection_id, item_id, body)
+        return with_item_links(stored, get_base_url(request))
+
+    async def delete_item(self, item_id: str, collection_id: str, **kwargs: Any) -> Response:
+        """Called with `DELETE /collections/{collection_id}/items/{item_id}`."""
+        async with self.sessions() as session, session.begin():
+            await get_collection(session, collection_id)
+            await delete_item(session, collection_id, item_id)
+        return Response(status_code=204)
+
+    async def create_collection(self, collection: Any, **kwargs: Any) -> dict[str, Any]:
+        """Called with `POST /collections`."""
+        request: Request = kwargs["request"]
+        doc = await _body(request)
+        async with self.sessions() as session, session.begin():
+            await create_collection(session, doc)
+            stored = await get_collection(session, doc["id"])
+        return with_collection_links(stored, get_base_url(request))
+
+    async def update_collection(
+        self, collection_id: str, collection: Any, **kwargs: Any
+    ) -> dict[str, Any]:
+        """Called with `PUT /collections/{collection_id}`."""
+        request: Request = kwargs["request"]
+        doc = await _body(request)
+        async with self.sessions() as session, session.begin():
+            stored = await replace_collection(session, collection_id, doc)
+        return with_collection_links(stored, get_base_url(request))
+
+    async def patch_collection(
+        self, collection_id: str, patch: Any, **kwargs: Any
+    ) -> dict[str, Any]:
+        """Called with `PATCH /collections/{collection_id}` (merge patch)."""
+        request: Request = kwargs["request"]
+        body = await _body(request)
+        async with self.sessions() as session, session.begin():
+            stored = await patch_collection(session, collection_id, body)
+        return with_collection_links(stored, get_base_url(request))
+
+    async def delete_collection(self, collection_id: str, **kwargs: Any) -> Response:
+        """Called with `DELETE /collections/{collection_id}`."""
+        async with self.sessions() as session, session.begin():
+            await delete_collection(session, collection_id)
+        return Response(status_code=204)
