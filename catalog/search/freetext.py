@@ -1,0 +1,47 @@
+"""Free-text search (``q``): case-insensitive terms over titles, descriptions, keywords.
+
+Terms are OR-ed, as the STAC free-text extension's basic form defines; a quoted term is
+matched as one phrase. The text searched is the same for items (from their properties)
+and collections (from their columns).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from sqlalchemy import ColumnElement, false, func, or_
+
+from catalog.errors import InvalidInput
+
+MAX_TERMS = 20
+_TERM = re.compile(r'"([^"]+)"|([^,\s]+)')
+
+
+def parse_terms(q: str | Sequence[str] | None) -> list[str]:
+    """The search terms of ``q`` (a string or a list of strings), lowercased."""
+    if q is None:
+        return []
+    parts = [q] if isinstance(q, str) else list(q)
+    if not all(isinstance(p, str) for p in parts):
+        raise InvalidInput("q must be a string or a list of strings")
+    terms = [
+        (quoted or bare).strip().lower()
+        for part in parts
+        for quoted, bare in _TERM.findall(part)
+    ]
+    terms = [t for t in terms if t]
+    if len(terms) > MAX_TERMS:
+        raise InvalidInput(f"q has more than {MAX_TERMS} terms")
+    return terms
+
+
+def _escaped(term: str) -> str:
+    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def text_match(document: ColumnElement, terms: Sequence[str]) -> ColumnElement:
+    """``document`` (SQL text) contains any of ``terms``, ignoring case."""
+    if not terms:
+        return false()
+    return or_(*(func.lower(document).like(f"%{_escaped(t)}%") for t in terms))
