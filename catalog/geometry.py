@@ -58,13 +58,15 @@ def _check_structure(geojson: Any, label: str) -> None:
         raise InvalidGeometry(f"{label}: unknown geometry type {kind!r}")
     if kind == "GeometryCollection":
         members = geojson.get("geometries")
-        if not isinstance(members, list):
+        if not isinstance(members, list | tuple):
             raise InvalidGeometry(f"{label}: a GeometryCollection needs 'geometries'")
         for member in members:
             _check_structure(member, label)
         return
     coords = geojson.get("coordinates")
-    if not isinstance(coords, list):
+    # Tuples too: pydantic GeoJSON models (stac-fastapi's request bodies) dump positions
+    # as tuples, and ``_depth`` already reads them as arrays.
+    if not isinstance(coords, list | tuple):
         raise InvalidGeometry(f"{label}: {kind} needs a 'coordinates' array")
     if _depth(coords) != _DEPTH[kind]:
         raise InvalidGeometry(
@@ -147,6 +149,9 @@ def parse_bbox(values: Sequence[Any], *, label: str = "bbox") -> tuple[float, ..
         raise InvalidBbox(f"{label}: a list of 4 or 6 numbers is required")
     if len(values) not in (4, 6):
         raise InvalidBbox(f"{label}: {len(values)} numbers given, 4 or 6 are required")
+    # float(True) is 1.0: a JSON boolean must not pass for a coordinate.
+    if any(isinstance(v, bool) for v in values):
+        raise InvalidBbox(f"{label}: every value must be a number")
     try:
         numbers = tuple(float(v) for v in values)
     except (TypeError, ValueError) as exc:

@@ -31,10 +31,10 @@ def parse_rfc3339(value: object, *, field: str = "datetime") -> datetime:
         # Python keeps microseconds; finer digits are truncated rather than rejected.
         text = text.replace(fraction.group(0), "." + fraction.group(1)[:6])
     try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError as exc:
+        # Converting to UTC can leave the datetime range (9999-12-31T23:59:59-12:00).
+        return datetime.fromisoformat(text).astimezone(UTC)
+    except (ValueError, OverflowError) as exc:
         raise InvalidDatetime(f"{field}: {value!r} is not a valid date-time ({exc})") from exc
-    return parsed.astimezone(UTC)
 
 
 def format_rfc3339(value: datetime) -> str:
@@ -52,15 +52,17 @@ class Interval:
 
     @property
     def is_unbounded(self) -> bool:
-        """True when neither side is bounded (``../..``): it matches everything."""
+        """True when neither side is bounded: it matches everything."""
         return self.start is None and self.end is None
 
 
 def parse_interval(value: str, *, field: str = "datetime") -> Interval:
     """Parse the STAC ``datetime`` parameter: an instant, ``a/b``, ``../b`` or ``a/..``.
 
-    An instant becomes the degenerate interval ``[t, t]``. Raises ``InvalidDatetime``
-    when a side is malformed or the start is after the end.
+    An instant becomes the degenerate interval ``[t, t]``; an empty side is open like
+    ``..``. Raises ``InvalidDatetime`` when a side is malformed, the start is after the
+    end, or both sides are open: ``../..`` is outside the OGC API - Features grammar, and
+    stac-api-validator expects it refused.
     """
     if not isinstance(value, str) or not value.strip():
         raise InvalidDatetime(f"{field}: an instant or an interval 'start/end' is required")
@@ -70,6 +72,8 @@ def parse_interval(value: str, *, field: str = "datetime") -> Interval:
         return Interval(instant, instant)
     if len(parts) != 2:
         raise InvalidDatetime(f"{field}: {value!r} has more than one '/'")
+    if parts[0] in _OPEN and parts[1] in _OPEN:
+        raise InvalidDatetime(f"{field}: {value!r} leaves both ends of the interval open")
     start = None if parts[0] in _OPEN else parse_rfc3339(parts[0], field=field)
     end = None if parts[1] in _OPEN else parse_rfc3339(parts[1], field=field)
     if start and end and start > end:

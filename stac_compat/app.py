@@ -13,12 +13,11 @@ from stac_fastapi.api.models import (
     create_request_model,
 )
 from stac_fastapi.extensions.pagination import TokenPaginationExtension
-from stac_fastapi.extensions.transaction import TransactionExtension
 from stac_fastapi.types.config import ApiSettings
 
 from stac_compat.client import CatalogClient
 from stac_compat.errors import add_error_handlers
-from stac_compat.transactions import TransactionsClient
+from stac_compat.transactions import CatalogTransactionExtension, TransactionsClient
 
 
 def create_stac_api(
@@ -40,7 +39,7 @@ def create_stac_api(
     )
     extensions = [
         TokenPaginationExtension(),
-        TransactionExtension(
+        CatalogTransactionExtension(
             client=TransactionsClient(sessions=sessions),
             settings=settings,
             response_class=GeoJSONResponse,

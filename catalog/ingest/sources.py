@@ -74,34 +74,77 @@ def iter_ndjson(path: Path) -> Iterator[SourceDocument]:
             yield SourceDocument(kind, doc, source)
 
 
+def _absolute_asset_hrefs(doc: dict[str, Any], base: Path) -> dict[str, Any]:
+    assets = {}
+    for key, asset in (doc.get("assets") or {}).items():
+        href = asset.get("href") if isinstance(asset, dict) else None
+        if isinstance(href, str) and "://" not in href and not href.startswith("/"):
+            asset = {**asset, "href": str((base / href).resolve())}
+        assets[key] = asset
+    return {**doc, "assets": assets}
+
+
+def _raw_document(stac_object: pystac.STACObject, fallback: Path) -> tuple[dict[str, Any], Path]:
+    """The object's file exactly as written (pystac would migrate its fields)."""
+    href = stac_object.get_self_href()
+    path = Path(href) if href else fallback
+    return read_json(path), path
+
+
 def iter_static_catalog(path: Path) -> Iterator[SourceDocument]:
-    """Collections and items of a static catalog rooted at ``path``, parents first."""
+    """Collections and items of a static catalog rooted at ``path``, parents first.
+
+    pystac walks the tree and resolves the relative links; each document is taken from
+    its own file as written, with asset hrefs made absolute and structural links dropped.
+    """
     try:
         root = pystac.read_file(str(path))
         if not isinstance(root, pystac.Catalog):
             raise InvalidStac(f"{path}: not a catalog or collection")
         for catalog, _, catalog_items in root.walk():
             if isinstance(catalog, pystac.Collection):
-                doc = catalog.to_dict(include_self_link=False, transform_hrefs=False)
-                yield SourceDocument("collection", _without_structural_links(doc), str(path))
+                doc, source = _raw_document(catalog, path)
+                yield SourceDocument("collection", _without_structural_links(doc), str(source))
             for item in catalog_items:
-                item.make_asset_hrefs_absolute()
-                doc = item.to_dict(include_self_link=False, transform_hrefs=False)
-                source = item.get_self_href() or str(path)
-                yield SourceDocument("item", _without_structural_links(doc), source)
+                doc, source = _raw_document(item, path)
+                doc = _absolute_asset_hrefs(_without_structural_links(doc), source.parent)
+                if item.collection_id and not doc.get("collection"):
+                    doc["collection"] = item.collection_id
+                yield SourceDocument("item", doc, str(source))
     except (pystac.STACError, pystac.STACTypeError, OSError, ValueError, KeyError) as exc:
         raise InvalidStac(f"{path}: cannot read the static catalog ({exc})") from exc
 
 
-def _links_children(doc: dict[str, Any], base: Path) -> bool:
-    """True when the document links to children or items that exist beside it."""
+def _linked_files(doc: dict[str, Any], base: Path) -> list[Path] | None:
+    """Local files of the child and item links, or None when one is remote or missing."""
     targets = [
         link.get("href", "") for link in doc.get("links", [])
-        if link.get("rel") in ("child", "item")
+        if isinstance(link, dict) and link.get("rel") in ("child", "item")
     ]
-    return bool(targets) and all(
-        "://" not in href and (base / href).is_file() for href in targets
-    )
+    files = [(base / href).resolve() for href in targets if "://" not in href]
+    if len(files) != len(targets) or not all(f.is_file() for f in files):
+        return None
+    return files
+
+
+def _links_children(doc: dict[str, Any], base: Path) -> bool:
+    """True when the document links to children or items that all exist beside it."""
+    return bool(_linked_files(doc, base))
+
+
+def _reachable(root: Path) -> set[Path]:
+    """Every file a static catalog root reaches through child and item links."""
+    seen: set[Path] = set()
+    pending = [root.resolve()]
+    while pending:
+        current = pending.pop()
+        doc = read_json(current)
+        linked = _linked_files(doc, current.parent) if isinstance(doc, dict) else None
+        for target in linked or []:
+            if target not in seen and target != root.resolve():
+                seen.add(target)
+                pending.append(target)
+    return seen
 
 
 def iter_json_file(path: Path) -> Iterator[SourceDocument]:
@@ -135,13 +178,12 @@ def stac_files(path: Path) -> list[Path]:
     files = sorted(
         p for p in path.rglob("*") if p.is_file() and p.suffix in JSON_SUFFIXES + NDJSON_SUFFIXES
     )
-    roots = [p for p in files if p.name in ("catalog.json", "collection.json")]
     covered: set[Path] = set()
-    for root in roots:
-        doc = read_json(root)
-        if isinstance(doc, dict) and _links_children(doc, root.parent):
-            covered.update(p for p in files if p != root and root.parent in p.parents)
-    return [p for p in files if p not in covered]
+    for candidate in (p for p in files if p.name in ("catalog.json", "collection.json")):
+        doc = read_json(candidate)
+        if isinstance(doc, dict) and _links_children(doc, candidate.parent):
+            covered |= _reachable(candidate)
+    return [p for p in files if p.resolve() not in covered]
 
 
 def iter_file(path: Path) -> Iterator[SourceDocument]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any
 
 import cql2
@@ -19,6 +20,7 @@ from sqlalchemy import (
     Boolean,
     ColumnElement,
     Numeric,
+    Text,
     and_,
     case,
     cast,
@@ -72,6 +74,15 @@ class Operand:
     value: Any = None
 
 
+def _number(value: int | float) -> int | Decimal:
+    """A JSON number as an exact SQL numeric.
+
+    A float goes by its shortest decimal form: bound as a float, 0.6 would reach
+    PostgreSQL as 0.59999999999999997779..., and ``gsd <= 0.6`` would miss gsd = 0.6.
+    """
+    return Decimal(repr(value)) if isinstance(value, float) else value
+
+
 def _geometry_literal(geometry: shapely.Geometry) -> ColumnElement:
     wkb = shapely.to_wkb(geometry, hex=True)
     return func.ST_GeomFromWKB(func.decode(literal(wkb), "hex"), 4326)
@@ -91,6 +102,8 @@ class Compiler:
 
     def __init__(self) -> None:
         self.depth = 0
+        # How many NOTs enclose the predicate being compiled; see ``_comparison``.
+        self.negations = 0
 
     def compile(self, node: Any) -> ColumnElement:
         """The boolean SQL expression for a CQL2-JSON predicate."""
@@ -116,7 +129,7 @@ class Compiler:
         if isinstance(node, bool):
             return Operand("bool", literal(node), value=node)
         if isinstance(node, int | float):
-            return Operand("numeric", literal(node, Numeric), value=node)
+            return Operand("numeric", literal(_number(node), Numeric), value=node)
         if isinstance(node, str):
             return Operand("text", literal(node), value=node)
         if isinstance(node, list):
@@ -150,9 +163,9 @@ class Compiler:
 
 
 def as_text(operand: Operand) -> ColumnElement:
-    """The operand as SQL text (a property's JSON string value)."""
+    """The operand as SQL text (a property's JSON string value; NULL for other types)."""
     if operand.kind == "json":
-        return items.c.properties[operand.field.name].astext
+        return _json_typed(operand, "string", Text)
     if operand.kind in ("text", "timestamp"):
         return operand.sql
     raise InvalidFilter("a text value is required here")
@@ -172,7 +185,7 @@ def coerce(operand: Operand, kind: str) -> ColumnElement:
         return operand.sql
     if operand.kind == "json":
         if kind == "text":
-            return items.c.properties[operand.field.name].astext
+            return _json_typed(operand, "string", Text)
         if kind == "numeric":
             return _json_typed(operand, "number", Numeric)
         if kind == "bool":
@@ -207,8 +220,13 @@ def _comparison(c: Compiler, op: str, args: list[Any]) -> ColumnElement:
         left, right, op = right, left, _FLIPPED[op]
     if left.kind == "json" and right.kind == "json":
         return _COMPARATORS[op](left.sql, right.sql)
-    if left.kind == "json" and op == "=" and right.kind in ("text", "numeric", "bool"):
-        # Containment keeps equality on the GIN index of properties.
+    if (
+        left.kind == "json" and op == "=" and right.kind in ("text", "numeric", "bool")
+        and c.negations == 0
+    ):
+        # Containment keeps equality on the GIN index of properties. It is false, not
+        # unknown, for a missing or differently typed property: the same outcome where no
+        # NOT encloses it, but under a NOT the typed comparison below must decide.
         document = cast(literal(dumps({left.field.name: right.value})), JSONB)
         return items.c.properties.contains(document)
     kind = "text" if right.kind == "text" and left.kind != "timestamp" else right.kind
@@ -221,7 +239,11 @@ def _logical(c: Compiler, op: str, args: list[Any]) -> ColumnElement:
     if op == "not":
         if len(args) != 1:
             raise InvalidFilter("not takes one argument")
-        return not_(c.compile(args[0]))
+        c.negations += 1
+        try:
+            return not_(c.compile(args[0]))
+        finally:
+            c.negations -= 1
     if len(args) < 2:
         raise InvalidFilter(f"{op} takes at least two arguments")
     parts = [c.compile(a) for a in args]
@@ -257,6 +279,8 @@ def _in(c: Compiler, op: str, args: list[Any]) -> ColumnElement:
     kind = kinds.pop()
     if kind == "timestamp":
         choices = [_timestamp_value(v)[0] for v in choices]
+    if kind == "numeric":
+        choices = [_number(v) for v in choices]
     return coerce(value, kind).in_(choices)
 
 

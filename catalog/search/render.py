@@ -21,8 +21,9 @@ items = Item.__table__
 assets = Asset.__table__
 EMPTY = literal_column("'{}'::jsonb")
 
-# 15 significant decimals: coordinates come back exactly as they were stored.
-GEOJSON_DIGITS = 15
+# Up to 17 decimals: with shortest round-trip printing every stored double comes back
+# exactly as it was given.
+GEOJSON_DIGITS = 17
 
 
 def asset_json() -> ColumnElement:

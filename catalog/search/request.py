@@ -48,6 +48,9 @@ def _strings(value: str | Sequence[str] | None, name: str) -> tuple[str, ...] | 
 def _limit(value: Any, max_limit: int) -> int:
     if value is None:
         return DEFAULT_LIMIT
+    # int() would quietly turn True into 1 and 2.5 into 2.
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+        raise InvalidInput(f"limit {value!r} is not an integer")
     try:
         limit = int(value)
     except (TypeError, ValueError) as exc:

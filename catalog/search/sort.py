@@ -58,13 +58,18 @@ def check_sort_fields(sort: Iterable[SortField], known_properties: set[str]) -> 
 
 
 def with_tie_break(sort: Sequence[SortField]) -> tuple[SortField, ...]:
-    """The sort keys completed with (collection, id), so the order is total and stable."""
+    """The sort keys completed with (collection, id), so the order is total and stable.
+
+    Both are needed: an id is unique only within its collection, so sorting by ``id``
+    alone would leave items of two collections with the same id in no defined order,
+    and a page boundary between them would skip one.
+    """
     keys = list(sort) or list(DEFAULT_SORT)
     names = {canonical_name(k.field) for k in keys}
     direction = keys[-1].direction
+    if "collection" not in names:
+        keys.append(SortField("collection", direction))
     if "id" not in names:
-        if "collection" not in names:
-            keys.append(SortField("collection", direction))
         keys.append(SortField("id", direction))
     return tuple(SortField(canonical_name(k.field), k.direction) for k in keys)
 

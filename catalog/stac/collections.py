@@ -68,6 +68,12 @@ def _check_extent(extent: Any, label: str) -> tuple[datetime | None, datetime | 
     return bounds[0]
 
 
+def _served_version(version: str) -> str:
+    """1.0.0 betas had no ``type`` on collections; once we add it, clients (pystac) only
+    accept the document as 1.0.0, whose fields the betas already used."""
+    return "1.0.0" if version.startswith("1.0.0-beta") else version
+
+
 def normalize_collection(doc: Any) -> CollectionRecord:
     """Validate a STAC 1.0/1.1 collection (older 1.0 pre-releases without ``type`` too).
 
@@ -99,7 +105,7 @@ def normalize_collection(doc: Any) -> CollectionRecord:
     content = {
         **doc,
         "type": "Collection",
-        "stac_version": version,
+        "stac_version": _served_version(version),
         "license": license_,
         "stac_extensions": check_extensions(doc.get("stac_extensions"), label),
     }

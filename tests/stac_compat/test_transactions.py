@@ -62,7 +62,20 @@ async def test_put_replaces_the_item(with_collection) -> None:
     changed["properties"]["platform"] = "replaced"
     response = await with_collection.put(ITEM_URL, json=changed)
     served = (await with_collection.get(ITEM_URL)).json()
-    assert response.status_code == 200 and served["properties"]["platform"] == "replaced"
+    assert response.status_code == 204 and served["properties"]["platform"] == "replaced"
+
+
+async def test_put_returns_the_item_when_asked_to(with_collection) -> None:
+    await with_collection.post(ITEMS_URL, json=ITEM)
+    headers = {"Prefer": "return=representation"}
+    response = await with_collection.put(ITEM_URL, json=ITEM, headers=headers)
+    assert response.status_code == 200 and response.json()["id"] == ITEM["id"]
+
+
+async def test_item_without_links_is_accepted(with_collection) -> None:
+    partial = {k: v for k, v in ITEM.items() if k != "links"}
+    response = await with_collection.post(ITEMS_URL, json=partial)
+    assert response.status_code == 201
 
 
 async def test_put_of_a_missing_item_is_not_found(with_collection) -> None:
@@ -79,7 +92,8 @@ async def test_put_with_another_id_than_the_path_is_refused(with_collection) -> 
 async def test_merge_patch_sets_and_removes_properties(with_collection) -> None:
     await with_collection.post(ITEMS_URL, json=ITEM)
     patch = {"properties": {"platform": None, "stacql:note": "patched"}}
-    body = (await with_collection.patch(ITEM_URL, json=patch)).json()
+    await with_collection.patch(ITEM_URL, json=patch)
+    body = (await with_collection.get(ITEM_URL)).json()
     assert "platform" not in body["properties"]
     assert body["properties"]["stacql:note"] == "patched"
 
