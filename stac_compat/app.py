@@ -1,4 +1,4 @@
-"""The STAC API factory: stac-fastapi routes wired to the catalog client."""
+"""The STAC API factory: stac-fastapi routes and extensions wired to the catalog."""
 
 from __future__ import annotations
 
@@ -12,12 +12,61 @@ from stac_fastapi.api.models import (
     create_post_request_model,
     create_request_model,
 )
+from stac_fastapi.extensions.aggregation import AggregationExtension
+from stac_fastapi.extensions.collection_search import CollectionSearchExtension
+from stac_fastapi.extensions.fields import FieldsExtension
+from stac_fastapi.extensions.fields.fields import FieldsConformanceClasses
+from stac_fastapi.extensions.filter import ItemCollectionFilterExtension, SearchFilterExtension
+from stac_fastapi.extensions.filter.filter import FilterConformanceClasses as Filter
+from stac_fastapi.extensions.free_text import FreeTextExtension
+from stac_fastapi.extensions.free_text.free_text import FreeTextConformanceClasses
 from stac_fastapi.extensions.pagination import TokenPaginationExtension
+from stac_fastapi.extensions.query import QueryExtension
+from stac_fastapi.extensions.sort import ItemCollectionSortExtension, SearchSortExtension
 from stac_fastapi.types.config import ApiSettings
+from stac_fastapi.types.extension import ApiExtension
 
+from stac_compat.aggregation import AggregationClient
 from stac_compat.client import CatalogClient
+from stac_compat.count import CountExtension
 from stac_compat.errors import add_error_handlers
+from stac_compat.queryables import QueryablesClient
 from stac_compat.transactions import CatalogTransactionExtension, TransactionsClient
+
+# The CQL2 the compiler in catalog/search/cql2.py evaluates.
+FILTER_CLASSES = [
+    Filter.FILTER, Filter.SEARCH, Filter.ITEMS, Filter.CQL2_TEXT, Filter.CQL2_JSON,
+    Filter.BASIC_CQL2, Filter.BASIC_SPATIAL_FUNCTIONS, Filter.SPATIAL_FUNCTIONS,
+    Filter.TEMPORAL_FUNCTIONS, Filter.ADVANCED_COMPARISON_OPERATORS, Filter.ARRAY_FUNCTIONS,
+    Filter.CASE_INSENSITIVE_COMPARISON,
+]
+
+
+def _search_extensions(sessions: async_sessionmaker[AsyncSession]) -> list[ApiExtension]:
+    return [
+        TokenPaginationExtension(),
+        SearchFilterExtension(
+            client=QueryablesClient(sessions=sessions), conformance_classes=FILTER_CLASSES
+        ),
+        SearchSortExtension(),
+        FieldsExtension(conformance_classes=[FieldsConformanceClasses.SEARCH]),
+        QueryExtension(),
+        FreeTextExtension(conformance_classes=[FreeTextConformanceClasses.SEARCH]),
+        CountExtension(),
+    ]
+
+
+def _items_extensions(sessions: async_sessionmaker[AsyncSession]) -> list[ApiExtension]:
+    return [
+        TokenPaginationExtension(),
+        ItemCollectionFilterExtension(
+            client=QueryablesClient(sessions=sessions), conformance_classes=[Filter.ITEMS]
+        ),
+        ItemCollectionSortExtension(),
+        FieldsExtension(conformance_classes=[FieldsConformanceClasses.ITEMS]),
+        FreeTextExtension(conformance_classes=[FreeTextConformanceClasses.ITEMS]),
+        CountExtension(),
+    ]
 
 
 def create_stac_api(
@@ -37,18 +86,25 @@ def create_stac_api(
         stac_fastapi_landing_id="stacql",
         enable_response_models=False,
     )
+    search_extensions = _search_extensions(sessions)
+    items_extensions = _items_extensions(sessions)
+    collection_search = CollectionSearchExtension.from_extensions(
+        [
+            FreeTextExtension(conformance_classes=[FreeTextConformanceClasses.COLLECTIONS]),
+            TokenPaginationExtension(),
+        ]
+    )
     extensions = [
-        TokenPaginationExtension(),
+        *search_extensions,
+        *items_extensions,
+        collection_search,
         CatalogTransactionExtension(
             client=TransactionsClient(sessions=sessions),
             settings=settings,
             response_class=GeoJSONResponse,
         ),
+        AggregationExtension(client=AggregationClient(sessions=sessions)),
     ]
-    items_model = create_request_model(
-        "ItemCollectionUri", base_model=ItemCollectionUri,
-        mixins=[TokenPaginationExtension().GET],
-    )
     api = StacApi(
         app=app,
         settings=settings,
@@ -61,9 +117,13 @@ def create_stac_api(
             description=description,
         ),
         extensions=extensions,
-        search_get_request_model=create_get_request_model(extensions),
-        search_post_request_model=create_post_request_model(extensions),
-        items_get_request_model=items_model,
+        search_get_request_model=create_get_request_model(search_extensions),
+        search_post_request_model=create_post_request_model(search_extensions),
+        items_get_request_model=create_request_model(
+            "ItemCollectionUri", base_model=ItemCollectionUri,
+            extensions=items_extensions, request_type="GET",
+        ),
+        collections_get_request_model=collection_search.GET,
         exceptions={},
     )
     add_error_handlers(app)

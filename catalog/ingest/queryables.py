@@ -75,3 +75,20 @@ async def known_properties(session: AsyncSession, collections: Iterable[str] | N
         )
         rows = await session.execute(query, {"ids": list(collections)})
     return {name for (name,) in rows.all()}
+
+
+async def property_types_of(
+    session: AsyncSession, collection_id: str | None
+) -> dict[str, list[str]]:
+    """``{property: [json types]}`` seen in one collection, or across all of them."""
+    if collection_id is None:
+        rows = await session.execute(text("SELECT queryables FROM collections"))
+    else:
+        rows = await session.execute(
+            text("SELECT queryables FROM collections WHERE id = :id"), {"id": collection_id}
+        )
+    merged: dict[str, set[str]] = defaultdict(set)
+    for (stored,) in rows.all():
+        for name, types in stored.items():
+            merged[name].update(types)
+    return {name: sorted(types) for name, types in sorted(merged.items())}

@@ -259,6 +259,8 @@ def _like(c: Compiler, op: str, args: list[Any]) -> ColumnElement:
 
 
 def _between(c: Compiler, op: str, args: list[Any]) -> ColumnElement:
+    if len(args) == 2 and isinstance(args[1], list) and len(args[1]) == 2:
+        args = [args[0], *args[1]]  # the draft form [value, [low, high]], still sent by clients
     if len(args) != 3:
         raise InvalidFilter("between takes a value and two bounds")
     value, low, high = (c.operand(a) for a in args)

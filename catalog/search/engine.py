@@ -28,6 +28,7 @@ from catalog.ingest.queryables import known_properties
 from catalog.search.cql2 import compile_filter
 from catalog.search.cursor import Cursor, decode_cursor, encode_cursor
 from catalog.search.fields import items, resolve_field
+from catalog.search.freetext import text_match
 from catalog.search.render import item_json
 from catalog.search.request import SearchRequest
 from catalog.search.sort import (
@@ -84,7 +85,17 @@ def where_clauses(request: SearchRequest) -> list[ColumnElement]:
             clauses.append(items.c.end_datetime >= interval.start)
     if request.filter is not None:
         clauses.append(compile_filter(request.filter))
+    if request.q:
+        clauses.append(text_match(item_text(), request.q))
     return clauses
+
+
+def item_text() -> ColumnElement:
+    """The text free-text search reads in an item: its title, description and keywords."""
+    props = items.c.properties
+    return func.concat_ws(
+        " ", props["title"].astext, props["description"].astext, props["keywords"].astext
+    )
 
 
 def _sort_value(key: SortField, value: Any) -> ColumnElement:

@@ -6,11 +6,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from shapely.geometry.base import BaseGeometry
 
-from catalog.errors import InvalidInput
+from catalog.errors import InvalidFilter, InvalidInput
 from catalog.geometry import parse_bbox, parse_geometry
 from catalog.search.cql2 import parse_filter
+from catalog.search.freetext import parse_terms
+from catalog.search.query_ext import query_to_cql2
 from catalog.search.sort import SortField, parse_sortby
 from catalog.temporal import Interval, parse_interval
 
@@ -32,6 +35,7 @@ class SearchRequest:
     limit: int = DEFAULT_LIMIT
     token: str | None = None
     count: bool = False
+    q: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -73,6 +77,8 @@ def build_search(
     limit: Any = None,
     token: str | None = None,
     count: bool = False,
+    q: str | Sequence[str] | None = None,
+    query: str | dict[str, Any] | None = None,
     max_limit: int = MAX_LIMIT,
 ) -> SearchRequest:
     """Validate raw search parameters (query-string or JSON forms) into a request.
@@ -89,9 +95,28 @@ def build_search(
         bbox=parse_bbox(bbox) if bbox is not None else None,
         intersects=parse_geometry(intersects, label="intersects") if intersects else None,
         datetime=parse_interval(datetime) if datetime else None,
-        filter=parse_filter(filter, filter_lang) if filter not in (None, "", {}) else None,
+        filter=_combined_filter(filter, filter_lang, query),
         sortby=parse_sortby(sortby),
         limit=_limit(limit, max_limit),
         token=token or None,
         count=count,
+        q=tuple(parse_terms(q)),
     )
+
+
+def _combined_filter(
+    filter: str | dict[str, Any] | None,
+    filter_lang: str | None,
+    query: str | dict[str, Any] | None,
+) -> dict[str, Any] | None:
+    """The CQL2 filter AND the Query-extension conditions, as one CQL2-JSON tree."""
+    parsed = parse_filter(filter, filter_lang) if filter not in (None, "", {}) else None
+    if isinstance(query, str):
+        try:
+            query = orjson.loads(query)
+        except orjson.JSONDecodeError as exc:
+            raise InvalidFilter(f"query is not JSON: {exc}") from exc
+    translated = query_to_cql2(query)
+    if translated is None or parsed is None:
+        return parsed or translated
+    return {"op": "and", "args": [parsed, translated]}

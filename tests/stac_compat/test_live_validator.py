@@ -194,7 +194,6 @@ def test_conformance_class_validates_without_errors(
     assert_clean(report, *validated)
 
 
-@pytest.mark.xfail(strict=False, reason="filter extension not wired yet")
 def test_filter_extension_validates_without_errors(
     catalog_server: str, schema_mirror: Path
 ) -> None:

@@ -1,0 +1,82 @@
+"""The Aggregation extension: /aggregations lists, /aggregate computes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attr
+from fastapi import Request
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from stac_fastapi.extensions.aggregation.client import AsyncBaseAggregationClient
+from stac_fastapi.types.requests import get_base_url
+
+from catalog.search import build_search
+from catalog.search.aggregate import AVAILABLE, AggregationSpec, aggregate
+from catalog.search.lookup import get_collection
+from stac_compat import params
+
+DEFAULT_AGGREGATIONS = ("total_count",)
+
+
+def _links(request: Request, name: str) -> list[dict[str, Any]]:
+    base = get_base_url(request)
+    return [
+        {"rel": "root", "type": "application/json", "href": base},
+        {"rel": "self", "type": "application/json", "href": str(request.url)},
+    ]
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    if not value:
+        return DEFAULT_AGGREGATIONS
+    if isinstance(value, str):
+        value = value.split(",")
+    return tuple(v.strip() for v in value if v.strip())
+
+
+@attr.s
+class AggregationClient(AsyncBaseAggregationClient):
+    """Aggregations over the items a search matches."""
+
+    sessions: async_sessionmaker[AsyncSession] = attr.ib(kw_only=True)
+
+    async def get_aggregations(self, collection_id: str | None = None, **kwargs: Any) -> dict:
+        """Called with `GET /aggregations` (or per collection)."""
+        request: Request = kwargs["request"]
+        if collection_id is not None:
+            async with self.sessions() as session:
+                await get_collection(session, collection_id)
+        return {
+            "type": "AggregationCollection",
+            "aggregations": [{"name": n, "data_type": t} for n, t in AVAILABLE.items()],
+            "links": _links(request, "aggregations"),
+        }
+
+    async def aggregate(self, collection_id: str | None = None, **kwargs: Any) -> dict:
+        """Called with `GET|POST /aggregate` (or per collection); query parameters
+        ``aggregations``, ``datetime_interval``, ``property``, ``buckets`` and
+        ``precision`` tune the histogram kinds."""
+        request: Request = kwargs["request"]
+        values = await params.raw_search_values(request)
+        query = request.query_params
+        spec = AggregationSpec(
+            names=_names(values.get("aggregations")),
+            datetime_interval=query.get("datetime_interval", "month"),  # type: ignore[arg-type]
+            property=query.get("property"),
+            buckets=int(query.get("buckets", 10)),
+            geohash_precision=int(query.get("precision", 1)),
+        )
+        search_values = dict(values)
+        if collection_id is not None:
+            search_values["collections"] = [collection_id]
+        search_values["limit"] = None
+        request_model = build_search(**params.search_kwargs(search_values))
+        async with self.sessions() as session:
+            if collection_id is not None:
+                await get_collection(session, collection_id)
+            results = await aggregate(session, request_model, spec)
+        return {
+            "type": "AggregationCollection",
+            "aggregations": results,
+            "links": _links(request, "aggregate"),
+        }

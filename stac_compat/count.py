@@ -1,0 +1,39 @@
+"""``count=true``: ask for an exact ``numberMatched`` (it costs a count query)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import attr
+from fastapi import FastAPI, Query
+from pydantic import BaseModel
+from stac_fastapi.types.extension import ApiExtension
+from stac_fastapi.types.search import APIRequest
+
+
+@attr.s
+class CountGetRequest(APIRequest):
+    """GET parameter."""
+
+    count: Annotated[
+        bool | None, Query(description="Return an exact numberMatched (costs a count)")
+    ] = attr.ib(default=None)
+
+
+class CountPostRequest(BaseModel):
+    """POST member."""
+
+    count: bool | None = None
+
+
+@attr.s
+class CountExtension(ApiExtension):
+    """Adds ``count`` to the search requests; no routes, no conformance class."""
+
+    GET: type[APIRequest] = CountGetRequest
+    POST: type[BaseModel] = CountPostRequest
+    conformance_classes: list[str] = attr.ib(factory=list)
+    schema_href: str | None = attr.ib(default=None)
+
+    def register(self, app: FastAPI) -> None:
+        """Nothing to register: the parameter rides on the search routes."""
