@@ -33,7 +33,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url="/api",
         docs_url="/api.html",
         redoc_url=None,
-        root_path=settings.api.root_path,
         lifespan=lifespan,
     )
     create_stac_api(app, sessions, max_limit=settings.api.max_limit)

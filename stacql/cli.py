@@ -133,6 +133,7 @@ def serve(
         workers=workers,
         proxy_headers=True,
         forwarded_allow_ips="*",
+        root_path=settings.api.root_path,
         log_level="info",
     )
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import httpx
 import orjson
 import pytest
 
 from catalog.search import build_search, search
+from stacql.app import create_app
+from stacql.settings import DatabaseSettings, Settings
 from tests.support.paths import STAC_DATA
 
 NAIP_ITEMS = STAC_DATA / "pgstac/planetary-computer/data/naip/items.ndjson"
@@ -108,3 +111,25 @@ async def test_items_of_a_collection_are_only_that_collection(stac_client) -> No
     body = (await stac_client.get("/collections/joplin/items?limit=100")).json()
     assert len(body["features"]) == 30
     assert {f["collection"] for f in body["features"]} == {"joplin"}
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Forwarded": "proto=https;host=maps.example.com"},
+        {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "maps.example.com"},
+    ],
+)
+async def test_links_follow_the_forwarded_host_and_scheme(stac_client, headers) -> None:
+    body = (await stac_client.get("/collections/naip", headers=headers)).json()
+    self_link = next(link for link in body["links"] if link["rel"] == "self")
+    assert self_link["href"] == "https://maps.example.com/collections/naip"
+
+
+async def test_links_carry_the_root_path_behind_a_proxy(catalog_url, loaded_sessions) -> None:
+    app = create_app(Settings(database=DatabaseSettings(url=catalog_url)))
+    transport = httpx.ASGITransport(app=app, root_path="/stac/v1")
+    async with httpx.AsyncClient(transport=transport, base_url="http://proxy.test") as client:
+        body = (await client.get("/stac/v1/search?collections=joplin&limit=2")).json()
+    hrefs = [link["href"] for link in body["links"] + body["features"][0]["links"]]
+    assert all(h.startswith("http://proxy.test/stac/v1/") for h in hrefs), hrefs
