@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from catalog.db import create_engine, create_sessionmaker
 from stac_compat import create_stac_api
+from stac_compat.middleware import JsonBodyGuard
 from stacql.settings import Settings
 
 
@@ -36,4 +37,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     create_stac_api(app, sessions, max_limit=settings.api.max_limit)
+    app.add_middleware(JsonBodyGuard, max_body=settings.api.max_body_bytes)
     return app

@@ -38,6 +38,7 @@ class ApiSettings(BaseModel):
     port: int = 8080
     root_path: str = ""
     max_limit: int = Field(10_000, ge=1)
+    max_body_bytes: int = Field(50 * 1024 * 1024, ge=1024)
 
 
 class IngestSettings(BaseModel):

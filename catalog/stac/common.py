@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from typing import Any
 
@@ -63,8 +64,11 @@ def check_extensions(value: Any, label: str) -> list[str]:
 
 
 def dumps(value: Any) -> str:
-    """Compact JSON text."""
-    return orjson.dumps(value).decode()
+    """Compact JSON text (integers beyond 64 bits included, which orjson refuses)."""
+    try:
+        return orjson.dumps(value).decode()
+    except orjson.JSONEncodeError:
+        return json.dumps(value, separators=(",", ":"), allow_nan=False)
 
 
 def content_hash(doc: Any) -> str:

@@ -1,0 +1,81 @@
+"""A bounded schemathesis run against /api of a live ``stacql serve``: no request may
+get a server error (5xx), whatever its parameters or body.
+
+Reads (GET, POST searches and aggregations) run on the loaded catalog; writes run on
+the scratch catalog, where generated documents can do no harm.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from tests.support.live_server import live_server
+
+FUZZ_SECONDS = 60
+_SCHEMATHESIS = [sys.executable, "-m", "schemathesis.cli", "run"]
+
+
+@pytest.fixture(scope="module")
+def reading_server(
+    catalog_url: str, loaded_sessions: async_sessionmaker[AsyncSession]
+) -> Iterator[str]:
+    with live_server(catalog_url) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def writing_server(scratch_url: str) -> Iterator[str]:
+    with live_server(scratch_url) as url:
+        yield url
+
+
+def fuzz(base_url: str, *selection: str) -> str:
+    """Run schemathesis with the server-error checks only; returns its output."""
+    command = [
+        *_SCHEMATHESIS, f"{base_url}api",
+        "--checks", "not_a_server_error",
+        "--max-examples", "25",
+        "--max-time", str(FUZZ_SECONDS),
+        "--seed", "20261125",
+        "--workers", "2",
+        *selection,
+    ]
+    result = subprocess.run(
+        command, capture_output=True, text=True, timeout=FUZZ_SECONDS * 3
+    )
+    return result.stdout + result.stderr
+
+
+def server_errors(output: str) -> list[str]:
+    """The failing operations schemathesis reports (one per server-error finding)."""
+    if "FAILURES" not in output:
+        return []
+    section = output.split("FAILURES", 1)[1]
+    return re.findall(r"^_+ (\w+ \S+) _+$", section, flags=re.MULTILINE)
+
+
+def test_reads_never_get_a_server_error(reading_server: str) -> None:
+    output = fuzz(
+        reading_server,
+        "--include-method", "GET", "--include-method", "POST",
+        "--exclude-path-regex", "^/collections(/\\{collection_id\\}/items)?$",
+    )
+    assert "generated" in output, output[-2000:]
+    assert server_errors(output) == [], output[-4000:]
+
+
+def test_writes_never_get_a_server_error(writing_server: str, scratch_sessions) -> None:
+    output = fuzz(
+        writing_server,
+        "--include-method", "POST", "--include-method", "PUT",
+        "--include-method", "PATCH", "--include-method", "DELETE",
+        "--include-path-regex", "^/collections",
+    )
+    assert "generated" in output, output[-2000:]
+    assert server_errors(output) == [], output[-4000:]
