@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Set up stacql on this machine and load a sample of ../shared/data/stac into it.
+# Set up stacql on this machine, load a sample of ../shared/data/stac and serve the API.
+# STACQL_NO_SERVE=1 stops after loading.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -16,3 +17,6 @@ bash "$ROOT/scripts/setup.sh"
   "$SAMPLE/stac-server/stac/LC80100102015050LGN00.json" \
   "$SAMPLE/stac-server/stac/LC80100102015082LGN00.json"
 echo "stacql is set up: database $("$ROOT/.venv/bin/stacql" db current) with the sample loaded." >&2
+if [[ "${STACQL_NO_SERVE:-0}" == 1 ]]; then exit 0; fi
+echo "serving the STAC API on http://${STACQL_API_HOST:-127.0.0.1}:${STACQL_API_PORT:-8080}/ (Ctrl-C stops it)" >&2
+exec "$ROOT/.venv/bin/stacql" serve
