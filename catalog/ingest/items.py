@@ -1,16 +1,28 @@
 """Bulk upsert and deletion of items.
 
-A batch is copied into temporary staging tables with PostgreSQL COPY and merged with one
-``INSERT ... ON CONFLICT`` per table, so a batch of thousands of items costs a handful of
-round trips. An item whose content did not change is left untouched, which makes loading
-the same data twice a no-op.
+A batch is first encoded as rows of PostgreSQL's COPY text format (``prepare_items``:
+plain CPU work, which a bulk load does in a worker thread while the database writes the
+previous batch). Writing it (``upsert_prepared``) reads the stored content hashes of its
+keys, then:
+
+* new items and their assets are copied straight into ``items`` and ``assets``;
+* changed items go through a staging table and one ``INSERT ... ON CONFLICT``, and
+  their assets are replaced;
+* unchanged items are not sent at all, so loading the same data twice changes nothing
+  and costs one lookup per batch.
+
+A batch costs a handful of round trips whatever its size.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, NamedTuple
 
+import asyncpg
+import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,7 +34,7 @@ from catalog.stac.common import dumps
 from catalog.stac.items import ItemRecord
 
 STAGE_ITEMS = "stacql_stage_items"
-STAGE_ASSETS = "stacql_stage_assets"
+STAGE_EXTENT = "stacql_stage_extent"
 
 _ITEM_COLUMNS = (
     "collection_id", "id", "geometry", "bbox", "datetime", "start_datetime",
@@ -33,18 +45,26 @@ _ASSET_COLUMNS = (
     "collection_id", "item_id", "key", "position", "href", "media_type", "title",
     "description", "roles", "fields",
 )
+_EXTENT_COLUMNS = ("collection_id", "geometry", "start_datetime", "end_datetime")
 
 _CREATE_STAGES = f"""
 CREATE TEMP TABLE IF NOT EXISTS {STAGE_ITEMS} (
-    collection_id text, id text, geometry text, bbox float8[], datetime timestamptz,
-    start_datetime timestamptz, end_datetime timestamptz, properties text, links text,
-    stac_version text, stac_extensions text, extra text, content_hash text
+    collection_id text, id text, geometry geometry(Geometry, 4326), bbox float8[],
+    datetime timestamptz, start_datetime timestamptz, end_datetime timestamptz,
+    properties jsonb, links jsonb, stac_version text, stac_extensions jsonb, extra jsonb,
+    content_hash text
 ) ON COMMIT DELETE ROWS;
-CREATE TEMP TABLE IF NOT EXISTS {STAGE_ASSETS} (
-    collection_id text, item_id text, key text, position int, href text,
-    media_type text, title text, description text, roles text[], fields text
+CREATE TEMP TABLE IF NOT EXISTS {STAGE_EXTENT} (
+    collection_id text, geometry text, start_datetime timestamptz, end_datetime timestamptz
 ) ON COMMIT DELETE ROWS;
-TRUNCATE {STAGE_ITEMS}, {STAGE_ASSETS};
+DELETE FROM {STAGE_ITEMS};
+DELETE FROM {STAGE_EXTENT};
+"""
+
+_STORED_HASHES = """
+SELECT i.collection_id, i.id, i.content_hash
+FROM unnest($1::text[], $2::text[]) AS k(collection_id, id)
+JOIN items i ON i.collection_id = k.collection_id AND i.id = k.id
 """
 
 _MERGE_ITEMS = f"""
@@ -52,9 +72,8 @@ INSERT INTO items AS i (
     collection_id, id, geometry, bbox, datetime, start_datetime, end_datetime,
     properties, links, stac_version, stac_extensions, extra, content_hash
 )
-SELECT collection_id, id, ST_GeomFromWKB(decode(geometry, 'hex'), 4326), bbox, datetime,
-       start_datetime, end_datetime, properties::jsonb, links::jsonb, stac_version,
-       stac_extensions::jsonb, extra::jsonb, content_hash
+SELECT collection_id, id, geometry, bbox, datetime, start_datetime, end_datetime,
+       properties, links, stac_version, stac_extensions, extra, content_hash
 FROM {STAGE_ITEMS}
 ON CONFLICT (collection_id, id) DO UPDATE SET
     geometry = EXCLUDED.geometry, bbox = EXCLUDED.bbox, datetime = EXCLUDED.datetime,
@@ -72,17 +91,84 @@ USING unnest($1::text[], $2::text[]) AS k(collection_id, item_id)
 WHERE a.collection_id = k.collection_id AND a.item_id = k.item_id
 """
 
-_INSERT_ASSETS = f"""
-INSERT INTO assets (
-    collection_id, item_id, key, position, href, media_type, title, description, roles,
-    fields
-)
-SELECT s.collection_id, s.item_id, s.key, s.position, s.href, s.media_type, s.title,
-       s.description, s.roles, s.fields::jsonb
-FROM {STAGE_ASSETS} s
-JOIN unnest($1::text[], $2::text[]) AS k(collection_id, item_id)
-  ON s.collection_id = k.collection_id AND s.item_id = k.item_id
-"""
+# COPY text format: https://www.postgresql.org/docs/15/sql-copy.html (File Formats)
+_NULL = "\\N"
+
+
+def _text(value: str | None) -> str:
+    """A text field: backslash, tab, newline and carriage return escaped."""
+    if value is None:
+        return _NULL
+    if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
+        return (
+            value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+            .replace("\r", "\\r")
+        )
+    return value
+
+
+def _json(value: Any) -> str:
+    """A JSON field. Compact JSON escapes every control character inside strings, so
+    backslashes are all there is to escape."""
+    encoded = dumps(value)
+    return encoded.replace("\\", "\\\\") if "\\" in encoded else encoded
+
+
+def _floats(values: Sequence[float] | None) -> str:
+    """A float8[] field; orjson writes the shortest text that reads back as the same
+    double."""
+    return _NULL if values is None else "{" + orjson.dumps(values).decode()[1:-1] + "}"
+
+
+@lru_cache(maxsize=4096)
+def _strings(values: tuple[str, ...]) -> str:
+    """A text[] field: every element quoted for the array syntax, then escaped for COPY."""
+    quoted = ('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values)
+    return _text("{" + ",".join(quoted) + "}")
+
+
+class EncodedItem(NamedTuple):
+    """An item with its COPY text rows (each ending in a newline)."""
+
+    record: ItemRecord
+    row: str
+    asset_rows: str
+    extent_row: str
+
+
+def _encode(r: ItemRecord) -> EncodedItem:
+    collection, item = _text(r.collection_id), _text(r.id)
+    geometry = r.geometry_wkb or _NULL
+    nominal = r.datetime.isoformat()
+    # Most items have a single datetime: the three columns then hold the same object.
+    start = nominal if r.start_datetime is r.datetime else r.start_datetime.isoformat()
+    end = nominal if r.end_datetime is r.datetime else r.end_datetime.isoformat()
+    row = "\t".join((
+        collection, item, geometry, _floats(r.bbox), nominal, start, end,
+        _json(r.properties), _json(r.links), _text(r.stac_version),
+        _json(r.stac_extensions), _json(r.extra), r.content_hash,
+    ))
+    asset_rows = "".join(
+        f"{collection}\t{item}\t{_text(a.key)}\t{a.position}\t{_text(a.href)}\t"
+        f"{_text(a.media_type)}\t{_text(a.title)}\t{_text(a.description)}\t"
+        f"{_strings(tuple(a.roles))}\t{_json(a.fields)}\n"
+        for a in r.assets
+    )
+    return EncodedItem(r, row + "\n", asset_rows, f"{collection}\t{geometry}\t{start}\t{end}\n")
+
+
+@dataclass(frozen=True)
+class PreparedItems:
+    """A batch ready for ``upsert_prepared``: one entry per (collection, id), the last
+    occurrence of a key winning, in the order keys first appear."""
+
+    items: dict[tuple[str, str], EncodedItem]
+
+
+def prepare_items(records: Iterable[ItemRecord]) -> PreparedItems:
+    """Deduplicate a batch and encode it for COPY; CPU only, safe in a worker thread."""
+    latest = {(r.collection_id, r.id): r for r in records}
+    return PreparedItems({key: _encode(r) for key, r in latest.items()})
 
 
 @dataclass
@@ -100,22 +186,6 @@ class UpsertSummary:
         return self
 
 
-def _item_row(r: ItemRecord) -> tuple:
-    return (
-        r.collection_id, r.id, r.geometry_wkb, r.bbox, r.datetime, r.start_datetime,
-        r.end_datetime, dumps(r.properties), dumps(r.links), r.stac_version,
-        dumps(r.stac_extensions), dumps(r.extra), r.content_hash,
-    )
-
-
-def _asset_rows(r: ItemRecord) -> list[tuple]:
-    return [
-        (r.collection_id, r.id, a.key, a.position, a.href, a.media_type, a.title,
-         a.description, a.roles, dumps(a.fields))
-        for a in r.assets
-    ]
-
-
 async def _require_collections(session: AsyncSession, ids: set[str]) -> None:
     rows = await session.execute(
         text("SELECT id FROM collections WHERE id = ANY(:ids)"), {"ids": sorted(ids)}
@@ -127,6 +197,84 @@ async def _require_collections(session: AsyncSession, ids: set[str]) -> None:
         )
 
 
+async def _copy(driver: asyncpg.Connection, table: str, rows: str, columns: Sequence[str]) -> None:
+    # A memoryview: asyncpg would take plain bytes for a file name.
+    data = memoryview(rows.encode())
+    await driver.copy_to_table(table, source=data, columns=columns, format="text")
+
+
+def _keys(items: Sequence[EncodedItem]) -> tuple[list[str], list[str]]:
+    return [e.record.collection_id for e in items], [e.record.id for e in items]
+
+
+async def _partition(
+    driver: asyncpg.Connection, batch: PreparedItems
+) -> tuple[list[EncodedItem], list[EncodedItem]]:
+    """The batch's (new, changed) items, by the content hashes already stored."""
+    keys = list(batch.items)
+    rows = await driver.fetch(_STORED_HASHES, [c for c, _ in keys], [i for _, i in keys])
+    stored = {(row["collection_id"], row["id"]): row["content_hash"] for row in rows}
+    new = [e for key, e in batch.items.items() if key not in stored]
+    changed = [
+        e for key, e in batch.items.items()
+        if key in stored and stored[key] != e.record.content_hash
+    ]
+    return new, changed
+
+
+async def _copy_new(driver: asyncpg.Connection, new: list[EncodedItem]) -> bool:
+    """COPY items that were absent a moment ago; False (and nothing written) when a
+    concurrent writer created one of them in between."""
+    await driver.execute("SAVEPOINT stacql_new_items")
+    try:
+        await _copy(driver, "items", "".join(e.row for e in new), _ITEM_COLUMNS)
+    except asyncpg.UniqueViolationError:
+        await driver.execute("ROLLBACK TO SAVEPOINT stacql_new_items")
+        return False
+    await driver.execute("RELEASE SAVEPOINT stacql_new_items")
+    return True
+
+
+async def _merge(
+    driver: asyncpg.Connection, items: list[EncodedItem]
+) -> tuple[list[EncodedItem], list[EncodedItem]]:
+    """Upsert through the staging table; returns the (inserted, updated) items."""
+    await _copy(driver, STAGE_ITEMS, "".join(e.row for e in items), _ITEM_COLUMNS)
+    by_key = {(e.record.collection_id, e.record.id): e for e in items}
+    inserted: list[EncodedItem] = []
+    updated: list[EncodedItem] = []
+    for row in await driver.fetch(_MERGE_ITEMS):
+        target = inserted if row["inserted"] else updated
+        target.append(by_key[(row["collection_id"], row["id"])])
+    return inserted, updated
+
+
+async def _write_items(
+    driver: asyncpg.Connection, new: list[EncodedItem], changed: list[EncodedItem]
+) -> tuple[list[EncodedItem], list[EncodedItem]]:
+    """Write new and changed items and drop the old assets of replaced ones; returns the
+    (inserted, updated) items, whose assets are still to be written."""
+    await driver.execute(_CREATE_STAGES)
+    if new and not await _copy_new(driver, new):
+        new, changed = [], new + changed
+    inserted, updated = await _merge(driver, changed) if changed else ([], [])
+    if updated:
+        await driver.execute(_DELETE_OLD_ASSETS, *_keys(updated))
+    return new + inserted, updated
+
+
+async def _write_dependents(
+    session: AsyncSession, driver: asyncpg.Connection, written: list[EncodedItem]
+) -> None:
+    """The assets of written items, their collections' extents and queryables."""
+    asset_rows = "".join(e.asset_rows for e in written)
+    if asset_rows:
+        await _copy(driver, "assets", asset_rows, _ASSET_COLUMNS)
+    await _copy(driver, STAGE_EXTENT, "".join(e.extent_row for e in written), _EXTENT_COLUMNS)
+    await widen_extents(session, STAGE_EXTENT)
+    await merge_queryables(session, property_types(e.record for e in written))
+
+
 async def upsert_items(session: AsyncSession, records: Sequence[ItemRecord]) -> UpsertSummary:
     """Insert or replace items (and their assets) in one batch; the caller commits.
 
@@ -134,44 +282,29 @@ async def upsert_items(session: AsyncSession, records: Sequence[ItemRecord]) -> 
     wins. Items whose content is unchanged are not rewritten. Raises
     ``UnknownCollection`` before writing anything when a collection does not exist.
     """
-    latest = {(r.collection_id, r.id): r for r in records}
-    if not latest:
+    return await upsert_prepared(session, prepare_items(records))
+
+
+async def upsert_prepared(session: AsyncSession, batch: PreparedItems) -> UpsertSummary:
+    """Write a batch made by ``prepare_items``, as ``upsert_items`` does; the caller
+    commits."""
+    if not batch.items:
         return UpsertSummary()
-    batch = list(latest.values())
     with translate_db_errors():
-        await _require_collections(session, {r.collection_id for r in batch})
-        conn = await (await session.connection()).get_raw_connection()
-        driver = conn.driver_connection
-        await driver.execute(_CREATE_STAGES)
-        await driver.copy_records_to_table(
-            STAGE_ITEMS, records=[_item_row(r) for r in batch], columns=_ITEM_COLUMNS
+        # Through the session first: that opens the transaction the raw COPYs join.
+        await _require_collections(session, {collection for collection, _ in batch.items})
+        driver = (await (await session.connection()).get_raw_connection()).driver_connection
+        new, changed = await _partition(driver, batch)
+        inserted, updated = (
+            await _write_items(driver, new, changed) if new or changed else ([], [])
         )
-        changed = await driver.fetch(_MERGE_ITEMS)
-        summary = UpsertSummary(
-            inserted=sum(1 for row in changed if row["inserted"]),
-            updated=sum(1 for row in changed if not row["inserted"]),
-        )
-        summary.unchanged = len(batch) - len(changed)
-        if not changed:
-            return summary
-        keys = ([row["collection_id"] for row in changed], [row["id"] for row in changed])
-        if summary.updated:
-            await driver.execute(_DELETE_OLD_ASSETS, *keys)
-        changed_keys = set(zip(*keys, strict=True))
-        asset_rows = [
-            row for r in batch if (r.collection_id, r.id) in changed_keys
-            for row in _asset_rows(r)
-        ]
-        if asset_rows:
-            await driver.copy_records_to_table(
-                STAGE_ASSETS, records=asset_rows, columns=_ASSET_COLUMNS
-            )
-            await driver.execute(_INSERT_ASSETS, *keys)
-        await widen_extents(session, STAGE_ITEMS)
-        await merge_queryables(
-            session, property_types(r for r in batch if (r.collection_id, r.id) in changed_keys)
-        )
-    return summary
+        if inserted or updated:
+            await _write_dependents(session, driver, inserted + updated)
+    return UpsertSummary(
+        inserted=len(inserted),
+        updated=len(updated),
+        unchanged=len(batch.items) - len(inserted) - len(updated),
+    )
 
 
 async def delete_item(session: AsyncSession, collection_id: str, item_id: str) -> None:

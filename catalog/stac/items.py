@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from catalog.errors import InvalidDatetime, InvalidStac
+from catalog.errors import InvalidDatetime, InvalidGeometry, InvalidStac
 from catalog.geometry import geometry_bbox, parse_bbox, parse_geometries
 from catalog.stac.common import (
     check_extensions,
@@ -36,11 +35,14 @@ ITEM_MEMBERS = frozenset(
         "assets",
     }
 )
-ASSET_COLUMNS = ("href", "type", "title", "description", "roles")
+ASSET_COLUMNS = frozenset({"href", "type", "title", "description", "roles"})
+_OPTIONAL_STRINGS = ("type", "title", "description")
+_STRING_OR_NULL = (str, type(None))
+# An item document that passed the first checks, its label for errors and its collection.
+Checked = tuple[dict[str, Any], str, str]
 
 
-@dataclass(frozen=True, slots=True)
-class AssetRecord:
+class AssetRecord(NamedTuple):
     """One row of the assets table."""
 
     key: str
@@ -53,9 +55,13 @@ class AssetRecord:
     fields: dict[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
-class ItemRecord:
-    """A validated item, split into the columns of the items table and its assets."""
+class ItemRecord(NamedTuple):
+    """A validated item, split into the columns of the items table and its assets.
+
+    ``geometry_wkb`` is the 2D geometry as hex WKB (longitude/latitude, EPSG:4326).
+    Records are named tuples rather than dataclasses because a bulk load builds hundreds
+    of thousands of them, and a frozen dataclass costs four times as much to create.
+    """
 
     collection_id: str
     id: str
@@ -97,28 +103,29 @@ def _time_range(props: dict[str, Any], label: str) -> tuple[datetime, datetime, 
 def _asset(key: Any, value: Any, position: int, label: str) -> AssetRecord:
     if not isinstance(key, str) or not key:
         raise InvalidStac(f"{label}: asset keys must be non-empty strings")
-    if not isinstance(value, dict) or not isinstance(value.get("href"), str):
+    href = value.get("href") if isinstance(value, dict) else None
+    if not isinstance(href, str):
         raise InvalidStac(f"{label}: asset {key!r} needs an 'href' string")
     roles = value.get("roles") or []
-    if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+    if not isinstance(roles, list):
         raise InvalidStac(f"{label}: asset {key!r} roles must be an array of strings")
-    for name in ("type", "title", "description"):
-        field = value.get(name)
-        if field is not None and not isinstance(field, str):
-            raise InvalidStac(f"{label}: asset {key!r} '{name}' must be a string")
-    return AssetRecord(
-        key=key,
-        position=position,
-        href=value["href"],
-        media_type=value.get("type"),
-        title=value.get("title"),
-        description=value.get("description"),
-        roles=roles,
-        fields={k: v for k, v in value.items() if k not in ASSET_COLUMNS},
-    )
+    for role in roles:  # a plain loop: all() over a generator costs twice as much here
+        if not isinstance(role, str):
+            raise InvalidStac(f"{label}: asset {key!r} roles must be an array of strings")
+    media_type, title = value.get("type"), value.get("title")
+    description = value.get("description")
+    if not (
+        isinstance(media_type, _STRING_OR_NULL)
+        and isinstance(title, _STRING_OR_NULL)
+        and isinstance(description, _STRING_OR_NULL)
+    ):
+        name = next(n for n in _OPTIONAL_STRINGS if not isinstance(value.get(n), _STRING_OR_NULL))
+        raise InvalidStac(f"{label}: asset {key!r} '{name}' must be a string")
+    fields = {k: v for k, v in value.items() if k not in ASSET_COLUMNS}
+    return AssetRecord(key, position, href, media_type, title, description, roles, fields)
 
 
-def _check_item(doc: Any, collection_id: str | None) -> tuple[dict[str, Any], str, str]:
+def _check_item(doc: Any, collection_id: str | None) -> Checked:
     """Checks of everything but the geometry; returns (doc, label, collection)."""
     doc = require_dict(doc, "item")
     item_id = check_id(doc.get("id"), "item")
@@ -139,15 +146,15 @@ def _check_item(doc: Any, collection_id: str | None) -> tuple[dict[str, Any], st
 
 
 def _record(
-    doc: dict[str, Any], label: str, collection: str, geometry: BaseGeometry | None
+    doc: dict[str, Any], label: str, collection: str, parsed: tuple[BaseGeometry, str] | None
 ) -> ItemRecord:
     props = doc["properties"]
     nominal, start, end = _time_range(props, label)
     bbox = doc.get("bbox")
     if bbox is not None:
         bbox = list(parse_bbox(bbox, label=f"{label} bbox"))
-    elif geometry is not None:
-        bbox = geometry_bbox(geometry)
+    elif parsed is not None:
+        bbox = geometry_bbox(parsed[0])
     assets_doc = doc.get("assets") or {}
     if not isinstance(assets_doc, dict):
         raise InvalidStac(f"{label}: 'assets' must be an object")
@@ -155,7 +162,7 @@ def _record(
     return ItemRecord(
         collection_id=collection,
         id=doc["id"],
-        geometry_wkb=None,
+        geometry_wkb=None if parsed is None else parsed[1],
         bbox=bbox,
         datetime=nominal,
         start_datetime=start,
@@ -170,27 +177,43 @@ def _record(
     )
 
 
+def _geometries(
+    checked: list[Checked],
+) -> tuple[dict[int, tuple[BaseGeometry, str]], InvalidGeometry | None]:
+    """The parsed geometries by item position, each with its 2D hex WKB, in one vectorized
+    pass; or the geometry error, which the caller raises only after the other checks so
+    that errors keep their order of precedence."""
+    positions = [i for i, (doc, _, _) in enumerate(checked) if doc.get("geometry")]
+    try:
+        geometries = parse_geometries(
+            [checked[i][0]["geometry"] for i in positions],
+            [f"{checked[i][1]} geometry" for i in positions],
+        )
+    except InvalidGeometry as exc:
+        return {}, exc
+    if not geometries:
+        return {}, None
+    flat = shapely.force_2d(geometries) if shapely.has_z(geometries).any() else geometries
+    wkbs = [wkb.hex() for wkb in shapely.to_wkb(flat)]  # 4 times faster than hex=True
+    return dict(zip(positions, zip(geometries, wkbs, strict=True), strict=True)), None
+
+
 def normalize_items(docs: Sequence[Any], collection_id: str | None = None) -> list[ItemRecord]:
     """Validate STAC 1.0/1.1 items and split them into table rows, in input order.
 
     ``collection_id`` is used for items without a ``collection`` member; an item that
     names another collection is refused. Geometries are parsed in one vectorized pass.
     Raises ``InvalidStac``, ``InvalidGeometry`` or ``InvalidDatetime`` naming the first
-    offending item; nothing is returned for a batch with a bad item.
+    offending item (geometry errors come after every other check); nothing is returned
+    for a batch with a bad item.
     """
     checked = [_check_item(doc, collection_id) for doc in docs]
-    records = [_record(doc, label, coll, None) for doc, label, coll in checked]
-    with_geometry = [i for i, (doc, _, _) in enumerate(checked) if doc.get("geometry")]
-    geometries = parse_geometries(
-        [checked[i][0]["geometry"] for i in with_geometry],
-        [f"{checked[i][1]} geometry" for i in with_geometry],
-    )
-    wkbs = shapely.to_wkb(shapely.force_2d(geometries), hex=True) if geometries else []
-    for index, geometry, wkb in zip(with_geometry, geometries, wkbs, strict=True):
-        fields = {"geometry_wkb": wkb}
-        if checked[index][0].get("bbox") is None:
-            fields["bbox"] = geometry_bbox(geometry)
-        records[index] = replace(records[index], **fields)
+    parsed, geometry_error = _geometries(checked)
+    records = [
+        _record(doc, label, coll, parsed.get(i)) for i, (doc, label, coll) in enumerate(checked)
+    ]
+    if geometry_error is not None:
+        raise geometry_error
     return records
 
 
