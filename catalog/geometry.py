@@ -140,6 +140,24 @@ def parse_geometry(geojson: Any, *, label: str = "geometry") -> BaseGeometry:
     return parse_geometries([geojson], [label])[0]
 
 
+def parse_search_area(geojson: Any, *, label: str = "intersects") -> BaseGeometry:
+    """Parse a GeoJSON geometry used as a search area; a self-intersecting one is repaired.
+
+    Areas are often drawn by hand, and other STAC servers search with them as given, so an
+    invalid-but-well-formed polygon (bowtie, spike) is made valid with GEOS ``make_valid``
+    instead of refused. Malformed GeoJSON, unclosed rings and out-of-range coordinates
+    still raise ``InvalidGeometry``. Stored item geometries stay strict (``parse_geometries``).
+    """
+    _check_structure(geojson, label)
+    _check_rings_closed(geojson, label)
+    try:
+        geometry = shapely.from_geojson(orjson.dumps(geojson))
+    except shapely.errors.GEOSException as exc:
+        raise InvalidGeometry(f"{label}: {exc}") from exc
+    geometry = _check_geometry(geometry, label)
+    return geometry if geometry.is_valid else shapely.make_valid(geometry)
+
+
 def parse_bbox(values: Sequence[Any], *, label: str = "bbox") -> tuple[float, ...]:
     """Validate a 2D (4 numbers) or 3D (6 numbers) bbox and return it as floats.
 

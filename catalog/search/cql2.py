@@ -35,7 +35,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 
 from catalog.errors import InvalidFilter, InvalidInput
-from catalog.geometry import bbox_polygon, parse_bbox, parse_geometry
+from catalog.geometry import bbox_polygon, parse_bbox, parse_search_area
 from catalog.search.fields import Field, items, resolve_field
 from catalog.stac.common import dumps
 from catalog.temporal import parse_rfc3339
@@ -147,7 +147,7 @@ class Compiler:
         if "bbox" in node:
             return Operand("geometry", _geometry_literal(bbox_polygon(parse_bbox(node["bbox"]))))
         if "type" in node:
-            return Operand("geometry", _geometry_literal(parse_geometry(node, label="filter")))
+            return Operand("geometry", _geometry_literal(parse_search_area(node, label="filter")))
         if str(node.get("op", "")).lower() in ("casei", "accenti"):
             return self._case_insensitive(node)
         raise InvalidFilter(f"unsupported filter value {dumps(node)[:80]}")

@@ -10,7 +10,7 @@ import orjson
 from shapely.geometry.base import BaseGeometry
 
 from catalog.errors import InvalidFilter, InvalidInput
-from catalog.geometry import parse_bbox, parse_geometry
+from catalog.geometry import parse_bbox, parse_search_area
 from catalog.search.cql2 import parse_filter
 from catalog.search.freetext import parse_terms
 from catalog.search.query_ext import query_to_cql2
@@ -93,7 +93,7 @@ def build_search(
         ids=_strings(ids, "ids"),
         collections=_strings(collections, "collections"),
         bbox=parse_bbox(bbox) if bbox is not None else None,
-        intersects=parse_geometry(intersects, label="intersects") if intersects else None,
+        intersects=parse_search_area(intersects) if intersects else None,
         datetime=parse_interval(datetime) if datetime else None,
         filter=_combined_filter(filter, filter_lang, query),
         sortby=parse_sortby(sortby),

@@ -12,6 +12,8 @@ from typing import Any
 
 import orjson
 import pytest
+import shapely
+import shapely.geometry
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -85,13 +87,6 @@ async def test_bbox_with_intersects_raises_invalid_input(loaded_sessions) -> Non
 
 BAD_GEOMETRIES = {
     "unclosed-ring": _geojson("geometry/badGeoUnclosed.json"),
-    "spike-self-intersection": _geojson("geometry/badGeoFourPoints.json"),
-    "multipolygon-self-intersection": _geojson("geometry/badGeoFourPointsMultiPolygon.json"),
-    "multipolygon-with-degenerate-part": _geojson("geometry/badGeoRightHandRule2.json"),
-    "bowtie": {
-        "type": "Polygon",
-        "coordinates": [[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]],
-    },
     "polygon-nested-as-linestring": orjson.loads(
         (STAC_SERVER / "stac/badGeometryItem.json").read_bytes()
     )["geometry"],
@@ -108,6 +103,31 @@ BAD_GEOMETRIES = {
 async def test_invalid_intersects_raises_invalid_geometry(geometry: Any, loaded_sessions) -> None:
     with pytest.raises(InvalidGeometry):
         await _run(loaded_sessions, intersects=geometry)
+
+
+# Well-formed but self-intersecting search areas are repaired (make_valid), not refused:
+# they search exactly like their repaired form.
+SELF_INTERSECTING_AREAS = {
+    "spike-self-intersection": _geojson("geometry/badGeoFourPoints.json"),
+    "multipolygon-self-intersection": _geojson("geometry/badGeoFourPointsMultiPolygon.json"),
+    "multipolygon-with-degenerate-part": _geojson("geometry/badGeoRightHandRule2.json"),
+    "bowtie-over-alabama": {
+        "type": "Polygon",
+        "coordinates": [[[-87, 30], [-85, 32], [-85, 30], [-87, 32], [-87, 30]]],
+    },
+}
+
+
+@pytest.mark.parametrize(
+    "geometry", SELF_INTERSECTING_AREAS.values(), ids=SELF_INTERSECTING_AREAS.keys()
+)
+async def test_self_intersecting_area_searches_as_its_repair(
+    geometry: Any, loaded_sessions
+) -> None:
+    repaired = shapely.geometry.mapping(shapely.make_valid(shapely.geometry.shape(geometry)))
+    page = await _run(loaded_sessions, intersects=geometry, limit=1000)
+    expected = await _run(loaded_sessions, intersects=repaired, limit=1000)
+    assert [i["id"] for i in page.items] == [i["id"] for i in expected.items]
 
 
 # RFC 7946 section 3.1.6: parsers should not reject polygons that break the right-hand
@@ -181,11 +201,14 @@ async def test_bad_filter_raises_invalid_filter(params: dict[str, Any], loaded_s
         await _run(loaded_sessions, **params)
 
 
-async def test_invalid_geometry_in_filter_raises_invalid_geometry(loaded_sessions) -> None:
+async def test_unclosed_geometry_in_filter_raises_invalid_geometry(loaded_sessions) -> None:
     with pytest.raises(InvalidGeometry):
         await _run(
             loaded_sessions,
-            filter="S_INTERSECTS(geometry, POLYGON((0 0, 1 1, 1 0, 0 1, 0 0)))",
+            filter={"op": "s_intersects", "args": [
+                {"property": "geometry"},
+                {"type": "Polygon", "coordinates": [[[0, 0], [1, 1], [1, 0], [0, 1]]]},
+            ]},
         )
 
 

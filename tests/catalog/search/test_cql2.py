@@ -83,10 +83,10 @@ def test_uncompilable_filter_raises_invalid_filter(filter_json: Any) -> None:
         compile_filter(filter_json)
 
 
-def test_invalid_geometry_literal_raises_invalid_geometry() -> None:
-    bowtie = {"type": "Polygon", "coordinates": [[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]]}
+def test_unclosed_geometry_literal_raises_invalid_geometry() -> None:
+    unclosed = {"type": "Polygon", "coordinates": [[[0, 0], [1, 1], [1, 0], [0, 1]]]}
     with pytest.raises(InvalidGeometry):
-        compile_filter(op("s_intersects", prop("geometry"), bowtie))
+        compile_filter(op("s_intersects", prop("geometry"), unclosed))
 
 
 def test_text_literal_is_a_bound_parameter() -> None:
