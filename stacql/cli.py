@@ -116,6 +116,24 @@ def ingest(
 
 
 @app.command()
+def worker(
+    queue: Annotated[
+        list[str] | None, typer.Option("--queue", "-q", help="Queue to work on (repeatable)")
+    ] = None,
+    burst: Annotated[bool, typer.Option(help="Stop when the queues are empty")] = False,
+) -> None:
+    """Run an RQ worker: raster extraction and ingest jobs, state kept in the jobs table."""
+    from workers import run_worker
+
+    settings = Settings()
+    queues = tuple(queue or settings.workers.queues)
+    console.print(f"worker on {settings.redis.url} queues {', '.join(queues)}")
+    run_worker(
+        settings.redis.url, settings.database.url, settings.storage.url, queues, burst=burst
+    )
+
+
+@app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Interface to bind")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on")] = None,

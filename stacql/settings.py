@@ -41,6 +41,12 @@ class ApiSettings(BaseModel):
     max_body_bytes: int = Field(50 * 1024 * 1024, ge=1024)
 
 
+class WorkerSettings(BaseModel):
+    """RQ workers."""
+
+    queues: list[str] = ["stacql"]
+
+
 class IngestSettings(BaseModel):
     """Bulk loading."""
 
@@ -62,3 +68,4 @@ class Settings(BaseSettings):
     storage: StorageSettings = StorageSettings()
     api: ApiSettings = ApiSettings()
     ingest: IngestSettings = IngestSettings()
+    workers: WorkerSettings = WorkerSettings()

@@ -1,0 +1,63 @@
+"""What a worker process hands its jobs: connection URLs and policies, never open pools.
+
+RQ calls job functions with the job's own arguments only. The worker classes of
+:mod:`workers.runner` set :data:`WORKER_CONFIG` around each job they perform, so a job
+reads its configuration from there and opens its engine and store itself, in the
+process that runs it (a pool inherited across ``fork`` would share sockets with the
+parent).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+
+from workers.extract.item import SAFE_DRIVERS, ExtractOptions
+from workers.providers.processors import ProcessorRegistry, default_registry
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and after how long (seconds) a job is retried after a transient error
+    (database or storage unreachable). The last interval repeats."""
+
+    max_retries: int = 3
+    intervals: tuple[int, ...] = (10, 60, 300)
+
+    def interval(self, retries_done: int) -> int:
+        """Seconds to wait before retry number ``retries_done + 1``."""
+        return self.intervals[min(retries_done, len(self.intervals) - 1)]
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    """Everything a job needs besides its arguments."""
+
+    database_url: str
+    storage_url: str
+    storage_options: Mapping[str, str | bool] | None = None
+    registry: ProcessorRegistry = field(default_factory=default_registry)
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    extract: ExtractOptions = field(
+        default_factory=lambda: ExtractOptions(allowed_drivers=SAFE_DRIVERS)
+    )
+    database_pool_size: int = 2
+
+
+WORKER_CONFIG: ContextVar[WorkerConfig] = ContextVar("stacql_worker_config")
+
+
+class NotInWorker(RuntimeError):
+    """A job function ran outside a stacql worker, so it has no configuration."""
+
+
+def current_config() -> WorkerConfig:
+    """The configuration of the worker running the current job."""
+    try:
+        return WORKER_CONFIG.get()
+    except LookupError as exc:
+        raise NotInWorker(
+            "stacql jobs run in a stacql worker (workers.runner), which gives them their "
+            "database and storage; a plain `rq worker` does not"
+        ) from exc

@@ -1,0 +1,223 @@
+"""The footprint of a raster's valid data as a GeoJSON geometry and bbox in EPSG:4326.
+
+The footprint is traced in pixel space on the validity grid of :mod:`.scan`, simplified
+and then grown by the simplification tolerance (so it still covers every valid pixel),
+densified, mapped to the native CRS and then to longitude/latitude. Rings that cross
+the antimeridian are split there and rings around a pole are closed over it (the
+``antimeridian`` package), so the result is a valid RFC 7946 geometry whose bbox has
+west > east when it crosses the antimeridian.
+"""
+
+from __future__ import annotations
+
+from itertools import pairwise
+from typing import Any
+
+import antimeridian
+import numpy as np
+import orjson
+import shapely
+from affine import Affine
+from rasterio.features import shapes
+from rasterio.io import DatasetReaderBase
+from shapely.geometry import MultiPolygon, Polygon, box
+from shapely.geometry.base import BaseGeometry
+
+from workers.errors import InvalidRaster
+from workers.extract.georef import (
+    Georeference,
+    georeference,
+    lonlat_to_native,
+    native_to_lonlat,
+)
+from workers.extract.scan import DEFAULT_GRID_SIZE, ValidGrid, scan_valid
+
+MAX_VERTICES = 1000
+"""Simplification is coarsened until the footprint has at most this many vertices."""
+
+EDGE_SEGMENTS = 32
+"""A footprint edge is densified to at most 1/EDGE_SEGMENTS of the raster's longer side,
+so curved edges (a UTM rectangle seen in longitude/latitude) keep their shape."""
+
+
+def footprint(ds: DatasetReaderBase, max_size: int = DEFAULT_GRID_SIZE) -> dict[str, Any]:
+    """``{"geometry": GeoJSON, "bbox": [west, south, east, north]}`` of the valid data.
+
+    Reads every pixel once (see :func:`.scan.scan_valid`). Raises ``InvalidRaster``
+    (not georeferenced, not on Earth, no valid pixel, footprint outside the CRS's
+    domain) or ``UnreadableRaster`` (pixels that do not decode).
+    """
+    georef = georeference(ds)
+    grid = scan_valid(ds, max_size)
+    return footprint_from_grid(georef, grid)
+
+
+def footprint_from_grid(georef: Georeference, grid: ValidGrid) -> dict[str, Any]:
+    """The footprint for an already scanned raster (see :func:`footprint`)."""
+    pixels = pixel_footprint(grid, georef.width, georef.height)
+    geometry, crossed = lonlat_footprint(georef, pixels)
+    return {
+        "geometry": orjson.loads(shapely.to_geojson(geometry)),
+        "bbox": footprint_bbox(geometry, crossed),
+    }
+
+
+def pixel_footprint(grid: ValidGrid, width: int, height: int) -> BaseGeometry:
+    """The valid area in pixel coordinates (column, row), simplified to at most
+    ``MAX_VERTICES`` vertices and still covering every valid grid cell."""
+    scale = Affine.scale(grid.factor)
+    cells = grid.cells.astype("uint8")
+    parts = [shapely.geometry.shape(g) for g, _ in shapes(cells, mask=grid.cells, transform=scale)]
+    outline = box(0, 0, width, height)
+    area = shapely.union_all(parts).intersection(outline)
+    tolerance = float(grid.factor)
+    shape = area
+    simplified = shape.simplify(tolerance, preserve_topology=True)
+    while shapely.get_num_coordinates(simplified) > MAX_VERTICES:
+        tolerance *= 2
+        # Holes and gaps narrower than the tolerance survive any simplification: a
+        # morphological closing fills them (it only adds area, so coverage holds).
+        shape = _closing(area, tolerance) if tolerance < max(width, height) else area.convex_hull
+        simplified = shape.simplify(tolerance, preserve_topology=True)
+    if simplified.equals(area):
+        return area
+    # Simplifying moves edges by at most the tolerance: growing by it restores coverage.
+    grown = simplified.buffer(tolerance, join_style="mitre", mitre_limit=2.0)
+    return grown.intersection(outline)
+
+
+def _closing(area: BaseGeometry, distance: float) -> BaseGeometry:
+    """Dilate then erode by ``distance``: fills holes and joins parts closer than it."""
+    dilated = area.buffer(distance, join_style="mitre", mitre_limit=2.0)
+    return dilated.buffer(-distance, join_style="mitre", mitre_limit=2.0).union(area)
+
+
+def _polygons(geometry: BaseGeometry) -> list[Polygon]:
+    if isinstance(geometry, Polygon):
+        return [geometry] if not geometry.is_empty else []
+    return [g for g in getattr(geometry, "geoms", []) if isinstance(g, Polygon) and not g.is_empty]
+
+
+def _ring_to_native(georef: Georeference, ring: Any, max_segment: float) -> np.ndarray:
+    dense = shapely.segmentize(shapely.LineString(ring.coords), max_segment)
+    coords = shapely.get_coordinates(dense)
+    xs, ys = georef.to_native(coords[:, 0], coords[:, 1])
+    return np.column_stack([xs, ys])
+
+
+def _flips_orientation(georef: Georeference, polygon: Polygon) -> bool:
+    """Whether native → lon/lat mirrors the plane near ``polygon`` (negative Jacobian),
+    as for CRSs with south- or west-pointing axes."""
+    point = polygon.representative_point()
+    step = max(polygon.length / 1000, 1e-9)
+    xs = np.array([point.x, point.x + step, point.x])
+    ys = np.array([point.y, point.y, point.y + step])
+    lon, lat = native_to_lonlat(georef.crs, xs, ys)
+    dlon = (lon[1:] - lon[0] + 180.0) % 360.0 - 180.0
+    dlat = lat[1:] - lat[0]
+    return bool(dlon[0] * dlat[1] - dlon[1] * dlat[0] < 0)
+
+
+def _poles_inside(georef: Georeference, native: Polygon) -> tuple[bool, bool]:
+    """(north, south): whether the native polygon strictly contains a pole. Only a
+    projected CRS maps a pole to a point that a ring can go around."""
+    if not georef.crs.is_projected:
+        return False, False
+    inside = []
+    for lat in (90.0, -90.0):
+        point = lonlat_to_native(georef.crs, 0.0, lat)
+        inside.append(point is not None and native.contains(shapely.Point(point)))
+    return inside[0], inside[1]
+
+
+def _to_lonlat(georef: Georeference, ring: np.ndarray, flip: bool) -> list[tuple[float, float]]:
+    lon, lat = native_to_lonlat(georef.crs, ring[:, 0], ring[:, 1])
+    lon = np.where(np.abs(lon) > 180.0, (lon + 180.0) % 360.0 - 180.0, lon)
+    lat = np.clip(lat, -90.0, 90.0)
+    points = list(zip(lon.tolist(), lat.tolist(), strict=True))
+    return points[::-1] if flip else points
+
+
+def _lonlat_polygon(
+    georef: Georeference, polygon: Polygon, max_segment: float
+) -> tuple[BaseGeometry, bool]:
+    """One pixel-space polygon in EPSG:4326, and whether it crossed the antimeridian."""
+    shell = _ring_to_native(georef, polygon.exterior, max_segment)
+    holes = [_ring_to_native(georef, r, max_segment) for r in polygon.interiors]
+    native = shapely.geometry.polygon.orient(Polygon(shell, holes), 1.0)
+    north, south = _poles_inside(georef, native)
+    flip = _flips_orientation(georef, native)
+    exterior = _to_lonlat(georef, np.asarray(native.exterior.coords), flip)
+    interiors = [_to_lonlat(georef, np.asarray(r.coords), flip) for r in native.interiors]
+    crossed = any(_crosses(ring) for ring in [exterior, *interiors])
+    fixed = antimeridian.fix_polygon(
+        Polygon(exterior, interiors),
+        force_north_pole=north,
+        force_south_pole=south,
+        fix_winding=False,
+        great_circle=False,
+    )
+    return fixed, crossed
+
+
+def _crosses(ring: list[tuple[float, float]]) -> bool:
+    """Whether consecutive vertices jump more than 180° of longitude (the ring crosses
+    the antimeridian)."""
+    lons = np.array([lon for lon, _ in ring])
+    return bool((np.abs(np.diff(lons)) > 180.0).any())
+
+
+def _valid(parts: list[Polygon]) -> BaseGeometry:
+    geometry: BaseGeometry = parts[0] if len(parts) == 1 else MultiPolygon(parts)
+    if not geometry.is_valid:
+        repaired = shapely.make_valid(geometry)
+        parts = [p for g in shapely.get_parts(repaired) for p in _polygons(g)]
+        if not parts:
+            raise InvalidRaster("its footprint collapses to nothing in EPSG:4326")
+        geometry = parts[0] if len(parts) == 1 else MultiPolygon(parts)
+    if isinstance(geometry, Polygon):
+        return shapely.geometry.polygon.orient(geometry, 1.0)
+    return MultiPolygon([shapely.geometry.polygon.orient(p, 1.0) for p in geometry.geoms])
+
+
+def lonlat_footprint(georef: Georeference, pixels: BaseGeometry) -> tuple[BaseGeometry, bool]:
+    """Map a pixel-space footprint to a valid, counter-clockwise (Multi)Polygon in
+    EPSG:4326, split at the antimeridian; the flag says whether a ring crossed it."""
+    max_segment = max(georef.width, georef.height) / EDGE_SEGMENTS
+    parts: list[Polygon] = []
+    crossed = False
+    for polygon in _polygons(pixels):
+        fixed, crossing = _lonlat_polygon(georef, polygon, max_segment)
+        parts.extend(_polygons(fixed))
+        crossed = crossed or crossing
+    if not parts:
+        raise InvalidRaster("its valid data has no area to make a footprint from")
+    return _valid(parts), crossed
+
+
+def footprint_bbox(geometry: BaseGeometry, crossed: bool) -> list[float]:
+    """``[west, south, east, north]`` of a lon/lat footprint.
+
+    Unless the footprint crossed the antimeridian this is its plain bounds (a raster
+    in longitude/latitude spanning -180..180 touches both edges without crossing).
+    Otherwise west and east bound the shortest longitude span that covers every part,
+    found as the complement of the widest empty gap around the circle; west > east
+    when that span contains the antimeridian (RFC 7946, section 5.2).
+    """
+    west, south, east, north = (float(v) for v in geometry.bounds)
+    if not crossed:
+        return [west, south, east, north]
+    spans = sorted((float(p.bounds[0]), float(p.bounds[2])) for p in _polygons(geometry))
+    merged: list[list[float]] = []
+    for start, end in spans:
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    # The gap across the antimeridian, then the gaps between merged spans.
+    gaps = [(merged[0][0] + 360.0 - merged[-1][1], merged[-1][1], merged[0][0])]
+    gaps += [(b[0] - a[1], a[1], b[0]) for a, b in pairwise(merged)]
+    width, gap_start, gap_end = max(gaps)
+    if width <= 0.0:
+        return [-180.0, south, 180.0, north]
+    return [gap_end, south, gap_start, north]

@@ -1,0 +1,235 @@
+"""A raster file → a STAC item dict: the one place that opens files (under ``rasterio.Env``).
+
+The item carries the footprint of the valid data (geometry and bbox in EPSG:4326), the
+projection fields in its properties and one asset with the raster, eo and file fields.
+It has no timestamps of its own, so extracting the same file twice gives the same item
+and an upsert of it changes nothing.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path, PurePosixPath
+from types import MappingProxyType
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import rasterio
+from rasterio.errors import NotGeoreferencedWarning, RasterioError
+from rasterio.io import DatasetReader, DatasetReaderBase
+
+from catalog.temporal import format_rfc3339
+from workers.errors import InvalidRaster, UnreadableRaster
+from workers.extract.acquired import acquisition_datetime
+from workers.extract.bands import (
+    DEFAULT_STATS_SIZE,
+    EO_SCHEMA,
+    RASTER_SCHEMA,
+    band_fields,
+    eo_bands,
+)
+from workers.extract.files import FILE_SCHEMA, file_fields
+from workers.extract.footprint import footprint_from_grid
+from workers.extract.georef import georeference
+from workers.extract.media import media_type
+from workers.extract.projection import PROJECTION_SCHEMA, projection_fields_for
+from workers.extract.provider import ProviderMetadata
+from workers.extract.scan import DEFAULT_GRID_SIZE, scan_valid
+from workers.extract.thumbnail import DEFAULT_THUMBNAIL_SIZE, render_thumbnail
+
+STAC_VERSION = "1.1.0"
+
+SAFE_DRIVERS = ("GTiff", "COG", "JP2OpenJPEG", "JPEG", "PNG", "HFA", "NITF")
+"""Formats whose files cannot point GDAL at other files or URLs (a VRT can name any
+local path): what uploaded files are opened with."""
+
+DEFAULT_GDAL_ENV: Mapping[str, Any] = MappingProxyType({"GDAL_CACHEMAX": 256 * 1024 * 1024})
+"""GDAL configuration while extracting: a 256 MB block cache bounds memory per worker."""
+
+
+@dataclass(frozen=True)
+class ExtractOptions:
+    """How extraction reads a file: grid and read sizes (pixels a side), the GDAL
+    drivers allowed (None: any) and GDAL configuration options."""
+
+    grid_size: int = DEFAULT_GRID_SIZE
+    stats_size: int = DEFAULT_STATS_SIZE
+    thumbnail_size: int = DEFAULT_THUMBNAIL_SIZE
+    allowed_drivers: tuple[str, ...] | None = None
+    gdal_env: Mapping[str, Any] = field(default_factory=lambda: DEFAULT_GDAL_ENV)
+
+
+@dataclass(frozen=True)
+class Extraction:
+    """An item dict and, when asked for, the PNG thumbnail rendered beside it."""
+
+    item: dict[str, Any]
+    thumbnail: bytes | None = None
+
+
+def local_path(href: str | Path) -> Path:
+    """The local path of a plain path or ``file://`` URI."""
+    text = str(href)
+    parts = urlsplit(text)
+    if parts.scheme == "file":
+        return Path(unquote(parts.path))
+    return Path(text)
+
+
+def item_id_from_name(href: str | Path) -> str:
+    """A deterministic item id from a file name: its stem, runs of characters other
+    than letters, digits, ``.``, ``_`` and ``-`` replaced by ``_``."""
+    stem = PurePosixPath(urlsplit(str(href)).path or str(href)).name.split(".")[0]
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", unquote(stem)).strip("_")
+    if not cleaned:
+        raise InvalidRaster(f"no item id can be derived from the file name of {href!r}")
+    return cleaned
+
+
+def imagery_properties(ds: DatasetReaderBase) -> dict[str, Any]:
+    """``eo:cloud_cover`` (percent) from GDAL's IMAGERY metadata domain, when given."""
+    cloud = ds.tags(ns="IMAGERY").get("CLOUDCOVER")
+    try:
+        cover = float(cloud) if cloud is not None else None
+    except ValueError:
+        cover = None
+    return {"eo:cloud_cover": cover} if cover is not None and 0 <= cover <= 100 else {}
+
+
+@contextmanager
+def open_raster(path: Path, options: ExtractOptions) -> Iterator[DatasetReaderBase]:
+    """Open a raster under ``rasterio.Env``; ``UnreadableRaster`` when GDAL cannot."""
+    if not path.is_file():
+        raise UnreadableRaster("no such file")
+    with rasterio.Env(**options.gdal_env), warnings.catch_warnings():
+        # A raster without georeferencing is refused with InvalidRaster, not a warning.
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        try:
+            if options.allowed_drivers:
+                # GDAL tries only these drivers (rasterio.open takes a single name).
+                ds = DatasetReader(path, driver=list(options.allowed_drivers))
+            else:
+                ds = rasterio.open(path)
+        except RasterioError as exc:
+            allowed = f" (allowed formats: {', '.join(options.allowed_drivers)})" if (
+                options.allowed_drivers
+            ) else ""
+            raise UnreadableRaster(f"GDAL cannot open it{allowed}: {exc}") from exc
+        with ds:
+            yield ds
+
+
+def _asset(
+    ds: DatasetReaderBase, path: Path, href: str, provider: ProviderMetadata,
+    options: ExtractOptions,
+) -> dict[str, Any]:
+    names = list(provider.eo_bands) if provider.eo_bands is not None else eo_bands(ds)
+    if len(names) != ds.count:
+        raise InvalidRaster(
+            f"the provider describes {len(names)} bands but the file has {ds.count}"
+        )
+    asset: dict[str, Any] = {"href": href}
+    found = media_type(ds)
+    if found:
+        asset["type"] = found
+    if provider.asset_title:
+        asset["title"] = provider.asset_title
+    asset["roles"] = ["data"]
+    asset["raster:bands"] = band_fields(ds, options.stats_size)
+    asset["eo:bands"] = [dict(b) for b in names]
+    asset.update(file_fields(path))
+    return asset
+
+
+def _item(
+    ds: DatasetReaderBase, path: Path, collection_id: str, item_id: str | None,
+    when: datetime | None, provider: ProviderMetadata, asset_href: str, options: ExtractOptions,
+) -> dict[str, Any]:
+    if ds.count == 0:
+        subdatasets = f", only {len(ds.subdatasets)} subdatasets" if ds.subdatasets else ""
+        raise InvalidRaster(f"it has no raster bands{subdatasets}")
+    georef = georeference(ds)
+    located = footprint_from_grid(georef, scan_valid(ds, options.grid_size))
+    acquired = acquisition_datetime(ds, when, provider.datetime)
+    properties = {
+        "datetime": format_rfc3339(acquired),
+        **projection_fields_for(georef),
+        **imagery_properties(ds),
+        **provider.properties,
+    }
+    extensions = [PROJECTION_SCHEMA, RASTER_SCHEMA, EO_SCHEMA, FILE_SCHEMA]
+    extensions += [e for e in provider.stac_extensions if e not in extensions]
+    return {
+        "type": "Feature",
+        "stac_version": STAC_VERSION,
+        "stac_extensions": extensions,
+        "id": item_id or provider.item_id or item_id_from_name(path),
+        "collection": collection_id,
+        "geometry": located["geometry"],
+        "bbox": located["bbox"],
+        "properties": properties,
+        "links": [],
+        "assets": {provider.asset_key: _asset(ds, path, asset_href, provider, options)},
+    }
+
+
+def extract(
+    href: str | Path,
+    collection_id: str,
+    *,
+    item_id: str | None = None,
+    datetime: datetime | None = None,
+    provider_metadata: ProviderMetadata | None = None,
+    asset_href: str | None = None,
+    thumbnail: bool = False,
+    options: ExtractOptions | None = None,
+) -> Extraction:
+    """Open a local raster once and build its STAC item (and thumbnail, if asked).
+
+    ``href`` is a local path or ``file://`` URI; ``asset_href`` is what the data asset
+    points to (default: ``href``). The item id is ``item_id``, else the provider's id,
+    else derived from the file name, so the same file always gives the same id.
+
+    Raises ``UnreadableRaster`` (GDAL cannot open or decode it), ``InvalidRaster`` (no
+    bands, no georeferencing, not on Earth, no valid pixel, bands the provider does not
+    describe) or ``MissingDatetime``.
+    """
+    options = options or ExtractOptions()
+    provider = provider_metadata or ProviderMetadata()
+    path = local_path(href)
+    try:
+        with open_raster(path, options) as ds:
+            item = _item(
+                ds, path, collection_id, item_id, datetime, provider,
+                asset_href or str(href), options,
+            )
+            png = render_thumbnail(ds, options.thumbnail_size) if thumbnail else None
+    except RasterioError as exc:
+        raise UnreadableRaster(f"{path.name}: reading it failed: {exc}") from exc
+    except (InvalidRaster, UnreadableRaster) as exc:
+        # Same class, the file named once in front of the reason.
+        raise type(exc)(f"{path.name}: {exc.message}") from exc
+    return Extraction(item, png)
+
+
+def build_item(
+    href: str | Path,
+    collection_id: str,
+    item_id: str | None = None,
+    datetime: datetime | None = None,
+    provider_metadata: ProviderMetadata | None = None,
+    *,
+    asset_href: str | None = None,
+    options: ExtractOptions | None = None,
+) -> dict[str, Any]:
+    """The STAC item dict of a local raster (see :func:`extract`, which also renders a
+    thumbnail)."""
+    return extract(
+        href, collection_id, item_id=item_id, datetime=datetime,
+        provider_metadata=provider_metadata, asset_href=asset_href, options=options,
+    ).item

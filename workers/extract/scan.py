@@ -1,0 +1,100 @@
+"""One bounded-memory pass over every pixel: proves the file decodes and finds valid data.
+
+Overviews are not enough for either question: ``rasterio/corrupt.tif`` reads fine from
+its overviews and fails at full resolution, and a sparse COG can hold its only data in
+full-resolution tiles. So the scan reads the full-resolution data in row bands of a few
+million pixels and max-pools the validity mask (GDAL's dataset mask: nodata, alpha band
+or internal mask) into a grid of at most ``max_size`` cells a side. A grid cell is valid
+when any pixel under it is, so a footprint traced on the grid covers every valid pixel.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+from rasterio.errors import RasterioError
+from rasterio.io import DatasetReaderBase
+from rasterio.windows import Window
+
+from workers.errors import InvalidRaster, UnreadableRaster
+
+DEFAULT_GRID_SIZE = 512
+"""Default longest side, in cells, of the validity grid footprints are traced on."""
+
+_BAND_BYTES = 64 * 1024 * 1024  # memory budget of one row band, all bands together
+
+
+@dataclass(frozen=True)
+class ValidGrid:
+    """Where a raster has valid pixels, at a reduced resolution.
+
+    Cell (i, j) covers pixels rows ``[i * factor, (i + 1) * factor)`` and columns
+    ``[j * factor, (j + 1) * factor)``, clipped to the raster; it is True when any of
+    them is valid. ``valid_pixels`` counts the valid full-resolution pixels.
+    """
+
+    cells: np.ndarray
+    factor: int
+    valid_pixels: int
+
+
+def grid_factor(width: int, height: int, max_size: int = DEFAULT_GRID_SIZE) -> int:
+    """How many pixels a grid cell spans on each axis for a grid of ``max_size`` cells."""
+    return max(1, math.ceil(max(width, height) / max_size))
+
+
+def _row_bands(ds: DatasetReaderBase, factor: int) -> Iterator[Window]:
+    """Full-width windows whose heights are multiples of ``factor`` (the last may be
+    shorter), sized to ``_BAND_BYTES``."""
+    row_bytes = ds.width * sum(np.dtype(d).itemsize for d in ds.dtypes) or 1
+    rows = max(factor, (_BAND_BYTES // row_bytes) // factor * factor)
+    for top in range(0, ds.height, rows):
+        yield Window(0, top, ds.width, min(rows, ds.height - top))
+
+
+def _pool(mask: np.ndarray, factor: int) -> np.ndarray:
+    """Max-pool a boolean mask by ``factor`` on both axes (padding with False)."""
+    if factor == 1:
+        return mask
+    rows = math.ceil(mask.shape[0] / factor) * factor
+    cols = math.ceil(mask.shape[1] / factor) * factor
+    padded = np.zeros((rows, cols), dtype=bool)
+    padded[: mask.shape[0], : mask.shape[1]] = mask
+    return padded.reshape(rows // factor, factor, cols // factor, factor).any(axis=(1, 3))
+
+
+def _read_band(ds: DatasetReaderBase, window: Window) -> np.ndarray:
+    """The validity mask of one row band, after decoding all its bands."""
+    try:
+        ds.read(window=window)
+        return ds.dataset_mask(window=window) > 0
+    except (RasterioError, MemoryError) as exc:
+        raise UnreadableRaster(
+            f"reading its pixels failed in rows {window.row_off}-"
+            f"{window.row_off + window.height - 1}: {exc}"
+        ) from exc
+
+
+def scan_valid(ds: DatasetReaderBase, max_size: int = DEFAULT_GRID_SIZE) -> ValidGrid:
+    """Decode every pixel once and return where the valid data is.
+
+    Raises ``UnreadableRaster`` when a pixel cannot be decoded and ``InvalidRaster``
+    when no pixel is valid (every value is nodata or masked).
+    """
+    if ds.count == 0:
+        raise InvalidRaster("it has no raster bands")
+    factor = grid_factor(ds.width, ds.height, max_size)
+    cells = np.zeros((math.ceil(ds.height / factor), math.ceil(ds.width / factor)), dtype=bool)
+    valid = 0
+    for window in _row_bands(ds, factor):
+        mask = _read_band(ds, window)
+        valid += int(np.count_nonzero(mask))
+        top = window.row_off // factor
+        pooled = _pool(mask, factor)
+        cells[top : top + pooled.shape[0]] |= pooled
+    if valid == 0:
+        raise InvalidRaster("it holds no valid pixel: every value is nodata or masked")
+    return ValidGrid(cells, factor, valid)

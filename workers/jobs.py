@@ -1,0 +1,195 @@
+"""RQ job functions: thin wrappers that run one catalog operation and record it.
+
+Each job takes its ``jobs`` row id and JSON arguments, opens its own engine and asset
+store from the worker's configuration, and records its course in the ``jobs`` table:
+``started``, progress steps, then ``finished`` with a result or ``failed`` with the
+reason. The item is written in the same transaction that marks the job finished, so a
+job that dies midway leaves no item behind. A transient error (database or storage
+unreachable) puts the job back in the queue through an RQ ``Retry`` until the worker's
+retry policy is spent; any other error fails it at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import tempfile
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from rq import Retry, get_current_job
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from catalog.db import create_engine, create_sessionmaker
+from catalog.errors import CatalogError, DatabaseUnavailable, NotFound, StorageError
+from catalog.ingest import upsert_items
+from catalog.jobs import mark_failed, mark_finished, mark_requeued, mark_started, set_progress
+from catalog.stac import normalize_items
+from catalog.storage import AssetStore, create_asset_store
+from catalog.temporal import parse_rfc3339
+from workers.context import WorkerConfig, current_config
+from workers.extract.item import extract, local_path
+from workers.extract.thumbnail import THUMBNAIL_MEDIA_TYPE
+from workers.queue import ExtractRequest
+
+log = logging.getLogger(__name__)
+
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    DatabaseUnavailable,
+    StorageError,
+    ConnectionError,
+    TimeoutError,
+)
+"""Errors worth a retry: the same job may succeed once the service is back."""
+
+Sessions = async_sessionmaker[AsyncSession]
+
+
+def thumbnail_key(key: str) -> str:
+    """Where the thumbnail of the raster at ``key`` is stored: beside it."""
+    path = PurePosixPath(key)
+    return str(path.with_name(f"{path.name.split('.')[0]}.thumbnail.png"))
+
+
+@asynccontextmanager
+async def local_copy(store: AssetStore, key: str) -> AsyncIterator[Path]:
+    """A local path to the object at ``key``: the file itself in a local store, else a
+    temporary copy (streamed, keeping the object's name) removed afterwards."""
+    if not await store.exists(key):
+        raise NotFound(f"no file stored at key {key!r}")
+    href = store.href(key)
+    if href.startswith("file://"):
+        yield local_path(href)
+        return
+    with tempfile.TemporaryDirectory(prefix="stacql-") as folder:
+        path = Path(folder) / PurePosixPath(key).name
+        with path.open("wb") as file:
+            async for chunk in store.open_stream(key):
+                file.write(chunk)
+        yield path
+
+
+async def record_step(sessions: Sessions, step: Callable[..., Awaitable[Any]], *args: Any) -> None:
+    """Run one ``catalog.jobs`` update in its own committed transaction."""
+    async with sessions() as session, session.begin():
+        await step(session, *args)
+
+
+def _extra_assets(store: AssetStore, request: ExtractRequest, thumb: str | None) -> dict:
+    assets: dict[str, Any] = {}
+    if thumb is not None:
+        assets["thumbnail"] = {
+            "href": store.href(thumb), "type": THUMBNAIL_MEDIA_TYPE,
+            "roles": ["thumbnail"], "title": "Thumbnail",
+        }
+    if request.metadata_key is not None:
+        is_xml = request.metadata_key.lower().endswith(".xml")
+        assets["metadata"] = {
+            "href": store.href(request.metadata_key),
+            "type": "application/xml" if is_xml else "text/plain",
+            "roles": ["metadata"], "title": "Provider metadata",
+        }
+    return assets
+
+
+async def _build(
+    config: WorkerConfig, sessions: Sessions, store: AssetStore, job_id: str,
+    request: ExtractRequest,
+) -> dict[str, Any]:
+    """Extract the item and store its thumbnail; returns the item dict."""
+    processor = config.registry.for_collection(request.collection_id)
+    metadata = await store.get(request.metadata_key) if request.metadata_key else None
+    provided = processor.describe(PurePosixPath(request.key).name, metadata)
+    when = parse_rfc3339(request.datetime) if request.datetime else None
+    async with local_copy(store, request.key) as path:
+        await record_step(sessions, set_progress, job_id, 0.1, "reading the raster")
+        # Run inline: the worker runs one job at a time, and a job timeout must be able
+        # to interrupt the extraction itself.
+        extracted = extract(
+            path, request.collection_id, item_id=request.item_id, datetime=when,
+            provider_metadata=provided, asset_href=store.href(request.key), thumbnail=True,
+            options=config.extract,
+        )
+    await record_step(sessions, set_progress, job_id, 0.8, "storing the thumbnail")
+    thumb = None
+    if extracted.thumbnail is not None:
+        thumb = (await store.put(thumbnail_key(request.key), extracted.thumbnail)).key
+    item = extracted.item
+    item["assets"].update(_extra_assets(store, request, thumb))
+    return item
+
+
+async def _extract(config: WorkerConfig, job_id: str, request: ExtractRequest) -> dict[str, Any]:
+    engine = create_engine(config.database_url, pool_size=config.database_pool_size)
+    try:
+        sessions = create_sessionmaker(engine)
+        store = create_asset_store(config.storage_url, config.storage_options)
+        await record_step(sessions, mark_started, job_id, "extracting the raster's metadata")
+        item = await _build(config, sessions, store, job_id, request)
+        records = normalize_items([item])
+        async with sessions() as session, session.begin():
+            summary = await upsert_items(session, records)
+            result = {
+                "collection_id": item["collection"], "item_id": item["id"],
+                "inserted": summary.inserted, "updated": summary.updated,
+                "unchanged": summary.unchanged,
+            }
+            await mark_finished(session, job_id, result, "item stored")
+        return result
+    finally:
+        await engine.dispose()
+
+
+async def _fail(config: WorkerConfig, job_id: str, error: str, retry: bool) -> None:
+    engine = create_engine(config.database_url, pool_size=1)
+    try:
+        sessions = create_sessionmaker(engine)
+        await record_step(sessions, mark_requeued if retry else mark_failed, job_id, error)
+    finally:
+        await engine.dispose()
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, CatalogError):
+        return f"{exc.code}: {exc.message}"
+    return f"internal error ({type(exc).__name__}): {exc}"
+
+
+def run_recorded(job_id: str, work: Callable[[WorkerConfig], Awaitable[dict[str, Any]]]) -> Any:
+    """Run ``work`` and record a failure in the ``jobs`` row: transient errors are
+    retried (an RQ ``Retry`` is returned) while the retry policy allows, anything else
+    fails the job and is raised again so RQ records it too."""
+    config = current_config()
+    try:
+        return asyncio.run(work(config))
+    except TRANSIENT_ERRORS as exc:
+        rq_job = get_current_job()
+        done = (rq_job.number_of_retries or 0) if rq_job is not None else 0
+        if rq_job is not None and done < config.retry.max_retries:
+            log.warning("job %s: transient error, retrying: %s", job_id, exc)
+            asyncio.run(_fail(config, job_id, _describe(exc), retry=True))
+            return Retry(max=config.retry.max_retries, interval=config.retry.interval(done))
+        asyncio.run(_fail(config, job_id, _describe(exc), retry=False))
+        raise
+    except Exception as exc:
+        asyncio.run(_fail(config, job_id, _describe(exc), retry=False))
+        raise
+
+
+def extract_item(
+    job_id: str,
+    collection_id: str,
+    key: str,
+    item_id: str | None = None,
+    datetime: str | None = None,
+    metadata_key: str | None = None,
+) -> Any:
+    """RQ job: build the item of the raster stored at ``key`` and upsert it.
+
+    Returns the job's result (also stored in the ``jobs`` row): the collection and
+    item ids and whether the item was inserted, updated or unchanged.
+    """
+    request = ExtractRequest(collection_id, key, item_id, datetime, metadata_key)
+    return run_recorded(job_id, lambda config: _extract(config, job_id, request))

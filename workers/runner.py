@@ -1,0 +1,74 @@
+"""Running workers: the RQ worker classes that give jobs their configuration, and the
+entry point ``stacql worker --queue NAME`` calls."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from redis import Redis
+from rq import Queue, SimpleWorker, Worker
+from rq.executions import Execution
+from rq.job import Job
+from rq.serializers import JSONSerializer
+
+from workers.context import WORKER_CONFIG, WorkerConfig
+from workers.queue import DEFAULT_QUEUE, create_queue
+
+
+class _ConfiguredWorker:
+    """Sets :data:`~workers.context.WORKER_CONFIG` while each job runs."""
+
+    config: WorkerConfig
+
+    def perform_job(self, job: Job, queue: Queue, execution: Execution) -> bool:
+        token = WORKER_CONFIG.set(self.config)
+        try:
+            return super().perform_job(job, queue, execution)  # type: ignore[misc]
+        finally:
+            WORKER_CONFIG.reset(token)
+
+
+class StacqlWorker(_ConfiguredWorker, Worker):
+    """An RQ worker that runs each job in a forked work horse (the production setup:
+    a job that crashes or leaks takes only its horse down)."""
+
+    def __init__(self, queues: Sequence[Queue], config: WorkerConfig, **kwargs: Any) -> None:
+        super().__init__(queues, serializer=JSONSerializer, **kwargs)
+        self.config = config
+
+
+class StacqlSimpleWorker(_ConfiguredWorker, SimpleWorker):
+    """An RQ worker that runs jobs in its own process (tests, debugging)."""
+
+    def __init__(self, queues: Sequence[Queue], config: WorkerConfig, **kwargs: Any) -> None:
+        super().__init__(queues, serializer=JSONSerializer, **kwargs)
+        self.config = config
+
+
+def run_worker(
+    redis_url: str,
+    database_url: str,
+    storage_url: str,
+    queues: Sequence[str] = (DEFAULT_QUEUE,),
+    *,
+    burst: bool = False,
+    config: WorkerConfig | None = None,
+) -> bool:
+    """Work on ``queues`` until stopped (or, with ``burst``, until they are empty).
+
+    Runs RQ's scheduler too, so retries scheduled after transient errors are queued
+    again on time. ``config`` overrides the defaults built from the URLs (processor
+    registry, retry policy, extraction options). Returns RQ's "worked on something".
+    """
+    config = config or WorkerConfig(database_url=database_url, storage_url=storage_url)
+    connection = Redis.from_url(redis_url)
+    try:
+        worker = StacqlWorker(
+            [create_queue(connection, name) for name in queues or (DEFAULT_QUEUE,)],
+            config,
+            connection=connection,
+        )
+        return bool(worker.work(burst=burst, with_scheduler=True))
+    finally:
+        connection.close()
