@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
 
 from stacql.app import create_app
 from stacql.settings import DatabaseSettings, Settings
+from tests.support.live_server import live_server
 
 
 @pytest.fixture(scope="session")
@@ -26,3 +27,17 @@ async def scratch_client(scratch_url: str, scratch_sessions) -> AsyncIterator[ht
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://stacql.test") as client:
         yield client
+
+
+@pytest.fixture(scope="module")
+def catalog_server(catalog_url: str, loaded_sessions) -> Iterator[str]:
+    """A live ``stacql serve`` over the catalog loaded with ``../shared/data/stac``."""
+    with live_server(catalog_url) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def scratch_server(scratch_url: str) -> Iterator[str]:
+    """A live ``stacql serve`` over the scratch catalog (emptied by ``scratch_sessions``)."""
+    with live_server(scratch_url) as url:
+        yield url

@@ -11,7 +11,6 @@ out until the API advertises them.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -22,7 +21,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from catalog.search import build_search, search
 from catalog.search.lookup import list_collections
-from tests.support.live_server import live_server
 
 Key = tuple[str, str]
 MAX_PAGES = 1_000
@@ -140,15 +138,6 @@ async def engine_keys(
             if token is None or (max_items is not None and len(keys) >= max_items):
                 return keys if max_items is None else keys[:max_items]
     raise AssertionError(f"more than {MAX_PAGES} pages")
-
-
-@pytest.fixture(scope="module")
-def catalog_server(
-    catalog_url: str, loaded_sessions: async_sessionmaker[AsyncSession]
-) -> Iterator[str]:
-    """``stacql serve`` over the catalog loaded with ``../shared/data/stac``."""
-    with live_server(catalog_url) as url:
-        yield url
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,6 @@ import shutil
 import subprocess
 import sys
 import warnings
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +23,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from catalog.ingest import upsert_collection
 from catalog.ingest.transactions import create_item
-from tests.support.live_server import live_server
 from tests.support.paths import REPO, SHARED, STAC_DATA
 
 OFFLINE_SHIM = SHARED / "peer" / "validate_offline.py"
@@ -160,22 +158,6 @@ def schema_mirror(tmp_path_factory: pytest.TempPathFactory) -> Path:
         text = path.read_text()
         path.write_text(text.replace('"const": "1.1.0-beta.1"', '"const": "1.1.0"'))
     return mirror
-
-
-@pytest.fixture(scope="module")
-def catalog_server(
-    catalog_url: str, loaded_sessions: async_sessionmaker[AsyncSession]
-) -> Iterator[str]:
-    """``stacql serve`` over the catalog loaded with ``../shared/data/stac``."""
-    with live_server(catalog_url) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def scratch_server(scratch_url: str) -> Iterator[str]:
-    """``stacql serve`` over the scratch catalog (emptied by ``scratch_sessions``)."""
-    with live_server(scratch_url) as url:
-        yield url
 
 
 @pytest.mark.parametrize(
