@@ -181,7 +181,10 @@ def read_peer_figure(path: Path) -> PeerFigure:
     """The peer's bench-items load figure, from the ``load bench items:`` line."""
     match = _PEER_LINE.search(path.read_text())
     if match is None:
-        raise SystemExit(f"{path}: no 'load bench items:' line")
+        raise SystemExit(
+            f"{path}: no 'load bench items:' line (a run with KEEP_DB=1 times no load; "
+            "pass the summary.txt of a run that loaded the items)"
+        )
     return PeerFigure(int(match[1]), float(match[2]), float(match[3]))
 
 
@@ -225,6 +228,8 @@ def _check(first: LoadFigure, second: LoadFigure, n: int) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; exit status 1 when a load was refused or not idempotent."""
     args = parse_args(argv)
+    # Read first: a summary without the figure should not cost a whole benchmark run.
+    peer = read_peer_figure(args.peer_summary) if args.peer_summary else None
     items, collection = bench_files(args.n, args.seed)
     if args.fresh:
         drop_database(args.database_url)
@@ -233,7 +238,6 @@ def main(argv: list[str] | None = None) -> int:
           f"{args.batch_size} into {make_url(args.database_url).database}", flush=True)
     first, second = asyncio.run(run_loads(args.database_url, items, collection, args.batch_size))
     vacuum_s = asyncio.run(_vacuum_analyze(args.database_url))
-    peer = read_peer_figure(args.peer_summary) if args.peer_summary else None
     print()
     print_table(first, second, vacuum_s, peer)
     problems = _check(first, second, args.n)
