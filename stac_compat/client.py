@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import attr
@@ -66,13 +67,8 @@ class CatalogClient(AsyncBaseCoreClient):
         """Called with `GET /search`."""
         request: Request = kwargs["request"]
         page = await self._run(kwargs)
-        url = str(request.url).split("?")[0]
-        raw = dict(request.query_params)
-        paging = [
-            page_link(rel, url, raw, token)
-            for rel, token in (("next", page.next_token), ("prev", page.prev_token))
-            if token
-        ]
+        url, raw = str(request.url).split("?")[0], dict(request.query_params)
+        paging = _paging(page, lambda rel, token: page_link(rel, url, raw, token))
         return self._item_collection(
             page, request, paging, kwargs.get("fields"), not kwargs.get("token")
         )
@@ -84,11 +80,7 @@ class CatalogClient(AsyncBaseCoreClient):
         page = await self._run(values)
         body = search_request.model_dump(mode="json", exclude_none=True, by_alias=True)
         url = str(request.url).split("?")[0]
-        paging = [
-            post_page_link(rel, url, body, token)
-            for rel, token in (("next", page.next_token), ("prev", page.prev_token))
-            if token
-        ]
+        paging = _paging(page, lambda rel, token: post_page_link(rel, url, body, token))
         return self._item_collection(
             page, request, paging, values.get("fields"), not values.get("token")
         )
@@ -147,6 +139,14 @@ class CatalogClient(AsyncBaseCoreClient):
         async with self.sessions() as session:
             document = await get_item(session, collection_id, item_id)
         return with_item_links(document, get_base_url(kwargs["request"]))
+
+
+def _paging(
+    page: SearchPage, make_link: Callable[[str, str], dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The next/prev links of a page, built by ``make_link(rel, token)``."""
+    tokens = (("next", page.next_token), ("prev", page.prev_token))
+    return [make_link(rel, token) for rel, token in tokens if token]
 
 
 _POST_FIELDS = (
