@@ -14,9 +14,7 @@ from stac_fastapi.types.requests import get_base_url
 from catalog.search import SearchPage, build_search, search
 from catalog.search.collection_search import search_collections
 from catalog.search.lookup import get_collection, get_item
-from stac_compat import params
-from stac_compat.fields import apply_fields
-from stac_compat.links import (
+from catalog.stac.links import (
     GEOJSON,
     JSON,
     collection_url,
@@ -25,6 +23,8 @@ from stac_compat.links import (
     with_collection_links,
     with_item_links,
 )
+from stac_compat import params
+from stac_compat.fields import apply_fields
 
 
 @attr.s

@@ -29,7 +29,7 @@ from catalog.ingest.transactions import (
     replace_item,
 )
 from catalog.search.lookup import get_collection
-from stac_compat.links import with_collection_links, with_item_links
+from catalog.stac.links import with_collection_links, with_item_links
 
 
 @attr.s

@@ -6,15 +6,45 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from redis import Redis
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from catalog.db import create_engine, create_sessionmaker
+from catalog.jobs import JobRecord
+from catalog.storage import create_asset_store
+from graphql_api import ItemEvents, Limits, Services, UploadedRaster, create_graphql_router
 from stac_compat import create_stac_api
 from stac_compat.middleware import JsonBodyGuard
 from stacql.settings import Settings
+from workers.queue import ExtractRequest, create_queue, enqueue_extract
+
+GRAPHQL_PATH = "/graphql"
+
+
+def graphql_services(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], events: ItemEvents
+) -> Services:
+    """What the GraphQL API needs, wired to the asset store and the RQ queue."""
+    queue = create_queue(Redis.from_url(settings.redis.url), settings.workers.queues[0])
+
+    async def submit_extract(upload: UploadedRaster) -> JobRecord:
+        request = ExtractRequest(
+            collection_id=upload.collection_id, key=upload.key, item_id=upload.item_id,
+            metadata_key=upload.metadata_key,
+        )
+        return await enqueue_extract(sessions, queue, request)
+
+    return Services(
+        sessions=sessions,
+        limits=Limits(**settings.graphql.model_dump()),
+        store=create_asset_store(settings.storage.url),
+        submit_extract=submit_extract,
+        events=events,
+    )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    """The FastAPI app: the STAC API at the root (GraphQL joins it at /graphql)."""
+    """The FastAPI app: the STAC API at the root and GraphQL at /graphql."""
     settings = settings or Settings()
     engine = create_engine(
         settings.database.url,
@@ -22,10 +52,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         statement_timeout_ms=settings.database.statement_timeout_ms,
     )
     sessions = create_sessionmaker(engine)
+    events = ItemEvents(settings.database.url)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
+        await events.close()
         await engine.dispose()
 
     app = FastAPI(
@@ -36,6 +68,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
         lifespan=lifespan,
     )
+    app.state.engine = engine
+    app.include_router(
+        create_graphql_router(graphql_services(settings, sessions, events)),
+        prefix=GRAPHQL_PATH,
+        include_in_schema=False,
+    )
     create_stac_api(app, sessions, max_limit=settings.api.max_limit)
-    app.add_middleware(JsonBodyGuard, max_body=settings.api.max_body_bytes)
+    app.add_middleware(
+        JsonBodyGuard, max_body=settings.api.max_body_bytes, skip_prefixes=(GRAPHQL_PATH,)
+    )
     return app

@@ -41,6 +41,17 @@ class ApiSettings(BaseModel):
     max_body_bytes: int = Field(50 * 1024 * 1024, ge=1024)
 
 
+class GraphQLSettings(BaseModel):
+    """The GraphQL API's guards."""
+
+    default_page_size: int = Field(10, ge=1)
+    max_page_size: int = Field(1000, ge=1)
+    max_depth: int = Field(12, ge=2)
+    max_aliases: int = Field(30, ge=1)
+    max_tokens: int = Field(5000, ge=100)
+    max_upload_bytes: int = Field(2 * 1024**3, ge=1024)
+
+
 class WorkerSettings(BaseModel):
     """RQ workers."""
 
@@ -67,5 +78,6 @@ class Settings(BaseSettings):
     redis: RedisSettings = RedisSettings()
     storage: StorageSettings = StorageSettings()
     api: ApiSettings = ApiSettings()
+    graphql: GraphQLSettings = GraphQLSettings()
     ingest: IngestSettings = IngestSettings()
     workers: WorkerSettings = WorkerSettings()

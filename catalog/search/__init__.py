@@ -1,13 +1,21 @@
 """The search engine shared by the STAC API and GraphQL."""
 
 from catalog.search.cql2 import compile_filter, parse_filter
-from catalog.search.engine import SearchPage, count_matches, search, where_clauses
+from catalog.search.engine import (
+    RowPage,
+    SearchPage,
+    count_matches,
+    search,
+    search_rows,
+    where_clauses,
+)
 from catalog.search.request import DEFAULT_LIMIT, MAX_LIMIT, SearchRequest, build_search
 from catalog.search.sort import SortField, parse_sortby
 
 __all__ = [
     "DEFAULT_LIMIT",
     "MAX_LIMIT",
+    "RowPage",
     "SearchPage",
     "SearchRequest",
     "SortField",
@@ -17,5 +25,6 @@ __all__ = [
     "parse_filter",
     "parse_sortby",
     "search",
+    "search_rows",
     "where_clauses",
 ]

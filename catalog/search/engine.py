@@ -139,8 +139,24 @@ async def count_matches(session: AsyncSession, request: SearchRequest) -> int:
         return (await session.execute(query)).scalar_one()
 
 
-async def search(session: AsyncSession, request: SearchRequest) -> SearchPage:
-    """Run a search and return one page in a stable, total order.
+@dataclass(frozen=True)
+class RowPage:
+    """One page of result rows holding the asked-for columns, with paging state.
+
+    ``cursors[i]`` is a ``next`` token that continues right after row ``i``.
+    """
+
+    rows: list[Any]
+    cursors: list[str]
+    next_token: str | None
+    prev_token: str | None
+    has_more: bool
+
+
+async def search_rows(
+    session: AsyncSession, request: SearchRequest, columns: Sequence[ColumnElement]
+) -> RowPage:
+    """Run a search and return one page of rows holding only ``columns``.
 
     Pages are cut by keyset on the sort values (never OFFSET), so reading page after
     page neither skips nor repeats an item. Raises ``InvalidSortBy`` for an unknown sort
@@ -156,7 +172,7 @@ async def search(session: AsyncSession, request: SearchRequest) -> SearchPage:
         clauses.append(_after(sort, cursor.values, forward))
     keys = [sort_expression(k).label(f"k{i}") for i, k in enumerate(sort)]
     query = (
-        select(item_json().label("item"), *keys)
+        select(*columns, *keys)
         .select_from(items)
         .where(and_(true(), *clauses))
         .order_by(*_order(sort, forward))
@@ -168,13 +184,24 @@ async def search(session: AsyncSession, request: SearchRequest) -> SearchPage:
     rows = list(rows[: request.limit])
     if not forward:
         rows.reverse()
-    page_items = [row["item"] for row in rows]
+    cursors = [encode_cursor(Cursor("next", _row_values(row, sort)), sort) for row in rows]
     next_token = prev_token = None
     if rows:
-        first, last = _row_values(rows[0], sort), _row_values(rows[-1], sort)
+        first = _row_values(rows[0], sort)
         if (more and forward) or (cursor is not None and not forward):
-            next_token = encode_cursor(Cursor("next", last), sort)
+            next_token = cursors[-1]
         if (cursor is not None and forward) or (more and not forward):
             prev_token = encode_cursor(Cursor("prev", first), sort)
+    return RowPage(rows, cursors, next_token, prev_token, more if forward else True)
+
+
+async def search(session: AsyncSession, request: SearchRequest) -> SearchPage:
+    """Run a search and return one page of STAC items in a stable, total order.
+
+    See :func:`search_rows` for paging and errors; the total is counted when asked.
+    """
+    page = await search_rows(session, request, [item_json().label("item")])
     matched = await count_matches(session, request) if request.count else None
-    return SearchPage(page_items, next_token, prev_token, matched)
+    return SearchPage(
+        [row["item"] for row in page.rows], page.next_token, page.prev_token, matched
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+
 from sqlalchemy import (
     ColumnElement,
     and_,
@@ -63,7 +65,7 @@ def item_json() -> ColumnElement:
         "stac_extensions", items.c.stac_extensions,
         "id", items.c.id,
         "collection", items.c.collection_id,
-        "geometry", cast(func.ST_AsGeoJSON(items.c.geometry, GEOJSON_DIGITS), JSONB),
+        "geometry", geometry_json(),
         "properties", items.c.properties,
         "links", items.c.links,
         "assets", item_assets_json(),
@@ -73,3 +75,34 @@ def item_json() -> ColumnElement:
         else_=func.jsonb_build_object("bbox", items.c.bbox),
     )
     return type_coerce(core.op("||")(bbox).op("||")(items.c.extra), JSONB)
+
+
+def geometry_json() -> ColumnElement:
+    """The current item row's geometry as GeoJSON."""
+    return cast(func.ST_AsGeoJSON(items.c.geometry, GEOJSON_DIGITS), JSONB)
+
+
+ITEM_PARTS: dict[str, Callable[[], ColumnElement]] = {
+    "id": lambda: items.c.id,
+    "collection": lambda: items.c.collection_id,
+    "datetime": lambda: items.c.datetime,
+    "start_datetime": lambda: items.c.start_datetime,
+    "end_datetime": lambda: items.c.end_datetime,
+    "geometry": geometry_json,
+    "bbox": lambda: items.c.bbox,
+    "properties": lambda: items.c.properties,
+    "links": lambda: items.c.links,
+    "stac_version": lambda: items.c.stac_version,
+    "stac_extensions": lambda: items.c.stac_extensions,
+    "extra": lambda: items.c.extra,
+    "updated_at": lambda: items.c.updated_at,
+    "stac": item_json,
+}
+"""The parts of an item a caller may select, so a query reads only what it shows."""
+
+
+def item_parts(names: Iterable[str]) -> list[ColumnElement]:
+    """Labelled columns for the named parts (``ITEM_PARTS`` keys); id and collection
+    are always included. Raises ``KeyError`` for an unknown part."""
+    wanted = dict.fromkeys(["id", "collection", *names])
+    return [ITEM_PARTS[name]().label(name) for name in wanted]

@@ -1,0 +1,106 @@
+"""Input types of the item and asset searches, and their translation to ``catalog.search``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+from typing import Annotated, Any
+
+import strawberry
+
+from catalog.errors import InvalidInput
+from catalog.temporal import format_rfc3339
+from graphql_api.scalars import JSON
+
+BboxArg = Annotated[
+    list[float] | None,
+    strawberry.argument(description="[west, south, east, north], or 6 numbers with heights."),
+]
+FilterArg = Annotated[JSON | None, strawberry.argument(description="A CQL2-JSON filter.")]
+TextArg = Annotated[str | None, strawberry.argument(description="Free-text terms.")]
+
+
+@strawberry.input(description="A time range; a missing end is open. Both missing: any time.")
+class DatetimeRange:
+    start: datetime | None = None
+    end: datetime | None = None
+
+    def as_interval(self) -> str | None:
+        """The STAC datetime interval string, or None for an unbounded range."""
+        if self.start is None and self.end is None:
+            return None
+        for bound in (self.start, self.end):
+            if bound is not None and bound.tzinfo is None:
+                raise InvalidInput("datetime bounds need a time zone (e.g. a trailing Z)")
+        start = format_rfc3339(self.start) if self.start else ".."
+        end = format_rfc3339(self.end) if self.end else ".."
+        return f"{start}/{end}"
+
+
+@strawberry.enum
+class SortDirection(Enum):
+    ASC = "asc"
+    DESC = "desc"
+
+
+@strawberry.input(description="One sort key: a core field (datetime, id...) or a property.")
+class SortBy:
+    field: str
+    direction: SortDirection = SortDirection.ASC
+
+
+@strawberry.input(
+    description="A typed condition on one item property (or core field); all given "
+    "operators must hold."
+)
+class PropertyCondition:
+    property: str
+    eq: JSON | None = strawberry.UNSET
+    neq: JSON | None = strawberry.UNSET
+    lt: JSON | None = strawberry.UNSET
+    lte: JSON | None = strawberry.UNSET
+    gt: JSON | None = strawberry.UNSET
+    gte: JSON | None = strawberry.UNSET
+    in_: list[JSON] | None = strawberry.field(name="in", default=strawberry.UNSET)
+    like: str | None = strawberry.UNSET
+    is_null: bool | None = strawberry.UNSET
+
+    def as_cql2(self) -> list[dict[str, Any]]:
+        """The CQL2-JSON conditions this input stands for."""
+        prop = {"property": self.property}
+        operators = {"eq": "=", "neq": "<>", "lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
+        conditions: list[dict[str, Any]] = [
+            {"op": op, "args": [prop, getattr(self, name)]}
+            for name, op in operators.items()
+            if getattr(self, name) not in (strawberry.UNSET, None)
+        ]
+        if self.in_ not in (strawberry.UNSET, None):
+            conditions.append({"op": "in", "args": [prop, list(self.in_)]})
+        if self.like not in (strawberry.UNSET, None):
+            conditions.append({"op": "like", "args": [prop, self.like]})
+        if self.is_null is True:
+            conditions.append({"op": "isNull", "args": [prop]})
+        elif self.is_null is False:
+            conditions.append({"op": "not", "args": [{"op": "isNull", "args": [prop]}]})
+        if not conditions:
+            raise InvalidInput(f"the condition on {self.property!r} has no operator")
+        return conditions
+
+
+def combined_filter(
+    filter: dict[str, Any] | None, where: list[PropertyCondition] | None
+) -> dict[str, Any] | None:
+    """``filter`` (CQL2 JSON) AND every ``where`` condition, as one CQL2-JSON tree."""
+    parts = [filter] if filter else []
+    for condition in where or ():
+        parts.extend(condition.as_cql2())
+    if not parts:
+        return None
+    return parts[0] if len(parts) == 1 else {"op": "and", "args": parts}
+
+
+def sortby_of(sort_by: list[SortBy] | None) -> list[dict[str, str]] | None:
+    """The STAC sortby form of the GraphQL sort keys."""
+    if not sort_by:
+        return None
+    return [{"field": s.field, "direction": s.direction.value} for s in sort_by]

@@ -1,0 +1,103 @@
+"""Item search through ``catalog.search``: arguments, the Relay connection, counts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from strawberry import Private
+
+from catalog.errors import InvalidInput
+from catalog.search import SearchRequest, build_search, count_matches, search_rows
+from catalog.search.render import item_parts
+from graphql_api.context import Limits
+from graphql_api.inputs import (
+    DatetimeRange,
+    PropertyCondition,
+    SortBy,
+    combined_filter,
+    sortby_of,
+)
+from graphql_api.selection import connection_item_parts
+from graphql_api.types import Info, Item, ItemEdge, PageInfo
+
+
+@strawberry.type(description="A page of items in a stable order, with cursors.")
+class ItemConnection:
+    edges: list[ItemEdge]
+    page_info: PageInfo
+    _request: Private[SearchRequest]
+    _sessions: Private[async_sessionmaker[AsyncSession]]
+
+    @strawberry.field
+    def nodes(self) -> list[Item]:
+        return [edge.node for edge in self.edges]
+
+    @strawberry.field(description="How many items match in all; costs a count, so ask only "
+                      "when it is shown.")
+    async def total_count(self) -> int:
+        async with self._sessions() as session:
+            return await count_matches(session, self._request)
+
+
+def page_size(first: int | None, limits: Limits) -> int:
+    """``first`` checked against the configured page size limits."""
+    if first is None:
+        return limits.default_page_size
+    if not 1 <= first <= limits.max_page_size:
+        raise InvalidInput(f"first must be between 1 and {limits.max_page_size}")
+    return first
+
+
+def item_request(
+    limits: Limits,
+    *,
+    collections: list[str] | None = None,
+    ids: list[str] | None = None,
+    bbox: list[float] | None = None,
+    intersects: dict[str, Any] | None = None,
+    datetime: DatetimeRange | None = None,
+    filter: dict[str, Any] | None = None,
+    where: list[PropertyCondition] | None = None,
+    q: str | None = None,
+    sort_by: list[SortBy] | None = None,
+    first: int | None = None,
+    after: str | None = None,
+) -> SearchRequest:
+    """The ``catalog.search`` request the GraphQL arguments stand for."""
+    if filter is not None and not isinstance(filter, dict):
+        raise InvalidInput("filter must be a CQL2-JSON object")
+    return build_search(
+        collections=collections,
+        ids=ids,
+        bbox=bbox,
+        intersects=intersects,
+        datetime=datetime.as_interval() if datetime else None,
+        filter=combined_filter(filter, where),
+        filter_lang="cql2-json",
+        sortby=sortby_of(sort_by),
+        limit=page_size(first, limits),
+        token=after,
+        q=q,
+        max_limit=limits.max_page_size,
+    )
+
+
+async def find_items(info: Info, request: SearchRequest) -> ItemConnection:
+    """Run ``request`` reading only the item columns the query selects."""
+    parts = connection_item_parts(info.selected_fields[0])
+    sessions = info.context.services.sessions
+    async with sessions() as session:
+        page = await search_rows(session, request, item_parts(parts))
+    edges = [
+        ItemEdge(cursor=cursor, node=Item(_row=dict(row)))
+        for row, cursor in zip(page.rows, page.cursors, strict=True)
+    ]
+    info_ = PageInfo(
+        has_next_page=page.has_more,
+        has_previous_page=request.token is not None,
+        start_cursor=page.cursors[0] if page.cursors else None,
+        end_cursor=page.cursors[-1] if page.cursors else None,
+    )
+    return ItemConnection(edges=edges, page_info=info_, _request=request, _sessions=sessions)

@@ -1,0 +1,216 @@
+"""The root ``Mutation`` type: collections, items, uploads and catalog ingests."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from pathlib import PurePosixPath
+from typing import Any
+
+import strawberry
+from strawberry.file_uploads import Upload
+
+from catalog.errors import InvalidInput
+from catalog.ingest.collections import create_collection, delete_collection
+from catalog.ingest.items import delete_item, upsert_items
+from catalog.ingest.transactions import patch_collection, replace_collection
+from catalog.search.lookup import get_collection
+from catalog.stac import normalize_items
+from catalog.stac.common import check_id
+from graphql_api.context import UploadedRaster
+from graphql_api.errors import ServiceUnavailable
+from graphql_api.scalars import JSON
+from graphql_api.types import Collection, Info, Job
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+@strawberry.input(description="A provider of a collection.")
+class ProviderInput:
+    name: str
+    description: str | None = None
+    roles: list[str] | None = None
+    url: str | None = None
+
+
+@strawberry.input(description="A collection as typed fields; the extent is kept by stacql.")
+class CollectionInput:
+    id: str
+    description: str
+    license: str = "other"
+    title: str | None = None
+    keywords: list[str] | None = None
+    providers: list[ProviderInput] | None = None
+
+    def as_stac(self) -> dict[str, Any]:
+        """The STAC Collection document of this input (world extent until items arrive)."""
+        doc: dict[str, Any] = {
+            "type": "Collection",
+            "stac_version": "1.1.0",
+            "id": self.id,
+            "description": self.description,
+            "license": self.license,
+            "extent": {
+                "spatial": {"bbox": [[-180.0, -90.0, 180.0, 90.0]]},
+                "temporal": {"interval": [[None, None]]},
+            },
+            "links": [],
+        }
+        if self.title is not None:
+            doc["title"] = self.title
+        if self.keywords is not None:
+            doc["keywords"] = list(self.keywords)
+        if self.providers is not None:
+            doc["providers"] = [
+                {k: v for k, v in vars(p).items() if v is not None} for p in self.providers
+            ]
+        return doc
+
+
+def _document(stac: Any, input: CollectionInput | None) -> dict[str, Any]:
+    if (stac is None) == (input is None):
+        raise InvalidInput("give the collection either as `stac` JSON or as `input`")
+    if input is not None:
+        return input.as_stac()
+    if not isinstance(stac, dict):
+        raise InvalidInput("stac must be a STAC Collection JSON object")
+    return stac
+
+
+@strawberry.type(description="What an item upsert did.")
+class UpsertItemsPayload:
+    inserted: int
+    updated: int
+    unchanged: int
+    ids: list[str]
+
+
+def _safe_name(filename: str | None, fallback: str) -> str:
+    name = PurePosixPath((filename or "").replace("\\", "/")).name
+    name = _UNSAFE.sub("_", name).strip("._")
+    return name or fallback
+
+
+async def _limited(upload: Upload, limit: int) -> AsyncIterator[bytes]:
+    """The upload's bytes, refusing (mid-stream, so nothing is kept) beyond ``limit``."""
+    size = 0
+    while chunk := await upload.read(1024 * 1024):
+        size += len(chunk)
+        if size > limit:
+            raise InvalidInput(f"the file exceeds the upload limit of {limit} bytes")
+        yield chunk
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(description="Create a collection from typed fields or STAC JSON.")
+    async def create_collection(
+        self, info: Info, stac: JSON | None = None, input: CollectionInput | None = None
+    ) -> Collection:
+        doc = _document(stac, input)
+        async with info.context.services.sessions() as session, session.begin():
+            await create_collection(session, doc)
+            stored = await get_collection(session, doc["id"])
+        return Collection(_doc=stored)
+
+    @strawberry.mutation(
+        description="Replace a collection (`stac` or `input`) or merge-patch it (`patch`, "
+        "RFC 7396). Its items stay."
+    )
+    async def update_collection(
+        self,
+        info: Info,
+        id: str,
+        stac: JSON | None = None,
+        input: CollectionInput | None = None,
+        patch: JSON | None = None,
+    ) -> Collection:
+        async with info.context.services.sessions() as session, session.begin():
+            if patch is not None:
+                if stac is not None or input is not None:
+                    raise InvalidInput("give either a patch or a whole collection, not both")
+                await patch_collection(session, id, patch)
+            else:
+                await replace_collection(session, id, _document(stac, input))
+            stored = await get_collection(session, id)
+        return Collection(_doc=stored)
+
+    @strawberry.mutation(description="Delete a collection with all its items and assets.")
+    async def delete_collection(self, info: Info, id: str) -> bool:
+        async with info.context.services.sessions() as session, session.begin():
+            await delete_collection(session, id)
+        return True
+
+    @strawberry.mutation(
+        description="Insert or replace items given as STAC JSON, all or nothing. "
+        "`collectionId` fills in items without a `collection`."
+    )
+    async def upsert_items(
+        self, info: Info, items: list[JSON], collection_id: str | None = None
+    ) -> UpsertItemsPayload:
+        if not items:
+            raise InvalidInput("items is empty")
+        records = normalize_items(items, collection_id)
+        async with info.context.services.sessions() as session, session.begin():
+            summary = await upsert_items(session, records)
+        return UpsertItemsPayload(
+            inserted=summary.inserted, updated=summary.updated, unchanged=summary.unchanged,
+            ids=[r.id for r in records],
+        )
+
+    @strawberry.mutation(description="Delete one item and its assets.")
+    async def delete_item(self, info: Info, collection_id: str, id: str) -> bool:
+        async with info.context.services.sessions() as session, session.begin():
+            await delete_item(session, collection_id, id)
+        return True
+
+    @strawberry.mutation(
+        description="Store a raster (and an optional provider metadata sidecar such as a NAIP "
+        "FGDC file) and queue the job that builds its item; returns the job at once."
+    )
+    async def upload_asset(
+        self,
+        info: Info,
+        file: Upload,
+        collection_id: str,
+        item_id: str | None = None,
+        asset_key: str = "data",
+        roles: list[str] | None = None,
+        sidecar: Upload | None = None,
+    ) -> Job:
+        services = info.context.services
+        if services.store is None or services.submit_extract is None:
+            raise ServiceUnavailable("uploads are not enabled on this server")
+        check_id(collection_id, "collection")
+        if item_id is not None:
+            check_id(item_id, "item")
+        check_id(asset_key, "asset key")
+        async with services.sessions() as session:
+            await get_collection(session, collection_id)
+        name = _safe_name(getattr(file, "filename", None), "raster.tif")
+        folder = f"{collection_id}/{item_id or PurePosixPath(name).stem}"
+        limit = services.limits.max_upload_bytes
+        stored = await services.store.put(f"{folder}/{name}", _limited(file, limit))
+        metadata_key = None
+        if sidecar is not None:
+            side = _safe_name(getattr(sidecar, "filename", None), "metadata.txt")
+            sidecar_stored = await services.store.put(f"{folder}/{side}", _limited(sidecar, limit))
+            metadata_key = sidecar_stored.key
+        record = await services.submit_extract(
+            UploadedRaster(
+                collection_id=collection_id, key=stored.key, item_id=item_id,
+                metadata_key=metadata_key, asset_key=asset_key, roles=tuple(roles or ("data",)),
+            )
+        )
+        return Job(_record=record)
+
+    @strawberry.mutation(
+        description="Queue the ingest of a static STAC catalog (or ndjson of items) at `href`."
+    )
+    async def ingest_catalog(self, info: Info, href: str) -> Job:
+        submit = info.context.services.submit_ingest
+        if submit is None:
+            raise ServiceUnavailable("catalog ingests are not enabled on this server")
+        if not href.strip():
+            raise InvalidInput("href is empty")
+        return Job(_record=await submit(href))

@@ -1,0 +1,173 @@
+"""The root ``Query`` type."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+
+from catalog.errors import InvalidInput, NotFound
+from catalog.jobs import get_job, job_uuid
+from catalog.search import build_search
+from catalog.search.assets import search_assets
+from catalog.search.collection_search import search_collections
+from catalog.search.engine import search_rows
+from catalog.search.render import item_parts
+from graphql_api.aggregation import Aggregation
+from graphql_api.inputs import (
+    BboxArg,
+    DatetimeRange,
+    FilterArg,
+    PropertyCondition,
+    SortBy,
+    TextArg,
+    combined_filter,
+)
+from graphql_api.item_search import ItemConnection, find_items, item_request, page_size
+from graphql_api.scalars import GeoJSON
+from graphql_api.selection import item_parts_of
+from graphql_api.types import (
+    Asset,
+    AssetConnection,
+    AssetEdge,
+    Collection,
+    CollectionConnection,
+    CollectionEdge,
+    Info,
+    Item,
+    Job,
+    PageInfo,
+)
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="Collections in id order, optionally filtered.")
+    async def collections(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        bbox: BboxArg = None,
+        datetime: DatetimeRange | None = None,
+        q: TextArg = None,
+    ) -> CollectionConnection:
+        limit = page_size(first, info.context.services.limits)
+        async with info.context.services.sessions() as session:
+            page = await search_collections(
+                session, bbox=bbox, datetime=datetime.as_interval() if datetime else None,
+                q=q, limit=limit, token=after,
+            )
+        edges = [CollectionEdge(cursor=doc["id"], node=Collection(_doc=doc))
+                 for doc in page.collections]
+        return CollectionConnection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=page.next_token is not None, has_previous_page=after is not None,
+                start_cursor=edges[0].cursor if edges else None,
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
+            total_count=page.matched,
+        )
+
+    @strawberry.field(description="One collection; null when there is none by that id.")
+    async def collection(self, info: Info, id: str) -> Collection | None:
+        doc = await info.context.loaders.collections.load(id)
+        return None if doc is None else Collection(_doc=doc)
+
+    @strawberry.field(description="Items matching every given filter, a page at a time.")
+    async def items(
+        self,
+        info: Info,
+        collections: list[str] | None = None,
+        ids: list[str] | None = None,
+        bbox: BboxArg = None,
+        intersects: GeoJSON | None = None,
+        datetime: DatetimeRange | None = None,
+        filter: FilterArg = None,
+        where: list[PropertyCondition] | None = None,
+        q: TextArg = None,
+        sort_by: list[SortBy] | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> ItemConnection:
+        request = item_request(
+            info.context.services.limits, collections=collections, ids=ids, bbox=bbox,
+            intersects=intersects, datetime=datetime, filter=filter, where=where, q=q,
+            sort_by=sort_by, first=first, after=after,
+        )
+        return await find_items(info, request)
+
+    @strawberry.field(description="One item; null when there is none.")
+    async def item(self, info: Info, collection_id: str, id: str) -> Item | None:
+        parts = item_parts_of(info.selected_fields[0].selections)
+        request = build_search(ids=[id], collections=[collection_id], limit=1)
+        async with info.context.services.sessions() as session:
+            page = await search_rows(session, request, item_parts(parts))
+        return Item(_row=dict(page.rows[0])) if page.rows else None
+
+    @strawberry.field(description="Assets by role and media type, of items matching filters.")
+    async def assets(
+        self,
+        info: Info,
+        collections: list[str] | None = None,
+        roles: list[str] | None = None,
+        media_type: Annotated[
+            str | None,
+            strawberry.argument(description="Exact, or a prefix before `;` (`image/tiff`)."),
+        ] = None,
+        bbox: BboxArg = None,
+        intersects: GeoJSON | None = None,
+        datetime: DatetimeRange | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> AssetConnection:
+        limits = info.context.services.limits
+        request = item_request(
+            limits, collections=collections, bbox=bbox, intersects=intersects, datetime=datetime
+        )
+        async with info.context.services.sessions() as session:
+            page = await search_assets(
+                session, request, roles=roles, media_type=media_type,
+                limit=page_size(first, limits), after=after,
+            )
+        edges = [AssetEdge(cursor=c, node=Asset(_row=row))
+                 for row, c in zip(page.assets, page.cursors, strict=True)]
+        return AssetConnection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=page.has_more, has_previous_page=after is not None,
+                start_cursor=edges[0].cursor if edges else None,
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
+        )
+
+    @strawberry.field(description="An upload or ingest job; null when there is none.")
+    async def job(self, info: Info, id: strawberry.ID) -> Job | None:
+        async with info.context.services.sessions() as session:
+            try:
+                return Job(_record=await get_job(session, job_uuid(id)))
+            except NotFound:
+                return None
+
+    @strawberry.field(description="Counts and histograms; same filters as `items`.")
+    def aggregate(
+        self,
+        info: Info,
+        collections: list[str] | None = None,
+        ids: list[str] | None = None,
+        bbox: BboxArg = None,
+        intersects: GeoJSON | None = None,
+        datetime: DatetimeRange | None = None,
+        filter: FilterArg = None,
+        where: list[PropertyCondition] | None = None,
+        q: TextArg = None,
+    ) -> Aggregation:
+        if filter is not None and not isinstance(filter, dict):
+            raise InvalidInput("filter must be a CQL2-JSON object")
+        request = build_search(
+            collections=collections, ids=ids, bbox=bbox, intersects=intersects,
+            datetime=datetime.as_interval() if datetime else None,
+            filter=combined_filter(filter, where), filter_lang="cql2-json", q=q,
+        )
+        return Aggregation(_request=request, _sessions=info.context.services.sessions)

@@ -1,0 +1,45 @@
+"""The strawberry schema, its guards, and the SDL export kept in ``schema.graphql``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import strawberry
+from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.schema.config import StrawberryConfig
+
+from graphql_api.context import Limits
+from graphql_api.errors import ErrorCodes
+from graphql_api.mutations import Mutation
+from graphql_api.queries import Query
+from graphql_api.scalars import SCALARS
+from graphql_api.subscriptions import Subscription
+
+SDL_PATH = Path(__file__).with_name("schema.graphql")
+
+
+def create_schema(limits: Limits | None = None) -> strawberry.Schema:
+    """The schema with depth, alias and token limits and coded, masked errors."""
+    limits = limits or Limits()
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        config=StrawberryConfig(scalar_map=SCALARS),
+        extensions=[
+            lambda: QueryDepthLimiter(max_depth=limits.max_depth),
+            lambda: MaxAliasesLimiter(max_alias_count=limits.max_aliases),
+            lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
+            ErrorCodes,
+        ],
+    )
+
+
+def schema_sdl() -> str:
+    """The schema in SDL, as exported to ``graphql_api/schema.graphql``."""
+    return create_schema().as_str() + "\n"
+
+
+if __name__ == "__main__":
+    SDL_PATH.write_text(schema_sdl())
+    print(f"wrote {SDL_PATH}")

@@ -1,0 +1,74 @@
+"""GraphQL clients on the real app (``create_app``) over real PostGIS catalogs."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from stacql.app import create_app
+from stacql.settings import DatabaseSettings, RedisSettings, Settings, StorageSettings
+
+TEST_REDIS_URL = "redis://127.0.0.1:6379/15"
+
+
+@dataclass
+class GraphQL:
+    """Posts GraphQL operations to ``/graphql`` of an app."""
+
+    app: FastAPI
+    client: httpx.AsyncClient
+
+    async def post(self, query: str, **variables: Any) -> dict[str, Any]:
+        """The response body of the operation (``data`` and maybe ``errors``)."""
+        response = await self.client.post("/graphql", json={"query": query, "variables": variables})
+        assert response.status_code in (200, 400), response.text
+        return response.json()
+
+    async def data(self, query: str, **variables: Any) -> dict[str, Any]:
+        """The ``data`` of an operation that must succeed."""
+        body = await self.post(query, **variables)
+        assert "errors" not in body, body["errors"]
+        return body["data"]
+
+    async def error_codes(self, query: str, **variables: Any) -> list[str]:
+        """The ``extensions.code`` of each error of an operation that must fail."""
+        body = await self.post(query, **variables)
+        assert body.get("errors"), body
+        return [e.get("extensions", {}).get("code") for e in body["errors"]]
+
+
+def app_settings(database_url: str, storage: Path) -> Settings:
+    """Settings of an app on ``database_url`` storing uploads under ``storage``."""
+    return Settings(
+        database=DatabaseSettings(url=database_url),
+        storage=StorageSettings(url=str(storage)),
+        redis=RedisSettings(url=TEST_REDIS_URL),
+    )
+
+
+async def _client(settings: Settings) -> AsyncIterator[GraphQL]:
+    app = create_app(settings)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://stacql.test") as client:
+        yield GraphQL(app, client)
+
+
+@pytest.fixture(scope="session")
+async def gql(catalog_url: str, loaded_sessions, tmp_path_factory) -> AsyncIterator[GraphQL]:
+    """GraphQL over the catalog loaded with ``../shared/data/stac`` (read-only)."""
+    storage = tmp_path_factory.mktemp("assets")
+    async for client in _client(app_settings(catalog_url, storage)):
+        yield client
+
+
+@pytest.fixture
+async def scratch_gql(scratch_url: str, scratch_sessions, tmp_path) -> AsyncIterator[GraphQL]:
+    """GraphQL over an empty catalog (truncated before the test)."""
+    async for client in _client(app_settings(scratch_url, tmp_path / "assets")):
+        yield client
