@@ -39,6 +39,7 @@ class UploadedRaster:
     item_id: str | None = None
     metadata_key: str | None = None
     asset_key: str = "data"
+    datetime: str | None = None
     roles: tuple[str, ...] = ("data",)
 
 

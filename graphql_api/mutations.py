@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -17,6 +18,7 @@ from catalog.ingest.transactions import patch_collection, replace_collection
 from catalog.search.lookup import get_collection
 from catalog.stac import normalize_items
 from catalog.stac.common import check_id
+from catalog.temporal import format_rfc3339
 from graphql_api.context import UploadedRaster
 from graphql_api.errors import ServiceUnavailable
 from graphql_api.scalars import JSON
@@ -101,6 +103,14 @@ async def _limited(upload: Upload, limit: int) -> AsyncIterator[bytes]:
         yield chunk
 
 
+def _instant(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise InvalidInput("datetime needs a time zone (e.g. a trailing Z)")
+    return format_rfc3339(value)
+
+
 @strawberry.type
 class Mutation:
     @strawberry.mutation(description="Create a collection from typed fields or STAC JSON.")
@@ -177,6 +187,7 @@ class Mutation:
         asset_key: str = "data",
         roles: list[str] | None = None,
         sidecar: Upload | None = None,
+        datetime: datetime | None = None,
     ) -> Job:
         services = info.context.services
         if services.store is None or services.submit_extract is None:
@@ -200,6 +211,7 @@ class Mutation:
             UploadedRaster(
                 collection_id=collection_id, key=stored.key, item_id=item_id,
                 metadata_key=metadata_key, asset_key=asset_key, roles=tuple(roles or ("data",)),
+                datetime=_instant(datetime),
             )
         )
         return Job(_record=record)

@@ -1,0 +1,134 @@
+"""``uploadAsset``: the GraphQL multipart request stores the file, queues a job, and a
+real RQ worker turns it into a searchable item."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import rasterio
+from rasterio.warp import transform_bounds
+
+from stacql.app import create_app
+from stacql.settings import WorkerSettings
+from tests.graphql_api.conftest import TEST_REDIS_URL, GraphQL, app_settings
+from tests.graphql_api.test_mutations import CREATE, a_collection
+from tests.support.paths import DATA, RASTERS, REPO
+
+NAIP_TIF = RASTERS / "naip/m_3008501_ne_16_1_20110815.tif"
+NAIP_FGDC = DATA / "fgdc/m_3008501_ne_16_1_20110815.txt"
+
+UPLOAD = """mutation($file: Upload!, $sidecar: Upload, $collectionId: String!, $when: DateTime) {
+  uploadAsset(file: $file, sidecar: $sidecar, collectionId: $collectionId, datetime: $when) {
+    id status kind } }"""
+JOB = """query($id: ID!) { job(id: $id) { status error result
+  item { id collectionId bbox datetime property(name: "naip:state")
+         assets { key roles mediaType } } } }"""
+
+
+async def run_worker_burst(database_url: str, storage: Path, queue: str) -> None:
+    """``stacql worker --burst`` on ``queue``: it works until the queue is empty."""
+    env = {
+        **os.environ, "STACQL_DATABASE_URL": database_url, "STACQL_REDIS_URL": TEST_REDIS_URL,
+        "STACQL_STORAGE_URL": str(storage),
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "stacql.cli", "worker", "--burst", "--queue", queue,
+        cwd=REPO, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await asyncio.wait_for(process.communicate(), timeout=120)
+    assert process.returncode == 0, output.decode(errors="replace")
+
+
+@pytest.fixture
+async def upload_gql(
+    scratch_url: str, scratch_sessions, tmp_path: Path
+) -> AsyncIterator[tuple[GraphQL, str, Path]]:
+    """GraphQL on an empty catalog with its own RQ queue and storage folder."""
+    queue = f"test-uploads-{uuid.uuid4().hex[:8]}"
+    storage = tmp_path / "assets"
+    settings = app_settings(scratch_url, storage).model_copy(
+        update={"workers": WorkerSettings(queues=[queue])}
+    )
+    app = create_app(settings)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://stacql.test") as client:
+        yield GraphQL(app, client), queue, storage
+
+
+async def upload(gql: GraphQL, files: dict[str, Path], **variables: Any) -> dict[str, Any]:
+    """Post ``UPLOAD`` as a GraphQL multipart request with ``files`` as its Upload variables."""
+    operations = {"query": UPLOAD, "variables": {**variables, **dict.fromkeys(files)}}
+    mapping = {str(i): [f"variables.{name}"] for i, name in enumerate(files)}
+    parts = {str(i): (path.name, path.read_bytes()) for i, path in enumerate(files.values())}
+    response = await gql.client.post(
+        "/graphql",
+        data={"operations": json.dumps(operations), "map": json.dumps(mapping)},
+        files=parts,
+    )
+    return response.json()
+
+
+async def test_a_naip_upload_becomes_a_searchable_item(
+    upload_gql: tuple[GraphQL, str, Path], scratch_url: str
+) -> None:
+    gql, queue, storage = upload_gql
+    await gql.data(CREATE, stac=a_collection("naip"))
+    body = await upload(gql, {"file": NAIP_TIF, "sidecar": NAIP_FGDC}, collectionId="naip")
+    job = body["data"]["uploadAsset"]
+    assert (job["status"], job["kind"]) == ("QUEUED", "extract_item")
+    assert (storage / "naip/m_3008501_ne_16_1_20110815" / NAIP_TIF.name).read_bytes() == (
+        NAIP_TIF.read_bytes()
+    )
+    await run_worker_burst(scratch_url, storage, queue)
+    done = (await gql.data(JOB, id=job["id"]))["job"]
+    assert done["status"] == "FINISHED", done["error"]
+    item = done["item"]
+    assert item["property"] == "al"
+    with rasterio.open(NAIP_TIF) as dataset:
+        expected = transform_bounds(dataset.crs, "EPSG:4326", *dataset.bounds, densify_pts=21)
+    assert item["bbox"] == pytest.approx(list(expected), abs=1e-6)
+    assert any("data" in a["roles"] for a in item["assets"])
+    found = await gql.data(
+        "query($b: [Float!]) { items(bbox: $b) { nodes { id } } }", b=list(expected)
+    )
+    assert [n["id"] for n in found["items"]["nodes"]] == [item["id"]]
+
+
+async def test_uploading_the_same_file_twice_gives_one_item(
+    upload_gql: tuple[GraphQL, str, Path], scratch_url: str
+) -> None:
+    gql, queue, storage = upload_gql
+    await gql.data(CREATE, stac=a_collection("rasters"))
+    byte = RASTERS / "rasterio/byte.tif"
+    for _ in range(2):
+        body = await upload(gql, {"file": byte}, collectionId="rasters",
+                            when="2020-05-01T00:00:00Z")
+        assert body["data"]["uploadAsset"]["status"] == "QUEUED", body
+    await run_worker_burst(scratch_url, storage, queue)
+    found = await gql.data('{ items(collections: ["rasters"]) { nodes { id datetime } } }')
+    assert found["items"]["nodes"] == [{"id": "byte", "datetime": "2020-05-01T00:00:00+00:00"}]
+
+
+async def test_an_upload_over_the_limit_is_refused_and_not_kept(
+    scratch_url: str, scratch_sessions, tmp_path: Path
+) -> None:
+    settings = app_settings(scratch_url, tmp_path / "assets")
+    settings.graphql.max_upload_bytes = 1024
+    app = create_app(settings)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://stacql.test") as client:
+        gql = GraphQL(app, client)
+        await gql.data(CREATE, stac=a_collection("rasters"))
+        body = await upload(gql, {"file": NAIP_TIF}, collectionId="rasters")
+    assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert "1024 bytes" in body["errors"][0]["message"]
+    assert not [p for p in (tmp_path / "assets").rglob("*") if p.is_file()]
