@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,6 +13,7 @@ from fastapi import FastAPI
 
 from stacql.app import create_app
 from stacql.settings import DatabaseSettings, RedisSettings, Settings, StorageSettings
+from tests.support.live_server import live_server
 
 TEST_REDIS_URL = "redis://127.0.0.1:6379/15"
 
@@ -72,3 +73,10 @@ async def scratch_gql(scratch_url: str, scratch_sessions, tmp_path) -> AsyncIter
     """GraphQL over an empty catalog (truncated before the test)."""
     async for client in _client(app_settings(scratch_url, tmp_path / "assets")):
         yield client
+
+
+@pytest.fixture(scope="module")
+def live_scratch(scratch_url: str) -> Iterator[str]:
+    """A live ``stacql serve`` over the scratch catalog (emptied by ``scratch_sessions``)."""
+    with live_server(scratch_url) as url:
+        yield url
