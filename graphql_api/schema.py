@@ -39,7 +39,3 @@ def schema_sdl() -> str:
     """The schema in SDL, as exported to ``graphql_api/schema.graphql``."""
     return create_schema().as_str() + "\n"
 
-
-if __name__ == "__main__":
-    SDL_PATH.write_text(schema_sdl())
-    print(f"wrote {SDL_PATH}")

@@ -94,7 +94,8 @@ async def _histogram(
 async def _one(session: AsyncSession, name: str, spec: AggregationSpec, where: list) -> dict:
     kind = AVAILABLE[name]
     if name == "total_count":
-        value = (await session.execute(select(func.count()).where(*where))).scalar_one()
+        query = select(func.count()).select_from(items).where(*where)
+        value = (await session.execute(query)).scalar_one()
         return {"name": name, "data_type": kind, "value": value}
     if name in ("datetime_min", "datetime_max"):
         agg = func.min if name == "datetime_min" else func.max

@@ -7,7 +7,7 @@ from graphql_api.schema import SDL_PATH, schema_sdl
 
 def test_the_exported_schema_is_current() -> None:
     assert SDL_PATH.read_text() == schema_sdl(), (
-        "graphql_api/schema.graphql is stale: run `python -m graphql_api.schema`"
+        "graphql_api/schema.graphql is stale: run `python -m graphql_api`"
     )
 
 
