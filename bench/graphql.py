@@ -1,0 +1,184 @@
+"""GraphQL latency benchmark, side by side with the same searches through STAC /search.
+
+Run ``bench/ingest.py`` first (it loads the synthetic ``bench`` collection of
+``../shared/peer/gen_items.py``). The app is built with ``stacql.app.create_app`` and
+called in process through httpx's ASGI transport, so both APIs are measured the same
+way: request parsing, the search in PostgreSQL, and response rendering, without network.
+For each kind it sends ``--reps`` requests (after ``--warmup`` untimed ones) with seeded
+random parameters, first as a GraphQL ``items`` query, then as the equivalent STAC
+``POST /search``, checks both return the same item ids in the same order, and prints
+p50 / p95 latency in ms for each API.
+
+    .venv/bin/python bench/graphql.py --reps 100
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:  # run as a script: make the packages importable
+    sys.path.insert(0, str(REPO))
+
+from stacql.app import create_app  # noqa: E402
+from stacql.settings import DatabaseSettings, Settings  # noqa: E402
+
+DEFAULT_DATABASE_URL = "postgresql+asyncpg://root@127.0.0.1:5432/stacql_bench"
+QUERY_BOX = (-120.0, 30.0, -75.0, 47.0)
+T0 = datetime(2019, 1, 1, tzinfo=UTC)
+T_SPAN_DAYS = 5 * 365
+
+SLIM = "id collectionId datetime"
+FULL = "id collectionId datetime geometry properties assets { key href roles } collection { id }"
+GRAPHQL = """query($collections: [String!], $bbox: [Float!], $intersects: GeoJSON,
+  $datetime: DatetimeRange, $filter: JSON, $sortBy: [SortBy!], $first: Int) {
+  items(collections: $collections, bbox: $bbox, intersects: $intersects, datetime: $datetime,
+        filter: $filter, sortBy: $sortBy, first: $first) { nodes { %s } } }"""
+
+
+def _iso(value: datetime) -> str:
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _bbox(rng: random.Random, low: float, high: float) -> list[float]:
+    west, south, east, north = QUERY_BOX
+    x, y, half = rng.uniform(west, east), rng.uniform(south, north), rng.uniform(low, high) / 2
+    return [round(x - half, 4), round(y - half, 4), round(x + half, 4), round(y + half, 4)]
+
+
+def _window(rng: random.Random, days: int) -> tuple[str, str]:
+    start = T0 + timedelta(days=rng.uniform(0, T_SPAN_DAYS - days))
+    return _iso(start), _iso(start + timedelta(days=days))
+
+
+def _polygon(rng: random.Random) -> dict[str, Any]:
+    w, s, e, n = _bbox(rng, 1.0, 3.0)
+    ring = [[w, s], [e, s], [e, n], [(w + e) / 2, n + 0.5], [w, n], [w, s]]
+    return {"type": "Polygon", "coordinates": [ring]}
+
+
+def _kind_params(kind: str, rng: random.Random) -> dict[str, Any]:
+    """STAC search body members of one request of ``kind``."""
+    if kind == "bbox":
+        return {"bbox": _bbox(rng, 0.5, 2.0)}
+    if kind == "bbox_datetime":
+        start, end = _window(rng, 90)
+        return {"bbox": _bbox(rng, 2.0, 5.0), "datetime": f"{start}/{end}"}
+    if kind == "intersects":
+        return {"intersects": _polygon(rng)}
+    if kind == "filter":
+        cover = rng.choice((5, 10, 20, 40))
+        return {"filter-lang": "cql2-json", "bbox": _bbox(rng, 2.0, 5.0), "filter": {
+            "op": "<=", "args": [{"property": "eo:cloud_cover"}, cover]}}
+    if kind == "sortby":
+        return {"bbox": _bbox(rng, 3.0, 6.0),
+                "sortby": [{"field": "eo:cloud_cover", "direction": "asc"}]}
+    if kind in ("page100_full", "page100_slim"):
+        return {"bbox": _bbox(rng, 8.0, 12.0), "limit": 100}
+    raise ValueError(kind)
+
+
+KINDS = ("bbox", "bbox_datetime", "intersects", "filter", "sortby", "page100_slim",
+         "page100_full")
+
+
+def graphql_request(kind: str, body: dict[str, Any]) -> dict[str, Any]:
+    """The GraphQL operation equivalent to a STAC search body."""
+    variables: dict[str, Any] = {
+        k: body[k] for k in ("collections", "bbox", "intersects", "filter") if k in body
+    }
+    if "datetime" in body:
+        start, end = body["datetime"].split("/")
+        variables["datetime"] = {"start": start, "end": end}
+    if "sortby" in body:
+        variables["sortBy"] = [{"field": s["field"], "direction": s["direction"].upper()}
+                               for s in body["sortby"]]
+    variables["first"] = body.get("limit", 10)
+    selection = FULL if kind == "page100_full" else SLIM
+    return {"query": GRAPHQL % selection, "variables": variables}
+
+
+@dataclass
+class Timing:
+    """Latencies in ms of one kind through one API."""
+
+    latencies: list[float]
+
+    def p(self, q: float) -> float:
+        """The q-quantile (nearest rank)."""
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def _timed(client: httpx.AsyncClient, path: str, payload: dict) -> tuple[float, list]:
+    start = time.perf_counter()
+    response = await client.post(path, json=payload)
+    elapsed = (time.perf_counter() - start) * 1000
+    body = response.json()
+    if response.status_code != 200 or body.get("errors"):
+        raise SystemExit(f"{path} failed: {response.status_code} {response.text[:500]}")
+    if path == "/graphql":
+        ids = [n["id"] for n in body["data"]["items"]["nodes"]]
+    else:
+        ids = [f["id"] for f in body["features"]]
+    return elapsed, ids
+
+
+async def run(args: argparse.Namespace) -> int:
+    """Measure every kind; returns the exit status (1 when the APIs disagree)."""
+    app = create_app(Settings(database=DatabaseSettings(url=args.database_url)))
+    transport = httpx.ASGITransport(app=app)
+    mismatches = 0
+    rows = []
+    async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+        for kind in args.kinds.split(","):
+            rng = random.Random(f"{args.seed}:{kind}")
+            bodies = [{"collections": [args.collection], **_kind_params(kind, rng)}
+                      for _ in range(args.reps + args.warmup)]
+            graphql, stac = Timing([]), Timing([])
+            found = 0
+            for i, body in enumerate(bodies):
+                g_ms, g_ids = await _timed(client, "/graphql", graphql_request(kind, body))
+                s_ms, s_ids = await _timed(client, "/search", body)
+                if g_ids != s_ids:
+                    mismatches += 1
+                if i >= args.warmup:
+                    graphql.latencies.append(g_ms)
+                    stac.latencies.append(s_ms)
+                    found += len(g_ids)
+            rows.append((kind, graphql, stac, found / args.reps))
+    print(f"{'kind':15} {'GraphQL p50':>11} {'p95':>7} {'STAC p50':>9} {'p95':>7} "
+          f"{'ratio p50':>9} {'items':>6}")
+    for kind, graphql, stac, mean_items in rows:
+        print(f"{kind:15} {graphql.p(0.5):11.1f} {graphql.p(0.95):7.1f} {stac.p(0.5):9.1f} "
+              f"{stac.p(0.95):7.1f} {graphql.p(0.5) / stac.p(0.5):9.2f} {mean_items:6.1f}")
+    print(f"\nsame ids in the same order: {'yes' if not mismatches else f'NO ({mismatches})'}"
+          f"; GraphQL mean of p50 {statistics.mean(r[1].p(0.5) for r in rows):.1f} ms")
+    return 1 if mismatches else 0
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line options."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
+    parser.add_argument("--collection", default="bench")
+    parser.add_argument("--reps", type=int, default=100, help="timed requests per kind")
+    parser.add_argument("--warmup", type=int, default=5, help="untimed requests per kind")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--kinds", default=",".join(KINDS))
+    return parser.parse_args(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(run(parse_args())))
