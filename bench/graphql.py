@@ -14,18 +14,23 @@ p50 / p95 latency in ms for each API.
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import random
-import statistics
 import sys
-import time
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
-import httpx
+# Run as a script, this file's folder comes first on sys.path, and this file would then
+# shadow the ``graphql`` package (graphql-core) that strawberry imports.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent]
+
+import argparse  # noqa: E402
+import asyncio  # noqa: E402
+import random  # noqa: E402
+import statistics  # noqa: E402
+import time  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from datetime import UTC, datetime, timedelta  # noqa: E402
+from typing import Any  # noqa: E402
+
+import httpx  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # run as a script: make the packages importable
