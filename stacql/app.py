@@ -13,6 +13,7 @@ from catalog.db import create_engine, create_sessionmaker
 from catalog.jobs import JobRecord
 from catalog.storage import create_asset_store
 from graphql_api import ItemEvents, Limits, Services, UploadedRaster, create_graphql_router
+from graphql_api.body_limit import BodySizeLimit
 from stac_compat import create_stac_api
 from stac_compat.middleware import JsonBodyGuard
 from stacql.settings import Settings
@@ -78,4 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         JsonBodyGuard, max_body=settings.api.max_body_bytes, skip_prefixes=(GRAPHQL_PATH,)
     )
+    # A file and its sidecar, plus room for the multipart envelope.
+    upload_room = 2 * settings.graphql.max_upload_bytes + settings.api.max_body_bytes
+    app.add_middleware(BodySizeLimit, max_bytes=upload_room, prefix=GRAPHQL_PATH)
     return app

@@ -132,3 +132,20 @@ async def test_an_upload_over_the_limit_is_refused_and_not_kept(
     assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
     assert "1024 bytes" in body["errors"][0]["message"]
     assert not [p for p in (tmp_path / "assets").rglob("*") if p.is_file()]
+
+
+async def test_a_body_past_the_door_limit_gets_413(
+    scratch_url: str, scratch_sessions, tmp_path: Path
+) -> None:
+    settings = app_settings(scratch_url, tmp_path / "assets")
+    settings.graphql.max_upload_bytes = 1024
+    settings.api.max_body_bytes = 1024
+    app = create_app(settings)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://stacql.test") as client:
+        response = await client.post("/graphql", json={"query": "{ __typename }",
+                                                       "pad": "x" * 10_000})
+        small = await client.post("/graphql", json={"query": "{ __typename }"})
+    assert response.status_code == 413
+    assert response.json()["errors"][0]["extensions"]["code"] == "PAYLOAD_TOO_LARGE"
+    assert small.json() == {"data": {"__typename": "Query"}}
