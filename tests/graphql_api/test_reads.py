@@ -137,3 +137,25 @@ async def test_histogram_buckets_add_up(gql: GraphQL) -> None:
     for bucket in buckets[:-1]:
         inside = [c for c in clouds if bucket["from"] <= c < bucket["to"]]
         assert bucket["count"] == len(inside)
+
+
+async def test_collection_items_are_the_items_of_that_collection(gql: GraphQL) -> None:
+    nested = await gql.data("""{ collection(id: "naip") { items(first: 30,
+        sortBy: [{field: "id"}]) { nodes { id collectionId } } } }""")
+    top = await gql.data("""{ items(collections: ["naip"], first: 30,
+        sortBy: [{field: "id"}]) { nodes { id collectionId } } }""")
+    assert nested["collection"]["items"]["nodes"] == top["items"]["nodes"]
+    assert len(top["items"]["nodes"]) == 30
+
+
+async def test_item_stac_and_links_are_what_the_stac_api_serves(gql: GraphQL) -> None:
+    data = await gql.data("""{ items(first: 15, sortBy: [{field: "id"}]) {
+        nodes { id collectionId stac links { rel href type } } } }""")
+    for node in data["items"]["nodes"]:
+        served = await gql.client.get(f"/collections/{node['collectionId']}/items/{node['id']}")
+        assert node["stac"] == served.json()
+        served_links = [
+            {"rel": link["rel"], "href": link["href"], "type": link.get("type")}
+            for link in served.json()["links"]
+        ]
+        assert node["links"] == served_links
