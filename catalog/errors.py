@@ -93,6 +93,19 @@ class ItemNotFound(NotFound):
     code = "ITEM_NOT_FOUND"
 
 
+class Unauthorized(CatalogError):
+    """The credentials are missing where they are required, malformed, unknown, revoked
+    or expired."""
+
+    code = "UNAUTHORIZED"
+
+
+class Forbidden(CatalogError):
+    """The caller is known but may not do this."""
+
+    code = "FORBIDDEN"
+
+
 class Conflict(CatalogError):
     """The write collides with what is stored (an id that already exists...)."""
 

@@ -17,9 +17,11 @@ from catalog.errors import (
     CatalogError,
     Conflict,
     DatabaseUnavailable,
+    Forbidden,
     InvalidInput,
     NotFound,
     StorageError,
+    Unauthorized,
 )
 
 logger = logging.getLogger(__name__)
@@ -33,12 +35,6 @@ CODES: dict[type[CatalogError], str] = {
 }
 
 
-class Forbidden(CatalogError):
-    """The caller may not do this."""
-
-    code = "FORBIDDEN"
-
-
 class ServiceUnavailable(CatalogError):
     """A dependency (queue, storage) is missing or down; the request may be retried."""
 
@@ -46,6 +42,7 @@ class ServiceUnavailable(CatalogError):
 
 
 CODES[Forbidden] = "FORBIDDEN"
+CODES[Unauthorized] = "UNAUTHENTICATED"
 CODES[ServiceUnavailable] = "SERVICE_UNAVAILABLE"
 
 

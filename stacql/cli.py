@@ -15,11 +15,14 @@ from catalog.db import create_engine, create_sessionmaker, current_revision, upg
 from catalog.errors import CatalogError
 from catalog.ingest import LoadReport, load_path
 from catalog.ingest.sources import stac_files
+from stacql.cli_access import collections_app, keys_app
 from stacql.settings import Settings
 
 app = typer.Typer(help="stacql: a STAC catalog service on PostGIS.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(keys_app, name="keys")
+app.add_typer(collections_app, name="collections")
 console = Console(stderr=True)
 
 

@@ -19,12 +19,14 @@ from typing import Annotated, Any
 from geoalchemy2 import Geometry
 from sqlalchemy import (
     ARRAY,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
     ForeignKeyConstraint,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     func,
@@ -64,6 +66,7 @@ class Collection(Base):
     temporal_start: Mapped[Timestamp | None]
     temporal_end: Mapped[Timestamp | None]
     queryables: Mapped[Any] = mapped_column(JSONB, server_default="{}")
+    private: Mapped[bool] = mapped_column(Boolean, server_default="false")
     content: Mapped[Json]
     created_at: Mapped[CreatedAt]
     updated_at: Mapped[CreatedAt]
@@ -156,3 +159,22 @@ class Job(Base):
     result: Mapped[Any | None] = mapped_column(JSONB)
     created_at: Mapped[CreatedAt]
     updated_at: Mapped[CreatedAt]
+
+
+class ApiKey(Base):
+    """An API key: its scope (and collection, if limited to one) and a salted hash of its
+    token; the token itself is shown once at creation and never stored."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    scope: Mapped[str] = mapped_column(Text)
+    collection_id: Mapped[str | None] = mapped_column(
+        Text, ForeignKey("collections.id", ondelete="CASCADE")
+    )
+    lookup: Mapped[str] = mapped_column(Text, unique=True)
+    salt: Mapped[bytes] = mapped_column(LargeBinary)
+    digest: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[CreatedAt]
+    revoked_at: Mapped[Timestamp | None]

@@ -1,0 +1,84 @@
+"""``stacql keys ...`` and ``stacql collections ...``: API keys and private collections."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from catalog.access import create_key, list_keys, revoke_key, set_private
+from catalog.db import create_engine, create_sessionmaker
+from catalog.errors import CatalogError
+from stacql.settings import Settings
+
+keys_app = typer.Typer(help="API keys (only a salted hash of each token is stored).",
+                       no_args_is_help=True)
+collections_app = typer.Typer(help="Collection visibility.", no_args_is_help=True)
+console = Console(stderr=True)
+T = TypeVar("T")
+
+
+def _run(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run ``work`` in one committed transaction; a catalog error exits with status 1."""
+
+    async def main() -> T:
+        engine = create_engine(Settings().database.url, pool_size=1)
+        try:
+            async with create_sessionmaker(engine)() as session, session.begin():
+                return await work(session)
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(main())
+    except CatalogError as exc:
+        console.print(f"[red]{exc.code}:[/red] {exc.message}")
+        raise typer.Exit(1) from exc
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Option(help="Who or what the key is for")],
+    scope: Annotated[str, typer.Option(help="read, write or admin")] = "read",
+    collection: Annotated[
+        str | None, typer.Option(help="Limit the key to this collection")
+    ] = None,
+) -> None:
+    """Create a key and print its token once (it cannot be shown again)."""
+    record, token = _run(lambda s: create_key(s, name, scope, collection))
+    console.print(f"key {record.id} ({record.scope}"
+                  f"{', collection ' + record.collection_id if record.collection_id else ''})")
+    typer.echo(token)
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """List keys (never their tokens)."""
+    table = Table("id", "name", "scope", "collection", "created", "revoked")
+    for key in _run(list_keys):
+        table.add_row(str(key.id), key.name, key.scope, key.collection_id or "*",
+                      f"{key.created_at:%Y-%m-%d %H:%M}",
+                      f"{key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "")
+    Console().print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key: Annotated[str, typer.Argument(help="Key id or name")]) -> None:
+    """Revoke a key (by id, or every active key of that name); it stops working at once."""
+    for record in _run(lambda s: revoke_key(s, key)):
+        console.print(f"revoked {record.id} ({record.name})")
+
+
+@collections_app.command("private")
+def collections_private(
+    collection: str,
+    public: Annotated[bool, typer.Option("--public", help="Make it public again")] = False,
+) -> None:
+    """Make a collection private: invisible without a key that may read it."""
+    _run(lambda s: set_private(s, collection, not public))
+    console.print(f"collection {collection} is now {'public' if public else 'private'}")
