@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from strawberry.fastapi import BaseContext
 
+from catalog.access import ANONYMOUS, JwtVerifier, Principal, authenticate, credential_of
 from catalog.jobs import JobRecord
 from catalog.storage import AssetStore
 from graphql_api.events import ItemEvents
@@ -57,15 +59,47 @@ class Services:
     submit_extract: SubmitExtract | None = None
     submit_ingest: SubmitIngest | None = None
     events: ItemEvents | None = None
+    jwt: JwtVerifier | None = None
+
+
+def _header(source: Any, name: str) -> str | None:
+    if not source:
+        return None
+    for key, value in dict(source).items():
+        if isinstance(key, str) and key.lower() == name and isinstance(value, str):
+            return value
+    return None
 
 
 class Context(BaseContext):
-    """The per-request context: services, the API's base URL and fresh dataloaders."""
+    """The per-request context: services, the caller, the API's base URL, fresh loaders."""
 
     def __init__(self, services: Services) -> None:
         super().__init__()
         self.services = services
-        self.loaders = Loaders(services.sessions)
+        self._principal: Principal | None = None
+        self.loaders = Loaders(services.sessions, self.readable_private)
+
+    async def principal(self) -> Principal:
+        """The caller, from ``Authorization: Bearer`` or ``X-API-Key`` (HTTP headers, or
+        the ``connection_init`` payload of a WebSocket); anonymous without either."""
+        if self._principal is None:
+            headers = self.request.headers if self.request is not None else {}
+            params = self.connection_params if isinstance(self.connection_params, dict) else {}
+            token = credential_of(
+                _header(headers, "authorization") or _header(params, "authorization"),
+                _header(headers, "x-api-key") or _header(params, "x-api-key"),
+            )
+            if token is None:
+                self._principal = ANONYMOUS
+            else:
+                async with self.services.sessions() as session:
+                    self._principal = await authenticate(session, token, self.services.jwt)
+        return self._principal
+
+    async def readable_private(self) -> frozenset[str] | None:
+        """The private collections the caller may read (None: all of them)."""
+        return (await self.principal()).readable_private
 
     @property
     def base_url(self) -> str:

@@ -64,6 +64,7 @@ def item_request(
     sort_by: list[SortBy] | None = None,
     first: int | None = None,
     after: str | None = None,
+    readable_private: frozenset[str] | None = frozenset(),
 ) -> SearchRequest:
     """The ``catalog.search`` request the GraphQL arguments stand for."""
     if filter is not None and not isinstance(filter, dict):
@@ -81,6 +82,7 @@ def item_request(
         token=after,
         q=q,
         max_limit=limits.max_page_size,
+        readable_private=readable_private,
     )
 
 

@@ -6,7 +6,7 @@ run at the same time, and resolvers of one page do).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from sqlalchemy import select, tuple_
@@ -15,7 +15,8 @@ from strawberry.dataloader import DataLoader
 
 from catalog.db.errors import translate_db_errors
 from catalog.search.assets import AssetRow, ItemKey, assets_of_items
-from catalog.search.lookup import collections
+from catalog.search.engine import hidden_collections
+from catalog.search.lookup import collections, visible
 from catalog.search.render import item_parts, items
 
 ITEM_DEFAULT_PARTS = (
@@ -27,8 +28,13 @@ ITEM_DEFAULT_PARTS = (
 class Loaders:
     """The dataloaders of one request."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        readable_private: Callable[[], Awaitable[frozenset[str] | None]],
+    ) -> None:
         self._sessions = sessions
+        self._readable_private = readable_private
         self.assets = DataLoader(self._load_assets)
         self.collections = DataLoader(self._load_collections)
         self.items = DataLoader(self._load_items)
@@ -40,7 +46,7 @@ class Loaders:
 
     async def _load_collections(self, ids: Sequence[str]) -> list[dict[str, Any] | None]:
         query = select(collections.c.id, collections.c.content).where(
-            collections.c.id.in_(list(ids))
+            collections.c.id.in_(list(ids)), visible(await self._readable_private())
         )
         async with self._sessions() as session:
             with translate_db_errors():
@@ -48,9 +54,12 @@ class Loaders:
         return [rows.get(i) for i in ids]
 
     async def _load_items(self, keys: Sequence[ItemKey]) -> list[dict[str, Any] | None]:
+        readable = await self._readable_private()
         query = select(*item_parts(ITEM_DEFAULT_PARTS)).where(
             tuple_(items.c.collection_id, items.c.id).in_(list(keys))
         )
+        if readable is not None:
+            query = query.where(~items.c.collection_id.in_(hidden_collections(readable)))
         async with self._sessions() as session:
             with translate_db_errors():
                 rows = (await session.execute(query)).mappings().all()

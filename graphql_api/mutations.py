@@ -11,6 +11,7 @@ from typing import Any
 import strawberry
 from strawberry.file_uploads import Upload
 
+from catalog.access import require_write, require_write_anywhere, set_private
 from catalog.errors import InvalidInput
 from catalog.ingest.collections import create_collection, delete_collection
 from catalog.ingest.items import delete_item, upsert_items
@@ -113,13 +114,23 @@ def _instant(value: datetime | None) -> str | None:
 
 @strawberry.type
 class Mutation:
-    @strawberry.mutation(description="Create a collection from typed fields or STAC JSON.")
+    @strawberry.mutation(
+        description="Create a collection from typed fields or STAC JSON; `private` hides it "
+        "from callers without a key that may read it."
+    )
     async def create_collection(
-        self, info: Info, stac: JSON | None = None, input: CollectionInput | None = None
+        self,
+        info: Info,
+        stac: JSON | None = None,
+        input: CollectionInput | None = None,
+        private: bool = False,
     ) -> Collection:
         doc = _document(stac, input)
+        require_write(await info.context.principal(), str(doc.get("id")))
         async with info.context.services.sessions() as session, session.begin():
             await create_collection(session, doc)
+            if private:
+                await set_private(session, doc["id"], True)
             stored = await get_collection(session, doc["id"])
         return Collection(_doc=stored)
 
@@ -134,19 +145,26 @@ class Mutation:
         stac: JSON | None = None,
         input: CollectionInput | None = None,
         patch: JSON | None = None,
+        private: bool | None = None,
     ) -> Collection:
+        require_write(await info.context.principal(), id)
         async with info.context.services.sessions() as session, session.begin():
-            if patch is not None:
+            if private is not None and patch is None and stac is None and input is None:
+                await set_private(session, id, private)
+            elif patch is not None:
                 if stac is not None or input is not None:
                     raise InvalidInput("give either a patch or a whole collection, not both")
                 await patch_collection(session, id, patch)
             else:
                 await replace_collection(session, id, _document(stac, input))
+            if private is not None:
+                await set_private(session, id, private)
             stored = await get_collection(session, id)
         return Collection(_doc=stored)
 
     @strawberry.mutation(description="Delete a collection with all its items and assets.")
     async def delete_collection(self, info: Info, id: str) -> bool:
+        require_write(await info.context.principal(), id)
         async with info.context.services.sessions() as session, session.begin():
             await delete_collection(session, id)
         return True
@@ -161,6 +179,9 @@ class Mutation:
         if not items:
             raise InvalidInput("items is empty")
         records = normalize_items(items, collection_id)
+        principal = await info.context.principal()
+        for target in sorted({r.collection_id for r in records}):
+            require_write(principal, target)
         async with info.context.services.sessions() as session, session.begin():
             summary = await upsert_items(session, records)
         return UpsertItemsPayload(
@@ -170,6 +191,7 @@ class Mutation:
 
     @strawberry.mutation(description="Delete one item and its assets.")
     async def delete_item(self, info: Info, collection_id: str, id: str) -> bool:
+        require_write(await info.context.principal(), collection_id)
         async with info.context.services.sessions() as session, session.begin():
             await delete_item(session, collection_id, id)
         return True
@@ -193,6 +215,7 @@ class Mutation:
         if services.store is None or services.submit_extract is None:
             raise ServiceUnavailable("uploads are not enabled on this server")
         check_id(collection_id, "collection")
+        require_write(await info.context.principal(), collection_id)
         if item_id is not None:
             check_id(item_id, "item")
         check_id(asset_key, "asset key")
@@ -220,6 +243,7 @@ class Mutation:
         description="Queue the ingest of a static STAC catalog (or ndjson of items) at `href`."
     )
     async def ingest_catalog(self, info: Info, href: str) -> Job:
+        require_write_anywhere(await info.context.principal())
         submit = info.context.services.submit_ingest
         if submit is None:
             raise ServiceUnavailable("catalog ingests are not enabled on this server")

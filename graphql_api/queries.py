@@ -53,10 +53,11 @@ class Query:
         q: TextArg = None,
     ) -> CollectionConnection:
         limit = page_size(first, info.context.services.limits)
+        readable = await info.context.readable_private()
         async with info.context.services.sessions() as session:
             page = await search_collections(
                 session, bbox=bbox, datetime=datetime.as_interval() if datetime else None,
-                q=q, limit=limit, token=after,
+                q=q, limit=limit, token=after, readable_private=readable,
             )
         edges = [CollectionEdge(cursor=doc["id"], node=Collection(_doc=doc))
                  for doc in page.collections]
@@ -92,7 +93,8 @@ class Query:
         after: str | None = None,
     ) -> ItemConnection:
         request = item_request(
-            info.context.services.limits, collections=collections, ids=ids, bbox=bbox,
+            info.context.services.limits, readable_private=await info.context.readable_private(),
+            collections=collections, ids=ids, bbox=bbox,
             intersects=intersects, datetime=datetime, filter=filter, where=where, q=q,
             sort_by=sort_by, first=first, after=after,
         )
@@ -101,7 +103,10 @@ class Query:
     @strawberry.field(description="One item; null when there is none.")
     async def item(self, info: Info, collection_id: str, id: str) -> Item | None:
         parts = item_parts_of(info.selected_fields[0].selections)
-        request = build_search(ids=[id], collections=[collection_id], limit=1)
+        request = build_search(
+            ids=[id], collections=[collection_id], limit=1,
+            readable_private=await info.context.readable_private(),
+        )
         async with info.context.services.sessions() as session:
             page = await search_rows(session, request, item_parts(parts))
         return Item(_row=dict(page.rows[0])) if page.rows else None
@@ -124,7 +129,8 @@ class Query:
     ) -> AssetConnection:
         limits = info.context.services.limits
         request = item_request(
-            limits, collections=collections, bbox=bbox, intersects=intersects, datetime=datetime
+            limits, readable_private=await info.context.readable_private(),
+            collections=collections, bbox=bbox, intersects=intersects, datetime=datetime
         )
         async with info.context.services.sessions() as session:
             page = await search_assets(
@@ -151,7 +157,7 @@ class Query:
                 return None
 
     @strawberry.field(description="Counts and histograms; same filters as `items`.")
-    def aggregate(
+    async def aggregate(
         self,
         info: Info,
         collections: list[str] | None = None,
@@ -169,5 +175,6 @@ class Query:
             collections=collections, ids=ids, bbox=bbox, intersects=intersects,
             datetime=datetime.as_interval() if datetime else None,
             filter=combined_filter(filter, where), filter_lang="cql2-json", q=q,
+            readable_private=await info.context.readable_private(),
         )
         return Aggregation(_request=request, _sessions=info.context.services.sessions)

@@ -77,7 +77,8 @@ class Subscription:
         where: list[PropertyCondition] | None = None,
     ) -> AsyncGenerator[Item, None]:
         request = item_request(
-            info.context.services.limits, collections=collections, bbox=bbox,
+            info.context.services.limits, readable_private=await info.context.readable_private(),
+            collections=collections, bbox=bbox,
             intersects=intersects, datetime=datetime, filter=filter, where=where,
         )
         columns = item_parts(item_parts_of(info.selected_fields[0].selections))

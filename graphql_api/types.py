@@ -322,7 +322,8 @@ class Collection:
         from graphql_api.item_search import find_items, item_request
 
         request = item_request(
-            info.context.services.limits, collections=[self._doc["id"]], ids=ids, bbox=bbox,
+            info.context.services.limits, readable_private=await info.context.readable_private(),
+            collections=[self._doc["id"]], ids=ids, bbox=bbox,
             intersects=intersects, datetime=datetime, filter=filter, where=where, q=q,
             sort_by=sort_by, first=first, after=after,
         )

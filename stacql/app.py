@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from redis import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from catalog.access import JwtSettings, JwtVerifier
 from catalog.db import create_engine, create_sessionmaker
 from catalog.jobs import JobRecord
 from catalog.storage import create_asset_store
@@ -20,6 +21,14 @@ from stacql.settings import Settings
 from workers.queue import ExtractRequest, create_queue, enqueue_extract
 
 GRAPHQL_PATH = "/graphql"
+
+
+def jwt_verifier(settings: Settings) -> JwtVerifier | None:
+    """The bearer-token verifier, when a JWKS is configured."""
+    auth = settings.auth
+    if not auth.jwks:
+        return None
+    return JwtVerifier(JwtSettings(auth.jwks, audience=auth.audience, issuer=auth.issuer))
 
 
 def graphql_services(
@@ -37,6 +46,7 @@ def graphql_services(
 
     return Services(
         sessions=sessions,
+        jwt=jwt_verifier(settings),
         limits=Limits(**settings.graphql.model_dump()),
         store=create_asset_store(settings.storage.url),
         submit_extract=submit_extract,

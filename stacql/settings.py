@@ -52,6 +52,14 @@ class GraphQLSettings(BaseModel):
     max_upload_bytes: int = Field(2 * 1024**3, ge=1024)
 
 
+class AuthSettings(BaseModel):
+    """Bearer JWTs from an OIDC issuer (API keys need no settings)."""
+
+    jwks: str | None = None
+    audience: str = "stacql"
+    issuer: str | None = None
+
+
 class WorkerSettings(BaseModel):
     """RQ workers."""
 
@@ -79,5 +87,6 @@ class Settings(BaseSettings):
     storage: StorageSettings = StorageSettings()
     api: ApiSettings = ApiSettings()
     graphql: GraphQLSettings = GraphQLSettings()
+    auth: AuthSettings = AuthSettings()
     ingest: IngestSettings = IngestSettings()
     workers: WorkerSettings = WorkerSettings()

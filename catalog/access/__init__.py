@@ -14,6 +14,7 @@ from catalog.access.principal import (
     Principal,
     require_admin,
     require_write,
+    require_write_anywhere,
 )
 from catalog.access.tokens import JwtSettings, JwtVerifier
 from catalog.access.visibility import (
@@ -39,6 +40,7 @@ __all__ = [
     "private_collections",
     "require_admin",
     "require_write",
+    "require_write_anywhere",
     "revoke_key",
     "set_private",
 ]

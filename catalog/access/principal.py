@@ -80,3 +80,11 @@ def require_admin(principal: Principal) -> None:
         raise Unauthorized("this needs an API key or token with the admin scope")
     if not principal.is_admin:
         raise Forbidden(f"{principal.name} is not an admin")
+
+
+def require_write_anywhere(principal: Principal) -> None:
+    """Raise unless the caller may write to every collection (bulk ingests may touch any)."""
+    if principal.is_anonymous:
+        raise Unauthorized("writing needs an API key or token with the write scope")
+    if principal.collection_id is not None or not principal.may_write(""):
+        raise Forbidden(f"{principal.name} may not write to every collection")

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from catalog.db.errors import translate_db_errors
 from catalog.geometry import bbox_polygon, parse_bbox
 from catalog.search.freetext import parse_terms
-from catalog.search.lookup import collections
+from catalog.search.lookup import collections, visible
 from catalog.temporal import Interval, parse_interval, parse_rfc3339
 
 
@@ -54,6 +54,7 @@ async def search_collections(
     q: str | Sequence[str] | None = None,
     limit: int = 10,
     token: str | None = None,
+    readable_private: frozenset[str] | None = None,
 ) -> CollectionPage:
     """Collections meeting every given condition, ``limit`` at a time after ``token``.
 
@@ -62,8 +63,9 @@ async def search_collections(
     area = bbox_polygon(parse_bbox(bbox)) if bbox else None
     interval = parse_interval(datetime) if datetime else None
     terms = parse_terms(q)
+    query = select(collections.c.content).where(visible(readable_private))
     with translate_db_errors():
-        rows = await session.execute(select(collections.c.content).order_by(collections.c.id))
+        rows = await session.execute(query.order_by(collections.c.id))
     matching = [
         doc for (doc,) in rows
         if (area is None or _meets_bbox(doc, area))

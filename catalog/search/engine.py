@@ -9,6 +9,7 @@ from typing import Any
 import shapely
 from sqlalchemy import (
     ColumnElement,
+    Select,
     and_,
     cast,
     false,
@@ -29,6 +30,7 @@ from catalog.search.cql2 import compile_filter
 from catalog.search.cursor import Cursor, decode_cursor, encode_cursor
 from catalog.search.fields import items, resolve_field
 from catalog.search.freetext import text_match
+from catalog.search.lookup import collections
 from catalog.search.render import item_json
 from catalog.search.request import SearchRequest
 from catalog.search.sort import (
@@ -87,7 +89,18 @@ def where_clauses(request: SearchRequest) -> list[ColumnElement]:
         clauses.append(compile_filter(request.filter))
     if request.q:
         clauses.append(text_match(item_text(), request.q))
+    if request.readable_private is not None:
+        clauses.append(~items.c.collection_id.in_(hidden_collections(request.readable_private)))
     return clauses
+
+
+def hidden_collections(readable_private: frozenset[str]) -> Select:
+    """The ids of private collections not in ``readable_private`` (a subquery, so a
+    collection made private is hidden from the next statement on)."""
+    query = select(collections.c.id).where(collections.c.private)
+    if readable_private:
+        query = query.where(collections.c.id.not_in(sorted(readable_private)))
+    return query
 
 
 def item_text() -> ColumnElement:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog.db.errors import translate_db_errors
@@ -16,27 +16,48 @@ from catalog.search.render import item_json
 collections = Collection.__table__
 
 
-async def list_collections(session: AsyncSession) -> list[dict[str, Any]]:
-    """Every collection's STAC document (extent kept current), ordered by id."""
+def visible(readable_private: frozenset[str] | None) -> ColumnElement[bool]:
+    """Collections a caller may see: public ones and the private ones it may read
+    (``None``: every collection)."""
+    if readable_private is None:
+        return true()
+    return or_(~collections.c.private, collections.c.id.in_(sorted(readable_private)))
+
+
+async def list_collections(
+    session: AsyncSession, readable_private: frozenset[str] | None = None
+) -> list[dict[str, Any]]:
+    """Every visible collection's STAC document (extent kept current), ordered by id."""
+    query = select(collections.c.content).where(visible(readable_private))
     with translate_db_errors():
-        rows = await session.execute(select(collections.c.content).order_by(collections.c.id))
+        rows = await session.execute(query.order_by(collections.c.id))
     return [row[0] for row in rows]
 
 
-async def get_collection(session: AsyncSession, collection_id: str) -> dict[str, Any]:
-    """One collection's STAC document; raises ``UnknownCollection``."""
+async def get_collection(
+    session: AsyncSession, collection_id: str, readable_private: frozenset[str] | None = None
+) -> dict[str, Any]:
+    """One collection's STAC document; raises ``UnknownCollection`` (also for a private
+    collection the caller may not read: it is not to know it exists)."""
+    query = select(collections.c.content).where(
+        collections.c.id == collection_id, visible(readable_private)
+    )
     with translate_db_errors():
-        row = await session.execute(
-            select(collections.c.content).where(collections.c.id == collection_id)
-        )
-    content = row.scalar_one_or_none()
+        content = (await session.execute(query)).scalar_one_or_none()
     if content is None:
         raise UnknownCollection(f"no collection {collection_id!r}")
     return content
 
 
-async def get_item(session: AsyncSession, collection_id: str, item_id: str) -> dict[str, Any]:
+async def get_item(
+    session: AsyncSession,
+    collection_id: str,
+    item_id: str,
+    readable_private: frozenset[str] | None = None,
+) -> dict[str, Any]:
     """One item's STAC document; raises ``UnknownCollection`` or ``ItemNotFound``."""
+    if readable_private is not None:
+        await get_collection(session, collection_id, readable_private)
     query = select(item_json()).where(items.c.collection_id == collection_id, items.c.id == item_id)
     with translate_db_errors():
         document = (await session.execute(query)).scalar_one_or_none()

@@ -36,6 +36,8 @@ class SearchRequest:
     token: str | None = None
     count: bool = False
     q: tuple[str, ...] = ()
+    readable_private: frozenset[str] | None = frozenset()
+    """Private collections the caller may read (None: all); others are invisible."""
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -80,6 +82,7 @@ def build_search(
     q: str | Sequence[str] | None = None,
     query: str | dict[str, Any] | None = None,
     max_limit: int = MAX_LIMIT,
+    readable_private: frozenset[str] | None = frozenset(),
 ) -> SearchRequest:
     """Validate raw search parameters (query-string or JSON forms) into a request.
 
@@ -101,6 +104,7 @@ def build_search(
         token=token or None,
         count=count,
         q=tuple(parse_terms(q)),
+        readable_private=readable_private,
     )
 
 

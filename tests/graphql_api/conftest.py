@@ -10,7 +10,9 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from catalog.access import create_key
 from stacql.app import create_app
 from stacql.settings import DatabaseSettings, RedisSettings, Settings, StorageSettings
 from tests.support.live_server import live_server
@@ -53,11 +55,21 @@ def app_settings(database_url: str, storage: Path) -> Settings:
     )
 
 
-async def _client(settings: Settings) -> AsyncIterator[GraphQL]:
+async def _client(settings: Settings, token: str | None = None) -> AsyncIterator[GraphQL]:
     app = create_app(settings)
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://stacql.test") as client:
+    headers = {"X-API-Key": token} if token else {}
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://stacql.test", headers=headers
+    ) as client:
         yield GraphQL(app, client)
+
+
+async def admin_key(sessions: async_sessionmaker[AsyncSession]) -> str:
+    """The token of a new admin key (keys are emptied with the scratch catalog)."""
+    async with sessions() as session, session.begin():
+        _, token = await create_key(session, "tests", "admin")
+    return token
 
 
 @pytest.fixture(scope="session")
@@ -70,8 +82,9 @@ async def gql(catalog_url: str, loaded_sessions, tmp_path_factory) -> AsyncItera
 
 @pytest.fixture
 async def scratch_gql(scratch_url: str, scratch_sessions, tmp_path) -> AsyncIterator[GraphQL]:
-    """GraphQL over an empty catalog (truncated before the test)."""
-    async for client in _client(app_settings(scratch_url, tmp_path / "assets")):
+    """GraphQL over an empty catalog (truncated before the test), as an admin."""
+    token = await admin_key(scratch_sessions)
+    async for client in _client(app_settings(scratch_url, tmp_path / "assets"), token):
         yield client
 
 

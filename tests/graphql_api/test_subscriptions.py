@@ -14,6 +14,7 @@ import websockets
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from catalog.jobs import create_job, mark_finished, mark_started, set_progress
+from tests.graphql_api.conftest import admin_key
 from tests.graphql_api.test_mutations import CREATE, UPSERT, a_collection, an_item
 
 WAIT_S = 15.0
@@ -59,9 +60,9 @@ async def subscribe(base_url: str, query: str, **variables: Any) -> AsyncIterato
         yield Subscription(socket)
 
 
-async def mutate(base_url: str, query: str, **variables: Any) -> dict[str, Any]:
-    """Run a mutation through HTTP on the live server."""
-    async with httpx.AsyncClient(base_url=base_url) as client:
+async def mutate(base_url: str, token: str, query: str, **variables: Any) -> dict[str, Any]:
+    """Run a mutation through HTTP on the live server, with an API key."""
+    async with httpx.AsyncClient(base_url=base_url, headers={"X-API-Key": token}) as client:
         response = await client.post("graphql", json={"query": query, "variables": variables})
     body = response.json()
     assert "errors" not in body, body
@@ -76,11 +77,12 @@ ITEMS_ADDED = """subscription($bbox: [Float!]) {
 async def test_items_added_pushes_matching_items_as_they_are_committed(
     live_scratch: str, scratch_sessions: async_sessionmaker[AsyncSession]
 ) -> None:
-    await mutate(live_scratch, CREATE, stac=a_collection("scenes"))
-    await mutate(live_scratch, CREATE, stac=a_collection("others"))
+    token = await admin_key(scratch_sessions)
+    await mutate(live_scratch, token, CREATE, stac=a_collection("scenes"))
+    await mutate(live_scratch, token, CREATE, stac=a_collection("others"))
     async with subscribe(live_scratch, ITEMS_ADDED, bbox=[0, 0, 3, 1]) as subscription:
         await asyncio.sleep(0.5)  # the subscription has read its starting point
-        await mutate(live_scratch, UPSERT, items=[
+        await mutate(live_scratch, token, UPSERT, items=[
             an_item("inside", 1, "2021-01-01T00:00:00Z", 5.0),
             an_item("outside", 7, "2021-01-01T00:00:00Z", 5.0),
             an_item("other-collection", 1, "2021-01-01T00:00:00Z", 5.0, collection="others"),
@@ -88,11 +90,11 @@ async def test_items_added_pushes_matching_items_as_they_are_committed(
         first = await subscription.next()
         assert first["itemsAdded"] == {"id": "inside", "collectionId": "scenes", "property": 5.0}
         changed = an_item("inside", 1, "2021-01-01T00:00:00Z", 9.0)
-        await mutate(live_scratch, UPSERT, items=[changed])
+        await mutate(live_scratch, token, UPSERT, items=[changed])
         second = await subscription.next()
         assert second["itemsAdded"]["property"] == 9.0
         # Writing the same document again changes nothing, so nothing is pushed.
-        await mutate(live_scratch, UPSERT, items=[changed])
+        await mutate(live_scratch, token, UPSERT, items=[changed])
         assert await subscription.silent_for(3.0)
 
 

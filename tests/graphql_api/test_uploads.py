@@ -19,7 +19,7 @@ from rasterio.warp import transform_bounds
 
 from stacql.app import create_app
 from stacql.settings import WorkerSettings
-from tests.graphql_api.conftest import TEST_REDIS_URL, GraphQL, app_settings
+from tests.graphql_api.conftest import TEST_REDIS_URL, GraphQL, admin_key, app_settings
 from tests.graphql_api.test_mutations import CREATE, a_collection
 from tests.support.paths import DATA, RASTERS, REPO
 
@@ -60,7 +60,10 @@ async def upload_gql(
     )
     app = create_app(settings)
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://stacql.test") as client:
+    headers = {"X-API-Key": await admin_key(scratch_sessions)}
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://stacql.test", headers=headers
+    ) as client:
         yield GraphQL(app, client), queue, storage
 
 
@@ -125,7 +128,10 @@ async def test_an_upload_over_the_limit_is_refused_and_not_kept(
     settings.graphql.max_upload_bytes = 1024
     app = create_app(settings)
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://stacql.test") as client:
+    headers = {"X-API-Key": await admin_key(scratch_sessions)}
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://stacql.test", headers=headers
+    ) as client:
         gql = GraphQL(app, client)
         await gql.data(CREATE, stac=a_collection("rasters"))
         body = await upload(gql, {"file": NAIP_TIF}, collectionId="rasters")
