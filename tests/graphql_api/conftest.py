@@ -17,7 +17,8 @@ from stacql.app import create_app
 from stacql.settings import DatabaseSettings, RedisSettings, Settings, StorageSettings
 from tests.support.live_server import live_server
 
-TEST_REDIS_URL = "redis://127.0.0.1:6379/15"
+# Not the workers tests' db 15, which they flush around each test.
+TEST_REDIS_URL = "redis://127.0.0.1:6379/14"
 
 
 @dataclass

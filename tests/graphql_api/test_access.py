@@ -1,0 +1,165 @@
+"""Who may do what over GraphQL: each write with no key, a wrong key, a revoked key, an
+expired JWT, a key for another collection, a read-only key, and the right key; private
+collections invisible without a key that may read them."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from catalog.access import create_key, revoke_key
+from stacql.app import create_app
+from tests.graphql_api.conftest import GraphQL, app_settings
+from tests.graphql_api.test_mutations import UPSERT, a_collection, an_item
+
+Sessions = async_sessionmaker[AsyncSession]
+CREATE_PRIVATE = """mutation($stac: JSON, $private: Boolean!) {
+  createCollection(stac: $stac, private: $private) { id } }"""
+
+
+@pytest.fixture(scope="module")
+def signer(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Path]:
+    """An issuer's RSA key and its JWKS file."""
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(private.public_key()))
+    path = tmp_path_factory.mktemp("jwks") / "jwks.json"
+    path.write_text(json.dumps({"keys": [{**public, "kid": "k1"}]}))
+    return private, path
+
+
+def bearer(private: Any, scope: str, expires_in: int = 300, **claims: Any) -> str:
+    token = jwt.encode(
+        {"sub": "bob", "aud": "stacql", "exp": int(time.time()) + expires_in, "scope": scope,
+         **claims},
+        private, algorithm="RS256", headers={"kid": "k1"},
+    )
+    return f"Bearer {token}"
+
+
+@pytest.fixture
+async def world(
+    scratch_url: str, scratch_sessions: Sessions, tmp_path: Path, signer: tuple[Any, Path]
+) -> AsyncIterator[tuple[GraphQL, dict[str, dict[str, str]]]]:
+    """An app with JWTs enabled, collections `open` and `secret` (private) holding one
+    item each, and the headers of every kind of caller."""
+    settings = app_settings(scratch_url, tmp_path / "assets")
+    settings.auth.jwks = str(signer[1])
+    app = create_app(settings)
+    async with scratch_sessions() as session, session.begin():
+        _, admin = await create_key(session, "admin", "admin")
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://stacql.test"
+    ) as client:
+        gql = GraphQL(app, client)
+        setup = {"X-API-Key": admin}
+        for cid in ("open", "secret"):
+            made = await post(gql, setup, CREATE_PRIVATE, stac=a_collection(cid),
+                              private=cid == "secret")
+            item = an_item(f"{cid}-1", 0, "2021-01-01T00:00:00Z", 1.0, collection=cid)
+            stored = await post(gql, setup, UPSERT, items=[item])
+            assert "errors" not in made and "errors" not in stored, (made, stored)
+        async with scratch_sessions() as session, session.begin():
+            _, writer = await create_key(session, "writer", "write", "secret")
+            _, other = await create_key(session, "other", "write", "open")
+            _, reader = await create_key(session, "reader", "read", "secret")
+            _, revoked = await create_key(session, "gone", "admin")
+            await revoke_key(session, "gone")
+        callers = {
+            "none": {},
+            "wrong key": {"X-API-Key": writer[:-2] + "xx"},
+            "revoked key": {"X-API-Key": revoked},
+            "expired jwt": {"Authorization": bearer(signer[0], "stacql:write", -60)},
+            "other collection": {"X-API-Key": other},
+            "read only": {"X-API-Key": reader},
+            "right key": {"X-API-Key": writer},
+            "right jwt": {"Authorization": bearer(signer[0], "stacql:write",
+                                                  **{"stacql:collection": "secret"})},
+            "admin": setup,
+        }
+        yield gql, callers
+
+
+async def post(gql: GraphQL, headers: dict[str, str], query: str, **variables: Any) -> dict:
+    response = await gql.client.post(
+        "/graphql", json={"query": query, "variables": variables}, headers=headers
+    )
+    return response.json()
+
+
+def code(body: dict[str, Any]) -> str | None:
+    errors = body.get("errors")
+    return errors[0]["extensions"]["code"] if errors else None
+
+
+WRITES = {
+    "upsert": (UPSERT, {"items": [an_item("new", 0, "2021-02-01T00:00:00Z", 2.0, "secret")]}),
+    "delete item": ('mutation { deleteItem(collectionId: "secret", id: "secret-1") }', {}),
+    "patch collection": (
+        'mutation { updateCollection(id: "secret", patch: {title: "T"}) { id } }', {}
+    ),
+    "delete collection": ('mutation { deleteCollection(id: "secret") }', {}),
+}
+EXPECTED = {
+    "none": "UNAUTHENTICATED", "wrong key": "UNAUTHENTICATED",
+    "revoked key": "UNAUTHENTICATED", "expired jwt": "UNAUTHENTICATED",
+    "other collection": "FORBIDDEN", "read only": "FORBIDDEN",
+    "right key": None, "right jwt": None, "admin": None,
+}
+
+
+@pytest.mark.parametrize("write", list(WRITES))
+@pytest.mark.parametrize("caller", list(EXPECTED))
+async def test_writes_need_write_on_the_collection(
+    world: tuple[GraphQL, dict], write: str, caller: str
+) -> None:
+    gql, callers = world
+    query, variables = WRITES[write]
+    body = await post(gql, callers[caller], query, **variables)
+    assert code(body) == EXPECTED[caller], body
+    # A refused write leaves the item where it was.
+    check = await post(gql, callers["admin"],
+                       '{ item(collectionId: "secret", id: "secret-1") { id } }')
+    if EXPECTED[caller] is not None:
+        assert check["data"]["item"] == {"id": "secret-1"}
+
+
+READS = """{ items { nodes { id } } collections { nodes { id } }
+  collection(id: "secret") { id } item(collectionId: "secret", id: "secret-1") { id }
+  aggregate { totalCount byCollection { key } } assets { nodes { itemId } } }"""
+
+
+@pytest.mark.parametrize(
+    ("caller", "sees_secret"),
+    [("none", False), ("other collection", False), ("read only", True), ("right jwt", True),
+     ("admin", True)],
+)
+async def test_private_collections_are_invisible_without_read(
+    world: tuple[GraphQL, dict], caller: str, sees_secret: bool
+) -> None:
+    gql, callers = world
+    data = (await post(gql, callers[caller], READS))["data"]
+    expected_items = ["open-1", "secret-1"] if sees_secret else ["open-1"]
+    assert sorted(n["id"] for n in data["items"]["nodes"]) == expected_items
+    assert [n["id"] for n in data["collections"]["nodes"]] == (
+        ["open", "secret"] if sees_secret else ["open"]
+    )
+    assert (data["collection"] is not None) == sees_secret
+    assert (data["item"] is not None) == sees_secret
+    assert data["aggregate"]["totalCount"] == len(expected_items)
+    assert sorted(n["itemId"] for n in data["assets"]["nodes"]) == expected_items
+
+
+async def test_a_bad_key_is_refused_even_for_public_reads(world: tuple[GraphQL, dict]) -> None:
+    gql, callers = world
+    assert code(await post(gql, callers["wrong key"], "{ items { nodes { id } } }")) == (
+        "UNAUTHENTICATED"
+    )
