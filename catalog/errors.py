@@ -118,7 +118,14 @@ class StorageError(CatalogError):
     code = "STORAGE_ERROR"
 
 
-class DatabaseUnavailable(CatalogError):
+class ServiceUnavailable(CatalogError):
+    """A service stacql depends on (database, queue, storage) is down or not configured;
+    the operation may be retried later."""
+
+    code = "SERVICE_UNAVAILABLE"
+
+
+class DatabaseUnavailable(ServiceUnavailable):
     """The database could not be reached; the operation may be retried."""
 
     code = "DATABASE_UNAVAILABLE"

@@ -30,6 +30,7 @@ class Limits:
     max_aliases: int = 30
     max_tokens: int = 5000
     max_upload_bytes: int = 2 * 1024**3
+    max_upload_pixels: int = 50_000 * 50_000
 
 
 @dataclass(frozen=True)

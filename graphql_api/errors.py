@@ -16,10 +16,10 @@ from strawberry.extensions import MaskErrors
 from catalog.errors import (
     CatalogError,
     Conflict,
-    DatabaseUnavailable,
     Forbidden,
     InvalidInput,
     NotFound,
+    ServiceUnavailable,
     StorageError,
     Unauthorized,
 )
@@ -30,20 +30,11 @@ CODES: dict[type[CatalogError], str] = {
     InvalidInput: "BAD_USER_INPUT",
     NotFound: "NOT_FOUND",
     Conflict: "CONFLICT",
-    DatabaseUnavailable: "SERVICE_UNAVAILABLE",
+    ServiceUnavailable: "SERVICE_UNAVAILABLE",
     StorageError: "SERVICE_UNAVAILABLE",
+    Forbidden: "FORBIDDEN",
+    Unauthorized: "UNAUTHENTICATED",
 }
-
-
-class ServiceUnavailable(CatalogError):
-    """A dependency (queue, storage) is missing or down; the request may be retried."""
-
-    code = "SERVICE_UNAVAILABLE"
-
-
-CODES[Forbidden] = "FORBIDDEN"
-CODES[Unauthorized] = "UNAUTHENTICATED"
-CODES[ServiceUnavailable] = "SERVICE_UNAVAILABLE"
 
 
 def code_of(exc: CatalogError) -> str:

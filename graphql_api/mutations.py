@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import PurePosixPath
 from typing import Any
@@ -12,7 +10,7 @@ import strawberry
 from strawberry.file_uploads import Upload
 
 from catalog.access import require_write, require_write_anywhere, set_private
-from catalog.errors import InvalidInput
+from catalog.errors import InvalidInput, ServiceUnavailable
 from catalog.ingest.collections import create_collection, delete_collection
 from catalog.ingest.items import delete_item, upsert_items
 from catalog.ingest.transactions import patch_collection, replace_collection
@@ -21,11 +19,9 @@ from catalog.stac import normalize_items
 from catalog.stac.common import check_id
 from catalog.temporal import format_rfc3339
 from graphql_api.context import UploadedRaster
-from graphql_api.errors import ServiceUnavailable
 from graphql_api.scalars import JSON
 from graphql_api.types import Collection, Info, Job
-
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+from graphql_api.uploads import removed_on_error, safe_name, store_upload
 
 
 @strawberry.input(description="A provider of a collection.")
@@ -86,22 +82,6 @@ class UpsertItemsPayload:
     updated: int
     unchanged: int
     ids: list[str]
-
-
-def _safe_name(filename: str | None, fallback: str) -> str:
-    name = PurePosixPath((filename or "").replace("\\", "/")).name
-    name = _UNSAFE.sub("_", name).strip("._")
-    return name or fallback
-
-
-async def _limited(upload: Upload, limit: int) -> AsyncIterator[bytes]:
-    """The upload's bytes, refusing (mid-stream, so nothing is kept) beyond ``limit``."""
-    size = 0
-    while chunk := await upload.read(1024 * 1024):
-        size += len(chunk)
-        if size > limit:
-            raise InvalidInput(f"the file exceeds the upload limit of {limit} bytes")
-        yield chunk
 
 
 def _instant(value: datetime | None) -> str | None:
@@ -221,22 +201,15 @@ class Mutation:
         check_id(asset_key, "asset key")
         async with services.sessions() as session:
             await get_collection(session, collection_id)
-        name = _safe_name(getattr(file, "filename", None), "raster.tif")
+        name = safe_name(getattr(file, "filename", None), "raster.tif")
         folder = f"{collection_id}/{item_id or PurePosixPath(name).stem}"
-        limit = services.limits.max_upload_bytes
-        stored = await services.store.put(f"{folder}/{name}", _limited(file, limit))
-        metadata_key = None
-        if sidecar is not None:
-            side = _safe_name(getattr(sidecar, "filename", None), "metadata.txt")
-            sidecar_stored = await services.store.put(f"{folder}/{side}", _limited(sidecar, limit))
-            metadata_key = sidecar_stored.key
-        record = await services.submit_extract(
-            UploadedRaster(
-                collection_id=collection_id, key=stored.key, item_id=item_id,
-                metadata_key=metadata_key, asset_key=asset_key, roles=tuple(roles or ("data",)),
-                datetime=_instant(datetime),
-            )
+        request = UploadedRaster(
+            collection_id=collection_id, key=folder, item_id=item_id, asset_key=asset_key,
+            roles=tuple(roles or ("data",)), datetime=_instant(datetime),
         )
+        upload = await store_upload(services, file, sidecar, request)
+        async with removed_on_error(services, upload):
+            record = await services.submit_extract(upload)
         return Job(_record=record)
 
     @strawberry.mutation(

@@ -50,6 +50,7 @@ class GraphQLSettings(BaseModel):
     max_aliases: int = Field(30, ge=1)
     max_tokens: int = Field(5000, ge=100)
     max_upload_bytes: int = Field(2 * 1024**3, ge=1024)
+    max_upload_pixels: int = Field(50_000 * 50_000, ge=1)
 
 
 class AuthSettings(BaseModel):

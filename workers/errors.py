@@ -6,7 +6,7 @@ They subclass :class:`catalog.errors.InvalidInput`, so every adapter already map
 
 from __future__ import annotations
 
-from catalog.errors import CatalogError, InvalidInput
+from catalog.errors import InvalidInput, ServiceUnavailable
 
 
 class UnreadableRaster(InvalidInput):
@@ -37,7 +37,7 @@ class InvalidMetadata(InvalidInput):
     code = "INVALID_METADATA"
 
 
-class QueueUnavailable(CatalogError):
+class QueueUnavailable(ServiceUnavailable):
     """Redis did not take a job; the request may be sent again."""
 
     code = "QUEUE_UNAVAILABLE"

@@ -155,3 +155,42 @@ async def test_a_body_past_the_door_limit_gets_413(
     assert response.status_code == 413
     assert response.json()["errors"][0]["extensions"]["code"] == "PAYLOAD_TOO_LARGE"
     assert small.json() == {"data": {"__typename": "Query"}}
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["rasterio/389225main_sw_1965_1024.jpg", "rasterio/corrupt.tif", "rasterio/RGB.byte.gcp.vrt",
+     "image-tiff/malformed_open_error.tif", "rasterio/rotated.tif"],
+)
+async def test_files_that_are_not_georeferenced_rasters_are_refused(
+    upload_gql: tuple[GraphQL, str, Path], name: str
+) -> None:
+    gql, _queue, storage = upload_gql
+    await gql.data(CREATE, stac=a_collection("rasters"))
+    body = await upload(gql, {"file": RASTERS / name}, collectionId="rasters")
+    error = body["errors"][0]
+    assert (error["extensions"]["code"], error["extensions"]["reason"]) == (
+        "BAD_USER_INPUT", "INVALID_RASTER"
+    ), body
+    assert not [p for p in storage.rglob("*") if p.is_file()]
+
+
+async def test_with_the_queue_down_an_upload_is_refused_and_nothing_kept(
+    scratch_url: str, scratch_sessions, tmp_path: Path
+) -> None:
+    settings = app_settings(scratch_url, tmp_path / "assets")
+    settings.redis.url = "redis://127.0.0.1:9/0"  # nothing listens on the discard port
+    app = create_app(settings)
+    headers = {"X-API-Key": await admin_key(scratch_sessions)}
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://stacql.test", headers=headers
+    ) as client:
+        gql = GraphQL(app, client)
+        await gql.data(CREATE, stac=a_collection("rasters"))
+        body = await upload(gql, {"file": RASTERS / "rasterio/byte.tif"}, collectionId="rasters",
+                            when="2020-05-01T00:00:00Z")
+        jobs = await gql.client.post("/graphql", json={"query": "{ __typename }"})
+    assert body["errors"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE", body
+    assert "could not be queued" in body["errors"][0]["message"]
+    assert jobs.status_code == 200
+    assert not [p for p in (tmp_path / "assets").rglob("*") if p.is_file()]

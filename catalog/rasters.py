@@ -1,0 +1,71 @@
+"""The gate in front of raster uploads: only a georeferenced raster of bounded size passes.
+
+The path handed to GDAL is always one of ours (the upload's temporary file), never a
+string from the caller, so no ``/vsicurl/``, ``/vsizip/`` or local path can be smuggled
+in; the file is opened with every GDAL driver but those that follow links to other
+files (VRT and friends), which a hostile file could point at ``/etc/passwd``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import rasterio
+from rasterio.errors import NotGeoreferencedWarning, RasterioError
+from rasterio.windows import Window
+
+from catalog.errors import InvalidInput
+
+DEFAULT_MAX_PIXELS = 50_000 * 50_000
+# Drivers whose files name other files or URLs: a VRT is XML that may point anywhere.
+_LINKING_DRIVERS = frozenset({"VRT", "WMS", "WMTS", "WCS", "DAAS", "PLMosaic", "MRF"})
+
+
+class InvalidRaster(InvalidInput):
+    """An upload that is not a georeferenced raster stacql accepts."""
+
+    code = "INVALID_RASTER"
+
+
+def check_raster(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> None:
+    """Refuse (``InvalidRaster``) anything but a georeferenced raster of at most
+    ``max_pixels`` pixels per band: not a raster, a linking format, no CRS or transform,
+    a size that would decompress into a bomb, or pixels that cannot be decoded."""
+    env = rasterio.Env(
+        GDAL_DISABLE_READDIR_ON_OPEN="EMPTY_DIR", GDAL_SKIP=" ".join(sorted(_LINKING_DRIVERS))
+    )
+    try:
+        with env, warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            _check_dataset(path, max_pixels)
+    except RasterioError as exc:
+        raise InvalidRaster(f"the file is not a raster GDAL can read: {exc}") from exc
+
+
+def _check_dataset(path: Path, max_pixels: int) -> None:
+    with rasterio.open(path) as dataset:
+        if dataset.width * dataset.height > max_pixels:
+            raise InvalidRaster(
+                f"the raster has {dataset.width} x {dataset.height} pixels, more than the "
+                f"limit of {max_pixels}"
+            )
+        gcps, gcp_crs = dataset.gcps
+        georeferenced = (dataset.crs is not None and not dataset.transform.is_identity) or (
+            bool(gcps) and gcp_crs is not None
+        )
+        if not georeferenced:
+            raise InvalidRaster("the raster has no georeferencing (no CRS or transform)")
+        # Decode full-resolution windows at the corners and the centre, and a decimated
+        # view (overviews), so most truncated or corrupt files fail here rather than in
+        # the worker (which still fails cleanly on the rest).
+        for window in _sample_windows(dataset.width, dataset.height):
+            dataset.read(window=window)
+        dataset.read(1, out_shape=(min(dataset.height, 256), min(dataset.width, 256)))
+
+
+def _sample_windows(width: int, height: int, size: int = 512) -> list[Window]:
+    w, h = min(width, size), min(height, size)
+    offsets = {(0, 0), (width - w, 0), (0, height - h), (width - w, height - h),
+               ((width - w) // 2, (height - h) // 2)}
+    return [Window(col, row, w, h) for col, row in sorted(offsets)]
