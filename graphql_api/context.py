@@ -13,7 +13,14 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from strawberry.fastapi import BaseContext
 
-from catalog.access import ANONYMOUS, JwtVerifier, Principal, authenticate, credential_of
+from catalog.access import (
+    ANONYMOUS,
+    FetchPolicy,
+    JwtVerifier,
+    Principal,
+    authenticate,
+    credential_of,
+)
 from catalog.jobs import JobRecord
 from catalog.storage import AssetStore
 from graphql_api.events import ItemEvents
@@ -61,6 +68,7 @@ class Services:
     submit_ingest: SubmitIngest | None = None
     events: ItemEvents | None = None
     jwt: JwtVerifier | None = None
+    fetch_policy: FetchPolicy = field(default_factory=FetchPolicy)
 
 
 def _header(source: Any, name: str) -> str | None:

@@ -222,4 +222,4 @@ class Mutation:
             raise ServiceUnavailable("catalog ingests are not enabled on this server")
         if not href.strip():
             raise InvalidInput("href is empty")
-        return Job(_record=await submit(href))
+        return Job(_record=await submit(info.context.services.fetch_policy.check(href)))

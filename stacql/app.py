@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from redis import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from catalog.access import JwtSettings, JwtVerifier
+from catalog.access import FetchPolicy, JwtSettings, JwtVerifier
 from catalog.db import create_engine, create_sessionmaker
 from catalog.jobs import JobRecord
 from catalog.storage import create_asset_store
@@ -47,6 +47,10 @@ def graphql_services(
     return Services(
         sessions=sessions,
         jwt=jwt_verifier(settings),
+        fetch_policy=FetchPolicy(
+            allowed_hosts=tuple(settings.fetch.allowed_hosts),
+            allow_private=settings.fetch.allow_private,
+        ),
         limits=Limits(**settings.graphql.model_dump()),
         store=create_asset_store(settings.storage.url),
         submit_extract=submit_extract,

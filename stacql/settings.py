@@ -61,6 +61,13 @@ class AuthSettings(BaseModel):
     issuer: str | None = None
 
 
+class FetchSettings(BaseModel):
+    """Server-side fetches of caller-given URLs (``ingestCatalog(href)``)."""
+
+    allowed_hosts: list[str] = []
+    allow_private: bool = False
+
+
 class WorkerSettings(BaseModel):
     """RQ workers."""
 
@@ -89,5 +96,6 @@ class Settings(BaseSettings):
     api: ApiSettings = ApiSettings()
     graphql: GraphQLSettings = GraphQLSettings()
     auth: AuthSettings = AuthSettings()
+    fetch: FetchSettings = FetchSettings()
     ingest: IngestSettings = IngestSettings()
     workers: WorkerSettings = WorkerSettings()

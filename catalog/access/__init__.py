@@ -16,6 +16,7 @@ from catalog.access.principal import (
     require_write,
     require_write_anywhere,
 )
+from catalog.access.remote import FetchPolicy
 from catalog.access.tokens import JwtSettings, JwtVerifier
 from catalog.access.visibility import (
     authenticate,
@@ -28,6 +29,7 @@ __all__ = [
     "ANONYMOUS",
     "SCOPES",
     "ApiKeyRecord",
+    "FetchPolicy",
     "JwtSettings",
     "JwtVerifier",
     "Principal",

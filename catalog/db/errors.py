@@ -16,6 +16,16 @@ def _driver_error(exc: BaseException) -> BaseException:
     return getattr(orig, "__cause__", None) or orig or exc
 
 
+# Server-side conditions that pass (too many connections, shutting down, starting up).
+_UNAVAILABLE = (
+    asyncpg.InsufficientResourcesError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.PostgresConnectionError,
+)
+
+
 @contextmanager
 def translate_db_errors() -> Iterator[None]:
     """Re-raise asyncpg / SQLAlchemy errors as typed catalog errors."""
@@ -33,6 +43,8 @@ def translate_db_errors() -> Iterator[None]:
         driver = _driver_error(exc)
         if isinstance(driver, asyncpg.UniqueViolationError):
             raise Conflict(f"already exists: {driver.detail or driver}") from exc
+        if isinstance(driver, _UNAVAILABLE):
+            raise DatabaseUnavailable(f"database unavailable: {driver}") from exc
         if isinstance(driver, asyncpg.QueryCanceledError):
             raise InvalidInput("the query took too long and was cancelled") from exc
         if isinstance(driver, asyncpg.DataError | asyncpg.InvalidTextRepresentationError):

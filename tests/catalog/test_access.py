@@ -158,3 +158,29 @@ async def test_jwts_map_to_scopes(issuer: tuple[Any, Path], scratch_sessions: Se
                 pytest.fail(f"accepted a token with a bad {reason}")
         with pytest.raises(Unauthorized, match="no JWKS"):
             await authenticate(session, sign(private, scope="stacql:read"))
+
+
+def test_fetch_policy_refuses_local_and_private_places() -> None:
+    from catalog.access import FetchPolicy
+
+    names = {"public.example": ["93.184.216.34"], "sneaky.example": ["93.184.216.34", "10.0.0.5"],
+             "localhost": ["127.0.0.1", "::1"]}
+    policy = FetchPolicy(resolver=lambda host: names[host])
+    assert policy.check("https://public.example/catalog.json") == (
+        "https://public.example/catalog.json"
+    )
+    refused = [
+        "file:///etc/passwd", "/vsicurl/http://x", "ftp://public.example/x",
+        "http://localhost:8080/", "http://127.0.0.1/", "http://[::1]/", "http://169.254.169.254/",
+        "https://sneaky.example/c.json", "http://10.1.2.3/", "http://192.168.0.1/",
+    ]
+    for url in refused:
+        with pytest.raises((Forbidden, InvalidInput)):
+            policy.check(url)
+            pytest.fail(f"allowed {url}")
+    only = FetchPolicy(allowed_hosts=("public.example",), resolver=lambda host: names[host])
+    with pytest.raises(Forbidden):
+        only.check("https://sneaky.example/")
+    assert FetchPolicy(allow_private=True, resolver=lambda h: names[h]).check(
+        "http://localhost:8080/c.json"
+    )

@@ -13,8 +13,8 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from catalog.access import create_key
-from stacql.app import create_app
 from stacql.settings import DatabaseSettings, RedisSettings, Settings, StorageSettings
+from tests.support.app_client import app_client
 from tests.support.live_server import live_server
 
 # Not the workers tests' db 15, which they flush around each test.
@@ -57,12 +57,7 @@ def app_settings(database_url: str, storage: Path) -> Settings:
 
 
 async def _client(settings: Settings, token: str | None = None) -> AsyncIterator[GraphQL]:
-    app = create_app(settings)
-    transport = httpx.ASGITransport(app=app)
-    headers = {"X-API-Key": token} if token else {}
-    async with httpx.AsyncClient(
-        transport=transport, base_url="http://stacql.test", headers=headers
-    ) as client:
+    async with app_client(settings, {"X-API-Key": token} if token else None) as (app, client):
         yield GraphQL(app, client)
 
 

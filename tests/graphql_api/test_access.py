@@ -10,16 +10,15 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from catalog.access import create_key, revoke_key
-from stacql.app import create_app
 from tests.graphql_api.conftest import GraphQL, app_settings
 from tests.graphql_api.test_mutations import UPSERT, a_collection, an_item
+from tests.support.app_client import app_client
 
 Sessions = async_sessionmaker[AsyncSession]
 CREATE_PRIVATE = """mutation($stac: JSON, $private: Boolean!) {
@@ -53,12 +52,9 @@ async def world(
     item each, and the headers of every kind of caller."""
     settings = app_settings(scratch_url, tmp_path / "assets")
     settings.auth.jwks = str(signer[1])
-    app = create_app(settings)
     async with scratch_sessions() as session, session.begin():
         _, admin = await create_key(session, "admin", "admin")
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://stacql.test"
-    ) as client:
+    async with app_client(settings) as (app, client):
         gql = GraphQL(app, client)
         setup = {"X-API-Key": admin}
         for cid in ("open", "secret"):

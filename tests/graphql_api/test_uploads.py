@@ -12,15 +12,14 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import rasterio
 from rasterio.warp import transform_bounds
 
-from stacql.app import create_app
 from stacql.settings import WorkerSettings
 from tests.graphql_api.conftest import TEST_REDIS_URL, GraphQL, admin_key, app_settings
 from tests.graphql_api.test_mutations import CREATE, a_collection
+from tests.support.app_client import app_client
 from tests.support.paths import DATA, RASTERS, REPO
 
 NAIP_TIF = RASTERS / "naip/m_3008501_ne_16_1_20110815.tif"
@@ -58,12 +57,8 @@ async def upload_gql(
     settings = app_settings(scratch_url, storage).model_copy(
         update={"workers": WorkerSettings(queues=[queue])}
     )
-    app = create_app(settings)
-    transport = httpx.ASGITransport(app=app)
     headers = {"X-API-Key": await admin_key(scratch_sessions)}
-    async with httpx.AsyncClient(
-        transport=transport, base_url="http://stacql.test", headers=headers
-    ) as client:
+    async with app_client(settings, headers) as (app, client):
         yield GraphQL(app, client), queue, storage
 
 
@@ -126,12 +121,8 @@ async def test_an_upload_over_the_limit_is_refused_and_not_kept(
 ) -> None:
     settings = app_settings(scratch_url, tmp_path / "assets")
     settings.graphql.max_upload_bytes = 1024
-    app = create_app(settings)
-    transport = httpx.ASGITransport(app=app)
     headers = {"X-API-Key": await admin_key(scratch_sessions)}
-    async with httpx.AsyncClient(
-        transport=transport, base_url="http://stacql.test", headers=headers
-    ) as client:
+    async with app_client(settings, headers) as (app, client):
         gql = GraphQL(app, client)
         await gql.data(CREATE, stac=a_collection("rasters"))
         body = await upload(gql, {"file": NAIP_TIF}, collectionId="rasters")
@@ -146,9 +137,7 @@ async def test_a_body_past_the_door_limit_gets_413(
     settings = app_settings(scratch_url, tmp_path / "assets")
     settings.graphql.max_upload_bytes = 1024
     settings.api.max_body_bytes = 1024
-    app = create_app(settings)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://stacql.test") as client:
+    async with app_client(settings) as (_app, client):
         response = await client.post("/graphql", json={"query": "{ __typename }",
                                                        "pad": "x" * 10_000})
         small = await client.post("/graphql", json={"query": "{ __typename }"})
@@ -180,11 +169,8 @@ async def test_with_the_queue_down_an_upload_is_refused_and_nothing_kept(
 ) -> None:
     settings = app_settings(scratch_url, tmp_path / "assets")
     settings.redis.url = "redis://127.0.0.1:9/0"  # nothing listens on the discard port
-    app = create_app(settings)
     headers = {"X-API-Key": await admin_key(scratch_sessions)}
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://stacql.test", headers=headers
-    ) as client:
+    async with app_client(settings, headers) as (app, client):
         gql = GraphQL(app, client)
         await gql.data(CREATE, stac=a_collection("rasters"))
         body = await upload(gql, {"file": RASTERS / "rasterio/byte.tif"}, collectionId="rasters",

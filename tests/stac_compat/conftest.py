@@ -7,25 +7,21 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 
-from stacql.app import create_app
 from stacql.settings import DatabaseSettings, Settings
+from tests.support.app_client import app_client
 from tests.support.live_server import live_server
 
 
 @pytest.fixture(scope="session")
 async def stac_client(catalog_url: str, loaded_sessions) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(Settings(database=DatabaseSettings(url=catalog_url)))
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://stacql.test") as client:
+    async with app_client(Settings(database=DatabaseSettings(url=catalog_url))) as (_, client):
         yield client
 
 
 @pytest.fixture
 async def scratch_client(scratch_url: str, scratch_sessions) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client on the real app over an empty catalog."""
-    app = create_app(Settings(database=DatabaseSettings(url=scratch_url)))
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://stacql.test") as client:
+    async with app_client(Settings(database=DatabaseSettings(url=scratch_url))) as (_, client):
         yield client
 
 
