@@ -16,9 +16,12 @@ def _driver_error(exc: BaseException) -> BaseException:
     return getattr(orig, "__cause__", None) or orig or exc
 
 
-# Server-side conditions that pass (too many connections, shutting down, starting up).
+# Server-side conditions that pass (too many connections, shutting down, starting up, the
+# database closed to connections or locked for a moment).
 _UNAVAILABLE = (
     asyncpg.InsufficientResourcesError,
+    asyncpg.ObjectNotInPrerequisiteStateError,
+    asyncpg.InvalidCatalogNameError,
     asyncpg.CannotConnectNowError,
     asyncpg.AdminShutdownError,
     asyncpg.CrashShutdownError,
