@@ -45,10 +45,15 @@ def property_types(records: Iterable[ItemRecord]) -> dict[str, dict[str, set[str
 async def merge_queryables(
     session: AsyncSession, found: dict[str, dict[str, set[str]]]
 ) -> None:
-    """Add newly seen properties and types to each collection's queryables."""
-    for collection_id, names in found.items():
+    """Add newly seen properties and types to each collection's queryables.
+
+    The row is locked FOR NO KEY UPDATE, not FOR UPDATE: the items just inserted hold
+    KEY SHARE locks on it through their foreign key, and FOR UPDATE would wait for every
+    concurrent writer of the collection while they wait for us (a deadlock).
+    """
+    for collection_id, names in sorted(found.items()):
         row = await session.execute(
-            text("SELECT queryables FROM collections WHERE id = :id FOR UPDATE"),
+            text("SELECT queryables FROM collections WHERE id = :id FOR NO KEY UPDATE"),
             {"id": collection_id},
         )
         stored: dict[str, list[str]] = row.scalar_one()
