@@ -54,7 +54,8 @@ class UploadedRaster:
 
 
 SubmitExtract = Callable[[UploadedRaster], Awaitable[JobRecord]]
-SubmitIngest = Callable[[str], Awaitable[JobRecord]]
+SubmitIngest = Callable[[str, str | None], Awaitable[JobRecord]]
+"""(href, collection id for items without one) -> the queued job."""
 
 
 @dataclass(frozen=True)

@@ -213,13 +213,17 @@ class Mutation:
         return Job(_record=record)
 
     @strawberry.mutation(
-        description="Queue the ingest of a static STAC catalog (or ndjson of items) at `href`."
+        description="Queue the ingest of a static STAC catalog (or ndjson of items) at `href`; "
+        "`collectionId` is given to items that name none."
     )
-    async def ingest_catalog(self, info: Info, href: str) -> Job:
+    async def ingest_catalog(
+        self, info: Info, href: str, collection_id: str | None = None
+    ) -> Job:
         require_write_anywhere(await info.context.principal())
         submit = info.context.services.submit_ingest
         if submit is None:
             raise ServiceUnavailable("catalog ingests are not enabled on this server")
         if not href.strip():
             raise InvalidInput("href is empty")
-        return Job(_record=await submit(info.context.services.fetch_policy.check(href)))
+        checked = info.context.services.fetch_policy.check(href)
+        return Job(_record=await submit(checked, collection_id))
