@@ -25,7 +25,7 @@ def stacql(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
 def test_db_upgrade_twice_is_safe(scratch_url: str) -> None:
     first, second = stacql(scratch_url, "db", "upgrade"), stacql(scratch_url, "db", "upgrade")
     assert (first.returncode, second.returncode) == (0, 0)
-    assert "revision 0001" in second.stderr
+    assert "revision 0002_ingest_speed" in second.stderr
 
 
 async def test_static_catalog_loads_once_and_reloads_as_unchanged(
