@@ -38,6 +38,8 @@ from catalog.ingest.sources import (
 from catalog.stac.items import ItemRecord, normalize_item, normalize_items
 
 DEFAULT_BATCH_SIZE = 5_000
+# More processes than this prepare batches faster than one connection writes them.
+MAX_PROCESSES = 4
 # Below this size an ndjson file is prepared by a thread: starting processes costs more.
 PROCESS_MIN_BYTES = 16 * 1024 * 1024
 Progress = Callable[[str, int], None]
@@ -277,9 +279,11 @@ def _uses_processes(file: Path, processes: int | None) -> bool:
 def _process_pool(size: int) -> Iterator[ProcessPoolExecutor]:
     # Fork: workers start at once with the modules already imported (a fresh
     # interpreter would spend a second importing them). The pool forks all its workers
-    # on the first submit, before it starts its own thread.
+    # on the first submit, before it starts its own thread: submit at once, before this
+    # load starts any thread either.
     pool = ProcessPoolExecutor(size, mp_context=multiprocessing.get_context("fork"))
     try:
+        pool.submit(gc.isenabled)
         yield pool
     finally:
         pool.shutdown(cancel_futures=True)
@@ -315,13 +319,13 @@ async def load_path(
     written (``n`` of them from file ``label``).
 
     ``processes`` worker processes prepare the batches of ndjson files; by default, one
-    per CPU for files of at least ``PROCESS_MIN_BYTES``; 0 prepares everything in a
-    thread of this process.
+    per CPU (at most ``MAX_PROCESSES``) for files of at least ``PROCESS_MIN_BYTES``; 0
+    prepares everything in a thread of this process.
     """
     report = LoadReport()
     target = _LoadTarget(sessions, report, collection_id, batch_size, progress)
     files = _collections_first(stac_files(path))
-    size = processes if processes is not None else os.cpu_count() or 1
+    size = processes if processes is not None else min(os.cpu_count() or 1, MAX_PROCESSES)
     with _bulk_gc():
         if not any(_uses_processes(file, processes) for file in files):
             for file in files:
