@@ -26,6 +26,7 @@ from pathlib import Path
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from catalog.db.errors import translate_db_errors
 from catalog.errors import CatalogError
 from catalog.ingest.collections import upsert_collection
 from catalog.ingest.items import PreparedItems, UpsertSummary, prepare_items, upsert_prepared
@@ -142,7 +143,8 @@ async def _write_batch(
             # The commit does not wait for the WAL flush: the writer goes on to the next
             # batch at once. A crash can lose the last batches reported written, never
             # half of one, and loading the file again completes it.
-            await session.execute(text("SET LOCAL synchronous_commit = off"))
+            with translate_db_errors():
+                await session.execute(text("SET LOCAL synchronous_commit = off"))
             report.items += await upsert_prepared(session, batch.prepared)
     except CatalogError as exc:
         report.errors.append(f"{batch.first_source} .. {batch.last_source}: {exc}")
