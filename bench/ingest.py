@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import re
+import resource
 import subprocess
 import sys
 import time
@@ -51,6 +52,7 @@ class LoadFigure:
     seconds: float
     items: UpsertSummary
     errors: list[str]
+    cpu_seconds: float = 0.0
 
     @property
     def total(self) -> int:
@@ -142,12 +144,20 @@ async def timed_load(
     processes: int | None = None,
 ) -> LoadFigure:
     """Load ``path`` with ``load_path`` and time it (wall clock)."""
+    cpu_before = _client_cpu()
     started = time.perf_counter()
     report: LoadReport = await load_path(
         sessions, path, batch_size=batch_size, processes=processes
     )
     seconds = time.perf_counter() - started
-    return LoadFigure(label, seconds, report.items, report.errors)
+    return LoadFigure(label, seconds, report.items, report.errors, _client_cpu() - cpu_before)
+
+
+def _client_cpu() -> float:
+    """CPU seconds of this process and of its finished children (the loader's workers)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 async def _vacuum_analyze(database_url: str) -> float:
@@ -230,6 +240,8 @@ def print_table(
         )
         print(f"\nfirst load vs peer: {first.rate / peer.rate:.2f}x  "
               f"(second load vs peer: {second.rate / peer.rate:.2f}x)")
+    print(f"client CPU (this process and its workers): first load {first.cpu_seconds:.2f} s, "
+          f"second load {second.cpu_seconds:.2f} s")
     print(f"VACUUM ANALYZE items, assets (untimed above): {vacuum_s:.2f} s")
 
 
