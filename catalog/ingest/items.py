@@ -237,8 +237,8 @@ async def _partition(
 
 
 async def _copy_new(driver: asyncpg.Connection, new: list[EncodedItem]) -> bool:
-    """COPY items that were absent a moment ago; False (and nothing written) when a
-    concurrent writer created one of them in between."""
+    """COPY items believed absent; False (and nothing written) when one exists, e.g.
+    because a concurrent writer created it a moment ago."""
     await driver.execute("SAVEPOINT stacql_new_items")
     try:
         await _copy(driver, "items", b"".join(e.row for e in new), _ITEM_COLUMNS)
@@ -277,6 +277,16 @@ async def _write_items(
     return new + inserted, updated
 
 
+async def _write_all_new(
+    driver: asyncpg.Connection, batch: PreparedItems
+) -> tuple[list[EncodedItem], list[EncodedItem]] | None:
+    """COPY the whole batch as new items: the (inserted, updated) items, or None, with
+    nothing written, when one of them exists already."""
+    await driver.execute(_CREATE_STAGES)
+    items = list(batch.items.values())
+    return (items, []) if await _copy_new(driver, items) else None
+
+
 async def _write_dependents(
     session: AsyncSession,
     driver: asyncpg.Connection,
@@ -310,19 +320,27 @@ async def upsert_items(session: AsyncSession, records: Sequence[ItemRecord]) -> 
     return await upsert_prepared(session, prepare_items(records))
 
 
-async def upsert_prepared(session: AsyncSession, batch: PreparedItems) -> UpsertSummary:
+async def upsert_prepared(
+    session: AsyncSession, batch: PreparedItems, *, likely_new: bool = False
+) -> UpsertSummary:
     """Write a batch made by ``prepare_items``, as ``upsert_items`` does; the caller
-    commits."""
+    commits.
+
+    ``likely_new`` says that the batch's items are probably all absent (in a bulk load,
+    when the previous batch was): they are then copied without first reading the stored
+    hashes of their keys, which are read only when one of them turns out to exist.
+    """
     if not batch.items:
         return UpsertSummary()
     with translate_db_errors():
         # Through the session first: that opens the transaction the raw COPYs join.
         await _require_collections(session, {collection for collection, _ in batch.items})
         driver = (await (await session.connection()).get_raw_connection()).driver_connection
-        new, changed = await _partition(driver, batch)
-        inserted, updated = (
-            await _write_items(driver, new, changed) if new or changed else ([], [])
-        )
+        written = await _write_all_new(driver, batch) if likely_new else None
+        if written is None:
+            new, changed = await _partition(driver, batch)
+            written = await _write_items(driver, new, changed) if new or changed else ([], [])
+        inserted, updated = written
         if inserted or updated:
             await _write_dependents(session, driver, inserted + updated, batch)
     return UpsertSummary(

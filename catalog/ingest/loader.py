@@ -135,8 +135,12 @@ def _units(
 
 
 async def _write_batch(
-    sessions: async_sessionmaker[AsyncSession], batch: _ItemBatch, report: LoadReport
-) -> None:
+    sessions: async_sessionmaker[AsyncSession],
+    batch: _ItemBatch,
+    report: LoadReport,
+    likely_new: bool,
+) -> bool:
+    """Write a batch; True when all its items were new (so the next ones likely are)."""
     report.errors.extend(batch.errors)
     try:
         async with sessions() as session, session.begin():
@@ -145,9 +149,12 @@ async def _write_batch(
             # half of one, and loading the file again completes it.
             with translate_db_errors():
                 await session.execute(text("SET LOCAL synchronous_commit = off"))
-            report.items += await upsert_prepared(session, batch.prepared)
+            summary = await upsert_prepared(session, batch.prepared, likely_new=likely_new)
     except CatalogError as exc:
         report.errors.append(f"{batch.first_source} .. {batch.last_source}: {exc}")
+        return False
+    report.items += summary
+    return summary.inserted == len(batch.prepared.items)
 
 
 async def _load_collection(
@@ -172,23 +179,26 @@ class _LoadTarget:
     progress: Progress | None
 
 
-async def _write_unit(target: _LoadTarget, file: Path, unit: Unit) -> None:
+async def _write_unit(target: _LoadTarget, file: Path, unit: Unit, likely_new: bool) -> bool:
+    """Write a unit; returns whether the next batch of the file is likely all new."""
     if isinstance(unit, _ItemBatch):
-        await _write_batch(target.sessions, unit, target.report)
+        likely_new = await _write_batch(target.sessions, unit, target.report, likely_new)
     else:
         await _load_collection(target.sessions, unit, target.report)
     if target.progress:
         target.progress(str(file), unit.size if isinstance(unit, _ItemBatch) else 1)
+    return likely_new
 
 
 async def _load_file(target: _LoadTarget, file: Path) -> None:
     units = _units(iter_file(file), target.collection_id, target.batch_size)
     upcoming = asyncio.ensure_future(asyncio.to_thread(next, units, None))
+    likely_new = False
     try:
         while (unit := await upcoming) is not None:
             # The worker thread prepares the next unit while this one is written.
             upcoming = asyncio.ensure_future(asyncio.to_thread(next, units, None))
-            await _write_unit(target, file, unit)
+            likely_new = await _write_unit(target, file, unit, likely_new)
     except CatalogError as exc:
         target.report.errors.append(str(exc))
     finally:
@@ -240,6 +250,7 @@ async def _load_ndjson_in_processes(
                 pool, _prepare_lines, str(file), *chunk, target.collection_id
             ))
 
+    likely_new = False
     try:
         for _ in range(processes + 1):
             submit()
@@ -247,7 +258,7 @@ async def _load_ndjson_in_processes(
             units, error = await pending.popleft()
             submit()
             for unit in units:
-                await _write_unit(target, file, unit)
+                likely_new = await _write_unit(target, file, unit, likely_new)
             if error is not None:
                 target.report.errors.append(str(error))
                 return

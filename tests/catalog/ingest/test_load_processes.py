@@ -149,3 +149,31 @@ async def test_assets_go_with_their_items(scratch_sessions, how: str) -> None:
     # The deleted item loads again, assets and all (no stale asset row is in the way).
     again = await _load_naip(scratch_sessions, NAIP / "items.ndjson", processes=2)
     assert again.ok, again.errors
+
+
+@pytest.mark.parametrize("processes", [0, 2])
+async def test_items_present_in_a_batch_after_all_new_ones_are_found_unchanged(
+    scratch_sessions, tmp_path: Path, processes: int
+) -> None:
+    # After an all-new batch the next one is copied without a lookup first; existing
+    # items in it must still be found (and left alone), the rest inserted.
+    present = tmp_path / "present.ndjson"
+    present.write_bytes(b"\n".join([*NAIP_LINES[:300], *NAIP_LINES[700:750]]) + b"\n")
+    await _load_naip(scratch_sessions, present, processes=0)
+    async with scratch_sessions() as session:
+        stamps = dict((await session.execute(text("SELECT id, updated_at FROM items"))).all())
+
+    report = await load_path(
+        scratch_sessions, NAIP / "items.ndjson", batch_size=BATCH, processes=processes
+    )
+
+    assert report.ok, report.errors
+    summary = report.items
+    assert (summary.inserted, summary.updated, summary.unchanged) == (650, 0, 350)
+    async with scratch_sessions() as session:
+        after = dict((await session.execute(text("SELECT id, updated_at FROM items"))).all())
+    assert {k: after[k] for k in stamps} == stamps
+    rows = await _rows(scratch_sessions)
+    await _clear(scratch_sessions)
+    await _load_naip(scratch_sessions, NAIP / "items.ndjson", processes=0)
+    assert await _rows(scratch_sessions) == rows
