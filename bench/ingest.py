@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import re
+import resource
 import subprocess
 import sys
 import time
@@ -51,6 +52,7 @@ class LoadFigure:
     seconds: float
     items: UpsertSummary
     errors: list[str]
+    cpu_seconds: float = 0.0
 
     @property
     def total(self) -> int:
@@ -80,6 +82,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
     parser.add_argument(
         "--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="items per transaction"
+    )
+    parser.add_argument(
+        "--processes", type=int, default=None,
+        help="worker processes preparing the batches (default: the loader's choice; 0: none)",
     )
     parser.add_argument(
         "--fresh", action="store_true", help=f"drop and recreate the database first "
@@ -131,13 +137,27 @@ async def _item_count(sessions: async_sessionmaker[AsyncSession]) -> int:
 
 
 async def timed_load(
-    sessions: async_sessionmaker[AsyncSession], path: Path, label: str, batch_size: int
+    sessions: async_sessionmaker[AsyncSession],
+    path: Path,
+    label: str,
+    batch_size: int,
+    processes: int | None = None,
 ) -> LoadFigure:
     """Load ``path`` with ``load_path`` and time it (wall clock)."""
+    cpu_before = _client_cpu()
     started = time.perf_counter()
-    report: LoadReport = await load_path(sessions, path, batch_size=batch_size)
+    report: LoadReport = await load_path(
+        sessions, path, batch_size=batch_size, processes=processes
+    )
     seconds = time.perf_counter() - started
-    return LoadFigure(label, seconds, report.items, report.errors)
+    return LoadFigure(label, seconds, report.items, report.errors, _client_cpu() - cpu_before)
+
+
+def _client_cpu() -> float:
+    """CPU seconds of this process and of its finished children (the loader's workers)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 async def _vacuum_analyze(database_url: str) -> float:
@@ -155,7 +175,11 @@ async def _vacuum_analyze(database_url: str) -> float:
 
 
 async def run_loads(
-    database_url: str, items: Path, collection: Path, batch_size: int
+    database_url: str,
+    items: Path,
+    collection: Path,
+    batch_size: int,
+    processes: int | None = None,
 ) -> tuple[LoadFigure, LoadFigure]:
     """Load the collection, then time the first and the second load of the items."""
     engine = create_engine(database_url, pool_size=2)
@@ -170,8 +194,12 @@ async def run_loads(
                 f"collection {COLLECTION_ID!r} already holds {existing} items; rerun with "
                 "--fresh to time a load into an empty collection"
             )
-        first = await timed_load(sessions, items, "first load (empty collection)", batch_size)
-        second = await timed_load(sessions, items, "second load (same file)", batch_size)
+        first = await timed_load(
+            sessions, items, "first load (empty collection)", batch_size, processes
+        )
+        second = await timed_load(
+            sessions, items, "second load (same file)", batch_size, processes
+        )
         return first, second
     finally:
         await engine.dispose()
@@ -212,6 +240,8 @@ def print_table(
         )
         print(f"\nfirst load vs peer: {first.rate / peer.rate:.2f}x  "
               f"(second load vs peer: {second.rate / peer.rate:.2f}x)")
+    print(f"client CPU (this process and its workers): first load {first.cpu_seconds:.2f} s, "
+          f"second load {second.cpu_seconds:.2f} s")
     print(f"VACUUM ANALYZE items, assets (untimed above): {vacuum_s:.2f} s")
 
 
@@ -236,7 +266,9 @@ def main(argv: list[str] | None = None) -> int:
     upgrade(args.database_url)
     print(f"loading {items} ({items.stat().st_size / 1e6:.0f} MB) in batches of "
           f"{args.batch_size} into {make_url(args.database_url).database}", flush=True)
-    first, second = asyncio.run(run_loads(args.database_url, items, collection, args.batch_size))
+    first, second = asyncio.run(
+        run_loads(args.database_url, items, collection, args.batch_size, args.processes)
+    )
     vacuum_s = asyncio.run(_vacuum_analyze(args.database_url))
     print()
     print_table(first, second, vacuum_s, peer)

@@ -23,7 +23,6 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
-    ForeignKeyConstraint,
     Index,
     Integer,
     LargeBinary,
@@ -112,22 +111,24 @@ class Item(Base):
     updated_at: Mapped[CreatedAt]
 
     collection: Mapped[Collection] = relationship(back_populates="items", lazy="raise")
-    assets: Mapped[list[Asset]] = relationship(back_populates="item", lazy="raise")
+    assets: Mapped[list[Asset]] = relationship(
+        back_populates="item",
+        lazy="raise",
+        primaryjoin="and_(Item.collection_id == foreign(Asset.collection_id), "
+        "Item.id == foreign(Asset.item_id))",
+    )
 
 
 class Asset(Base):
-    """One asset of an item; ``fields`` holds every member besides the named columns."""
+    """One asset of an item; ``fields`` holds every member besides the named columns.
+
+    No foreign key to ``items``: a per-row key check was most of a bulk load's database
+    time. The ingest service writes assets with their items, and triggers on ``items``
+    delete the assets of deleted or truncated items (migration 0002).
+    """
 
     __tablename__ = "assets"
-    __table_args__ = (
-        ForeignKeyConstraint(
-            ["collection_id", "item_id"],
-            ["items.collection_id", "items.id"],
-            ondelete="CASCADE",
-        ),
-        Index("assets_roles_gin", "roles", postgresql_using="gin"),
-        Index("assets_media_type_idx", "media_type"),
-    )
+    __table_args__ = (Index("assets_roles_gin", "roles", postgresql_using="gin"),)
 
     collection_id: Mapped[str] = mapped_column(Text, primary_key=True)
     item_id: Mapped[str] = mapped_column(Text, primary_key=True)
@@ -140,7 +141,12 @@ class Asset(Base):
     roles: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
     fields: Mapped[Any] = mapped_column(JSONB, server_default="{}")
 
-    item: Mapped[Item] = relationship(back_populates="assets", lazy="raise")
+    item: Mapped[Item] = relationship(
+        back_populates="assets",
+        lazy="raise",
+        primaryjoin="and_(Item.collection_id == foreign(Asset.collection_id), "
+        "Item.id == foreign(Asset.item_id))",
+    )
 
 
 class Job(Base):

@@ -128,12 +128,16 @@ def _strings(values: tuple[str, ...]) -> str:
 
 
 class EncodedItem(NamedTuple):
-    """An item with its COPY text rows (each ending in a newline)."""
+    """An item's key and content hash with its COPY text rows (UTF-8, each ending in a
+    newline). Only what writing needs: a batch prepared in another process travels back
+    as these few strings."""
 
-    record: ItemRecord
-    row: str
-    asset_rows: str
-    extent_row: str
+    collection_id: str
+    id: str
+    content_hash: str
+    row: bytes
+    asset_rows: bytes
+    extent_row: bytes
 
 
 def _encode(r: ItemRecord) -> EncodedItem:
@@ -154,21 +158,30 @@ def _encode(r: ItemRecord) -> EncodedItem:
         f"{_strings(tuple(a.roles))}\t{_json(a.fields)}\n"
         for a in r.assets
     )
-    return EncodedItem(r, row + "\n", asset_rows, f"{collection}\t{geometry}\t{start}\t{end}\n")
+    return EncodedItem(
+        r.collection_id, r.id, r.content_hash, (row + "\n").encode(), asset_rows.encode(),
+        f"{collection}\t{geometry}\t{start}\t{end}\n".encode(),
+    )
 
 
 @dataclass(frozen=True)
 class PreparedItems:
     """A batch ready for ``upsert_prepared``: one entry per (collection, id), the last
-    occurrence of a key winning, in the order keys first appear."""
+    occurrence of a key winning, in the order keys first appear; and, per collection,
+    the property names of the batch with their JSON types (for the queryables)."""
 
     items: dict[tuple[str, str], EncodedItem]
+    property_types: dict[str, dict[str, set[str]]]
 
 
 def prepare_items(records: Iterable[ItemRecord]) -> PreparedItems:
-    """Deduplicate a batch and encode it for COPY; CPU only, safe in a worker thread."""
+    """Deduplicate a batch and encode it for COPY; CPU only, safe in a worker thread or
+    process."""
     latest = {(r.collection_id, r.id): r for r in records}
-    return PreparedItems({key: _encode(r) for key, r in latest.items()})
+    return PreparedItems(
+        {key: _encode(r) for key, r in latest.items()},
+        {c: dict(names) for c, names in property_types(latest.values()).items()},
+    )
 
 
 @dataclass
@@ -197,14 +210,15 @@ async def _require_collections(session: AsyncSession, ids: set[str]) -> None:
         )
 
 
-async def _copy(driver: asyncpg.Connection, table: str, rows: str, columns: Sequence[str]) -> None:
+async def _copy(
+    driver: asyncpg.Connection, table: str, rows: bytes, columns: Sequence[str]
+) -> None:
     # A memoryview: asyncpg would take plain bytes for a file name.
-    data = memoryview(rows.encode())
-    await driver.copy_to_table(table, source=data, columns=columns, format="text")
+    await driver.copy_to_table(table, source=memoryview(rows), columns=columns, format="text")
 
 
 def _keys(items: Sequence[EncodedItem]) -> tuple[list[str], list[str]]:
-    return [e.record.collection_id for e in items], [e.record.id for e in items]
+    return [e.collection_id for e in items], [e.id for e in items]
 
 
 async def _partition(
@@ -217,17 +231,17 @@ async def _partition(
     new = [e for key, e in batch.items.items() if key not in stored]
     changed = [
         e for key, e in batch.items.items()
-        if key in stored and stored[key] != e.record.content_hash
+        if key in stored and stored[key] != e.content_hash
     ]
     return new, changed
 
 
 async def _copy_new(driver: asyncpg.Connection, new: list[EncodedItem]) -> bool:
-    """COPY items that were absent a moment ago; False (and nothing written) when a
-    concurrent writer created one of them in between."""
+    """COPY items believed absent; False (and nothing written) when one exists, e.g.
+    because a concurrent writer created it a moment ago."""
     await driver.execute("SAVEPOINT stacql_new_items")
     try:
-        await _copy(driver, "items", "".join(e.row for e in new), _ITEM_COLUMNS)
+        await _copy(driver, "items", b"".join(e.row for e in new), _ITEM_COLUMNS)
     except asyncpg.UniqueViolationError:
         await driver.execute("ROLLBACK TO SAVEPOINT stacql_new_items")
         return False
@@ -239,8 +253,8 @@ async def _merge(
     driver: asyncpg.Connection, items: list[EncodedItem]
 ) -> tuple[list[EncodedItem], list[EncodedItem]]:
     """Upsert through the staging table; returns the (inserted, updated) items."""
-    await _copy(driver, STAGE_ITEMS, "".join(e.row for e in items), _ITEM_COLUMNS)
-    by_key = {(e.record.collection_id, e.record.id): e for e in items}
+    await _copy(driver, STAGE_ITEMS, b"".join(e.row for e in items), _ITEM_COLUMNS)
+    by_key = {(e.collection_id, e.id): e for e in items}
     inserted: list[EncodedItem] = []
     updated: list[EncodedItem] = []
     for row in await driver.fetch(_MERGE_ITEMS):
@@ -263,16 +277,37 @@ async def _write_items(
     return new + inserted, updated
 
 
+async def _write_all_new(
+    driver: asyncpg.Connection, batch: PreparedItems
+) -> tuple[list[EncodedItem], list[EncodedItem]] | None:
+    """COPY the whole batch as new items: the (inserted, updated) items, or None, with
+    nothing written, when one of them exists already."""
+    await driver.execute(_CREATE_STAGES)
+    items = list(batch.items.values())
+    return (items, []) if await _copy_new(driver, items) else None
+
+
 async def _write_dependents(
-    session: AsyncSession, driver: asyncpg.Connection, written: list[EncodedItem]
+    session: AsyncSession,
+    driver: asyncpg.Connection,
+    written: list[EncodedItem],
+    batch: PreparedItems,
 ) -> None:
-    """The assets of written items, their collections' extents and queryables."""
-    asset_rows = "".join(e.asset_rows for e in written)
+    """The assets of written items, their collections' extents and queryables.
+
+    The queryables take the property types of the whole batch: those of its unchanged
+    items were merged when they were written, so merging them again adds nothing.
+    """
+    asset_rows = b"".join(e.asset_rows for e in written)
     if asset_rows:
         await _copy(driver, "assets", asset_rows, _ASSET_COLUMNS)
-    await _copy(driver, STAGE_EXTENT, "".join(e.extent_row for e in written), _EXTENT_COLUMNS)
+    await _copy(driver, STAGE_EXTENT, b"".join(e.extent_row for e in written), _EXTENT_COLUMNS)
     await widen_extents(session, STAGE_EXTENT)
-    await merge_queryables(session, property_types(e.record for e in written))
+    written_collections = {e.collection_id for e in written}
+    await merge_queryables(
+        session,
+        {c: names for c, names in batch.property_types.items() if c in written_collections},
+    )
 
 
 async def upsert_items(session: AsyncSession, records: Sequence[ItemRecord]) -> UpsertSummary:
@@ -285,21 +320,29 @@ async def upsert_items(session: AsyncSession, records: Sequence[ItemRecord]) -> 
     return await upsert_prepared(session, prepare_items(records))
 
 
-async def upsert_prepared(session: AsyncSession, batch: PreparedItems) -> UpsertSummary:
+async def upsert_prepared(
+    session: AsyncSession, batch: PreparedItems, *, likely_new: bool = False
+) -> UpsertSummary:
     """Write a batch made by ``prepare_items``, as ``upsert_items`` does; the caller
-    commits."""
+    commits.
+
+    ``likely_new`` says that the batch's items are probably all absent (in a bulk load,
+    when the previous batch was): they are then copied without first reading the stored
+    hashes of their keys, which are read only when one of them turns out to exist.
+    """
     if not batch.items:
         return UpsertSummary()
     with translate_db_errors():
         # Through the session first: that opens the transaction the raw COPYs join.
         await _require_collections(session, {collection for collection, _ in batch.items})
         driver = (await (await session.connection()).get_raw_connection()).driver_connection
-        new, changed = await _partition(driver, batch)
-        inserted, updated = (
-            await _write_items(driver, new, changed) if new or changed else ([], [])
-        )
+        written = await _write_all_new(driver, batch) if likely_new else None
+        if written is None:
+            new, changed = await _partition(driver, batch)
+            written = await _write_items(driver, new, changed) if new or changed else ([], [])
+        inserted, updated = written
         if inserted or updated:
-            await _write_dependents(session, driver, inserted + updated)
+            await _write_dependents(session, driver, inserted + updated, batch)
     return UpsertSummary(
         inserted=len(inserted),
         updated=len(updated),

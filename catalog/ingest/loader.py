@@ -2,28 +2,48 @@
 per batch, with a progress callback. Loading the same data twice changes nothing.
 
 Reading, decoding, validating and encoding a batch is CPU work; writing it is mostly the
-database's. The two overlap: while one batch is written, a worker thread prepares the
-next, so a load takes about as long as the slower of the two rather than their sum.
+database's. The two overlap: while one batch is written, the next ones are prepared, so
+a load takes about as long as the slower of the two rather than their sum. Large ndjson
+files are prepared in worker processes, one batch of lines each, since Python code in a
+thread would hold the interpreter lock against the writer and run on one core; other
+files are prepared by a worker thread.
 """
 
 from __future__ import annotations
 
 import asyncio
 import gc
-from collections.abc import Callable, Iterator
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from catalog.db.errors import translate_db_errors
 from catalog.errors import CatalogError
 from catalog.ingest.collections import upsert_collection
 from catalog.ingest.items import PreparedItems, UpsertSummary, prepare_items, upsert_prepared
-from catalog.ingest.sources import SourceDocument, iter_file, stac_files
+from catalog.ingest.sources import (
+    NDJSON_SUFFIXES,
+    SourceDocument,
+    iter_file,
+    ndjson_documents,
+    stac_files,
+)
 from catalog.stac.items import ItemRecord, normalize_item, normalize_items
 
 DEFAULT_BATCH_SIZE = 5_000
+# More processes than this prepare batches faster than one connection writes them.
+MAX_PROCESSES = 4
+# Below this size an ndjson file is prepared by a thread: starting processes costs more.
+PROCESS_MIN_BYTES = 16 * 1024 * 1024
 Progress = Callable[[str, int], None]
 # Generation-0 threshold of the garbage collector while a load runs (the default is 700).
 BULK_GC_THRESHOLD = 50_000
@@ -79,6 +99,7 @@ def _valid_records(
 
 
 def _prepare(batch: list[SourceDocument], collection_id: str | None) -> _ItemBatch:
+    """Validate and encode a batch of item documents; the bad ones become errors."""
     errors: list[str] = []
     records = _valid_records(batch, errors, collection_id)
     return _ItemBatch(
@@ -86,16 +107,19 @@ def _prepare(batch: list[SourceDocument], collection_id: str | None) -> _ItemBat
     )
 
 
+Unit = SourceDocument | _ItemBatch
+
+
 def _units(
-    file: Path, collection_id: str | None, batch_size: int
-) -> Iterator[SourceDocument | _ItemBatch]:
-    """The file's documents in order: each collection alone, items in prepared batches.
+    documents: Iterable[SourceDocument], collection_id: str | None, batch_size: int
+) -> Iterator[Unit]:
+    """The documents in order: each collection alone, items in prepared batches.
 
     A malformed file raises ``CatalogError`` once the units before the fault are out;
     the items read since the last full batch are dropped with it.
     """
     batch: list[SourceDocument] = []
-    for document in iter_file(file):
+    for document in documents:
         if document.kind == "collection":
             if batch:
                 yield _prepare(batch, collection_id)
@@ -111,14 +135,26 @@ def _units(
 
 
 async def _write_batch(
-    sessions: async_sessionmaker[AsyncSession], batch: _ItemBatch, report: LoadReport
-) -> None:
+    sessions: async_sessionmaker[AsyncSession],
+    batch: _ItemBatch,
+    report: LoadReport,
+    likely_new: bool,
+) -> bool:
+    """Write a batch; True when all its items were new (so the next ones likely are)."""
     report.errors.extend(batch.errors)
     try:
         async with sessions() as session, session.begin():
-            report.items += await upsert_prepared(session, batch.prepared)
+            # The commit does not wait for the WAL flush: the writer goes on to the next
+            # batch at once. A crash can lose the last batches reported written, never
+            # half of one, and loading the file again completes it.
+            with translate_db_errors():
+                await session.execute(text("SET LOCAL synchronous_commit = off"))
+            summary = await upsert_prepared(session, batch.prepared, likely_new=likely_new)
     except CatalogError as exc:
         report.errors.append(f"{batch.first_source} .. {batch.last_source}: {exc}")
+        return False
+    report.items += summary
+    return summary.inserted == len(batch.prepared.items)
 
 
 async def _load_collection(
@@ -132,30 +168,103 @@ async def _load_collection(
         report.errors.append(f"{document.source}: {exc}")
 
 
-async def _load_file(
-    sessions: async_sessionmaker[AsyncSession],
-    file: Path,
-    report: LoadReport,
-    collection_id: str | None,
-    batch_size: int,
-    progress: Progress | None,
-) -> None:
-    units = _units(file, collection_id, batch_size)
+@dataclass(frozen=True)
+class _LoadTarget:
+    """Where and how a load writes: sessions, the report, the options of ``load_path``."""
+
+    sessions: async_sessionmaker[AsyncSession]
+    report: LoadReport
+    collection_id: str | None
+    batch_size: int
+    progress: Progress | None
+
+
+async def _write_unit(target: _LoadTarget, file: Path, unit: Unit, likely_new: bool) -> bool:
+    """Write a unit; returns whether the next batch of the file is likely all new."""
+    if isinstance(unit, _ItemBatch):
+        likely_new = await _write_batch(target.sessions, unit, target.report, likely_new)
+    else:
+        await _load_collection(target.sessions, unit, target.report)
+    if target.progress:
+        target.progress(str(file), unit.size if isinstance(unit, _ItemBatch) else 1)
+    return likely_new
+
+
+async def _load_file(target: _LoadTarget, file: Path) -> None:
+    units = _units(iter_file(file), target.collection_id, target.batch_size)
     upcoming = asyncio.ensure_future(asyncio.to_thread(next, units, None))
+    likely_new = False
     try:
         while (unit := await upcoming) is not None:
             # The worker thread prepares the next unit while this one is written.
             upcoming = asyncio.ensure_future(asyncio.to_thread(next, units, None))
-            if isinstance(unit, _ItemBatch):
-                await _write_batch(sessions, unit, report)
-            else:
-                await _load_collection(sessions, unit, report)
-            if progress:
-                progress(str(file), unit.size if isinstance(unit, _ItemBatch) else 1)
+            likely_new = await _write_unit(target, file, unit, likely_new)
     except CatalogError as exc:
-        report.errors.append(str(exc))
+        target.report.errors.append(str(exc))
     finally:
         upcoming.cancel()  # after an unexpected error: drop what the thread prepares
+
+
+def _prepare_lines(
+    path: str, first_number: int, lines: list[bytes], collection_id: str | None
+) -> tuple[list[Unit], CatalogError | None]:
+    """Worker-process entry: the units of consecutive ndjson lines, and the error that
+    ended them early (a malformed line), if any."""
+    units: list[Unit] = []
+    documents = ndjson_documents(enumerate(lines, start=first_number), path)
+    with _gc_paused():
+        try:
+            for unit in _units(documents, collection_id, max(len(lines), 1)):
+                units.append(unit)
+        except CatalogError as exc:
+            return units, exc
+    return units, None
+
+
+def _line_chunks(file: Path, size: int) -> Iterator[tuple[int, list[bytes]]]:
+    """(number of the first line, ``size`` lines) of a file, to the end."""
+    with file.open("rb") as handle:
+        number = 1
+        while chunk := list(islice(handle, size)):
+            yield number, chunk
+            number += len(chunk)
+
+
+async def _load_ndjson_in_processes(
+    target: _LoadTarget, file: Path, pool: Executor, processes: int
+) -> None:
+    """Load an ndjson file whose batches are prepared by ``pool``, written in order.
+
+    Up to one batch per process, plus one, is prepared ahead of the writer. A malformed
+    line ends the file as in ``_load_file``: what precedes its batch is written, the
+    rest is dropped.
+    """
+    loop = asyncio.get_running_loop()
+    chunks = _line_chunks(file, target.batch_size)
+    pending: deque[asyncio.Future[tuple[list[Unit], CatalogError | None]]] = deque()
+
+    def submit() -> None:
+        chunk = next(chunks, None)
+        if chunk is not None:
+            pending.append(loop.run_in_executor(
+                pool, _prepare_lines, str(file), *chunk, target.collection_id
+            ))
+
+    likely_new = False
+    try:
+        for _ in range(processes + 1):
+            submit()
+        while pending:
+            units, error = await pending.popleft()
+            submit()
+            for unit in units:
+                likely_new = await _write_unit(target, file, unit, likely_new)
+            if error is not None:
+                target.report.errors.append(str(error))
+                return
+    finally:
+        for future in pending:
+            future.cancel()
 
 
 @contextmanager
@@ -178,6 +287,39 @@ def _bulk_gc() -> Iterator[None]:
         gc.set_threshold(*previous)
 
 
+def _uses_processes(file: Path, processes: int | None) -> bool:
+    if processes == 0 or file.suffix not in NDJSON_SUFFIXES:
+        return False
+    return processes is not None or file.stat().st_size >= PROCESS_MIN_BYTES
+
+
+@contextmanager
+def _process_pool(size: int) -> Iterator[ProcessPoolExecutor]:
+    # Fork: workers start at once with the modules already imported (a fresh
+    # interpreter would spend a second importing them). The pool forks all its workers
+    # on the first submit, before it starts its own thread: submit at once, before this
+    # load starts any thread either.
+    pool = ProcessPoolExecutor(size, mp_context=multiprocessing.get_context("fork"))
+    try:
+        pool.submit(gc.isenabled)
+        yield pool
+    finally:
+        pool.shutdown(cancel_futures=True)
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a worker process prepares a batch (see
+    ``_bulk_gc``: a process busy with nothing else need not scan at all)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 async def load_path(
     sessions: async_sessionmaker[AsyncSession],
     path: Path,
@@ -185,6 +327,7 @@ async def load_path(
     collection_id: str | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: Progress | None = None,
+    processes: int | None = None,
 ) -> LoadReport:
     """Load every STAC document under ``path`` (see ``catalog.ingest.sources``).
 
@@ -192,11 +335,26 @@ async def load_path(
     ``batch_size``, each batch all-or-nothing. A bad file or batch is recorded in the
     report and the load goes on. ``progress(label, n)`` is called as documents are
     written (``n`` of them from file ``label``).
+
+    ``processes`` worker processes prepare the batches of ndjson files; by default, one
+    per CPU (at most ``MAX_PROCESSES``) for files of at least ``PROCESS_MIN_BYTES``; 0
+    prepares everything in a thread of this process.
     """
     report = LoadReport()
+    target = _LoadTarget(sessions, report, collection_id, batch_size, progress)
+    files = _collections_first(stac_files(path))
+    size = processes if processes is not None else min(os.cpu_count() or 1, MAX_PROCESSES)
     with _bulk_gc():
-        for file in _collections_first(stac_files(path)):
-            await _load_file(sessions, file, report, collection_id, batch_size, progress)
+        if not any(_uses_processes(file, processes) for file in files):
+            for file in files:
+                await _load_file(target, file)
+            return report
+        with _process_pool(size) as pool:
+            for file in files:
+                if _uses_processes(file, processes):
+                    await _load_ndjson_in_processes(target, file, pool, size)
+                else:
+                    await _load_file(target, file)
     return report
 
 

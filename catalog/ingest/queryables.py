@@ -34,10 +34,18 @@ def json_type(value: Any) -> str:
 
 def property_types(records: Iterable[ItemRecord]) -> dict[str, dict[str, set[str]]]:
     """Per collection, the property names of ``records`` and the JSON types they take."""
-    found: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+    # Items of a batch mostly share their property names and value types: each distinct
+    # combination is examined once.
+    shapes: dict[tuple[str, tuple[str, ...], tuple[type, ...]], dict[str, Any]] = {}
     for record in records:
-        seen = found[record.collection_id]
-        for name, value in record.properties.items():
+        properties = record.properties
+        shape = (record.collection_id, tuple(properties), tuple(map(type, properties.values())))
+        if shape not in shapes:
+            shapes[shape] = properties
+    found: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+    for (collection_id, _, _), properties in shapes.items():
+        seen = found[collection_id]
+        for name, value in properties.items():
             seen[name].add(json_type(value))
     return found
 

@@ -8,7 +8,7 @@ links) are walked with pystac; asset hrefs are made absolute and the structural 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -57,21 +57,28 @@ def read_json(path: Path) -> Any:
         raise InvalidInput(f"{path}: malformed JSON ({exc})") from exc
 
 
+def ndjson_documents(
+    lines: Iterable[tuple[int, bytes]], path: Path | str
+) -> Iterator[SourceDocument]:
+    """Documents of numbered ndjson lines of ``path``, blank lines skipped."""
+    for number, line in lines:
+        if not line.strip():
+            continue
+        source = f"{path}:{number}"
+        try:
+            doc = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            raise InvalidInput(f"{source}: malformed JSON ({exc})") from exc
+        kind = _kind_of(doc, source)
+        if kind is None:
+            raise InvalidStac(f"{source}: neither a STAC item nor a collection")
+        yield SourceDocument(kind, doc, source)
+
+
 def iter_ndjson(path: Path) -> Iterator[SourceDocument]:
     """Documents of an ndjson file, one per non-empty line."""
     with path.open("rb") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            source = f"{path}:{number}"
-            try:
-                doc = orjson.loads(line)
-            except orjson.JSONDecodeError as exc:
-                raise InvalidInput(f"{source}: malformed JSON ({exc})") from exc
-            kind = _kind_of(doc, source)
-            if kind is None:
-                raise InvalidStac(f"{source}: neither a STAC item nor a collection")
-            yield SourceDocument(kind, doc, source)
+        yield from ndjson_documents(enumerate(handle, start=1), path)
 
 
 def _absolute_asset_hrefs(doc: dict[str, Any], base: Path) -> dict[str, Any]:

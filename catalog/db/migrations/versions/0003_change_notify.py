@@ -6,13 +6,13 @@ commit), so a bulk load of 100,000 items costs one notification, not 100,000. Jo
 change one at a time, so their trigger sends the job id on ``stacql_jobs``.
 
 Revision ID: 0003_change_notify
-Revises: 0001
+Revises: 0002_ingest_speed
 """
 
 from alembic import op
 
 revision = "0003_change_notify"
-down_revision = "0001"
+down_revision = "0002_ingest_speed"
 branch_labels = None
 depends_on = None
 
