@@ -23,6 +23,16 @@ class StoredObject:
     size: int
 
 
+@dataclass(frozen=True)
+class ObjectInfo:
+    """An object as listed: its key, size in bytes and last modification time (seconds
+    since the epoch, as the backend reports it)."""
+
+    key: str
+    size: int
+    modified: float
+
+
 @runtime_checkable
 class AssetStore(Protocol):
     """Where asset files live: a local folder or an object-store bucket and prefix.
@@ -69,4 +79,8 @@ class AssetStore(Protocol):
 
         ``prefix`` matches whole segments: ``a`` lists ``a/x`` but not ``ab/x``.
         """
+        ...
+
+    async def list_info(self, prefix: str = "") -> list[ObjectInfo]:
+        """:meth:`list` with each object's size and modification time, sorted by key."""
         ...

@@ -17,7 +17,7 @@ from contextlib import aclosing, contextmanager, suppress
 from pathlib import Path
 
 from catalog.errors import InvalidStorageKey, NotFound, StorageError
-from catalog.storage.base import CHUNK_SIZE, PutData, StoredObject
+from catalog.storage.base import CHUNK_SIZE, ObjectInfo, PutData, StoredObject
 from catalog.storage.chunks import iter_chunks
 from catalog.storage.keys import check_key, shown_key
 
@@ -194,6 +194,25 @@ class LocalAssetStore:
             start = await asyncio.to_thread(self._resolve, prefix)
         with _os_errors(prefix or ".", "list"):
             return await asyncio.to_thread(self._walk, start)
+
+    async def list_info(self, prefix: str = "") -> list[ObjectInfo]:
+        """Sorted files under the folder ``prefix`` with their size and mtime."""
+        start = self.root
+        if prefix:
+            prefix = check_key(prefix)
+            start = await asyncio.to_thread(self._resolve, prefix)
+        with _os_errors(prefix or ".", "list"):
+            return await asyncio.to_thread(self._walk_info, start)
+
+    def _walk_info(self, start: Path) -> list[ObjectInfo]:
+        infos = []
+        for key in self._walk(start):
+            try:
+                stat = (self.root / key).stat()
+            except FileNotFoundError:  # removed since the walk
+                continue
+            infos.append(ObjectInfo(key, stat.st_size, stat.st_mtime))
+        return infos
 
     def _walk(self, start: Path) -> list[str]:
         keys: list[str] = []

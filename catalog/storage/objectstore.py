@@ -17,7 +17,7 @@ from obstore.exceptions import BaseError, NotFoundError
 from obstore.store import MemoryStore, ObjectStore, from_url
 
 from catalog.errors import InvalidStorageKey, NotFound, StorageError
-from catalog.storage.base import CHUNK_SIZE, PutData, StoredObject
+from catalog.storage.base import CHUNK_SIZE, ObjectInfo, PutData, StoredObject
 from catalog.storage.chunks import BYTES_LIKE, iter_chunks
 from catalog.storage.keys import check_key, shown_key
 
@@ -176,6 +176,19 @@ class ObjectAssetStore:
             metas = await obstore.list(self._store, prefix=where or None).collect_async()
         start = len(self.prefix) + 1 if self.prefix else 0
         return sorted(meta["path"][start:] for meta in metas)
+
+    async def list_info(self, prefix: str = "") -> list[ObjectInfo]:
+        """Sorted objects under the folder ``prefix`` with their size and last-modified."""
+        prefix = check_key(prefix) if prefix else ""
+        where = self._path(prefix) if prefix else self.prefix
+        with _obstore_errors(prefix or ".", "list"):
+            metas = await obstore.list(self._store, prefix=where or None).collect_async()
+        start = len(self.prefix) + 1 if self.prefix else 0
+        infos = (
+            ObjectInfo(m["path"][start:], int(m["size"]), m["last_modified"].timestamp())
+            for m in metas
+        )
+        return sorted(infos, key=lambda info: info.key)
 
 
 async def _counting(chunks: AsyncIterator[bytes], sizes: list[int]) -> AsyncIterator[bytes]:
