@@ -78,6 +78,88 @@ async def _ingest(
         await engine.dispose()
 
 
+async def _enqueue_rasters(
+    settings: Settings, paths: list[Path], collection: str, when: str | None, queue_name: str,
+    key_prefix: str | None,
+) -> tuple[int, list[str]]:
+    from redis import Redis
+
+    from catalog.storage import create_asset_store
+    from workers import FolderIngest, create_queue, enqueue_raster_folder
+
+    engine = create_engine(settings.database.url, pool_size=2)
+    redis = Redis.from_url(settings.redis.url)
+    try:
+        sessions = create_sessionmaker(engine)
+        store = create_asset_store(settings.storage.url)
+        queue = create_queue(redis, queue_name)
+        plan = FolderIngest(collection, key_prefix=key_prefix, datetime=when)
+        queued, errors = 0, []
+        with Progress(TextColumn("[bold]rasters"), MofNCompleteColumn(), console=console) as bar:
+            task = bar.add_task("rasters", total=None)
+            for path in paths:
+                report = await enqueue_raster_folder(
+                    sessions, queue, store, path, plan,
+                    on_job=lambda _raster, _job: bar.advance(task),
+                )
+                queued += len(report.jobs)
+                errors += report.errors
+        return queued, errors
+    finally:
+        redis.close()
+        await engine.dispose()
+
+
+async def _enqueue_catalogs(
+    settings: Settings, paths: list[Path], collection: str | None, queue_name: str
+) -> list[str]:
+    from redis import Redis
+
+    from workers import create_queue, enqueue_ingest_catalog
+
+    engine = create_engine(settings.database.url, pool_size=2)
+    redis = Redis.from_url(settings.redis.url)
+    try:
+        sessions = create_sessionmaker(engine)
+        queue = create_queue(redis, queue_name)
+        jobs = [
+            await enqueue_ingest_catalog(sessions, queue, str(path.resolve()), collection)
+            for path in paths
+        ]
+        return [str(job.id) for job in jobs]
+    finally:
+        redis.close()
+        await engine.dispose()
+
+
+def _report_failure(exc: Exception) -> typer.Exit:
+    if isinstance(exc, SQLAlchemyError):
+        console.print(
+            f"[red]ingest failed:[/red] database error ({exc.__class__.__name__}: "
+            f"{str(exc).splitlines()[0]}); is the database migrated (stacql db upgrade)?"
+        )
+    else:
+        console.print(f"[red]ingest failed:[/red] {exc}")
+    return typer.Exit(1)
+
+
+def _ingest_rasters(
+    settings: Settings, paths: list[Path], collection: str | None, when: str | None,
+    queue: str, key_prefix: str | None,
+) -> None:
+    if collection is None:
+        console.print("[red]ingest failed:[/red] --rasters needs --collection")
+        raise typer.Exit(2)
+    queued, errors = asyncio.run(
+        _enqueue_rasters(settings, paths, collection, when, queue, key_prefix)
+    )
+    console.print(f"queued {queued} extraction jobs on {queue!r} for collection {collection!r}")
+    for error in errors:
+        console.print(f"[red]refused[/red] {error}", highlight=False)
+    if errors:
+        raise typer.Exit(1)
+
+
 @app.command()
 def ingest(
     paths: Annotated[
@@ -88,22 +170,39 @@ def ingest(
         str | None, typer.Option(help="Collection for items that name none")
     ] = None,
     batch_size: Annotated[int | None, typer.Option(help="Items per transaction")] = None,
+    rasters: Annotated[
+        bool, typer.Option("--rasters", help="PATHS hold rasters: queue one extraction job each")
+    ] = False,
+    datetime: Annotated[
+        str | None, typer.Option(help="With --rasters: RFC 3339 datetime of rasters with none")
+    ] = None,
+    key_prefix: Annotated[
+        str | None,
+        typer.Option(help="With --rasters: storage prefix of copied rasters (default: collection)"),
+    ] = None,
+    enqueue: Annotated[
+        bool, typer.Option("--enqueue", help="Queue a bulk ingest job per path for the workers")
+    ] = False,
+    queue: Annotated[str | None, typer.Option(help="Queue of the jobs")] = None,
 ) -> None:
-    """Load STAC collections and items; running it again changes nothing."""
+    """Load STAC collections and items (running it again changes nothing), or queue jobs:
+    raster extraction (--rasters) or bulk ingest (--enqueue) for `stacql worker`."""
     settings = Settings()
+    queue_name = queue or settings.workers.queues[0]
     try:
+        if rasters:
+            _ingest_rasters(settings, paths, collection, datetime, queue_name, key_prefix)
+            return
+        if enqueue:
+            for job_id in asyncio.run(_enqueue_catalogs(settings, paths, collection, queue_name)):
+                typer.echo(job_id)
+            console.print(f"queued {len(paths)} ingest jobs on {queue_name!r}")
+            return
         report = asyncio.run(
             _ingest(settings, paths, collection, batch_size or settings.ingest.batch_size)
         )
-    except (CatalogError, OSError) as exc:
-        console.print(f"[red]ingest failed:[/red] {exc}")
-        raise typer.Exit(1) from exc
-    except SQLAlchemyError as exc:
-        console.print(
-            f"[red]ingest failed:[/red] database error ({exc.__class__.__name__}: "
-            f"{str(exc).splitlines()[0]}); is the database migrated (stacql db upgrade)?"
-        )
-        raise typer.Exit(1) from exc
+    except (CatalogError, OSError, SQLAlchemyError) as exc:
+        raise _report_failure(exc) from exc
     items = report.items
     console.print(
         f"collections: {report.collections or 'none'}; items: {items.inserted} inserted, "

@@ -15,7 +15,7 @@ import asyncio
 import logging
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -24,7 +24,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from catalog.db import create_engine, create_sessionmaker
 from catalog.errors import CatalogError, DatabaseUnavailable, NotFound, StorageError
-from catalog.ingest import upsert_items
+from catalog.ingest import LoadReport, load_path, upsert_items
+from catalog.ingest.sources import stac_files
 from catalog.jobs import mark_failed, mark_finished, mark_requeued, mark_started, set_progress
 from catalog.stac import normalize_items
 from catalog.storage import AssetStore, create_asset_store
@@ -32,9 +33,14 @@ from catalog.temporal import parse_rfc3339
 from workers.context import WorkerConfig, current_config
 from workers.extract.item import extract, local_path
 from workers.extract.thumbnail import THUMBNAIL_MEDIA_TYPE
-from workers.queue import ExtractRequest
+from workers.queue import ExtractRequest, IngestCatalogRequest
 
 log = logging.getLogger(__name__)
+
+PROGRESS_INTERVAL = 1.0
+"""Seconds between two progress writes of a bulk load."""
+MAX_REPORTED_ERRORS = 100
+"""Refused documents listed in a bulk load's result (the count is always exact)."""
 
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     DatabaseUnavailable,
@@ -193,3 +199,83 @@ def extract_item(
     """
     request = ExtractRequest(collection_id, key, item_id, datetime, metadata_key)
     return run_recorded(job_id, lambda config: _extract(config, job_id, request))
+
+
+class _LoadProgress:
+    """Files done out of files found, written to the job row at most once a
+    :data:`PROGRESS_INTERVAL` by a task beside the load (the loader's callback is sync)."""
+
+    def __init__(self, total_files: int) -> None:
+        self.total = max(total_files, 1)
+        self.files: list[str] = []
+        self.documents = 0
+
+    def __call__(self, source: str, count: int) -> None:
+        self.documents += count
+        if not self.files or self.files[-1] != source:
+            self.files.append(source)
+
+    def state(self) -> tuple[float, str]:
+        # A file counts as done once the next one starts; the last one at the end.
+        done = max(len(self.files) - 1, 0)
+        return (
+            min(done / self.total, 0.99),
+            f"{done} of {self.total} files, {self.documents} documents written",
+        )
+
+    async def write_until_cancelled(self, sessions: Sessions, job_id: str) -> None:
+        last: tuple[float, str] | None = None
+        while True:
+            await asyncio.sleep(PROGRESS_INTERVAL)
+            if (current := self.state()) != last:
+                await record_step(sessions, set_progress, job_id, *current)
+                last = current
+
+
+def _load_result(report: LoadReport) -> dict[str, Any]:
+    return {
+        "collections": dict(report.collections),
+        "inserted": report.items.inserted,
+        "updated": report.items.updated,
+        "unchanged": report.items.unchanged,
+        "refused": len(report.errors),
+        "errors": report.errors[:MAX_REPORTED_ERRORS],
+    }
+
+
+async def _ingest_catalog(
+    config: WorkerConfig, job_id: str, request: IngestCatalogRequest
+) -> dict[str, Any]:
+    engine = create_engine(config.database_url, pool_size=config.database_pool_size)
+    try:
+        sessions = create_sessionmaker(engine)
+        await record_step(sessions, mark_started, job_id, "listing the catalog's files")
+        path = Path(request.href)
+        progress = _LoadProgress(len(await asyncio.to_thread(stac_files, path)))
+        writer = asyncio.create_task(progress.write_until_cancelled(sessions, job_id))
+        try:
+            report = await load_path(
+                sessions, path, collection_id=request.collection_id, progress=progress
+            )
+        finally:
+            writer.cancel()
+            with suppress(asyncio.CancelledError):
+                await writer
+        result = _load_result(report)
+        message = "loaded" if report.ok else f"loaded; {len(report.errors)} refused"
+        await record_step(sessions, mark_finished, job_id, result, message)
+        return result
+    finally:
+        await engine.dispose()
+
+
+def ingest_catalog(job_id: str, href: str, collection_id: str | None = None) -> Any:
+    """RQ job: bulk-load the STAC documents at ``href`` through ``catalog.ingest``.
+
+    Loading is idempotent, so a retry after a transient error loads again what was
+    already written without changing it. Documents the catalog refuses do not fail the
+    job: they are counted and listed (the first 100) in its result, as ``stacql ingest``
+    reports them. A missing or unreadable ``href`` fails it.
+    """
+    request = IngestCatalogRequest(href, collection_id)
+    return run_recorded(job_id, lambda config: _ingest_catalog(config, job_id, request))
