@@ -74,6 +74,11 @@ class AssetStore(Protocol):
         """The URL a STAC asset stored at ``key`` carries; no I/O, the object may not exist."""
         ...
 
+    def key_of(self, href: str) -> str | None:
+        """The key of the object ``href`` names in this store (the inverse of
+        :meth:`href`), or None when it names none of it; no I/O."""
+        ...
+
     async def list(self, prefix: str = "") -> list[str]:
         """Sorted keys of the objects under the folder ``prefix`` ("" for all).
 

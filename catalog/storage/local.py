@@ -15,11 +15,12 @@ import secrets
 from collections.abc import AsyncIterator, Iterator
 from contextlib import aclosing, contextmanager, suppress
 from pathlib import Path
+from urllib.parse import unquote
 
 from catalog.errors import InvalidStorageKey, NotFound, StorageError
 from catalog.storage.base import CHUNK_SIZE, ObjectInfo, PutData, StoredObject
 from catalog.storage.chunks import iter_chunks
-from catalog.storage.keys import check_key, shown_key
+from catalog.storage.keys import check_key, key_under, shown_key
 
 TEMP_PREFIX = ".stacql-tmp-"
 """File names starting with this are writes in progress: never listed, never a key."""
@@ -185,6 +186,12 @@ class LocalAssetStore:
     def href(self, key: str) -> str:
         """The ``file://`` URI of ``key`` under the root (not resolved, no I/O)."""
         return (self.root / check_key(key)).as_uri()
+
+    def key_of(self, href: str) -> str | None:
+        """The key of a ``file://`` URI under the root, else None (no I/O)."""
+        if not href.startswith("file:"):
+            return None
+        return key_under(unquote(self.root.as_uri()), unquote(href))
 
     async def list(self, prefix: str = "") -> list[str]:
         """Sorted keys of the files under the folder ``prefix``; symlinks are not listed."""

@@ -19,7 +19,7 @@ from obstore.store import MemoryStore, ObjectStore, from_url
 from catalog.errors import InvalidStorageKey, NotFound, StorageError
 from catalog.storage.base import CHUNK_SIZE, ObjectInfo, PutData, StoredObject
 from catalog.storage.chunks import BYTES_LIKE, iter_chunks
-from catalog.storage.keys import check_key, shown_key
+from catalog.storage.keys import check_key, key_under, shown_key
 
 SCHEMES = frozenset({"s3", "gs", "az", "memory"})
 """URL schemes served by :class:`ObjectAssetStore`."""
@@ -167,6 +167,10 @@ class ObjectAssetStore:
     def href(self, key: str) -> str:
         """``<scheme>://<bucket>/<prefix>/<key>`` (no I/O; the object may not exist)."""
         return f"{self.scheme}://{self.bucket}/{self._path(check_key(key))}"
+
+    def key_of(self, href: str) -> str | None:
+        """The key of ``<scheme>://<bucket>/<prefix>/<key>``, else None (no I/O)."""
+        return key_under(self.href_base, href)
 
     async def list(self, prefix: str = "") -> list[str]:
         """Sorted keys of the objects under the folder ``prefix`` ("" for all)."""

@@ -1,4 +1,4 @@
-"""``list_info``: the keys of ``list`` with sizes and modification times, on both backends."""
+"""``list_info`` (keys, sizes, mtimes) and ``key_of`` (href → key) on both backends."""
 
 from __future__ import annotations
 
@@ -38,3 +38,18 @@ async def test_list_info_modification_time_follows_a_rewrite(store: AssetStore) 
     await store.put("x.tif", b"newer")
     [second] = await store.list_info()
     assert (second.size, second.modified > first.modified) == (5, True)
+
+
+@pytest.mark.parametrize("key", ["a.tif", "deep/er/b c.tif", "é/ü.tif"])
+def test_key_of_inverts_href(store: AssetStore, key: str) -> None:
+    assert store.key_of(store.href(key)) == key
+
+
+def test_key_of_refuses_hrefs_outside_the_store(store: AssetStore) -> None:
+    inside = store.href("a/b.tif")
+    base = inside[: -len("a/b.tif")]
+    outside = [
+        "https://example.com/a.tif", "/etc/passwd", base + "../escape.tif", base,
+        base.rstrip("/") + "-sibling/a.tif", "file:///etc/passwd", "s3://other/a.tif",
+    ]
+    assert [store.key_of(href) for href in outside] == [None] * len(outside)
