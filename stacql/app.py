@@ -4,13 +4,35 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
+from redis import Redis
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from catalog.db import create_engine, create_sessionmaker
+from catalog.storage import create_asset_store
 from stac_compat import create_stac_api
 from stac_compat.middleware import JsonBodyGuard
+from stac_compat.transactions import ItemHook
 from stacql.settings import Settings
+from workers import create_queue
+from workers.completion import enqueue_item_completion
+
+
+def _completion_hook(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], redis: Redis
+) -> ItemHook:
+    """Items written through STAC Transactions whose raster in our storage lacks its
+    metadata get an extraction job (``workers.completion``)."""
+    store = create_asset_store(settings.storage.url)
+    queue = create_queue(redis, settings.workers.queues[0])
+
+    async def hook(item: dict[str, Any]) -> list[str]:
+        job = await enqueue_item_completion(sessions, queue, store, item)
+        return [str(job.id)] if job is not None else []
+
+    return hook
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -22,10 +44,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         statement_timeout_ms=settings.database.statement_timeout_ms,
     )
     sessions = create_sessionmaker(engine)
+    # Connects on first use; bounded waits so a write never hangs on a lost Redis.
+    redis = Redis.from_url(settings.redis.url, socket_connect_timeout=5, socket_timeout=5)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
+        redis.close()
         await engine.dispose()
 
     app = FastAPI(
@@ -36,6 +61,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
         lifespan=lifespan,
     )
-    create_stac_api(app, sessions, max_limit=settings.api.max_limit)
+    create_stac_api(
+        app, sessions, max_limit=settings.api.max_limit,
+        after_item_write=_completion_hook(settings, sessions, redis),
+    )
     app.add_middleware(JsonBodyGuard, max_body=settings.api.max_body_bytes)
     return app

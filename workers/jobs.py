@@ -20,20 +20,24 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from rq import Retry, get_current_job
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from catalog.db import create_engine, create_sessionmaker
+from catalog.db.errors import translate_db_errors
 from catalog.errors import CatalogError, DatabaseUnavailable, NotFound, StorageError
 from catalog.ingest import LoadReport, load_path, upsert_items
 from catalog.ingest.sources import stac_files
 from catalog.jobs import mark_failed, mark_finished, mark_requeued, mark_started, set_progress
+from catalog.search.lookup import get_item
 from catalog.stac import normalize_items
 from catalog.storage import AssetStore, create_asset_store
 from catalog.temporal import parse_rfc3339
+from workers.completion import merge_extracted
 from workers.context import WorkerConfig, current_config
 from workers.extract.item import extract, local_path
 from workers.extract.thumbnail import THUMBNAIL_MEDIA_TYPE
-from workers.queue import ExtractRequest, IngestCatalogRequest
+from workers.queue import CompleteItemRequest, ExtractRequest, IngestCatalogRequest
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +147,39 @@ async def _extract(config: WorkerConfig, job_id: str, request: ExtractRequest) -
                 "unchanged": summary.unchanged,
             }
             await mark_finished(session, job_id, result, "item stored")
+        return result
+    finally:
+        await engine.dispose()
+
+
+async def lock_item(session: AsyncSession, collection_id: str, item_id: str) -> None:
+    """Lock the item's row until the transaction ends (nothing when it is missing)."""
+    statement = text("SELECT 1 FROM items WHERE collection_id = :c AND id = :i FOR UPDATE")
+    with translate_db_errors():
+        await session.execute(statement, {"c": collection_id, "i": item_id})
+
+
+async def _complete(
+    config: WorkerConfig, job_id: str, request: CompleteItemRequest
+) -> dict[str, Any]:
+    engine = create_engine(config.database_url, pool_size=config.database_pool_size)
+    try:
+        sessions = create_sessionmaker(engine)
+        store = create_asset_store(config.storage_url, config.storage_options)
+        await record_step(sessions, mark_started, job_id, "extracting the raster's metadata")
+        extracted = await _build(config, sessions, store, job_id, request.extraction())
+        async with sessions() as session, session.begin():
+            # Merged under a row lock: a write to the item since it was queued is kept.
+            await lock_item(session, request.collection_id, request.item_id)
+            stored = await get_item(session, request.collection_id, request.item_id)
+            item = merge_extracted(stored, extracted, request.asset_key, store.href(request.key))
+            summary = await upsert_items(session, normalize_items([item]))
+            result = {
+                "collection_id": request.collection_id, "item_id": request.item_id,
+                "asset_key": request.asset_key, "updated": summary.updated,
+                "unchanged": summary.unchanged,
+            }
+            await mark_finished(session, job_id, result, "item completed")
         return result
     finally:
         await engine.dispose()
@@ -279,3 +316,23 @@ def ingest_catalog(job_id: str, href: str, collection_id: str | None = None) -> 
     """
     request = IngestCatalogRequest(href, collection_id)
     return run_recorded(job_id, lambda config: _ingest_catalog(config, job_id, request))
+
+
+def complete_item(
+    job_id: str,
+    collection_id: str,
+    item_id: str,
+    asset_key: str,
+    key: str,
+    datetime: str | None = None,
+    metadata_key: str | None = None,
+) -> Any:
+    """RQ job: complete the stored item ``item_id`` with the metadata of the raster at
+    ``key`` (its asset ``asset_key``), stored values winning (``workers.completion``).
+
+    Fails with ``ITEM_NOT_FOUND`` when the item was deleted since it was queued.
+    """
+    request = CompleteItemRequest(
+        collection_id, item_id, asset_key, key, datetime, metadata_key
+    )
+    return run_recorded(job_id, lambda config: _complete(config, job_id, request))

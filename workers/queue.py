@@ -30,6 +30,8 @@ from workers.errors import QueueUnavailable
 DEFAULT_QUEUE = "stacql"
 EXTRACT_KIND = "extract_item"
 EXTRACT_FUNCTION = "workers.jobs.extract_item"
+COMPLETE_KIND = "complete_item"
+COMPLETE_FUNCTION = "workers.jobs.complete_item"
 INGEST_CATALOG_KIND = "ingest_catalog"
 INGEST_CATALOG_FUNCTION = "workers.jobs.ingest_catalog"
 
@@ -74,6 +76,41 @@ class ExtractRequest:
     def params(self) -> dict[str, Any]:
         """The request as the JSON the ``jobs`` row and the RQ job carry."""
         return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+@dataclass(frozen=True)
+class CompleteItemRequest:
+    """Complete the stored item ``item_id`` with the metadata of the raster its asset
+    ``asset_key`` points to (stored at ``key``); see :mod:`workers.completion`."""
+
+    collection_id: str
+    item_id: str
+    asset_key: str
+    key: str
+    datetime: str | None = None
+    metadata_key: str | None = None
+
+    def checked(self) -> CompleteItemRequest:
+        """The request with its keys normalized; raises ``InvalidInput`` subclasses."""
+        extract = ExtractRequest(
+            self.collection_id, self.key, self.item_id, self.datetime, self.metadata_key
+        ).checked()
+        if not isinstance(self.asset_key, str) or not self.asset_key:
+            raise InvalidInput("an asset key must be a non-empty string")
+        return CompleteItemRequest(
+            self.collection_id, self.item_id, self.asset_key, extract.key, self.datetime,
+            extract.metadata_key,
+        )
+
+    def params(self) -> dict[str, Any]:
+        """The request as the JSON the ``jobs`` row and the RQ job carry."""
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+    def extraction(self) -> ExtractRequest:
+        """The extraction this completion runs."""
+        return ExtractRequest(
+            self.collection_id, self.key, self.item_id, self.datetime, self.metadata_key
+        )
 
 
 @dataclass(frozen=True)
@@ -178,6 +215,23 @@ async def enqueue_extract(
     checked = request.checked()
     return await submit_job(
         sessions, queue, EXTRACT_KIND, EXTRACT_FUNCTION, checked.params(), policy
+    )
+
+
+async def enqueue_complete_item(
+    sessions: async_sessionmaker[AsyncSession],
+    queue: Queue,
+    request: CompleteItemRequest,
+    policy: JobPolicy | None = None,
+) -> JobRecord:
+    """Queue the completion of a stored item by extraction; returns its ``queued`` job.
+
+    Raises ``InvalidInput`` subclasses for a malformed request (nothing is written)
+    and ``QueueUnavailable`` when Redis cannot take the job.
+    """
+    checked = request.checked()
+    return await submit_job(
+        sessions, queue, COMPLETE_KIND, COMPLETE_FUNCTION, checked.params(), policy
     )
 
 
