@@ -232,6 +232,65 @@ def worker(
     )
 
 
+async def _watch(
+    settings: Settings, collection: str, prefix: str | None, interval: float, when: str | None,
+    queue_name: str,
+) -> None:
+    import signal
+
+    from redis import Redis
+
+    from catalog.storage import create_asset_store
+    from workers import create_queue
+    from workers.watch import RasterWatcher, WatchPlan
+
+    engine = create_engine(settings.database.url, pool_size=2)
+    redis = Redis.from_url(settings.redis.url, socket_connect_timeout=5, socket_timeout=30)
+    try:
+        plan = WatchPlan(collection, prefix=prefix, interval=interval, datetime=when)
+        watcher = RasterWatcher(
+            create_sessionmaker(engine), create_queue(redis, queue_name),
+            create_asset_store(settings.storage.url), plan,
+            on_job=lambda key, job: typer.echo(f"queued {job.id} {key}"),
+        )
+        await watcher.check()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        console.print(f"watching {settings.storage.url} prefix {plan.folder!r} for {collection!r}")
+        await watcher.run(stop)
+        console.print("watch stopped")
+    finally:
+        redis.close()
+        await engine.dispose()
+
+
+@app.command()
+def watch(
+    collection: Annotated[str, typer.Option(help="Collection the rasters go to")],
+    prefix: Annotated[
+        str | None, typer.Option(help="Storage prefix to watch (default: the collection id)")
+    ] = None,
+    interval: Annotated[float, typer.Option(min=0.1, help="Seconds between polls")] = 2.0,
+    datetime: Annotated[
+        str | None, typer.Option(help="RFC 3339 datetime of rasters that carry none")
+    ] = None,
+    queue: Annotated[str | None, typer.Option(help="Queue of the jobs")] = None,
+) -> None:
+    """Queue an extraction job for every raster that appears or changes under a storage
+    prefix (a folder or object-store prefix, polled); stops on SIGINT/SIGTERM."""
+    settings = Settings()
+    try:
+        asyncio.run(
+            _watch(settings, collection, prefix, interval, datetime,
+                   queue or settings.workers.queues[0])
+        )
+    except (CatalogError, OSError, SQLAlchemyError) as exc:
+        console.print(f"[red]watch failed:[/red] {exc}")
+        raise typer.Exit(1) from exc
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Interface to bind")] = None,
