@@ -200,24 +200,62 @@ def _describe(exc: BaseException) -> str:
     return f"internal error ({type(exc).__name__}): {exc}"
 
 
+FINAL_FAILURE = "stacql_final_failure"
+"""RQ job meta flag: the job failed for good and its row says why; RQ must not run it
+again (see ``workers.runner``)."""
+
+
+def _declare_final() -> None:
+    rq_job = get_current_job()
+    if rq_job is not None:
+        rq_job.meta[FINAL_FAILURE] = True
+        rq_job.save_meta()
+
+
+def _record_failure(config: WorkerConfig, job_id: str, error: str, retry: bool) -> bool:
+    """Record the failure in the row; False when the database cannot be reached."""
+    try:
+        asyncio.run(_fail(config, job_id, error, retry))
+    except TRANSIENT_ERRORS as exc:
+        log.warning("job %s: could not record its failure (%s): %s", job_id, exc, error)
+        return False
+    return True
+
+
+def _retry_or_fail(config: WorkerConfig, job_id: str, exc: BaseException) -> Retry | None:
+    """A ``Retry`` while the policy allows one (after recording why), else None."""
+    rq_job = get_current_job()
+    done = (rq_job.number_of_retries or 0) if rq_job is not None else 0
+    if rq_job is None or done >= config.retry.max_retries:
+        return None
+    log.warning("job %s: transient error, retrying: %s", job_id, exc)
+    _record_failure(config, job_id, _describe(exc), retry=True)
+    return Retry(max=config.retry.max_retries, interval=config.retry.interval(done))
+
+
 def run_recorded(job_id: str, work: Callable[[WorkerConfig], Awaitable[dict[str, Any]]]) -> Any:
     """Run ``work`` and record a failure in the ``jobs`` row: transient errors are
     retried (an RQ ``Retry`` is returned) while the retry policy allows, anything else
-    fails the job and is raised again so RQ records it too."""
+    fails the job and is raised again so RQ records it too.
+
+    Recording needs the database: while it cannot be reached, the row keeps its last
+    state and a failure that could not be recorded is retried like a transient error.
+    """
     config = current_config()
     try:
         return asyncio.run(work(config))
     except TRANSIENT_ERRORS as exc:
-        rq_job = get_current_job()
-        done = (rq_job.number_of_retries or 0) if rq_job is not None else 0
-        if rq_job is not None and done < config.retry.max_retries:
-            log.warning("job %s: transient error, retrying: %s", job_id, exc)
-            asyncio.run(_fail(config, job_id, _describe(exc), retry=True))
-            return Retry(max=config.retry.max_retries, interval=config.retry.interval(done))
-        asyncio.run(_fail(config, job_id, _describe(exc), retry=False))
+        if (retry := _retry_or_fail(config, job_id, exc)) is not None:
+            return retry
+        _record_failure(config, job_id, _describe(exc), retry=False)
+        _declare_final()
         raise
     except Exception as exc:
-        asyncio.run(_fail(config, job_id, _describe(exc), retry=False))
+        if not _record_failure(config, job_id, _describe(exc), retry=False) and (
+            retry := _retry_or_fail(config, job_id, exc)
+        ) is not None:
+            return retry
+        _declare_final()
         raise
 
 

@@ -16,7 +16,7 @@ from urllib.parse import unquote, urlsplit
 
 from redis import Redis
 from redis.exceptions import RedisError
-from rq import Queue
+from rq import Queue, Retry
 from rq.serializers import JSONSerializer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -39,11 +39,18 @@ INGEST_CATALOG_FUNCTION = "workers.jobs.ingest_catalog"
 @dataclass(frozen=True)
 class JobPolicy:
     """RQ limits of a job, in seconds: how long it may run, how long RQ keeps its
-    result or failure (the ``jobs`` row stays regardless)."""
+    result or failure (the ``jobs`` row stays regardless); and how many times a job
+    whose worker died under it (killed, out of memory, machine lost) is run again.
+
+    Those are RQ's own retries, which :mod:`workers.runner` keeps for lost jobs only:
+    a job that raised has recorded its final failure, and a transient error is retried
+    under the worker's ``RetryPolicy`` instead.
+    """
 
     timeout: int = 15 * 60
     result_ttl: int = 24 * 3600
     failure_ttl: int = 7 * 24 * 3600
+    lost_retries: int = 2
 
 
 @dataclass(frozen=True)
@@ -173,6 +180,7 @@ def _enqueue(queue: Queue, job: JobRecord, function: str, policy: JobPolicy) -> 
         timeout=policy.timeout,
         result_ttl=policy.result_ttl,
         failure_ttl=policy.failure_ttl,
+        retry=Retry(max=policy.lost_retries) if policy.lost_retries > 0 else None,
         description=f"{job.kind} {job.id}",
     )
 
