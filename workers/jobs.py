@@ -131,25 +131,35 @@ async def _build(
     return item
 
 
-async def _extract(config: WorkerConfig, job_id: str, request: ExtractRequest) -> dict[str, Any]:
+Writer = Callable[[AsyncSession, AssetStore, dict[str, Any]], Awaitable[dict[str, Any]]]
+
+
+async def _extract_then_write(
+    config: WorkerConfig, job_id: str, request: ExtractRequest, write: Writer
+) -> dict[str, Any]:
+    """Extract the raster, then ``write`` the item and mark the job finished with its
+    result in one transaction (so a job that dies leaves no item)."""
     engine = create_engine(config.database_url, pool_size=config.database_pool_size)
     try:
         sessions = create_sessionmaker(engine)
         store = create_asset_store(config.storage_url, config.storage_options)
         await record_step(sessions, mark_started, job_id, "extracting the raster's metadata")
         item = await _build(config, sessions, store, job_id, request)
-        records = normalize_items([item])
         async with sessions() as session, session.begin():
-            summary = await upsert_items(session, records)
-            result = {
-                "collection_id": item["collection"], "item_id": item["id"],
-                "inserted": summary.inserted, "updated": summary.updated,
-                "unchanged": summary.unchanged,
-            }
+            result = await write(session, store, item)
             await mark_finished(session, job_id, result, "item stored")
         return result
     finally:
         await engine.dispose()
+
+
+async def _store_item(session: AsyncSession, store: AssetStore, item: dict) -> dict[str, Any]:
+    summary = await upsert_items(session, normalize_items([item]))
+    return {
+        "collection_id": item["collection"], "item_id": item["id"],
+        "inserted": summary.inserted, "updated": summary.updated,
+        "unchanged": summary.unchanged,
+    }
 
 
 async def lock_item(session: AsyncSession, collection_id: str, item_id: str) -> None:
@@ -159,30 +169,15 @@ async def lock_item(session: AsyncSession, collection_id: str, item_id: str) -> 
         await session.execute(statement, {"c": collection_id, "i": item_id})
 
 
-async def _complete(
-    config: WorkerConfig, job_id: str, request: CompleteItemRequest
-) -> dict[str, Any]:
-    engine = create_engine(config.database_url, pool_size=config.database_pool_size)
-    try:
-        sessions = create_sessionmaker(engine)
-        store = create_asset_store(config.storage_url, config.storage_options)
-        await record_step(sessions, mark_started, job_id, "extracting the raster's metadata")
-        extracted = await _build(config, sessions, store, job_id, request.extraction())
-        async with sessions() as session, session.begin():
-            # Merged under a row lock: a write to the item since it was queued is kept.
-            await lock_item(session, request.collection_id, request.item_id)
-            stored = await get_item(session, request.collection_id, request.item_id)
-            item = merge_extracted(stored, extracted, request.asset_key, store.href(request.key))
-            summary = await upsert_items(session, normalize_items([item]))
-            result = {
-                "collection_id": request.collection_id, "item_id": request.item_id,
-                "asset_key": request.asset_key, "updated": summary.updated,
-                "unchanged": summary.unchanged,
-            }
-            await mark_finished(session, job_id, result, "item completed")
-        return result
-    finally:
-        await engine.dispose()
+def _completer(request: CompleteItemRequest) -> Writer:
+    async def write(session: AsyncSession, store: AssetStore, extracted: dict) -> dict[str, Any]:
+        # Merged under a row lock: a write to the item since it was queued is kept.
+        await lock_item(session, request.collection_id, request.item_id)
+        stored = await get_item(session, request.collection_id, request.item_id)
+        item = merge_extracted(stored, extracted, request.asset_key, store.href(request.key))
+        return {**await _store_item(session, store, item), "asset_key": request.asset_key}
+
+    return write
 
 
 async def _fail(config: WorkerConfig, job_id: str, error: str, retry: bool) -> None:
@@ -273,7 +268,9 @@ def extract_item(
     item ids and whether the item was inserted, updated or unchanged.
     """
     request = ExtractRequest(collection_id, key, item_id, datetime, metadata_key)
-    return run_recorded(job_id, lambda config: _extract(config, job_id, request))
+    return run_recorded(
+        job_id, lambda config: _extract_then_write(config, job_id, request, _store_item)
+    )
 
 
 class _LoadProgress:
@@ -373,4 +370,8 @@ def complete_item(
     request = CompleteItemRequest(
         collection_id, item_id, asset_key, key, datetime, metadata_key
     )
-    return run_recorded(job_id, lambda config: _complete(config, job_id, request))
+    write = _completer(request)
+    return run_recorded(
+        job_id,
+        lambda config: _extract_then_write(config, job_id, request.extraction(), write),
+    )

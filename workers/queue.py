@@ -220,10 +220,8 @@ async def enqueue_extract(
     Raises ``InvalidInput`` subclasses for a malformed request (nothing is written)
     and ``QueueUnavailable`` when Redis cannot take the job.
     """
-    checked = request.checked()
-    return await submit_job(
-        sessions, queue, EXTRACT_KIND, EXTRACT_FUNCTION, checked.params(), policy
-    )
+    params = request.checked().params()
+    return await submit_job(sessions, queue, EXTRACT_KIND, EXTRACT_FUNCTION, params, policy)
 
 
 async def enqueue_complete_item(
@@ -237,10 +235,8 @@ async def enqueue_complete_item(
     Raises ``InvalidInput`` subclasses for a malformed request (nothing is written)
     and ``QueueUnavailable`` when Redis cannot take the job.
     """
-    checked = request.checked()
-    return await submit_job(
-        sessions, queue, COMPLETE_KIND, COMPLETE_FUNCTION, checked.params(), policy
-    )
+    params = request.checked().params()
+    return await submit_job(sessions, queue, COMPLETE_KIND, COMPLETE_FUNCTION, params, policy)
 
 
 INGEST_POLICY = JobPolicy(timeout=6 * 3600)

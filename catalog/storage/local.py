@@ -12,15 +12,18 @@ import asyncio
 import errno
 import os
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import aclosing, contextmanager, suppress
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import unquote
 
 from catalog.errors import InvalidStorageKey, NotFound, StorageError
 from catalog.storage.base import CHUNK_SIZE, ObjectInfo, PutData, StoredObject
 from catalog.storage.chunks import iter_chunks
 from catalog.storage.keys import check_key, key_under, shown_key
+
+T = TypeVar("T")
 
 TEMP_PREFIX = ".stacql-tmp-"
 """File names starting with this are writes in progress: never listed, never a key."""
@@ -195,21 +198,19 @@ class LocalAssetStore:
 
     async def list(self, prefix: str = "") -> list[str]:
         """Sorted keys of the files under the folder ``prefix``; symlinks are not listed."""
+        return await self._listing(prefix, self._walk)
+
+    async def _listing(self, prefix: str, walk: Callable[[Path], T]) -> T:
         start = self.root
         if prefix:
             prefix = check_key(prefix)
             start = await asyncio.to_thread(self._resolve, prefix)
         with _os_errors(prefix or ".", "list"):
-            return await asyncio.to_thread(self._walk, start)
+            return await asyncio.to_thread(walk, start)
 
     async def list_info(self, prefix: str = "") -> list[ObjectInfo]:
         """Sorted files under the folder ``prefix`` with their size and mtime."""
-        start = self.root
-        if prefix:
-            prefix = check_key(prefix)
-            start = await asyncio.to_thread(self._resolve, prefix)
-        with _os_errors(prefix or ".", "list"):
-            return await asyncio.to_thread(self._walk_info, start)
+        return await self._listing(prefix, self._walk_info)
 
     def _walk_info(self, start: Path) -> list[ObjectInfo]:
         infos = []

@@ -174,12 +174,7 @@ class ObjectAssetStore:
 
     async def list(self, prefix: str = "") -> list[str]:
         """Sorted keys of the objects under the folder ``prefix`` ("" for all)."""
-        prefix = check_key(prefix) if prefix else ""
-        where = self._path(prefix) if prefix else self.prefix
-        with _obstore_errors(prefix or ".", "list"):
-            metas = await obstore.list(self._store, prefix=where or None).collect_async()
-        start = len(self.prefix) + 1 if self.prefix else 0
-        return sorted(meta["path"][start:] for meta in metas)
+        return [info.key for info in await self.list_info(prefix)]
 
     async def list_info(self, prefix: str = "") -> list[ObjectInfo]:
         """Sorted objects under the folder ``prefix`` with their size and last-modified."""
