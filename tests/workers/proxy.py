@@ -1,5 +1,5 @@
-"""A TCP forwarder in front of PostgreSQL, so a test can make the database unreachable
-for a worker (the port refuses connections) and then bring it back."""
+"""A TCP forwarder in front of a service (PostgreSQL, an S3 server), so a test can make it
+unreachable for a worker (the port refuses or drops connections) and then bring it back."""
 
 from __future__ import annotations
 
@@ -25,10 +25,12 @@ def _pipe(source: socket.socket, target: socket.socket) -> None:
 
 class TcpProxy:
     """Forwards ``127.0.0.1:port`` to ``target`` once :meth:`open` is called; until then
-    connections to the port are refused."""
+    connections to the port are refused. The first ``drop_first`` connections accepted
+    are closed at once (a service that is down, then back)."""
 
-    def __init__(self, port: int, target: tuple[str, int]) -> None:
+    def __init__(self, port: int, target: tuple[str, int], drop_first: int = 0) -> None:
         self.port, self.target = port, target
+        self.drop_first = drop_first
         self._server: socket.socket | None = None
 
     def open(self) -> None:
@@ -44,6 +46,10 @@ class TcpProxy:
         with suppress(OSError):
             while True:
                 client, _ = self._server.accept()
+                if self.drop_first > 0:
+                    self.drop_first -= 1
+                    client.close()
+                    continue
                 upstream = socket.create_connection(self.target)
                 for a, b in ((client, upstream), (upstream, client)):
                     threading.Thread(target=_pipe, args=(a, b), daemon=True).start()

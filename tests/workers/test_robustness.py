@@ -3,6 +3,7 @@ going away and coming back, bad input, a worker killed mid-job, two workers on a
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -10,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -24,11 +26,18 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
 from catalog.jobs import JobRecord
+from catalog.storage import ObjectAssetStore
 from tests.support.paths import RASTERS, REPO
 from tests.workers.proxy import TcpProxy, free_port
 from tests.workers.test_jobs import WHEN, enqueue, items, job_row, upload
 from tests.workers.test_watch import wait_for
-from workers import ExtractRequest, create_queue
+from workers import (
+    ExtractRequest,
+    RetryPolicy,
+    StacqlSimpleWorker,
+    WorkerConfig,
+    create_queue,
+)
 
 
 @pytest.fixture
@@ -225,3 +234,62 @@ def test_two_workers_on_one_queue_run_each_job_once_and_the_same_file_gives_one_
     with sync_engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM items")).scalar() == 5
     assert len({rq_job(queue, job).worker_name for job in jobs}) == 2  # both took jobs
+
+
+@pytest.fixture
+def s3_server() -> Iterator[str]:
+    """A real S3 API over HTTP (moto's server) with a bucket ``assets``; its URL."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    url = f"http://127.0.0.1:{port}"
+    import boto3
+
+    boto3.client(
+        "s3", endpoint_url=url, region_name="us-east-1", aws_access_key_id="test",
+        aws_secret_access_key="test",
+    ).create_bucket(Bucket="assets")
+    yield url
+    server.stop()
+
+
+def s3_options(url: str) -> dict[str, Any]:
+    return {
+        "aws_endpoint": url, "aws_region": "us-east-1", "aws_access_key_id": "test",
+        "aws_secret_access_key": "test", "client_options": {"allow_http": True},
+        "retry_config": {"max_retries": 0},  # our retry policy is under test, not obstore's
+    }
+
+
+@pytest.mark.parametrize(("drops", "status"), [(2, "finished"), (50, "failed")])
+def test_storage_unreachable_is_retried_with_backoff_until_it_is_back_or_the_policy_ends(
+    catalog_db: str, redis_conn: Redis, queue: Queue, sync_engine: Engine, s3_server: str,
+    drops: int, status: str,
+) -> None:
+    asyncio.run(ObjectAssetStore("s3://assets/up", **s3_options(s3_server)).put(
+        "byte.tif", (RASTERS / "rasterio/byte.tif").read_bytes()
+    ))
+    proxy = TcpProxy(free_port(), ("127.0.0.1", int(s3_server.rsplit(":", 1)[1])), drops)
+    proxy.open()
+    try:
+        config = WorkerConfig(
+            database_url=catalog_db, storage_url="s3://assets/up",
+            storage_options=s3_options(f"http://127.0.0.1:{proxy.port}"),
+            retry=RetryPolicy(3, (0,)),
+        )
+        job = enqueue(catalog_db, queue, ExtractRequest("rasters", "byte.tif", datetime=WHEN))
+        StacqlSimpleWorker([queue], config, connection=redis_conn).work(burst=True)
+    finally:
+        proxy.close()
+    row = job_row(catalog_db, job)
+    assert row.status == status
+    if status == "finished":
+        assert rq_job(queue, job).number_of_retries == 2
+        with sync_engine.connect() as conn:
+            href = conn.execute(text("SELECT href FROM assets WHERE key = 'data'")).scalar()
+        assert href == "s3://assets/up/byte.tif"
+    else:
+        assert row.error.startswith("STORAGE_ERROR: cannot check asset 'byte.tif'")
+        assert items(sync_engine) == []
