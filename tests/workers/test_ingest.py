@@ -3,10 +3,12 @@ raster, and the bulk ingest job loads a static catalog or ndjson file in a worke
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -15,11 +17,13 @@ from rq import Queue
 from sqlalchemy import Engine, text
 
 from catalog.errors import InvalidInput
-from catalog.jobs import JobRecord
+from catalog.jobs import JobRecord, get_job, mark_started
 from tests.support.paths import RASTERS, REPO, STAC_DATA
 from tests.workers.conftest import TEST_REDIS_URL, run_with_sessions
 from tests.workers.test_jobs import NAIP_FGDC, NAIP_TIF, WHEN, items, job_row, work
 from workers import create_queue, enqueue_ingest_catalog
+from workers import jobs as jobs_module
+from workers.jobs import record_step
 
 PLANET = STAC_DATA / "stactools/planet-disaster/collection.json"
 NAIP_ITEMS = STAC_DATA / "pgstac/planetary-computer/data/naip/items.ndjson"
@@ -198,3 +202,32 @@ def test_ingest_enqueue_queues_a_bulk_ingest_job_per_path(
     with sync_engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM items")).scalar() == 5
 
+
+
+def test_bulk_load_progress_is_written_to_the_job_row_as_files_complete(
+    catalog_db: str, queue: Queue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(jobs_module, "PROGRESS_INTERVAL", 0.01)
+    job = _ingest_job(catalog_db, queue, str(PLANET.resolve()))
+
+    async def follow(sessions: Any) -> list[tuple[float, str]]:
+        await record_step(sessions, mark_started, job.id)
+        progress = jobs_module._LoadProgress(total_files=4)
+        writer = asyncio.create_task(progress.write_until_cancelled(sessions, str(job.id)))
+        seen = []
+        for source, documents in (("a.json", 1), ("b.ndjson", 500), ("b.ndjson", 500),
+                                  ("c.json", 1)):
+            progress(source, documents)
+            await asyncio.sleep(0.3)  # many writer periods
+            async with sessions() as session:
+                row = await get_job(session, job.id)
+            seen.append((row.progress, row.message))
+        writer.cancel()
+        return seen
+
+    assert run_with_sessions(catalog_db, follow) == [
+        (0.0, "0 of 4 files, 1 documents written"),
+        (0.25, "1 of 4 files, 501 documents written"),
+        (0.25, "1 of 4 files, 1001 documents written"),
+        (0.5, "2 of 4 files, 1002 documents written"),
+    ]
