@@ -21,6 +21,7 @@ from typing import Any
 
 from rq import Retry, get_current_job
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from catalog.db import create_engine, create_sessionmaker
@@ -53,6 +54,20 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     TimeoutError,
 )
 """Errors worth a retry: the same job may succeed once the service is back."""
+
+RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
+"""PostgreSQL aborts one of two conflicting transactions (serialization failure,
+deadlock) and expects it to be run again."""
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether running the job again may succeed: a service unreachable, or a
+    transaction PostgreSQL aborted because of a concurrent one."""
+    if isinstance(exc, TRANSIENT_ERRORS):
+        return True
+    return isinstance(exc, DBAPIError) and (
+        getattr(exc.orig, "sqlstate", None) in RETRYABLE_SQLSTATES
+    )
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -146,6 +161,7 @@ async def _extract_then_write(
         await record_step(sessions, mark_started, job_id, "extracting the raster's metadata")
         item = await _build(config, sessions, store, job_id, request)
         async with sessions() as session, session.begin():
+            await lock_item_key(session, item["collection"], item["id"])
             result = await write(session, store, item)
             await mark_finished(session, job_id, result, "item stored")
         return result
@@ -160,6 +176,15 @@ async def _store_item(session: AsyncSession, store: AssetStore, item: dict) -> d
         "inserted": summary.inserted, "updated": summary.updated,
         "unchanged": summary.unchanged,
     }
+
+
+async def lock_item_key(session: AsyncSession, collection_id: str, item_id: str) -> None:
+    """Take a transaction-scoped advisory lock on the item's key, so jobs writing the
+    same item (the same file twice, on two workers) write one after the other instead
+    of deadlocking on its item and asset rows."""
+    statement = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
+    with translate_db_errors():
+        await session.execute(statement, {"key": f"stacql-item:{collection_id}/{item_id}"})
 
 
 async def lock_item(session: AsyncSession, collection_id: str, item_id: str) -> None:
@@ -239,14 +264,12 @@ def run_recorded(job_id: str, work: Callable[[WorkerConfig], Awaitable[dict[str,
     config = current_config()
     try:
         return asyncio.run(work(config))
-    except TRANSIENT_ERRORS as exc:
-        if (retry := _retry_or_fail(config, job_id, exc)) is not None:
-            return retry
-        _record_failure(config, job_id, _describe(exc), retry=False)
-        _declare_final()
-        raise
     except Exception as exc:
-        if not _record_failure(config, job_id, _describe(exc), retry=False) and (
+        if is_transient(exc):
+            if (retry := _retry_or_fail(config, job_id, exc)) is not None:
+                return retry
+            _record_failure(config, job_id, _describe(exc), retry=False)
+        elif not _record_failure(config, job_id, _describe(exc), retry=False) and (
             retry := _retry_or_fail(config, job_id, exc)
         ) is not None:
             return retry
