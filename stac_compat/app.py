@@ -31,7 +31,7 @@ from stac_compat.client import CatalogClient
 from stac_compat.count import CountExtension
 from stac_compat.errors import add_error_handlers
 from stac_compat.queryables import QueryablesClient
-from stac_compat.transactions import CatalogTransactionExtension, TransactionsClient
+from stac_compat.transactions import CatalogTransactionExtension, ItemHook, TransactionsClient
 
 # The CQL2 the compiler in catalog/search/cql2.py evaluates.
 FILTER_CLASSES = [
@@ -77,8 +77,13 @@ def create_stac_api(
     description: str = "STAC API of the stacql catalog",
     version: str = "0.1.0",
     max_limit: int = 10_000,
+    after_item_write: ItemHook | None = None,
 ) -> StacApi:
-    """Mount the STAC API routes on ``app`` (at its root) and return the StacApi."""
+    """Mount the STAC API routes on ``app`` (at its root) and return the StacApi.
+
+    ``after_item_write`` receives each item the Transaction endpoints store (see
+    ``stac_compat.transactions``) and returns the ids of the jobs it queued.
+    """
     settings = ApiSettings(
         stac_fastapi_title=title,
         stac_fastapi_description=description,
@@ -99,7 +104,7 @@ def create_stac_api(
         *items_extensions,
         collection_search,
         CatalogTransactionExtension(
-            client=TransactionsClient(sessions=sessions),
+            client=TransactionsClient(sessions=sessions, after_item_write=after_item_write),
             settings=settings,
             response_class=GeoJSONResponse,
         ),

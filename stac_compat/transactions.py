@@ -1,14 +1,24 @@
-"""The Transaction extension: writes through ``catalog.ingest``, one transaction each."""
+"""The Transaction extension: writes through ``catalog.ingest``, one transaction each.
+
+After an item is created, replaced or patched, the optional ``after_item_write`` hook
+receives the stored item, once its transaction is committed, and returns the ids of the
+jobs it queued (stacql wires the workers' completion rule: an asset in our storage with
+the role ``data`` and no projection fields gets its metadata extracted). Their ids are
+sent in the ``Stacql-Jobs`` response header. A hook failure (the queue is down) does
+not undo the write: it is logged, and the job's row records it.
+"""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 import attr
 import orjson
 from fastapi import Body, Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from stac_fastapi.api.models import CollectionUri, ItemUri
+from stac_fastapi.api.models import CollectionUri, GeoJSONResponse, ItemUri
 from stac_fastapi.api.routes import create_async_endpoint
 from stac_fastapi.extensions.transaction import (
     AsyncBaseTransactionsClient,
@@ -18,7 +28,7 @@ from stac_fastapi.types.requests import get_base_url
 from stac_fastapi.types.search import APIRequest
 from starlette.responses import Response
 
-from catalog.errors import InvalidInput
+from catalog.errors import CatalogError, InvalidInput
 from catalog.ingest import create_collection, delete_collection, delete_item
 from catalog.ingest.transactions import (
     create_item,
@@ -30,6 +40,13 @@ from catalog.ingest.transactions import (
 )
 from catalog.search.lookup import get_collection
 from catalog.stac.links import with_collection_links, with_item_links
+
+log = logging.getLogger(__name__)
+
+JOBS_HEADER = "Stacql-Jobs"
+"""Response header listing the ids of the jobs a write queued (comma-separated)."""
+
+ItemHook = Callable[[dict[str, Any]], Awaitable[list[str]]]
 
 
 @attr.s
@@ -97,11 +114,15 @@ class CatalogTransactionExtension(TransactionExtension):
                     self.client.update_collection, CollectionReplaceBody)
 
 
-def _updated(request: Request, document: dict[str, Any]) -> Any:
-    """204 No Content, or the updated document when the client asked for it (RFC 7240)."""
+def _updated(request: Request, document: dict[str, Any], jobs: list[str] | None = None) -> Any:
+    """204 No Content, or the updated document when the client asked for it (RFC 7240);
+    with the ids of queued jobs in the ``Stacql-Jobs`` header."""
+    headers = {JOBS_HEADER: ", ".join(jobs)} if jobs else None
     if "return=representation" in request.headers.get("prefer", ""):
-        return document
-    return Response(status_code=204)
+        if headers is None:
+            return document
+        return GeoJSONResponse(document, headers=headers)
+    return Response(status_code=204, headers=headers)
 
 
 async def _body(request: Request) -> Any:
@@ -117,6 +138,18 @@ class TransactionsClient(AsyncBaseTransactionsClient):
     """Create, replace, patch and delete collections and items."""
 
     sessions: async_sessionmaker[AsyncSession] = attr.ib(kw_only=True)
+    after_item_write: ItemHook | None = attr.ib(default=None, kw_only=True)
+
+    async def _after_write(self, item: dict[str, Any]) -> list[str]:
+        """Run the hook on a committed item; its failure is logged, not raised."""
+        if self.after_item_write is None:
+            return []
+        try:
+            return await self.after_item_write(item)
+        except CatalogError as exc:
+            log.warning("item %s/%s is stored but its job was not queued: %s",
+                        item.get("collection"), item.get("id"), exc)
+            return []
 
     async def create_item(self, collection_id: str, item: Any, **kwargs: Any) -> Any:
         """Called with `POST /collections/{collection_id}/items` (an item or a collection
@@ -132,7 +165,11 @@ class TransactionsClient(AsyncBaseTransactionsClient):
                     status_code=201, media_type="application/json",
                 )
             stored = await create_item(session, collection_id, doc)
-        return with_item_links(stored, get_base_url(request))
+        jobs = await self._after_write(stored)
+        document = with_item_links(stored, get_base_url(request))
+        if not jobs:
+            return document
+        return GeoJSONResponse(document, status_code=201, headers={JOBS_HEADER: ", ".join(jobs)})
 
     async def update_item(
         self, collection_id: str, item_id: str, item: Any, **kwargs: Any
@@ -142,7 +179,8 @@ class TransactionsClient(AsyncBaseTransactionsClient):
         doc = await _body(request)
         async with self.sessions() as session, session.begin():
             stored = await replace_item(session, collection_id, item_id, doc)
-        return _updated(request, with_item_links(stored, get_base_url(request)))
+        jobs = await self._after_write(stored)
+        return _updated(request, with_item_links(stored, get_base_url(request)), jobs)
 
     async def patch_item(
         self, collection_id: str, item_id: str, patch: Any, **kwargs: Any
@@ -152,7 +190,8 @@ class TransactionsClient(AsyncBaseTransactionsClient):
         body = await _body(request)
         async with self.sessions() as session, session.begin():
             stored = await patch_item(session, collection_id, item_id, body)
-        return _updated(request, with_item_links(stored, get_base_url(request)))
+        jobs = await self._after_write(stored)
+        return _updated(request, with_item_links(stored, get_base_url(request)), jobs)
 
     async def delete_item(self, item_id: str, collection_id: str, **kwargs: Any) -> Response:
         """Called with `DELETE /collections/{collection_id}/items/{item_id}`."""

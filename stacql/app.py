@@ -4,21 +4,26 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from redis import Redis
+from rq import Queue
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from catalog.access import FetchPolicy, JwtSettings, JwtVerifier
 from catalog.db import create_engine, create_sessionmaker
 from catalog.jobs import JobRecord
-from catalog.storage import create_asset_store
+from catalog.storage import AssetStore, create_asset_store
 from graphql_api import ItemEvents, Limits, Services, UploadedRaster, create_graphql_router
 from graphql_api.body_limit import BodySizeLimit
 from stac_compat import create_stac_api
 from stac_compat.middleware import JsonBodyGuard
+from stac_compat.transactions import ItemHook
 from stacql.settings import Settings
-from workers.queue import ExtractRequest, create_queue, enqueue_extract
+from workers import create_queue
+from workers.completion import enqueue_item_completion
+from workers.queue import ExtractRequest, enqueue_extract, enqueue_ingest_catalog
 
 GRAPHQL_PATH = "/graphql"
 
@@ -32,10 +37,13 @@ def jwt_verifier(settings: Settings) -> JwtVerifier | None:
 
 
 def graphql_services(
-    settings: Settings, sessions: async_sessionmaker[AsyncSession], events: ItemEvents
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    events: ItemEvents,
+    queue: Queue,
+    store: AssetStore,
 ) -> Services:
     """What the GraphQL API needs, wired to the asset store and the RQ queue."""
-    queue = create_queue(Redis.from_url(settings.redis.url), settings.workers.queues[0])
 
     async def submit_extract(upload: UploadedRaster) -> JobRecord:
         request = ExtractRequest(
@@ -44,18 +52,36 @@ def graphql_services(
         )
         return await enqueue_extract(sessions, queue, request)
 
+    async def submit_ingest(href: str, collection_id: str | None) -> JobRecord:
+        return await enqueue_ingest_catalog(sessions, queue, href, collection_id)
+
     return Services(
         sessions=sessions,
         jwt=jwt_verifier(settings),
         fetch_policy=FetchPolicy(
             allowed_hosts=tuple(settings.fetch.allowed_hosts),
             allow_private=settings.fetch.allow_private,
+            local_roots=tuple(settings.fetch.local_roots),
         ),
         limits=Limits(**settings.graphql.model_dump()),
-        store=create_asset_store(settings.storage.url),
+        store=store,
         submit_extract=submit_extract,
+        submit_ingest=submit_ingest,
         events=events,
     )
+
+
+def _completion_hook(
+    sessions: async_sessionmaker[AsyncSession], queue: Queue, store: AssetStore
+) -> ItemHook:
+    """Items written through STAC Transactions whose raster in our storage lacks its
+    metadata get an extraction job (``workers.completion``)."""
+
+    async def hook(item: dict[str, Any]) -> list[str]:
+        job = await enqueue_item_completion(sessions, queue, store, item)
+        return [str(job.id)] if job is not None else []
+
+    return hook
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -68,11 +94,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     sessions = create_sessionmaker(engine)
     events = ItemEvents(settings.database.url)
+    # Connects on first use; bounded waits so a write never hangs on a lost Redis.
+    redis = Redis.from_url(settings.redis.url, socket_connect_timeout=5, socket_timeout=5)
+    queue = create_queue(redis, settings.workers.queues[0])
+    store = create_asset_store(settings.storage.url)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
         await events.close()
+        redis.close()
         await engine.dispose()
 
     app = FastAPI(
@@ -85,11 +116,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.engine = engine
     app.include_router(
-        create_graphql_router(graphql_services(settings, sessions, events)),
+        create_graphql_router(graphql_services(settings, sessions, events, queue, store)),
         prefix=GRAPHQL_PATH,
         include_in_schema=False,
     )
-    create_stac_api(app, sessions, max_limit=settings.api.max_limit)
+    create_stac_api(
+        app, sessions, max_limit=settings.api.max_limit,
+        after_item_write=_completion_hook(sessions, queue, store),
+    )
     app.add_middleware(
         JsonBodyGuard, max_body=settings.api.max_body_bytes, skip_prefixes=(GRAPHQL_PATH,)
     )

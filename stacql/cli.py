@@ -81,6 +81,88 @@ async def _ingest(
         await engine.dispose()
 
 
+async def _enqueue_rasters(
+    settings: Settings, paths: list[Path], collection: str, when: str | None, queue_name: str,
+    key_prefix: str | None,
+) -> tuple[int, list[str]]:
+    from redis import Redis
+
+    from catalog.storage import create_asset_store
+    from workers import FolderIngest, create_queue, enqueue_raster_folder
+
+    engine = create_engine(settings.database.url, pool_size=2)
+    redis = Redis.from_url(settings.redis.url)
+    try:
+        sessions = create_sessionmaker(engine)
+        store = create_asset_store(settings.storage.url)
+        queue = create_queue(redis, queue_name)
+        plan = FolderIngest(collection, key_prefix=key_prefix, datetime=when)
+        queued, errors = 0, []
+        with Progress(TextColumn("[bold]rasters"), MofNCompleteColumn(), console=console) as bar:
+            task = bar.add_task("rasters", total=None)
+            for path in paths:
+                report = await enqueue_raster_folder(
+                    sessions, queue, store, path, plan,
+                    on_job=lambda _raster, _job: bar.advance(task),
+                )
+                queued += len(report.jobs)
+                errors += report.errors
+        return queued, errors
+    finally:
+        redis.close()
+        await engine.dispose()
+
+
+async def _enqueue_catalogs(
+    settings: Settings, paths: list[Path], collection: str | None, queue_name: str
+) -> list[str]:
+    from redis import Redis
+
+    from workers import create_queue, enqueue_ingest_catalog
+
+    engine = create_engine(settings.database.url, pool_size=2)
+    redis = Redis.from_url(settings.redis.url)
+    try:
+        sessions = create_sessionmaker(engine)
+        queue = create_queue(redis, queue_name)
+        jobs = [
+            await enqueue_ingest_catalog(sessions, queue, str(path.resolve()), collection)
+            for path in paths
+        ]
+        return [str(job.id) for job in jobs]
+    finally:
+        redis.close()
+        await engine.dispose()
+
+
+def _report_failure(exc: Exception) -> typer.Exit:
+    if isinstance(exc, SQLAlchemyError):
+        console.print(
+            f"[red]ingest failed:[/red] database error ({exc.__class__.__name__}: "
+            f"{str(exc).splitlines()[0]}); is the database migrated (stacql db upgrade)?"
+        )
+    else:
+        console.print(f"[red]ingest failed:[/red] {exc}")
+    return typer.Exit(1)
+
+
+def _ingest_rasters(
+    settings: Settings, paths: list[Path], collection: str | None, when: str | None,
+    queue: str, key_prefix: str | None,
+) -> None:
+    if collection is None:
+        console.print("[red]ingest failed:[/red] --rasters needs --collection")
+        raise typer.Exit(2)
+    queued, errors = asyncio.run(
+        _enqueue_rasters(settings, paths, collection, when, queue, key_prefix)
+    )
+    console.print(f"queued {queued} extraction jobs on {queue!r} for collection {collection!r}")
+    for error in errors:
+        console.print(f"[red]refused[/red] {error}", highlight=False)
+    if errors:
+        raise typer.Exit(1)
+
+
 @app.command()
 def ingest(
     paths: Annotated[
@@ -91,22 +173,39 @@ def ingest(
         str | None, typer.Option(help="Collection for items that name none")
     ] = None,
     batch_size: Annotated[int | None, typer.Option(help="Items per transaction")] = None,
+    rasters: Annotated[
+        bool, typer.Option("--rasters", help="PATHS hold rasters: queue one extraction job each")
+    ] = False,
+    datetime: Annotated[
+        str | None, typer.Option(help="With --rasters: RFC 3339 datetime of rasters with none")
+    ] = None,
+    key_prefix: Annotated[
+        str | None,
+        typer.Option(help="With --rasters: storage prefix of copied rasters (default: collection)"),
+    ] = None,
+    enqueue: Annotated[
+        bool, typer.Option("--enqueue", help="Queue a bulk ingest job per path for the workers")
+    ] = False,
+    queue: Annotated[str | None, typer.Option(help="Queue of the jobs")] = None,
 ) -> None:
-    """Load STAC collections and items; running it again changes nothing."""
+    """Load STAC collections and items (running it again changes nothing), or queue jobs:
+    raster extraction (--rasters) or bulk ingest (--enqueue) for `stacql worker`."""
     settings = Settings()
+    queue_name = queue or settings.workers.queues[0]
     try:
+        if rasters:
+            _ingest_rasters(settings, paths, collection, datetime, queue_name, key_prefix)
+            return
+        if enqueue:
+            for job_id in asyncio.run(_enqueue_catalogs(settings, paths, collection, queue_name)):
+                typer.echo(job_id)
+            console.print(f"queued {len(paths)} ingest jobs on {queue_name!r}")
+            return
         report = asyncio.run(
             _ingest(settings, paths, collection, batch_size or settings.ingest.batch_size)
         )
-    except (CatalogError, OSError) as exc:
-        console.print(f"[red]ingest failed:[/red] {exc}")
-        raise typer.Exit(1) from exc
-    except SQLAlchemyError as exc:
-        console.print(
-            f"[red]ingest failed:[/red] database error ({exc.__class__.__name__}: "
-            f"{str(exc).splitlines()[0]}); is the database migrated (stacql db upgrade)?"
-        )
-        raise typer.Exit(1) from exc
+    except (CatalogError, OSError, SQLAlchemyError) as exc:
+        raise _report_failure(exc) from exc
     items = report.items
     console.print(
         f"collections: {report.collections or 'none'}; items: {items.inserted} inserted, "
@@ -134,6 +233,65 @@ def worker(
     run_worker(
         settings.redis.url, settings.database.url, settings.storage.url, queues, burst=burst
     )
+
+
+async def _watch(
+    settings: Settings, collection: str, prefix: str | None, interval: float, when: str | None,
+    queue_name: str,
+) -> None:
+    import signal
+
+    from redis import Redis
+
+    from catalog.storage import create_asset_store
+    from workers import create_queue
+    from workers.watch import RasterWatcher, WatchPlan
+
+    engine = create_engine(settings.database.url, pool_size=2)
+    redis = Redis.from_url(settings.redis.url, socket_connect_timeout=5, socket_timeout=30)
+    try:
+        plan = WatchPlan(collection, prefix=prefix, interval=interval, datetime=when)
+        watcher = RasterWatcher(
+            create_sessionmaker(engine), create_queue(redis, queue_name),
+            create_asset_store(settings.storage.url), plan,
+            on_job=lambda key, job: typer.echo(f"queued {job.id} {key}"),
+        )
+        await watcher.check()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        console.print(f"watching {settings.storage.url} prefix {plan.folder!r} for {collection!r}")
+        await watcher.run(stop)
+        console.print("watch stopped")
+    finally:
+        redis.close()
+        await engine.dispose()
+
+
+@app.command()
+def watch(
+    collection: Annotated[str, typer.Option(help="Collection the rasters go to")],
+    prefix: Annotated[
+        str | None, typer.Option(help="Storage prefix to watch (default: the collection id)")
+    ] = None,
+    interval: Annotated[float, typer.Option(min=0.1, help="Seconds between polls")] = 2.0,
+    datetime: Annotated[
+        str | None, typer.Option(help="RFC 3339 datetime of rasters that carry none")
+    ] = None,
+    queue: Annotated[str | None, typer.Option(help="Queue of the jobs")] = None,
+) -> None:
+    """Queue an extraction job for every raster that appears or changes under a storage
+    prefix (a folder or object-store prefix, polled); stops on SIGINT/SIGTERM."""
+    settings = Settings()
+    try:
+        asyncio.run(
+            _watch(settings, collection, prefix, interval, datetime,
+                   queue or settings.workers.queues[0])
+        )
+    except (CatalogError, OSError, SQLAlchemyError) as exc:
+        console.print(f"[red]watch failed:[/red] {exc}")
+        raise typer.Exit(1) from exc
 
 
 @app.command()

@@ -66,6 +66,7 @@ class FetchSettings(BaseModel):
 
     allowed_hosts: list[str] = []
     allow_private: bool = False
+    local_roots: list[str] = []
 
 
 class WorkerSettings(BaseModel):

@@ -15,26 +15,37 @@ import asyncio
 import logging
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from rq import Retry, get_current_job
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from catalog.db import create_engine, create_sessionmaker
+from catalog.db.errors import translate_db_errors
 from catalog.errors import CatalogError, DatabaseUnavailable, NotFound, StorageError
-from catalog.ingest import upsert_items
+from catalog.ingest import LoadReport, load_path, upsert_items
+from catalog.ingest.sources import stac_files
 from catalog.jobs import mark_failed, mark_finished, mark_requeued, mark_started, set_progress
+from catalog.search.lookup import get_item
 from catalog.stac import normalize_items
 from catalog.storage import AssetStore, create_asset_store
 from catalog.temporal import parse_rfc3339
+from workers.completion import merge_extracted
 from workers.context import WorkerConfig, current_config
 from workers.extract.item import extract, local_path
 from workers.extract.thumbnail import THUMBNAIL_MEDIA_TYPE
-from workers.queue import ExtractRequest
+from workers.queue import CompleteItemRequest, ExtractRequest, IngestCatalogRequest
 
 log = logging.getLogger(__name__)
+
+PROGRESS_INTERVAL = 1.0
+"""Seconds between two progress writes of a bulk load."""
+MAX_REPORTED_ERRORS = 100
+"""Refused documents listed in a bulk load's result (the count is always exact)."""
 
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     DatabaseUnavailable,
@@ -43,6 +54,20 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     TimeoutError,
 )
 """Errors worth a retry: the same job may succeed once the service is back."""
+
+RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
+"""PostgreSQL aborts one of two conflicting transactions (serialization failure,
+deadlock) and expects it to be run again."""
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether running the job again may succeed: a service unreachable, or a
+    transaction PostgreSQL aborted because of a concurrent one."""
+    if isinstance(exc, TRANSIENT_ERRORS):
+        return True
+    return isinstance(exc, DBAPIError) and (
+        getattr(exc.orig, "sqlstate", None) in RETRYABLE_SQLSTATES
+    )
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -121,25 +146,63 @@ async def _build(
     return item
 
 
-async def _extract(config: WorkerConfig, job_id: str, request: ExtractRequest) -> dict[str, Any]:
+Writer = Callable[[AsyncSession, AssetStore, dict[str, Any]], Awaitable[dict[str, Any]]]
+
+
+async def _extract_then_write(
+    config: WorkerConfig, job_id: str, request: ExtractRequest, write: Writer
+) -> dict[str, Any]:
+    """Extract the raster, then ``write`` the item and mark the job finished with its
+    result in one transaction (so a job that dies leaves no item)."""
     engine = create_engine(config.database_url, pool_size=config.database_pool_size)
     try:
         sessions = create_sessionmaker(engine)
         store = create_asset_store(config.storage_url, config.storage_options)
         await record_step(sessions, mark_started, job_id, "extracting the raster's metadata")
         item = await _build(config, sessions, store, job_id, request)
-        records = normalize_items([item])
         async with sessions() as session, session.begin():
-            summary = await upsert_items(session, records)
-            result = {
-                "collection_id": item["collection"], "item_id": item["id"],
-                "inserted": summary.inserted, "updated": summary.updated,
-                "unchanged": summary.unchanged,
-            }
+            await lock_item_key(session, item["collection"], item["id"])
+            result = await write(session, store, item)
             await mark_finished(session, job_id, result, "item stored")
         return result
     finally:
         await engine.dispose()
+
+
+async def _store_item(session: AsyncSession, store: AssetStore, item: dict) -> dict[str, Any]:
+    summary = await upsert_items(session, normalize_items([item]))
+    return {
+        "collection_id": item["collection"], "item_id": item["id"],
+        "inserted": summary.inserted, "updated": summary.updated,
+        "unchanged": summary.unchanged,
+    }
+
+
+async def lock_item_key(session: AsyncSession, collection_id: str, item_id: str) -> None:
+    """Take a transaction-scoped advisory lock on the item's key, so jobs writing the
+    same item (the same file twice, on two workers) write one after the other instead
+    of deadlocking on its item and asset rows."""
+    statement = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
+    with translate_db_errors():
+        await session.execute(statement, {"key": f"stacql-item:{collection_id}/{item_id}"})
+
+
+async def lock_item(session: AsyncSession, collection_id: str, item_id: str) -> None:
+    """Lock the item's row until the transaction ends (nothing when it is missing)."""
+    statement = text("SELECT 1 FROM items WHERE collection_id = :c AND id = :i FOR UPDATE")
+    with translate_db_errors():
+        await session.execute(statement, {"c": collection_id, "i": item_id})
+
+
+def _completer(request: CompleteItemRequest) -> Writer:
+    async def write(session: AsyncSession, store: AssetStore, extracted: dict) -> dict[str, Any]:
+        # Merged under a row lock: a write to the item since it was queued is kept.
+        await lock_item(session, request.collection_id, request.item_id)
+        stored = await get_item(session, request.collection_id, request.item_id)
+        item = merge_extracted(stored, extracted, request.asset_key, store.href(request.key))
+        return {**await _store_item(session, store, item), "asset_key": request.asset_key}
+
+    return write
 
 
 async def _fail(config: WorkerConfig, job_id: str, error: str, retry: bool) -> None:
@@ -157,24 +220,60 @@ def _describe(exc: BaseException) -> str:
     return f"internal error ({type(exc).__name__}): {exc}"
 
 
+FINAL_FAILURE = "stacql_final_failure"
+"""RQ job meta flag: the job failed for good and its row says why; RQ must not run it
+again (see ``workers.runner``)."""
+
+
+def _declare_final() -> None:
+    rq_job = get_current_job()
+    if rq_job is not None:
+        rq_job.meta[FINAL_FAILURE] = True
+        rq_job.save_meta()
+
+
+def _record_failure(config: WorkerConfig, job_id: str, error: str, retry: bool) -> bool:
+    """Record the failure in the row; False when the database cannot be reached."""
+    try:
+        asyncio.run(_fail(config, job_id, error, retry))
+    except TRANSIENT_ERRORS as exc:
+        log.warning("job %s: could not record its failure (%s): %s", job_id, exc, error)
+        return False
+    return True
+
+
+def _retry_or_fail(config: WorkerConfig, job_id: str, exc: BaseException) -> Retry | None:
+    """A ``Retry`` while the policy allows one (after recording why), else None."""
+    rq_job = get_current_job()
+    done = (rq_job.number_of_retries or 0) if rq_job is not None else 0
+    if rq_job is None or done >= config.retry.max_retries:
+        return None
+    log.warning("job %s: transient error, retrying: %s", job_id, exc)
+    _record_failure(config, job_id, _describe(exc), retry=True)
+    return Retry(max=config.retry.max_retries, interval=config.retry.interval(done))
+
+
 def run_recorded(job_id: str, work: Callable[[WorkerConfig], Awaitable[dict[str, Any]]]) -> Any:
     """Run ``work`` and record a failure in the ``jobs`` row: transient errors are
     retried (an RQ ``Retry`` is returned) while the retry policy allows, anything else
-    fails the job and is raised again so RQ records it too."""
+    fails the job and is raised again so RQ records it too.
+
+    Recording needs the database: while it cannot be reached, the row keeps its last
+    state and a failure that could not be recorded is retried like a transient error.
+    """
     config = current_config()
     try:
         return asyncio.run(work(config))
-    except TRANSIENT_ERRORS as exc:
-        rq_job = get_current_job()
-        done = (rq_job.number_of_retries or 0) if rq_job is not None else 0
-        if rq_job is not None and done < config.retry.max_retries:
-            log.warning("job %s: transient error, retrying: %s", job_id, exc)
-            asyncio.run(_fail(config, job_id, _describe(exc), retry=True))
-            return Retry(max=config.retry.max_retries, interval=config.retry.interval(done))
-        asyncio.run(_fail(config, job_id, _describe(exc), retry=False))
-        raise
     except Exception as exc:
-        asyncio.run(_fail(config, job_id, _describe(exc), retry=False))
+        if is_transient(exc):
+            if (retry := _retry_or_fail(config, job_id, exc)) is not None:
+                return retry
+            _record_failure(config, job_id, _describe(exc), retry=False)
+        elif not _record_failure(config, job_id, _describe(exc), retry=False) and (
+            retry := _retry_or_fail(config, job_id, exc)
+        ) is not None:
+            return retry
+        _declare_final()
         raise
 
 
@@ -192,4 +291,110 @@ def extract_item(
     item ids and whether the item was inserted, updated or unchanged.
     """
     request = ExtractRequest(collection_id, key, item_id, datetime, metadata_key)
-    return run_recorded(job_id, lambda config: _extract(config, job_id, request))
+    return run_recorded(
+        job_id, lambda config: _extract_then_write(config, job_id, request, _store_item)
+    )
+
+
+class _LoadProgress:
+    """Files done out of files found, written to the job row at most once a
+    :data:`PROGRESS_INTERVAL` by a task beside the load (the loader's callback is sync)."""
+
+    def __init__(self, total_files: int) -> None:
+        self.total = max(total_files, 1)
+        self.files: list[str] = []
+        self.documents = 0
+
+    def __call__(self, source: str, count: int) -> None:
+        self.documents += count
+        if not self.files or self.files[-1] != source:
+            self.files.append(source)
+
+    def state(self) -> tuple[float, str]:
+        # A file counts as done once the next one starts; the last one at the end.
+        done = max(len(self.files) - 1, 0)
+        return (
+            min(done / self.total, 0.99),
+            f"{done} of {self.total} files, {self.documents} documents written",
+        )
+
+    async def write_until_cancelled(self, sessions: Sessions, job_id: str) -> None:
+        last: tuple[float, str] | None = None
+        while True:
+            await asyncio.sleep(PROGRESS_INTERVAL)
+            if (current := self.state()) != last:
+                await record_step(sessions, set_progress, job_id, *current)
+                last = current
+
+
+def _load_result(report: LoadReport) -> dict[str, Any]:
+    return {
+        "collections": dict(report.collections),
+        "inserted": report.items.inserted,
+        "updated": report.items.updated,
+        "unchanged": report.items.unchanged,
+        "refused": len(report.errors),
+        "errors": report.errors[:MAX_REPORTED_ERRORS],
+    }
+
+
+async def _ingest_catalog(
+    config: WorkerConfig, job_id: str, request: IngestCatalogRequest
+) -> dict[str, Any]:
+    engine = create_engine(config.database_url, pool_size=config.database_pool_size)
+    try:
+        sessions = create_sessionmaker(engine)
+        await record_step(sessions, mark_started, job_id, "listing the catalog's files")
+        path = Path(request.href)
+        progress = _LoadProgress(len(await asyncio.to_thread(stac_files, path)))
+        writer = asyncio.create_task(progress.write_until_cancelled(sessions, job_id))
+        try:
+            report = await load_path(
+                sessions, path, collection_id=request.collection_id, progress=progress
+            )
+        finally:
+            writer.cancel()
+            with suppress(asyncio.CancelledError):
+                await writer
+        result = _load_result(report)
+        message = "loaded" if report.ok else f"loaded; {len(report.errors)} refused"
+        await record_step(sessions, mark_finished, job_id, result, message)
+        return result
+    finally:
+        await engine.dispose()
+
+
+def ingest_catalog(job_id: str, href: str, collection_id: str | None = None) -> Any:
+    """RQ job: bulk-load the STAC documents at ``href`` through ``catalog.ingest``.
+
+    Loading is idempotent, so a retry after a transient error loads again what was
+    already written without changing it. Documents the catalog refuses do not fail the
+    job: they are counted and listed (the first 100) in its result, as ``stacql ingest``
+    reports them. A missing or unreadable ``href`` fails it.
+    """
+    request = IngestCatalogRequest(href, collection_id)
+    return run_recorded(job_id, lambda config: _ingest_catalog(config, job_id, request))
+
+
+def complete_item(
+    job_id: str,
+    collection_id: str,
+    item_id: str,
+    asset_key: str,
+    key: str,
+    datetime: str | None = None,
+    metadata_key: str | None = None,
+) -> Any:
+    """RQ job: complete the stored item ``item_id`` with the metadata of the raster at
+    ``key`` (its asset ``asset_key``), stored values winning (``workers.completion``).
+
+    Fails with ``ITEM_NOT_FOUND`` when the item was deleted since it was queued.
+    """
+    request = CompleteItemRequest(
+        collection_id, item_id, asset_key, key, datetime, metadata_key
+    )
+    write = _completer(request)
+    return run_recorded(
+        job_id,
+        lambda config: _extract_then_write(config, job_id, request.extraction(), write),
+    )

@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import asdict, dataclass
+from pathlib import PurePosixPath
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from redis import Redis
 from redis.exceptions import RedisError
-from rq import Queue
+from rq import Queue, Retry
 from rq.serializers import JSONSerializer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from catalog.errors import InvalidInput
 from catalog.jobs import JobRecord, create_job, mark_failed
 from catalog.stac.common import check_id
 from catalog.storage import check_key
@@ -27,16 +30,27 @@ from workers.errors import QueueUnavailable
 DEFAULT_QUEUE = "stacql"
 EXTRACT_KIND = "extract_item"
 EXTRACT_FUNCTION = "workers.jobs.extract_item"
+COMPLETE_KIND = "complete_item"
+COMPLETE_FUNCTION = "workers.jobs.complete_item"
+INGEST_CATALOG_KIND = "ingest_catalog"
+INGEST_CATALOG_FUNCTION = "workers.jobs.ingest_catalog"
 
 
 @dataclass(frozen=True)
 class JobPolicy:
     """RQ limits of a job, in seconds: how long it may run, how long RQ keeps its
-    result or failure (the ``jobs`` row stays regardless)."""
+    result or failure (the ``jobs`` row stays regardless); and how many times a job
+    whose worker died under it (killed, out of memory, machine lost) is run again.
+
+    Those are RQ's own retries, which :mod:`workers.runner` keeps for lost jobs only:
+    a job that raised has recorded its final failure, and a transient error is retried
+    under the worker's ``RetryPolicy`` instead.
+    """
 
     timeout: int = 15 * 60
     result_ttl: int = 24 * 3600
     failure_ttl: int = 7 * 24 * 3600
+    lost_retries: int = 2
 
 
 @dataclass(frozen=True)
@@ -71,6 +85,87 @@ class ExtractRequest:
         return {k: v for k, v in asdict(self).items() if v is not None}
 
 
+@dataclass(frozen=True)
+class CompleteItemRequest:
+    """Complete the stored item ``item_id`` with the metadata of the raster its asset
+    ``asset_key`` points to (stored at ``key``); see :mod:`workers.completion`."""
+
+    collection_id: str
+    item_id: str
+    asset_key: str
+    key: str
+    datetime: str | None = None
+    metadata_key: str | None = None
+
+    def checked(self) -> CompleteItemRequest:
+        """The request with its keys normalized; raises ``InvalidInput`` subclasses."""
+        extract = ExtractRequest(
+            self.collection_id, self.key, self.item_id, self.datetime, self.metadata_key
+        ).checked()
+        if not isinstance(self.asset_key, str) or not self.asset_key:
+            raise InvalidInput("an asset key must be a non-empty string")
+        return CompleteItemRequest(
+            self.collection_id, self.item_id, self.asset_key, extract.key, self.datetime,
+            extract.metadata_key,
+        )
+
+    def params(self) -> dict[str, Any]:
+        """The request as the JSON the ``jobs`` row and the RQ job carry."""
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+    def extraction(self) -> ExtractRequest:
+        """The extraction this completion runs."""
+        return ExtractRequest(
+            self.collection_id, self.key, self.item_id, self.datetime, self.metadata_key
+        )
+
+
+@dataclass(frozen=True)
+class IngestCatalogRequest:
+    """Bulk-load the STAC documents at ``href`` (a static catalog's ``catalog.json`` or
+    ``collection.json``, an ndjson file of items, a JSON file or a folder of those) with
+    ``catalog.ingest.load_path``; ``collection_id`` is given to items that name none.
+
+    ``href`` is an absolute path or a ``file://`` URL, read by the worker on its own file
+    system (the loader reads local files; fetch remote catalogs first).
+    """
+
+    href: str
+    collection_id: str | None = None
+
+    def checked(self) -> IngestCatalogRequest:
+        """The request with ``href`` as an absolute POSIX path; raises ``InvalidInput``
+        for another scheme, a relative path or a bad collection id."""
+        if self.collection_id is not None:
+            check_id(self.collection_id, "collection")
+        return IngestCatalogRequest(catalog_path(self.href), self.collection_id)
+
+    def params(self) -> dict[str, Any]:
+        """The request as the JSON the ``jobs`` row and the RQ job carry."""
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+def catalog_path(href: str) -> str:
+    """The absolute local path named by ``href`` (a path or a ``file://`` URL)."""
+    if not isinstance(href, str) or not href.strip():
+        raise InvalidInput("a catalog href must be a non-empty string")
+    parts = urlsplit(href)
+    if parts.scheme == "file":
+        if parts.netloc not in ("", "localhost") or parts.query or parts.fragment:
+            raise InvalidInput(f"catalog href {href!r}: give file:///absolute/path")
+        path = unquote(parts.path)
+    elif parts.scheme and len(parts.scheme) > 1:
+        raise InvalidInput(
+            f"catalog href {href!r}: the {parts.scheme}:// scheme is not read by workers; "
+            "give an absolute path or a file:// URL on the workers' file system"
+        )
+    else:
+        path = href
+    if not PurePosixPath(path).is_absolute() or "\x00" in path:
+        raise InvalidInput(f"catalog href {href!r} is not an absolute path")
+    return path
+
+
 def create_queue(connection: Redis, name: str = DEFAULT_QUEUE) -> Queue:
     """The RQ queue ``name`` on ``connection``, with the JSON serializer."""
     return Queue(name, connection=connection, serializer=JSONSerializer)
@@ -85,6 +180,7 @@ def _enqueue(queue: Queue, job: JobRecord, function: str, policy: JobPolicy) -> 
         timeout=policy.timeout,
         result_ttl=policy.result_ttl,
         failure_ttl=policy.failure_ttl,
+        retry=Retry(max=policy.lost_retries) if policy.lost_retries > 0 else None,
         description=f"{job.kind} {job.id}",
     )
 
@@ -124,7 +220,46 @@ async def enqueue_extract(
     Raises ``InvalidInput`` subclasses for a malformed request (nothing is written)
     and ``QueueUnavailable`` when Redis cannot take the job.
     """
-    checked = request.checked()
+    params = request.checked().params()
+    return await submit_job(sessions, queue, EXTRACT_KIND, EXTRACT_FUNCTION, params, policy)
+
+
+async def enqueue_complete_item(
+    sessions: async_sessionmaker[AsyncSession],
+    queue: Queue,
+    request: CompleteItemRequest,
+    policy: JobPolicy | None = None,
+) -> JobRecord:
+    """Queue the completion of a stored item by extraction; returns its ``queued`` job.
+
+    Raises ``InvalidInput`` subclasses for a malformed request (nothing is written)
+    and ``QueueUnavailable`` when Redis cannot take the job.
+    """
+    params = request.checked().params()
+    return await submit_job(sessions, queue, COMPLETE_KIND, COMPLETE_FUNCTION, params, policy)
+
+
+INGEST_POLICY = JobPolicy(timeout=6 * 3600)
+"""A bulk load may take hours (millions of items); results are kept as for extraction."""
+
+
+async def enqueue_ingest_catalog(
+    sessions: async_sessionmaker[AsyncSession],
+    queue: Queue,
+    href: str,
+    collection_id: str | None = None,
+    policy: JobPolicy | None = None,
+) -> JobRecord:
+    """Queue the bulk load of the static catalog or ndjson file at ``href`` (what
+    GraphQL's ``ingestCatalog(href)`` calls); returns its ``queued`` job at once.
+
+    The worker records progress (files done out of files found) in the job row and, at
+    the end, the load report as the result. Raises ``InvalidInput`` for a bad href or
+    collection id (nothing is written) and ``QueueUnavailable`` when Redis cannot take
+    the job.
+    """
+    checked = IngestCatalogRequest(href, collection_id).checked()
     return await submit_job(
-        sessions, queue, EXTRACT_KIND, EXTRACT_FUNCTION, checked.params(), policy
+        sessions, queue, INGEST_CATALOG_KIND, INGEST_CATALOG_FUNCTION, checked.params(),
+        policy or INGEST_POLICY,
     )

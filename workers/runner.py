@@ -10,14 +10,17 @@ from redis import Redis
 from rq import Queue, SimpleWorker, Worker
 from rq.executions import Execution
 from rq.job import Job
+from rq.registry import StartedJobRegistry
 from rq.serializers import JSONSerializer
 
 from workers.context import WORKER_CONFIG, WorkerConfig
+from workers.jobs import FINAL_FAILURE
 from workers.queue import DEFAULT_QUEUE, create_queue
 
 
 class _ConfiguredWorker:
-    """Sets :data:`~workers.context.WORKER_CONFIG` while each job runs."""
+    """Sets :data:`~workers.context.WORKER_CONFIG` while each job runs, and keeps RQ's
+    own retries for lost jobs."""
 
     config: WorkerConfig
 
@@ -27,6 +30,24 @@ class _ConfiguredWorker:
             return super().perform_job(job, queue, execution)  # type: ignore[misc]
         finally:
             WORKER_CONFIG.reset(token)
+
+    def handle_job_failure(
+        self,
+        job: Job,
+        queue: Queue,
+        started_job_registry: StartedJobRegistry | None = None,
+        exc_string: str = "",
+        execution: Execution | None = None,
+    ) -> None:
+        """RQ retries a failed job while it has retries left. A job of ours that failed
+        for good says so in its meta and is not run again; one without the flag lost its
+        work horse (killed, out of memory) and is, like an abandoned job RQ's registry
+        cleanup finds after its worker died."""
+        if job.get_meta(refresh=True).get(FINAL_FAILURE):
+            job.retries_left = 0
+        super().handle_job_failure(  # type: ignore[misc]
+            job, queue, started_job_registry, exc_string, execution
+        )
 
 
 class StacqlWorker(_ConfiguredWorker, Worker):

@@ -12,6 +12,7 @@ import ipaddress
 import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from catalog.errors import Forbidden, InvalidInput
@@ -36,11 +37,16 @@ class FetchPolicy:
     allowed_hosts: tuple[str, ...] = ()
     """When not empty, only these hosts (exact names, case-insensitive)."""
     allow_private: bool = False
+    local_roots: tuple[str, ...] = ()
+    """Server folders whose files (absolute paths or ``file://`` URLs) may be read; none
+    by default."""
     resolver: Resolver = field(default=resolve, compare=False)
 
     def check(self, url: str) -> str:
         """``url`` if it may be fetched; ``InvalidInput`` or ``Forbidden`` otherwise."""
         parts = urlsplit(url.strip())
+        if parts.scheme in ("", "file"):
+            return self._check_local(url.strip(), parts.path)
         if parts.scheme.lower() not in self.schemes:
             raise Forbidden(
                 f"only {', '.join(self.schemes)} URLs may be fetched, not {parts.scheme or url!r}"
@@ -55,6 +61,15 @@ class FetchPolicy:
                 if not ipaddress.ip_address(address).is_global:
                     raise Forbidden(f"{host!r} is a local or private address ({address})")
         return url.strip()
+
+    def _check_local(self, url: str, path: str) -> str:
+        if not self.local_roots:
+            raise Forbidden("server files cannot be ingested here; give an http(s) URL")
+        resolved = Path(path).resolve()
+        for root in self.local_roots:
+            if resolved.is_relative_to(Path(root).resolve()):
+                return str(resolved)
+        raise Forbidden(f"{url!r} is outside the folders ingests may read")
 
     def _addresses(self, host: str) -> Sequence[str]:
         try:

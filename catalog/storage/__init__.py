@@ -1,6 +1,6 @@
 """Asset storage: one small interface over a local folder or an object store."""
 
-from catalog.storage.base import CHUNK_SIZE, AssetStore, PutData, StoredObject
+from catalog.storage.base import CHUNK_SIZE, AssetStore, ObjectInfo, PutData, StoredObject
 from catalog.storage.factory import create_asset_store
 from catalog.storage.keys import check_key
 from catalog.storage.local import LocalAssetStore
@@ -11,6 +11,7 @@ __all__ = [
     "AssetStore",
     "LocalAssetStore",
     "ObjectAssetStore",
+    "ObjectInfo",
     "PutData",
     "StoredObject",
     "check_key",

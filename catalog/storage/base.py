@@ -23,6 +23,16 @@ class StoredObject:
     size: int
 
 
+@dataclass(frozen=True)
+class ObjectInfo:
+    """An object as listed: its key, size in bytes and last modification time (seconds
+    since the epoch, as the backend reports it)."""
+
+    key: str
+    size: int
+    modified: float
+
+
 @runtime_checkable
 class AssetStore(Protocol):
     """Where asset files live: a local folder or an object-store bucket and prefix.
@@ -64,9 +74,18 @@ class AssetStore(Protocol):
         """The URL a STAC asset stored at ``key`` carries; no I/O, the object may not exist."""
         ...
 
+    def key_of(self, href: str) -> str | None:
+        """The key of the object ``href`` names in this store (the inverse of
+        :meth:`href`), or None when it names none of it; no I/O."""
+        ...
+
     async def list(self, prefix: str = "") -> list[str]:
         """Sorted keys of the objects under the folder ``prefix`` ("" for all).
 
         ``prefix`` matches whole segments: ``a`` lists ``a/x`` but not ``ab/x``.
         """
+        ...
+
+    async def list_info(self, prefix: str = "") -> list[ObjectInfo]:
+        """:meth:`list` with each object's size and modification time, sorted by key."""
         ...

@@ -81,3 +81,14 @@ def check_key(key: str) -> str:
         raise _refuse(key, f"the key is longer than {MAX_KEY_BYTES} bytes")
     _check_form(key)
     return "/".join(_segments(key))
+
+
+def key_under(base: str, href: str) -> str | None:
+    """The valid key ``href`` names below the URL ``base`` (``base/key``), else None."""
+    base = base.rstrip("/") + "/"
+    if not href.startswith(base):
+        return None
+    try:
+        return check_key(href[len(base):])
+    except InvalidStorageKey:
+        return None

@@ -12,14 +12,18 @@ import asyncio
 import errno
 import os
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import aclosing, contextmanager, suppress
 from pathlib import Path
+from typing import TypeVar
+from urllib.parse import unquote
 
 from catalog.errors import InvalidStorageKey, NotFound, StorageError
-from catalog.storage.base import CHUNK_SIZE, PutData, StoredObject
+from catalog.storage.base import CHUNK_SIZE, ObjectInfo, PutData, StoredObject
 from catalog.storage.chunks import iter_chunks
-from catalog.storage.keys import check_key, shown_key
+from catalog.storage.keys import check_key, key_under, shown_key
+
+T = TypeVar("T")
 
 TEMP_PREFIX = ".stacql-tmp-"
 """File names starting with this are writes in progress: never listed, never a key."""
@@ -186,14 +190,37 @@ class LocalAssetStore:
         """The ``file://`` URI of ``key`` under the root (not resolved, no I/O)."""
         return (self.root / check_key(key)).as_uri()
 
+    def key_of(self, href: str) -> str | None:
+        """The key of a ``file://`` URI under the root, else None (no I/O)."""
+        if not href.startswith("file:"):
+            return None
+        return key_under(unquote(self.root.as_uri()), unquote(href))
+
     async def list(self, prefix: str = "") -> list[str]:
         """Sorted keys of the files under the folder ``prefix``; symlinks are not listed."""
+        return await self._listing(prefix, self._walk)
+
+    async def _listing(self, prefix: str, walk: Callable[[Path], T]) -> T:
         start = self.root
         if prefix:
             prefix = check_key(prefix)
             start = await asyncio.to_thread(self._resolve, prefix)
         with _os_errors(prefix or ".", "list"):
-            return await asyncio.to_thread(self._walk, start)
+            return await asyncio.to_thread(walk, start)
+
+    async def list_info(self, prefix: str = "") -> list[ObjectInfo]:
+        """Sorted files under the folder ``prefix`` with their size and mtime."""
+        return await self._listing(prefix, self._walk_info)
+
+    def _walk_info(self, start: Path) -> list[ObjectInfo]:
+        infos = []
+        for key in self._walk(start):
+            try:
+                stat = (self.root / key).stat()
+            except FileNotFoundError:  # removed since the walk
+                continue
+            infos.append(ObjectInfo(key, stat.st_size, stat.st_mtime))
+        return infos
 
     def _walk(self, start: Path) -> list[str]:
         keys: list[str] = []

@@ -17,9 +17,9 @@ from obstore.exceptions import BaseError, NotFoundError
 from obstore.store import MemoryStore, ObjectStore, from_url
 
 from catalog.errors import InvalidStorageKey, NotFound, StorageError
-from catalog.storage.base import CHUNK_SIZE, PutData, StoredObject
+from catalog.storage.base import CHUNK_SIZE, ObjectInfo, PutData, StoredObject
 from catalog.storage.chunks import BYTES_LIKE, iter_chunks
-from catalog.storage.keys import check_key, shown_key
+from catalog.storage.keys import check_key, key_under, shown_key
 
 SCHEMES = frozenset({"s3", "gs", "az", "memory"})
 """URL schemes served by :class:`ObjectAssetStore`."""
@@ -168,14 +168,26 @@ class ObjectAssetStore:
         """``<scheme>://<bucket>/<prefix>/<key>`` (no I/O; the object may not exist)."""
         return f"{self.scheme}://{self.bucket}/{self._path(check_key(key))}"
 
+    def key_of(self, href: str) -> str | None:
+        """The key of ``<scheme>://<bucket>/<prefix>/<key>``, else None (no I/O)."""
+        return key_under(self.href_base, href)
+
     async def list(self, prefix: str = "") -> list[str]:
         """Sorted keys of the objects under the folder ``prefix`` ("" for all)."""
+        return [info.key for info in await self.list_info(prefix)]
+
+    async def list_info(self, prefix: str = "") -> list[ObjectInfo]:
+        """Sorted objects under the folder ``prefix`` with their size and last-modified."""
         prefix = check_key(prefix) if prefix else ""
         where = self._path(prefix) if prefix else self.prefix
         with _obstore_errors(prefix or ".", "list"):
             metas = await obstore.list(self._store, prefix=where or None).collect_async()
         start = len(self.prefix) + 1 if self.prefix else 0
-        return sorted(meta["path"][start:] for meta in metas)
+        infos = (
+            ObjectInfo(m["path"][start:], int(m["size"]), m["last_modified"].timestamp())
+            for m in metas
+        )
+        return sorted(infos, key=lambda info: info.key)
 
 
 async def _counting(chunks: AsyncIterator[bytes], sizes: list[int]) -> AsyncIterator[bytes]:

@@ -184,3 +184,18 @@ def test_fetch_policy_refuses_local_and_private_places() -> None:
     assert FetchPolicy(allow_private=True, resolver=lambda h: names[h]).check(
         "http://localhost:8080/c.json"
     )
+
+
+def test_fetch_policy_reads_server_files_only_under_its_roots(tmp_path) -> None:
+    from catalog.access import FetchPolicy
+
+    root = tmp_path / "drop"
+    (root / "cat").mkdir(parents=True)
+    policy = FetchPolicy(local_roots=(str(root),))
+    assert policy.check(f"file://{root}/cat/catalog.json") == str(root / "cat/catalog.json")
+    assert policy.check(f"{root}/cat/catalog.json") == str(root / "cat/catalog.json")
+    for outside in (f"{root}/../secret.json", "/etc/passwd", "file:///etc/passwd"):
+        with pytest.raises(Forbidden):
+            policy.check(outside)
+    with pytest.raises(Forbidden):
+        FetchPolicy().check(f"{root}/cat/catalog.json")

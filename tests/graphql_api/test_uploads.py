@@ -20,7 +20,7 @@ from stacql.settings import WorkerSettings
 from tests.graphql_api.conftest import TEST_REDIS_URL, GraphQL, admin_key, app_settings
 from tests.graphql_api.test_mutations import CREATE, a_collection
 from tests.support.app_client import app_client
-from tests.support.paths import DATA, RASTERS, REPO
+from tests.support.paths import DATA, RASTERS, REPO, STAC_DATA
 
 NAIP_TIF = RASTERS / "naip/m_3008501_ne_16_1_20110815.tif"
 NAIP_FGDC = DATA / "fgdc/m_3008501_ne_16_1_20110815.txt"
@@ -180,3 +180,34 @@ async def test_with_the_queue_down_an_upload_is_refused_and_nothing_kept(
     assert "could not be queued" in body["errors"][0]["message"]
     assert jobs.status_code == 200
     assert not [p for p in (tmp_path / "assets").rglob("*") if p.is_file()]
+
+
+INGEST = """mutation($href: String!) { ingestCatalog(href: $href) { id status kind } }"""
+
+
+async def test_ingest_catalog_loads_a_catalog_through_a_worker(
+    scratch_url: str, scratch_sessions, tmp_path: Path
+) -> None:
+    planet = STAC_DATA / "stactools/planet-disaster"
+    queue = f"test-ingest-{uuid.uuid4().hex[:8]}"
+    settings = app_settings(scratch_url, tmp_path / "assets").model_copy(
+        update={"workers": WorkerSettings(queues=[queue])}
+    )
+    settings.fetch.local_roots = [str(planet)]
+    headers = {"X-API-Key": await admin_key(scratch_sessions)}
+    async with app_client(settings, headers) as (app, client):
+        gql = GraphQL(app, client)
+        outside = await gql.post(INGEST, href=str(STAC_DATA / "pystac"))
+        assert outside["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+        job = (await gql.data(INGEST, href=f"file://{planet}/collection.json"))["ingestCatalog"]
+        assert (job["status"], job["kind"]) == ("QUEUED", "ingest_catalog")
+        await run_worker_burst(scratch_url, tmp_path / "assets", queue)
+        done = (await gql.data("query($i: ID!) { job(id: $i) { status error } }",
+                               i=job["id"]))["job"]
+        assert done["status"] == "FINISHED", done
+        found = await gql.data('{ items(collections: ["planet-disaster-data"]) { totalCount } }')
+    async with scratch_sessions() as session:
+        from sqlalchemy import text
+
+        stored = (await session.execute(text("SELECT count(*) FROM items"))).scalar_one()
+    assert found["items"]["totalCount"] == stored > 0

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
+from typing import Any
 
 from redis import Redis
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from catalog.jobs import JobRecord
 from tests.workers.conftest import run_with_sessions
 from tests.workers.test_jobs import job_row, work
 from workers import create_queue, submit_job
+from workers.jobs import is_transient
 
 
 def _submit(url: str, redis_conn: Redis, failures: int) -> JobRecord:
@@ -39,3 +44,31 @@ def test_a_transient_error_past_the_retry_policy_fails_the_job(
     assert row.status == "failed"
     assert row.error == "DATABASE_UNAVAILABLE: database unavailable (attempt 3)"
     assert queue.fetch_job(str(job.id)).is_failed
+
+
+def test_a_deadlock_postgresql_aborts_is_transient_and_a_bad_query_is_not(catalog_db: str) -> None:
+    async def deadlock(sessions: Any) -> list[BaseException]:
+        async def take(first: int, second: int, ready: asyncio.Event, go: asyncio.Event) -> None:
+            async with sessions() as session, session.begin():
+                await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": first})
+                ready.set()
+                await go.wait()
+                await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": second})
+
+        ready_a, ready_b, go = asyncio.Event(), asyncio.Event(), asyncio.Event()
+        a = asyncio.create_task(take(1, 2, ready_a, go))
+        b = asyncio.create_task(take(2, 1, ready_b, go))
+        await ready_a.wait()
+        await ready_b.wait()
+        go.set()
+        outcomes = await asyncio.gather(a, b, return_exceptions=True)
+        async with sessions() as session:
+            try:
+                await session.execute(text("SELECT 1/0"))
+            except DBAPIError as exc:
+                outcomes.append(exc)
+        return [o for o in outcomes if isinstance(o, BaseException)]
+
+    aborted, division = run_with_sessions(catalog_db, deadlock)
+    assert "deadlock detected" in str(aborted)
+    assert (is_transient(aborted), is_transient(division)) == (True, False)

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
+from rasterio.enums import MaskFlags
 from rasterio.errors import RasterioError
 from rasterio.io import DatasetReaderBase
 from rasterio.windows import Window
@@ -66,10 +67,28 @@ def _pool(mask: np.ndarray, factor: int) -> np.ndarray:
     return padded.reshape(rows // factor, factor, cols // factor, factor).any(axis=(1, 3))
 
 
+def _integer_nodata(ds: DatasetReaderBase) -> np.ndarray | None:
+    """The bands' nodata values when GDAL's mask is nodata alone on every band of an
+    integer raster, else None."""
+    flags = ds.mask_flag_enums
+    if not all(f == [MaskFlags.nodata] for f in flags) or any(v is None for v in ds.nodatavals):
+        return None
+    if not all(np.issubdtype(np.dtype(d), np.integer) for d in ds.dtypes):
+        return None
+    return np.array(ds.nodatavals).reshape(-1, 1, 1)
+
+
 def _read_band(ds: DatasetReaderBase, window: Window) -> np.ndarray:
-    """The validity mask of one row band, after decoding all its bands."""
+    """The validity mask of one row band, after decoding all its bands.
+
+    With integer nodata as the only mask, a pixel is valid when any band differs from
+    its nodata value, as GDAL's dataset mask says; computed here from the pixels just
+    read, because asking GDAL for the mask reads the window again (three times slower).
+    """
     try:
-        ds.read(window=window)
+        data = ds.read(window=window)
+        if (nodata := _integer_nodata(ds)) is not None:
+            return np.any(data != nodata.astype(data.dtype), axis=0)
         return ds.dataset_mask(window=window) > 0
     except (RasterioError, MemoryError) as exc:
         raise UnreadableRaster(

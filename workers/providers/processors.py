@@ -30,6 +30,9 @@ class Processor(Protocol):
     """Builds provider metadata for one raster of a collection."""
 
     name: str
+    reads_metadata: bool
+    """Whether the processor reads a metadata record stored beside the raster (a sidecar
+    file is then sent along with it)."""
 
     def describe(self, file_name: str, metadata: bytes | None) -> ProviderMetadata:
         """Provider metadata for the raster named ``file_name``, from its metadata
@@ -42,6 +45,7 @@ class GenericProcessor:
     """Any raster: everything comes from the file itself."""
 
     name: str = "generic"
+    reads_metadata: bool = False
 
     def describe(self, file_name: str, metadata: bytes | None) -> ProviderMetadata:
         """Empty provider metadata; a metadata record is refused, as nothing reads it."""
@@ -71,6 +75,7 @@ class NaipProcessor:
     record names the state that NAIP item ids and ``naip:state`` carry)."""
 
     name: str = "naip"
+    reads_metadata: bool = True
 
     def describe(self, file_name: str, metadata: bytes | None) -> ProviderMetadata:
         """Provider metadata shaped like the published NAIP items."""

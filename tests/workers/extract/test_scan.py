@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import rasterio
@@ -47,3 +49,23 @@ def test_a_grid_cell_is_valid_when_any_pixel_under_it_is() -> None:
 def test_the_grid_factor_keeps_the_longer_side_within_the_size() -> None:
     assert grid_factor(36000, 18000, 512) == 71
     assert grid_factor(10, 10, 512) == 1
+
+
+def _georeferenced_rasters() -> list[Path]:
+    return sorted(p for p in RASTERS.rglob("*.tif") if "malformed" not in p.name
+                  and p.name != "corrupt.tif")
+
+
+@pytest.mark.parametrize("path", _georeferenced_rasters(), ids=lambda p: p.name)
+def test_the_grid_matches_gdals_dataset_mask_on_every_shared_raster(path: Path) -> None:
+    with rasterio.open(path) as ds:
+        mask = ds.dataset_mask() > 0
+        if not mask.any():
+            pytest.skip("no valid pixel")
+        grid = scan_valid(ds, max_size=64)
+    assert grid.valid_pixels == int(np.count_nonzero(mask))
+    f = grid.factor
+    padded = np.zeros((-(-mask.shape[0] // f) * f, -(-mask.shape[1] // f) * f), dtype=bool)
+    padded[: mask.shape[0], : mask.shape[1]] = mask
+    expected = padded.reshape(padded.shape[0] // f, f, -1, f).any(axis=(1, 3))
+    assert np.array_equal(grid.cells, expected)

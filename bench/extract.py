@@ -1,0 +1,209 @@
+"""Raster → STAC item: rasters per second and peak memory, ours vs rio-stac.
+
+    .venv/bin/python bench/extract.py [--repeat 3] [--sets shared,large]
+
+Two file sets: every raster of ``../shared/data/rasters`` and one generated COG of at
+least 20,000 x 20,000 pixels (made once, cached in ``/tmp/stacql-bench``). Each tool runs
+each set in a fresh subprocess, which reports its wall time per file and its peak
+resident memory (``ru_maxrss``), also taken right after the imports. Tools alternate,
+back to back, ``--repeat`` times; the table shows medians. Rates count only the files
+both tools turned into items, so both are timed on the same work.
+
+* ``ours``: ``workers.extract.extract`` as the worker runs it (GDAL drivers limited to
+  ``SAFE_DRIVERS``, validity scan of every pixel, statistics, checksum, thumbnail);
+* ``rio-stac``: ``rio_stac.create_stac_item`` with the projection, raster (statistics)
+  and eo extensions, on its defaults otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_RASTERS = REPO.parent / "shared" / "data" / "rasters"
+RASTER_SUFFIXES = {".tif", ".tiff", ".cog", ".jp2"}
+WHEN = datetime(2020, 1, 1, tzinfo=UTC)
+TOOLS = ("ours", "rio-stac")
+
+
+def shared_rasters() -> list[Path]:
+    """Every raster file of the shared data, in path order."""
+    return sorted(
+        p for p in SHARED_RASTERS.rglob("*") if p.is_file() and p.suffix.lower() in RASTER_SUFFIXES
+    )
+
+
+def _pattern(rows: slice, size: int) -> Any:
+    """Three uint8 bands of smooth terrain-like values with a little noise; 0 (nodata)
+    outside a diamond, so the valid footprint is not the raster's rectangle."""
+    import numpy as np
+
+    y, x = np.mgrid[rows, 0:size].astype(np.float32) / size
+    base = 90 + 60 * np.sin(x * 23.0) * np.cos(y * 17.0) + 40 * np.sin((x + y) * 61.0)
+    noise = np.random.default_rng(rows.start).integers(0, 12, size=base.shape)
+    bands = np.stack([base + noise, base * 0.8 + noise, base * 0.6 + 20]).clip(1, 255)
+    outside = np.abs(x - 0.5) + np.abs(y - 0.5) > 0.5
+    bands[:, outside] = 0
+    return bands.astype(np.uint8)
+
+
+def ensure_large_cog(path: Path, size: int) -> Path:
+    """A ``size`` x ``size`` 3-band COG (deflate, 512 px tiles, overviews) at ``path``,
+    written once: a tiled GeoTIFF in row strips, then GDAL's COG driver."""
+    if path.exists():
+        return path
+    import rasterio
+    from rasterio.shutil import copy as rio_copy
+    from rasterio.transform import from_origin
+    from rasterio.windows import Window
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = path.with_suffix(".staging.tif")
+    profile = {
+        "driver": "GTiff", "width": size, "height": size, "count": 3, "dtype": "uint8",
+        "nodata": 0, "crs": "EPSG:32616", "transform": from_origin(500_000, 3_500_000, 0.6, 0.6),
+        "tiled": True, "blockxsize": 512, "blockysize": 512, "compress": "deflate",
+        "zlevel": 1, "bigtiff": "yes",
+    }
+    started = time.perf_counter()
+    with rasterio.open(staging, "w", **profile) as ds:
+        for top in range(0, size, 1024):
+            rows = slice(top, min(top + 1024, size))
+            ds.write(_pattern(rows, size), window=Window(0, top, size, rows.stop - top))
+    rio_copy(staging, path, driver="COG", compress="DEFLATE", blocksize=512,
+             overview_resampling="average", num_threads="ALL_CPUS", bigtiff="YES")
+    staging.unlink()
+    print(f"generated {path} ({size} x {size} x 3, {path.stat().st_size / 1e6:.0f} MB) "
+          f"in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    return path
+
+
+def generated(path: Path, size: int) -> Path:
+    """The large COG, generated in a subprocess when missing: Linux keeps a process's
+    peak RSS across ``exec``, so a parent grown large would inflate its children's."""
+    if not path.exists():
+        subprocess.run([sys.executable, __file__, "--generate", str(path), str(size)],
+                       cwd=REPO, check=True)
+    return path
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def run_child(tool: str, files: list[str]) -> dict[str, Any]:
+    """Run ``tool`` on ``files`` in this process; per-file seconds and outcome, RSS."""
+    if tool == "ours":
+        from workers.extract import SAFE_DRIVERS, ExtractOptions, extract
+
+        options = ExtractOptions(allowed_drivers=SAFE_DRIVERS)
+
+        def one(path: str) -> None:
+            extract(path, "bench", datetime=WHEN, thumbnail=True, options=options)
+    else:
+        from rio_stac import create_stac_item
+
+        def one(path: str) -> None:
+            create_stac_item(path, input_datetime=WHEN, with_proj=True, with_raster=True,
+                             with_eo=True).to_dict()
+
+    import_mb = _rss_mb()
+    per_file = []
+    for path in files:
+        started = time.perf_counter()
+        try:
+            one(path)
+            ok, error = True, None
+        except Exception as exc:  # the bench reports failures, it does not judge them
+            ok, error = False, f"{type(exc).__name__}: {str(exc)[:120]}"
+        per_file.append({"path": path, "seconds": time.perf_counter() - started, "ok": ok,
+                         "error": error})
+    return {"import_mb": import_mb, "peak_mb": _rss_mb(), "files": per_file}
+
+
+def measure(tool: str, files: list[Path]) -> dict[str, Any]:
+    """One subprocess run of ``tool`` over ``files``."""
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", tool, json.dumps([str(f) for f in files])],
+        cwd=REPO, capture_output=True, text=True, check=True,
+    )
+    return json.loads(out.stdout)
+
+
+def summarize(name: str, runs: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """Table rows of one file set: medians over the repeats."""
+    both = set.intersection(*(
+        {f["path"] for f in runs[tool][0]["files"] if f["ok"]} for tool in TOOLS
+    ))
+    rows = []
+    for tool in TOOLS:
+        seconds = [sum(f["seconds"] for f in run["files"] if f["path"] in both)
+                   for run in runs[tool]]
+        ok = sum(f["ok"] for f in runs[tool][0]["files"])
+        total = len(runs[tool][0]["files"])
+        median_s = statistics.median(seconds)
+        rate = len(both) / median_s if median_s else float("nan")
+        rows.append(
+            f"{name:<8} {tool:<9} {ok:>3}/{total:<3} {len(both):>5} {median_s:>9.2f} "
+            f"{rate:>10.2f} {statistics.median(r['peak_mb'] for r in runs[tool]):>9.0f} "
+            f"{statistics.median(r['import_mb'] for r in runs[tool]):>9.0f}"
+        )
+    return rows
+
+
+def failures(runs: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """Files a tool could not turn into an item (first run), with the reason."""
+    lines = []
+    for tool in TOOLS:
+        for f in runs[tool][0]["files"]:
+            if not f["ok"]:
+                lines.append(f"  {tool}: {Path(f['path']).name}: {f['error']}")
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--sets", default="shared,large")
+    parser.add_argument("--large-size", type=int, default=20_000)
+    parser.add_argument("--large-path", type=Path, default=None)
+    parser.add_argument("--child", nargs=2, metavar=("TOOL", "FILES"), help=argparse.SUPPRESS)
+    parser.add_argument("--generate", nargs=2, metavar=("PATH", "SIZE"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(run_child(args.child[0], json.loads(args.child[1]))))
+        return
+    if args.generate:
+        ensure_large_cog(Path(args.generate[0]), int(args.generate[1]))
+        return
+    large = args.large_path or Path(f"/tmp/stacql-bench/large-cog-{args.large_size}.tif")
+    sets = {"shared": shared_rasters, "large": lambda: [generated(large, args.large_size)]}
+    header = (f"{'set':<8} {'tool':<9} {'ok':>7} {'files':>5} {'seconds':>9} {'rasters/s':>10} "
+              f"{'peak MB':>9} {'base MB':>9}")
+    table, notes = [header, "-" * len(header)], []
+    for name in args.sets.split(","):
+        files = sets[name]()
+        runs: dict[str, list[dict[str, Any]]] = {tool: [] for tool in TOOLS}
+        for _ in range(args.repeat):
+            for tool in TOOLS:
+                runs[tool].append(measure(tool, files))
+        table += summarize(name, runs)
+        notes += failures(runs)
+    print("\n".join(table))
+    print("\nfiles = files both tools turned into items (the rates count only those); "
+          "peak MB = max RSS of the run; base MB = RSS after imports")
+    if notes:
+        print("not turned into items:\n" + "\n".join(notes))
+
+
+if __name__ == "__main__":
+    main()

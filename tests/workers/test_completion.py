@@ -1,0 +1,209 @@
+"""Items written through STAC Transactions whose raster in our storage lacks metadata get
+an extraction job; the worker completes the item, the values the client sent winning."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import rasterio
+from pyproj import Transformer
+from redis import Redis
+from rq import Queue
+from shapely.geometry import box, shape
+from sqlalchemy import Engine, text
+
+from catalog.storage import LocalAssetStore
+from stacql.app import create_app
+from stacql.settings import (
+    DatabaseSettings,
+    RedisSettings,
+    Settings,
+    StorageSettings,
+    WorkerSettings,
+)
+from tests.support.paths import RASTERS
+from tests.workers.conftest import TEST_REDIS_URL
+from tests.workers.test_jobs import NAIP_FGDC, NAIP_TIF, upload, work
+from workers import create_queue
+from workers.completion import completion_request, merge_extracted
+
+BYTE = RASTERS / "rasterio/byte.tif"
+
+
+@pytest.fixture
+def queue(redis_conn: Redis) -> Queue:
+    return create_queue(redis_conn, "stacql-test")
+
+
+def stub_item(href: str, **asset: Any) -> dict[str, Any]:
+    """An item as a client registers it: a placeholder geometry, its own properties."""
+    return {
+        "type": "Feature", "stac_version": "1.1.0", "id": "stub", "collection": "rasters",
+        "geometry": {"type": "Point", "coordinates": [0.0, 0.0]}, "bbox": [0, 0, 0, 0],
+        "properties": {"datetime": "2021-06-01T00:00:00Z", "title": "mine", "gsd": 99},
+        "assets": {"raster": {"href": href, "roles": ["data"], "title": "my raster", **asset}},
+        "links": [],
+    }
+
+
+def test_the_rule_asks_for_a_data_asset_in_storage_without_projection(tmp_path: Path) -> None:
+    store = LocalAssetStore(tmp_path)
+    request = completion_request(stub_item(store.href("a/b.tif")), store)
+    assert request is not None
+    assert (request.item_id, request.asset_key, request.key, request.datetime) == (
+        "stub", "raster", "a/b.tif", "2021-06-01T00:00:00Z",
+    )
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda item: item["assets"]["raster"].update(href="https://example.com/a.tif"),
+        lambda item: item["assets"]["raster"].update(roles=["overview"]),
+        lambda item: item["assets"]["raster"].update({"proj:code": "EPSG:4326"}),
+        lambda item: item["properties"].update({"proj:epsg": 4326}),
+        lambda item: item["assets"]["raster"].pop("roles"),
+    ],
+    ids=["outside-storage", "not-data", "asset-proj", "item-proj", "no-roles"],
+)
+def test_the_rule_leaves_other_items_alone(tmp_path: Path, change: Any) -> None:
+    store = LocalAssetStore(tmp_path)
+    item = stub_item(store.href("a/b.tif"))
+    change(item)
+    assert completion_request(item, store) is None
+
+
+def test_a_metadata_asset_in_storage_is_sent_as_the_provider_record(tmp_path: Path) -> None:
+    store = LocalAssetStore(tmp_path)
+    item = stub_item(store.href("n/tile.tif"))
+    item["assets"]["fgdc"] = {"href": store.href("n/tile.txt"), "roles": ["metadata"]}
+    assert completion_request(item, store).metadata_key == "n/tile.txt"
+
+
+def test_merge_keeps_the_stored_values_and_takes_the_footprint() -> None:
+    stored = stub_item("file:///s/a.tif")
+    extracted = {
+        "geometry": {"type": "Polygon", "coordinates": [[[1, 1], [2, 1], [2, 2], [1, 1]]]},
+        "bbox": [1, 1, 2, 2], "stac_extensions": ["proj"],
+        "properties": {"datetime": "2000-01-01T00:00:00Z", "gsd": 1, "proj:code": "EPSG:1"},
+        "assets": {
+            "data": {"href": "file:///s/a.tif", "roles": ["data"], "file:size": 5},
+            "thumbnail": {"href": "file:///s/a.thumbnail.png", "roles": ["thumbnail"]},
+        },
+    }
+    merged = merge_extracted(copy.deepcopy(stored), extracted, "raster", "file:///s/a.tif")
+    assert (merged["geometry"], merged["bbox"]) == (extracted["geometry"], [1, 1, 2, 2])
+    assert merged["properties"] == {**stored["properties"], "proj:code": "EPSG:1"}
+    assert merged["assets"]["raster"] == {**stored["assets"]["raster"], "file:size": 5}
+    assert set(merged["assets"]) == {"raster", "thumbnail"}
+    assert merged["stac_extensions"] == ["proj"]
+
+
+def _settings(
+    url: str, store_root: Path, queue: Queue, redis_url: str = TEST_REDIS_URL
+) -> Settings:
+    return Settings(
+        database=DatabaseSettings(url=url), redis=RedisSettings(url=redis_url),
+        storage=StorageSettings(url=str(store_root)), workers=WorkerSettings(queues=[queue.name]),
+    )
+
+
+def call(settings: Settings, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    """One request to the real app, in its own event loop (the worker tests are sync)."""
+
+    async def send() -> httpx.Response:
+        app = create_app(settings)
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                return await client.request(method, path, **kwargs)
+
+    return asyncio.run(send())
+
+
+def test_a_posted_stub_is_completed_by_the_worker(
+    catalog_db: str, redis_conn: Redis, queue: Queue, store_root: Path, sync_engine: Engine
+) -> None:
+    settings = _settings(catalog_db, store_root, queue)
+    key = upload(store_root, BYTE, "tx/byte.tif")
+    href = LocalAssetStore(store_root).href(key)
+    created = call(settings, "POST", "/collections/rasters/items", json=stub_item(href))
+    assert created.status_code == 201, created.text
+    [job_id] = created.headers["Stacql-Jobs"].split(", ")
+    assert queue.job_ids == [job_id]
+    work(redis_conn, catalog_db, store_root, queue)
+
+    item = call(settings, "GET", "/collections/rasters/items/stub").json()
+    with rasterio.open(BYTE) as ds:
+        to_wgs84 = Transformer.from_crs(ds.crs, "EPSG:4326", always_xy=True)
+        bounds = to_wgs84.transform_bounds(*ds.bounds, densify_pts=21)
+        assert item["properties"]["proj:code"] == f"EPSG:{ds.crs.to_epsg()}"
+        assert item["properties"]["proj:shape"] == [ds.height, ds.width]
+    assert shape(item["geometry"]).within(box(*bounds).buffer(1e-9))
+    assert (item["properties"]["title"], item["properties"]["gsd"]) == ("mine", 99)
+    assert item["properties"]["datetime"] == "2021-06-01T00:00:00Z"
+    raster = item["assets"]["raster"]
+    assert (raster["title"], raster["file:size"]) == ("my raster", BYTE.stat().st_size)
+    assert raster["raster:bands"][0]["data_type"] == "uint8"
+    assert item["assets"]["thumbnail"]["roles"] == ["thumbnail"]
+    with sync_engine.connect() as conn:
+        status = conn.execute(text("SELECT status, kind FROM jobs")).one()
+    assert tuple(status) == ("finished", "complete_item")
+
+    replaced = call(settings, "PUT", "/collections/rasters/items/stub", json=item)
+    assert replaced.status_code == 204 and "Stacql-Jobs" not in replaced.headers
+    assert queue.count == 0
+
+
+def test_a_naip_stub_with_its_fgdc_asset_gets_the_naip_fields(
+    catalog_db: str, redis_conn: Redis, queue: Queue, store_root: Path
+) -> None:
+    settings = _settings(catalog_db, store_root, queue)
+    store = LocalAssetStore(store_root)
+    tile = store.href(upload(store_root, NAIP_TIF, f"naip/{NAIP_TIF.name}"))
+    record = store.href(upload(store_root, NAIP_FGDC, f"naip/{NAIP_FGDC.name}"))
+    stub = stub_item(tile)
+    stub["collection"] = "naip"
+    stub["assets"]["metadata"] = {"href": record, "roles": ["metadata"]}
+    created = call(settings, "POST", "/collections/naip/items", json=stub)
+    assert created.status_code == 201 and created.headers.get("Stacql-Jobs")
+    work(redis_conn, catalog_db, store_root, queue)
+    item = call(settings, "GET", "/collections/naip/items/stub").json()
+    assert item["properties"]["naip:state"] == "al"
+    assert [b["common_name"] for b in item["assets"]["raster"]["eo:bands"]] == [
+        "red", "green", "blue", "nir",
+    ]
+
+
+def test_a_stub_deleted_before_its_job_runs_fails_the_job_and_is_not_recreated(
+    catalog_db: str, redis_conn: Redis, queue: Queue, store_root: Path, sync_engine: Engine
+) -> None:
+    settings = _settings(catalog_db, store_root, queue)
+    href = LocalAssetStore(store_root).href(upload(store_root, BYTE, "tx/byte.tif"))
+    assert call(settings, "POST", "/collections/rasters/items", json=stub_item(href)).is_success
+    assert call(settings, "DELETE", "/collections/rasters/items/stub").status_code == 204
+    work(redis_conn, catalog_db, store_root, queue)
+    with sync_engine.connect() as conn:
+        status, error = conn.execute(text("SELECT status, error FROM jobs")).one()
+        count = conn.execute(text("SELECT count(*) FROM items")).scalar()
+    assert (status, error.split(":")[0], count) == ("failed", "ITEM_NOT_FOUND", 0)
+
+
+def test_with_redis_down_the_write_stands_and_the_job_row_says_why(
+    catalog_db: str, queue: Queue, store_root: Path, sync_engine: Engine
+) -> None:
+    settings = _settings(catalog_db, store_root, queue, redis_url="redis://127.0.0.1:1/0")
+    href = LocalAssetStore(store_root).href(upload(store_root, BYTE, "tx/byte.tif"))
+    created = call(settings, "POST", "/collections/rasters/items", json=stub_item(href))
+    assert created.status_code == 201 and "Stacql-Jobs" not in created.headers
+    with sync_engine.connect() as conn:
+        status, error = conn.execute(text("SELECT status, error FROM jobs")).one()
+        ids = conn.execute(text("SELECT id FROM items")).scalars().all()
+    assert (status, ids) == ("failed", ["stub"])
+    assert "could not be queued" in error
+
