@@ -40,9 +40,13 @@ export class AoiTool {
     map.on("click", (event: L.LeafletMouseEvent) => this.click(event.latlng));
     map.on("mousemove", (event: L.LeafletMouseEvent) => this.move(event.latlng));
     map.on("dblclick", () => this.mode === "polygon" && this.finishPolygon());
-    this.container.addEventListener("keydown", (event) => {
-      if (event.key === "Escape" && this.mode) this.cancel();
-      if (event.key === "Enter" && this.mode === "polygon") this.finishPolygon();
+    // On the document: a click on a footprint may leave the focus outside the map.
+    document.addEventListener("keydown", (event) => {
+      if (!this.mode || !this.container.isConnected) return;
+      if (event.key === "Escape") this.cancel();
+      else if (event.key === "Enter" && this.mode === "polygon") this.finishPolygon();
+      else return;
+      event.preventDefault();
     });
   }
 

@@ -124,6 +124,9 @@ export function renderSearch(root: HTMLElement): void {
     map,
     (aoi) => {
       state.aoi = aoi;
+      // The area as queried, for scripts and tests that need its exact coordinates.
+      if (aoi) mapElement.dataset.aoi = JSON.stringify(aoi);
+      else delete mapElement.dataset.aoi;
       bboxInput.value = aoi?.kind === "bbox" ? aoi.bbox.join(", ") : "";
       bboxInput.placeholder = aoi?.kind === "polygon" ? "polygon drawn on the map" : "west, south, east, north";
       bboxInput.removeAttribute("aria-invalid");
@@ -134,7 +137,8 @@ export function renderSearch(root: HTMLElement): void {
       for (const button of [rectangleButton, polygonButton]) {
         button.setAttribute("aria-pressed", String(button.dataset.mode === mode));
       }
-      if (mode) mapElement.focus({ preventScroll: true });
+      // On a phone the map is above the controls: bring it into view to draw on.
+      if (mode) mapElement.scrollIntoView({ block: "nearest" });
     },
   );
   if (state.aoi) restoreAoi(state.aoi);
@@ -293,6 +297,7 @@ export function renderSearch(root: HTMLElement): void {
       return;
     }
     aoiTool.setBbox(bbox);
+    map.fitBounds([[bbox[1], bbox[0]], [bbox[3], bbox[2]]], { padding: [20, 20] });
   });
   startInput.addEventListener("change", () => { state.start = startInput.value; });
   endInput.addEventListener("change", () => { state.end = endInput.value; });
