@@ -30,10 +30,10 @@ function assetsTable(assets: AssetDetail[]): HTMLElement {
   const rows = assets.map((asset) =>
     h("tr", { "data-asset-key": asset.key },
       h("th", { scope: "row" }, asset.key, asset.title ? h("div", { class: "muted" }, asset.title) : null),
-      h("td", {}, asset.roles.join(", ")),
-      h("td", {}, asset.mediaType ?? ""),
-      h("td", { class: "number" }, formatBytes(asset.size)),
-      h("td", {}, assetLink(asset))));
+      h("td", { "data-label": "Roles" }, asset.roles.join(", ")),
+      h("td", { "data-label": "Media type" }, asset.mediaType ?? ""),
+      h("td", { class: "number", "data-label": "Size" }, formatBytes(asset.size)),
+      h("td", { "data-label": "Link" }, assetLink(asset))));
   return h("table", { class: "assets" },
     h("caption", {}, "Assets"),
     h("thead", {}, h("tr", {}, ["Key", "Roles", "Media type", "Size", "Link"].map((c) => h("th", { scope: "col" }, c)))),
@@ -74,8 +74,8 @@ export async function renderItem(root: HTMLElement, collectionId: string, itemId
       h("pre", { tabindex: "0" }, JSON.stringify(item.stac, null, 2)))));
   const map = createMap(mapElement);
   const footprint = new Footprints(map);
-  footprint.show([{ key: item.id, geometry: item.geometry, label: item.id }]);
+  footprint.show([{ key: item.id, geometry: item.geometry, label: null }]);
   footprint.select(item.id);
   const bounds = footprint.bounds();
-  if (bounds) map.fitBounds(bounds, { maxZoom: 13, padding: [20, 20] });
+  if (bounds) map.fitBounds(bounds, { maxZoom: 11, padding: [40, 40] });
 }

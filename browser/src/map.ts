@@ -59,15 +59,15 @@ export class Footprints {
     this.layer = L.featureGroup().addTo(map);
   }
 
-  /** Replace the footprints; `key` names each for `select`. */
-  show(items: { key: string; geometry: GeoJSON.Geometry | null; label: string }[]): void {
+  /** Replace the footprints; `key` names each for `select`, `label` is its tooltip. */
+  show(items: { key: string; geometry: GeoJSON.Geometry | null; label: string | null }[]): void {
     this.layer.clearLayers();
     this.byKey.clear();
     this.selected = null;
     for (const item of items) {
       if (!item.geometry) continue;
       const shape = L.geoJSON(item.geometry, { style: FOOTPRINT });
-      shape.bindTooltip(item.label, { sticky: true });
+      if (item.label) shape.bindTooltip(item.label, { sticky: true });
       shape.on("click", () => this.onClick(item.key));
       shape.addTo(this.layer);
       this.byKey.set(item.key, shape);
