@@ -80,11 +80,16 @@ export class AoiTool {
     this.onChange(null);
   }
 
-  /** Show an area of interest typed in as a bbox. */
-  setBbox(bbox: number[]): void {
+  /** Show an area of interest (typed in, or kept from an earlier visit); `notify` false
+   * only redraws it. Returns its bounds. */
+  show(aoi: Aoi, notify = true): L.LatLngBounds {
     this.cancel();
-    this.setShape(L.rectangle([[bbox[1], bbox[0]], [bbox[3], bbox[2]]], AOI_STYLE));
-    this.onChange({ kind: "bbox", bbox });
+    const shape = aoi.kind === "bbox"
+      ? L.rectangle([[aoi.bbox[1], aoi.bbox[0]], [aoi.bbox[3], aoi.bbox[2]]], AOI_STYLE)
+      : L.polygon(aoi.geometry.coordinates[0].map(([lng, lat]) => [lat, lng] as [number, number]), AOI_STYLE);
+    this.setShape(shape);
+    if (notify) this.onChange(aoi);
+    return shape.getBounds();
   }
 
   get drawing(): boolean {
@@ -133,8 +138,7 @@ export class AoiTool {
     const [a, b] = this.points.map(position);
     const bbox = [Math.min(a[0], b[0]), Math.min(a[1], b[1]), Math.max(a[0], b[0]), Math.max(a[1], b[1])];
     this.cancel();
-    this.setShape(L.rectangle([[bbox[1], bbox[0]], [bbox[3], bbox[2]]], AOI_STYLE));
-    this.onChange({ kind: "bbox", bbox });
+    this.show({ kind: "bbox", bbox });
   }
 
   private finishPolygon(): void {
@@ -142,9 +146,7 @@ export class AoiTool {
     this.cancel();
     if (ring.length < 3) return;
     ring.push(ring[0]);
-    const geometry: GeoJSON.Polygon = { type: "Polygon", coordinates: [ring] };
-    this.setShape(L.polygon(ring.map(([lng, lat]) => [lat, lng] as [number, number]), AOI_STYLE));
-    this.onChange({ kind: "polygon", geometry });
+    this.show({ kind: "polygon", geometry: { type: "Polygon", coordinates: [ring] } });
   }
 
   private setShape(shape: L.Path): void {

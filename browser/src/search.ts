@@ -144,12 +144,8 @@ export function renderSearch(root: HTMLElement): void {
   if (state.aoi) restoreAoi(state.aoi);
 
   function restoreAoi(aoi: Aoi): void {
-    if (aoi.kind === "bbox") {
-      aoiTool.setBbox(aoi.bbox);
-    } else {
-      L.geoJSON(aoi.geometry, { style: { color: "#e8590c", dashArray: "6 4", fillOpacity: 0.05 }, interactive: false })
-        .addTo(map);
-    }
+    mapElement.dataset.aoi = JSON.stringify(aoi);
+    map.fitBounds(aoiTool.show(aoi, false), { padding: [20, 20] });
   }
 
   let selectedKey: string | null = null;
@@ -296,7 +292,7 @@ export function renderSearch(root: HTMLElement): void {
       aoiHint.textContent = "Give four numbers: west, south, east, north (degrees).";
       return;
     }
-    aoiTool.setBbox(bbox);
+    aoiTool.show({ kind: "bbox", bbox });
     map.fitBounds([[bbox[1], bbox[0]], [bbox[3], bbox[2]]], { padding: [20, 20] });
   });
   startInput.addEventListener("change", () => { state.start = startInput.value; });

@@ -15,9 +15,9 @@ from tests.browser.conftest import PHONE, BrowserPage, OpenPage, graphql
 AREA = "-88.0, 30.5, -87.5, 31.0"
 START, END = "2011-01-01", "2017-12-31"
 SEARCH = """query($collections: [String!], $bbox: [Float!], $intersects: GeoJSON,
-  $datetime: DatetimeRange, $sortBy: [SortBy!], $after: String) {
+  $datetime: DatetimeRange, $where: [PropertyCondition!], $sortBy: [SortBy!], $after: String) {
   items(collections: $collections, bbox: $bbox, intersects: $intersects, datetime: $datetime,
-        sortBy: $sortBy, first: 50, after: $after) {
+        where: $where, sortBy: $sortBy, first: 50, after: $after) {
     pageInfo { hasNextPage endCursor } nodes { id } } }"""
 ALL_NAIP = """query($after: String) { items(collections: ["naip"], first: 1000, after: $after) {
   pageInfo { hasNextPage endCursor } nodes { id datetime geometry } } }"""
@@ -184,3 +184,39 @@ async def test_the_search_controls_are_reachable_by_keyboard(
     assert {w for w in wanted if any(w in r for r in reached)} == wanted, reached
     first_id = await page.locator("li.result").first.get_attribute("data-item-id")
     assert first_id in reached
+
+
+CLOUDY = """{ aggregate(where: [{property: "eo:cloud_cover", isNull: false}]) {
+  byCollection { key count } } }"""
+CLOUD_VALUES = """query($c: [String!]) { items(collections: $c, first: 1000,
+  where: [{property: "eo:cloud_cover", isNull: false}]) {
+  nodes { cloud: property(name: "eo:cloud_cover") } } }"""
+
+
+async def test_the_cloud_slider_appears_for_collections_with_cloud_cover_and_filters(
+    catalog_server: str, open_page: OpenPage
+) -> None:
+    buckets = (await graphql(catalog_server, CLOUDY))["aggregate"]["byCollection"]
+    cloudy = max(buckets, key=lambda b: b["count"])["key"]
+    clouds = sorted(n["cloud"] for n in (
+        await graphql(catalog_server, CLOUD_VALUES, c=[cloudy]))["items"]["nodes"])
+    threshold = int(clouds[len(clouds) // 2])  # about half the items pass
+    tab = await open_page(catalog_server)
+    page = tab.page
+    await tab.goto()
+    slider = page.get_by_label("Max cloud cover")
+    await page.locator("input[name=collection][value=joplin]").check()
+    await expect(slider).to_be_hidden()
+    await page.locator("input[name=collection][value=joplin]").uncheck()
+    await page.locator(f'input[name=collection][value="{cloudy}"]').check()
+    await expect(slider).to_be_visible()
+    await slider.fill(str(threshold))
+    await expect(page.locator("output[for=cloud-max]")).to_have_text(f"{threshold} %")
+    listed = await listed_ids(page)
+    expected = await graphql_ids(
+        catalog_server, collections=[cloudy],
+        where=[{"property": "eo:cloud_cover", "lte": threshold}],
+        sortBy=[{"field": "datetime", "direction": "DESC"}],
+    )
+    assert listed == expected
+    assert 0 < len(listed) == sum(c <= threshold for c in clouds)
