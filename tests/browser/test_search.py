@@ -106,7 +106,7 @@ async def test_a_drawn_rectangle_and_dates_list_exactly_the_graphql_items(
 ) -> None:
     tab = await open_page(catalog_server)
     page = await search_naip_in_area(tab)
-    aoi = await draw(page, "▭ Rectangle", [(0.3, 0.3), (0.7, 0.7)])
+    aoi = await draw(page, "▭ Rectangle", [(0.4, 0.4), (0.65, 0.65)])
     assert aoi["kind"] == "bbox"
     await expect(page.get_by_label("Bounding box (W, S, E, N)")).to_have_value(
         ", ".join(str(v) for v in aoi["bbox"]))
@@ -126,7 +126,7 @@ async def test_a_drawn_polygon_lists_exactly_the_graphql_items(
 ) -> None:
     tab = await open_page(catalog_server)
     page = await search_naip_in_area(tab)
-    aoi = await draw(page, "⬠ Polygon", [(0.2, 0.2), (0.8, 0.3), (0.5, 0.8)])
+    aoi = await draw(page, "⬠ Polygon", [(0.4, 0.4), (0.65, 0.45), (0.5, 0.65)])
     assert aoi["kind"] == "polygon"
     listed = await listed_ids(page)
     expected = await graphql_ids(
