@@ -6,7 +6,7 @@
 import { gql } from "./api";
 import { h, replace } from "./dom";
 import { formatBytes, formatDatetime, formatValue, isWebHref, stacItemUrl } from "./format";
-import { createMap, Footprints } from "./map";
+import { createMap, Footprints, motion } from "./map";
 import { type AssetDetail, ITEM, type ItemDetail } from "./queries";
 
 function propertiesTable(properties: Record<string, unknown>): HTMLElement {
@@ -77,5 +77,5 @@ export async function renderItem(root: HTMLElement, collectionId: string, itemId
   footprint.show([{ key: item.id, geometry: item.geometry, label: null }]);
   footprint.select(item.id);
   const bounds = footprint.bounds();
-  if (bounds) map.fitBounds(bounds, { maxZoom: 11, padding: [40, 40] });
+  if (bounds) map.fitBounds(bounds, { ...motion, maxZoom: 11, padding: [40, 40] });
 }

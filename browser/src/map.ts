@@ -23,9 +23,18 @@ function loadCountries(): Promise<GeoJSON.FeatureCollection> {
   return countries;
 }
 
+const still = window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+
+/** Options that make map moves animated, unless the user asked for reduced motion. */
+export const motion = { animate: !still };
+
 /** A map in `container`, showing the whole world until told otherwise. */
 export function createMap(container: HTMLElement): L.Map {
   const map = L.map(container, {
+    zoomAnimation: !still,
+    fadeAnimation: !still,
+    markerZoomAnimation: !still,
+    inertia: !still,
     worldCopyJump: false,
     minZoom: 1,
     maxZoom: 18,

@@ -9,7 +9,7 @@ import { gql } from "./api";
 import { h, replace } from "./dom";
 import { type Aoi, AoiTool } from "./draw";
 import { formatDatetime, isWebHref, itemRoute } from "./format";
-import { createMap, Footprints } from "./map";
+import { createMap, Footprints, motion } from "./map";
 import {
   allCollections, type CollectionSummary, HAS_PROPERTY, type ItemPage, type ItemSummary, SEARCH,
 } from "./queries";
@@ -145,7 +145,7 @@ export function renderSearch(root: HTMLElement): void {
 
   function restoreAoi(aoi: Aoi): void {
     mapElement.dataset.aoi = JSON.stringify(aoi);
-    map.fitBounds(aoiTool.show(aoi, false), { padding: [20, 20] });
+    map.fitBounds(aoiTool.show(aoi, false), { ...motion, padding: [20, 20] });
   }
 
   let selectedKey: string | null = null;
@@ -167,7 +167,7 @@ export function renderSearch(root: HTMLElement): void {
       locate.addEventListener("click", () => {
         select(key);
         const bounds = footprints.boundsOf(key);
-        if (bounds) map.fitBounds(bounds, { maxZoom: 14, padding: [20, 20] });
+        if (bounds) map.fitBounds(bounds, { ...motion, maxZoom: 14, padding: [20, 20] });
       });
       const row = h("li", { class: "result", "data-key": key, "data-item-id": item.id, "data-collection-id": item.collectionId },
         thumbnail(item),
@@ -195,7 +195,7 @@ export function renderSearch(root: HTMLElement): void {
     next.disabled = !page.pageInfo.hasNextPage;
     next.dataset.after = page.pageInfo.endCursor ?? "";
     const bounds = footprints.bounds();
-    if (!state.aoi && bounds) map.fitBounds(bounds, { maxZoom: 12, padding: [20, 20] });
+    if (!state.aoi && bounds) map.fitBounds(bounds, { ...motion, maxZoom: 12, padding: [20, 20] });
   }
 
   let generation = 0;
@@ -252,7 +252,7 @@ export function renderSearch(root: HTMLElement): void {
     const boxes = collections.filter((c) => state.collections.has(c.id)).map((c) => c.extent.spatial.bbox[0]).filter(Boolean);
     if (!boxes.length) return;
     const bounds = L.latLngBounds(boxes.flatMap((b) => [[b[1], b[0]], [b[3], b[2]]] as [number, number][]));
-    map.fitBounds(bounds, { maxZoom: 12, padding: [20, 20] });
+    map.fitBounds(bounds, { ...motion, maxZoom: 12, padding: [20, 20] });
   }
 
   collectionsCache ??= allCollections(gql);
@@ -293,7 +293,7 @@ export function renderSearch(root: HTMLElement): void {
       return;
     }
     aoiTool.show({ kind: "bbox", bbox });
-    map.fitBounds([[bbox[1], bbox[0]], [bbox[3], bbox[2]]], { padding: [20, 20] });
+    map.fitBounds([[bbox[1], bbox[0]], [bbox[3], bbox[2]]], { ...motion, padding: [20, 20] });
   });
   startInput.addEventListener("change", () => { state.start = startInput.value; });
   endInput.addEventListener("change", () => { state.end = endInput.value; });

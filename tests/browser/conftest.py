@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.async_api import Browser, ConsoleMessage, Page, Route, async_playwright
+from playwright.async_api import Browser, ConsoleMessage, Page, Route, async_playwright, expect
 
 from tests.support.live_server import live_server
 from tests.support.paths import REPO
@@ -96,7 +96,9 @@ async def open_page(chromium: Browser) -> AsyncIterator[OpenPage]:
     opened: list[BrowserPage] = []
 
     async def open_(base_url: str, viewport: dict[str, int] = DESKTOP) -> BrowserPage:
-        context = await chromium.new_context(viewport=viewport)
+        # Reduced motion: the page then moves its map without animation, so a click
+        # right after a move lands where the test computed it would.
+        context = await chromium.new_context(viewport=viewport, reduced_motion="reduce")
         page = await context.new_page()
         tracked = BrowserPage(page, base_url)
 
@@ -132,3 +134,8 @@ async def graphql(base_url: str, query: str, **variables: object) -> dict:
     body = response.json()
     assert "errors" not in body, body
     return body["data"]
+
+
+async def settled(page: Page) -> None:
+    """Wait until the search page shows the last search it sent (it is busy until then)."""
+    await expect(page.locator("#main")).not_to_have_attribute("aria-busy", "true")

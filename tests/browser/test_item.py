@@ -8,7 +8,7 @@ import json
 import httpx
 from playwright.async_api import Page, expect
 
-from tests.browser.conftest import PHONE, OpenPage, graphql
+from tests.browser.conftest import PHONE, OpenPage, graphql, settled
 
 ITEM = """query($c: String!, $i: String!) { item(collectionId: $c, id: $i) {
   properties stac assets { key href roles size } } }"""
@@ -17,6 +17,7 @@ ITEM = """query($c: String!, $i: String!) { item(collectionId: $c, id: $i) {
 async def open_first_naip_result(page: Page) -> tuple[str, str]:
     """Search NAIP, open the first result from the list; its (collection, id)."""
     await page.locator("input[name=collection][value=naip]").check()
+    await settled(page)
     first = page.locator("li.result").first
     await expect(page.locator(".status")).to_contain_text("showing")
     item_id = await first.get_attribute("data-item-id")

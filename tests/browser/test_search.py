@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from playwright.async_api import Page, expect
 from shapely.geometry import box, shape
 
-from tests.browser.conftest import PHONE, BrowserPage, OpenPage, graphql
+from tests.browser.conftest import PHONE, BrowserPage, OpenPage, graphql, settled
 
 # South Alabama, where the NAIP sample items are: a bbox typed in to place the map.
 AREA = "-88.0, 30.5, -87.5, 31.0"
@@ -39,6 +39,7 @@ async def listed_ids(page: Page) -> list[str]:
     """The ids of every result page, pressing Next until it is disabled."""
     ids: list[str] = []
     while True:
+        await settled(page)
         await expect(page.locator(".status")).to_contain_text("showing")
         ids += await page.locator("li.result").evaluate_all(
             "rows => rows.map(row => row.dataset.itemId)")
@@ -76,6 +77,7 @@ async def search_naip_in_area(tab: BrowserPage) -> Page:
     await page.get_by_label("From").fill(START)
     await page.get_by_label("To").fill(END)
     await page.get_by_role("button", name="Search", exact=True).click()
+    await settled(page)
     return page
 
 
@@ -145,13 +147,23 @@ async def test_a_result_and_its_footprint_are_highlighted_together(
     page = await search_naip_in_area(tab)
     await expect(page.locator("li.result").first).to_be_visible()
     highlighted = page.locator('#search-map path[stroke="#d6336c"]')
-    await expect(highlighted).to_have_count(0)
-    second = page.locator("li.result").nth(1)
+    second, third = page.locator("li.result").nth(1), page.locator("li.result").nth(2)
     await second.hover()
     await expect(second).to_have_class("result selected")
-    await expect(highlighted).to_have_count(1)
-    await page.locator("li.result").nth(2).get_by_role("button").click()
     await expect(page.locator("li.result.selected")).to_have_count(1)
+    await expect(highlighted).to_have_count(1)
+    await third.get_by_role("button").click()  # "Map": select it and zoom to it
+    await expect(third).to_have_class("result selected")
+    await expect(page.locator("li.result.selected")).to_have_count(1)
+    await expect(highlighted).to_have_count(1)
+    footprint = await highlighted.bounding_box()
+    assert footprint is not None
+    # Select another row, then click the third's footprint on the map: its row is selected.
+    await second.hover()
+    await expect(second).to_have_class("result selected")
+    await page.mouse.click(footprint["x"] + footprint["width"] / 2,
+                           footprint["y"] + footprint["height"] / 2)
+    await expect(third).to_have_class("result selected")
     await expect(highlighted).to_have_count(1)
 
 
@@ -159,6 +171,7 @@ async def test_the_search_page_fits_a_phone(catalog_server: str, open_page: Open
     tab = await open_page(catalog_server, PHONE)
     page = await search_naip_in_area(tab)
     await draw(page, "▭ Rectangle", [(0.3, 0.3), (0.7, 0.7)])
+    await settled(page)
     await expect(page.locator(".status")).to_contain_text("showing")
     width = await page.evaluate("document.scrollingElement.scrollWidth")
     assert width <= PHONE["width"]
@@ -173,6 +186,7 @@ async def test_the_search_controls_are_reachable_by_keyboard(
     tab = await open_page(catalog_server)
     page = tab.page
     await tab.goto()
+    await settled(page)
     await expect(page.locator("li.result").first).to_be_visible()
     reached = set()
     for _ in range(40):

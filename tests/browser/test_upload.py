@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Request, expect
 
-from tests.browser.conftest import PHONE, OpenPage, graphql
+from tests.browser.conftest import PHONE, OpenPage, graphql, settled
 from tests.graphql_api.conftest import TEST_REDIS_URL
 from tests.graphql_api.test_mutations import CREATE, a_collection
 from tests.graphql_api.test_uploads import NAIP_FGDC, NAIP_TIF, run_worker_burst
@@ -91,6 +91,7 @@ async def test_uploaded_rasters_become_items_and_rejects_are_explained(
 
     await page.get_by_role("link", name="Search", exact=True).click()
     await page.locator("input[name=collection][value=naip]").check()
+    await settled(page)
     await expect(page.locator("li.result")).to_have_count(1)
     await expect(page.locator("li.result")).to_have_attribute("data-item-id", item_id)
     found = await graphql(base_url, '{ items(collections: ["naip"]) { nodes { id } } }')
