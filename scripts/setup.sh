@@ -60,7 +60,35 @@ start_redis() {
   redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no
 }
 
+install_chromium() {
+  # Headless Chromium for the browser's end-to-end tests (tests/browser), from Debian:
+  # playwright drives it, and never downloads a browser of its own.
+  if command -v chromium > /dev/null; then return 0; fi
+  log "installing Chromium"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq && apt-get install -y -qq chromium > /dev/null
+}
+
+build_browser() {
+  # The catalog browser served at /browse: rebuilt when its sources or lock file change.
+  local dir="$ROOT/browser" stamp="$ROOT/browser/dist/.stacql-build" want
+  if ! command -v npm > /dev/null; then
+    log "installing Node.js and npm"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq && apt-get install -y -qq nodejs npm > /dev/null
+  fi
+  want="$(cd "$dir" && find package.json package-lock.json tsconfig.json build.mjs src -type f -print0 \
+    | sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)"
+  if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
+    log "building the catalog browser (browser/ → browser/dist)"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build)
+    echo "$want" > "$stamp"
+  fi
+}
+
 install_python_deps
+build_browser
+install_chromium
 start_postgres
 ensure_postgis
 start_redis

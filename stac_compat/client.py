@@ -34,6 +34,20 @@ class CatalogClient(AsyncBaseCoreClient):
     sessions: async_sessionmaker[AsyncSession] = attr.ib(kw_only=True)
     max_limit: int = attr.ib(default=10_000, kw_only=True)
 
+    async def landing_page(self, **kwargs: Any) -> dict[str, Any]:
+        """Called with `GET /`: the standard landing page, plus links to the GraphQL API
+        and the catalog browser served beside it."""
+        page = dict(await super().landing_page(**kwargs))
+        base = get_base_url(kwargs["request"])
+        page["links"] = [
+            *page["links"],
+            {"rel": "service-doc", "type": "text/html", "title": "Catalog browser",
+             "href": f"{base}browse/"},
+            {"rel": "graphql", "type": "application/graphql+json", "title": "GraphQL API",
+             "href": f"{base}graphql"},
+        ]
+        return page
+
     def _item_collection(
         self,
         page: SearchPage,

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
 from redis import Redis
 from rq import Queue
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.responses import HTMLResponse
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from catalog.access import FetchPolicy, JwtSettings, JwtVerifier
 from catalog.db import create_engine, create_sessionmaker
@@ -26,6 +30,14 @@ from workers.completion import enqueue_item_completion
 from workers.queue import ExtractRequest, enqueue_extract, enqueue_ingest_catalog
 
 GRAPHQL_PATH = "/graphql"
+BROWSER_PATH = "/browse"
+BROWSER_NOT_BUILT = """<!doctype html><html lang="en"><meta charset="utf-8">
+<title>stacql browser not built</title>
+<h1>The catalog browser is not built</h1>
+<p>stacql serves the browser from <code>{dir}</code>, which has no <code>index.html</code>.
+Build it with <code>cd browser &amp;&amp; npm ci &amp;&amp; npm run build</code>
+(<code>scripts/setup.sh</code> does it), or point <code>STACQL_BROWSER_DIR</code> at a build.</p>
+</html>"""
 
 
 def jwt_verifier(settings: Settings) -> JwtVerifier | None:
@@ -82,10 +94,26 @@ def _completion_hook(
         return [str(job.id)] if job is not None else []
 
     return hook
+def browser_app(directory: Path) -> ASGIApp:
+    """The built catalog browser as static files, or a 503 page saying how to build it.
+
+    The folder is looked at on each request, so a build made while the service runs is
+    served without a restart.
+    """
+    files = StaticFiles(directory=directory, html=True, check_dir=False)
+    missing = HTMLResponse(BROWSER_NOT_BUILT.format(dir=directory), status_code=503)
+
+    async def serve(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not (directory / "index.html").is_file():
+            await missing(scope, receive, send)
+            return
+        await files(scope, receive, send)
+
+    return serve
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    """The FastAPI app: the STAC API at the root and GraphQL at /graphql."""
+    """The FastAPI app: the STAC API at the root, GraphQL at /graphql, the browser at /browse."""
     settings = settings or Settings()
     engine = create_engine(
         settings.database.url,
@@ -120,6 +148,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         prefix=GRAPHQL_PATH,
         include_in_schema=False,
     )
+    app.mount(BROWSER_PATH, browser_app(settings.browser.dir), name="browser")
     create_stac_api(
         app, sessions, max_limit=settings.api.max_limit,
         after_item_write=_completion_hook(sessions, queue, store),

@@ -7,6 +7,8 @@ machine with PostgreSQL and Redis on localhost.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -81,6 +83,13 @@ class IngestSettings(BaseModel):
     batch_size: int = Field(5_000, ge=1)
 
 
+class BrowserSettings(BaseModel):
+    """The catalog browser page served at ``/browse`` (built from ``browser/``)."""
+
+    # ``npm run build`` in browser/ writes here; next to the sources in a checkout.
+    dir: Path = Path(__file__).resolve().parents[1] / "browser" / "dist"
+
+
 class Settings(BaseSettings):
     """stacql settings; nested groups read ``STACQL_<GROUP>_<FIELD>``."""
 
@@ -100,3 +109,4 @@ class Settings(BaseSettings):
     fetch: FetchSettings = FetchSettings()
     ingest: IngestSettings = IngestSettings()
     workers: WorkerSettings = WorkerSettings()
+    browser: BrowserSettings = BrowserSettings()

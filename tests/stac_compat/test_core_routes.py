@@ -133,3 +133,14 @@ async def test_links_carry_the_root_path_behind_a_proxy(catalog_url, loaded_sess
         body = (await client.get("/stac/v1/search?collections=joplin&limit=2")).json()
     hrefs = [link["href"] for link in body["links"] + body["features"][0]["links"]]
     assert all(h.startswith("http://proxy.test/stac/v1/") for h in hrefs), hrefs
+
+
+async def test_landing_page_links_the_browser_and_graphql(stac_client) -> None:
+    links = {link["title"]: link for link in (await stac_client.get("/")).json()["links"]
+             if link.get("title") in ("Catalog browser", "GraphQL API")}
+    assert links["Catalog browser"]["href"] == "http://stacql.test/browse/"
+    graphql = await stac_client.post(links["GraphQL API"]["href"],
+                                     json={"query": "{ __typename }"})
+    assert graphql.json() == {"data": {"__typename": "Query"}}
+    browser = await stac_client.get(links["Catalog browser"]["href"])
+    assert browser.headers["content-type"].startswith("text/html")

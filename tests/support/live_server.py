@@ -2,7 +2,8 @@
 
 Tools such as stac-api-validator and pystac-client speak HTTP through ``requests``, not
 through an ASGI transport, so these tests run the service the way a user does: the
-``stacql serve`` command in its own process, configured only by ``STACQL_DATABASE_URL``.
+``stacql serve`` command in its own process, configured by ``STACQL_DATABASE_URL`` (and
+any other settings passed as ``env``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import IO
 
@@ -91,8 +92,10 @@ def _wait_until_up(process: subprocess.Popen[bytes], url: str, timeout: float) -
     return False
 
 
-def _spawn(database_url: str, port: int, log: IO[bytes]) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "STACQL_DATABASE_URL": database_url}
+def _spawn(
+    database_url: str, port: int, log: IO[bytes], extra_env: Mapping[str, str]
+) -> subprocess.Popen[bytes]:
+    env = {**os.environ, **extra_env, "STACQL_DATABASE_URL": database_url}
     command = [
         sys.executable, "-m", "stacql.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
     ]
@@ -108,8 +111,16 @@ def _spawn(database_url: str, port: int, log: IO[bytes]) -> subprocess.Popen[byt
 
 
 @contextmanager
-def live_server(database_url: str, *, startup_timeout: float = STARTUP_TIMEOUT_S) -> Iterator[str]:
+def live_server(
+    database_url: str,
+    *,
+    startup_timeout: float = STARTUP_TIMEOUT_S,
+    env: Mapping[str, str] | None = None,
+) -> Iterator[str]:
     """Run ``stacql serve`` on ``database_url``; yields its base URL (with a trailing /).
+
+    ``env`` adds settings (``STACQL_REDIS_URL``, ``STACQL_STORAGE_URL``...) to the
+    environment the server inherits.
 
     Raises ``ServerDidNotStart`` with the end of the server's log when it exits or does not
     answer ``GET /`` within ``startup_timeout`` seconds. The process is stopped on exit
@@ -119,7 +130,7 @@ def live_server(database_url: str, *, startup_timeout: float = STARTUP_TIMEOUT_S
         for _attempt in range(START_ATTEMPTS):
             port = free_port()
             url = f"http://127.0.0.1:{port}/"
-            process = _spawn(database_url, port, log)
+            process = _spawn(database_url, port, log, env or {})
             try:
                 if _wait_until_up(process, url, startup_timeout):
                     break

@@ -1,0 +1,102 @@
+/**
+ * A Leaflet map on an offline basemap (Natural Earth country outlines from world-atlas,
+ * served beside the page) with a layer of item footprints, one of them highlighted.
+ */
+
+import * as L from "leaflet";
+import { feature } from "topojson-client";
+import type { GeometryCollection, Topology } from "topojson-specification";
+
+const FOOTPRINT: L.PathOptions = { color: "#1f6feb", weight: 1.5, fillOpacity: 0.12 };
+const SELECTED: L.PathOptions = { color: "#d6336c", weight: 3, fillOpacity: 0.3 };
+
+let countries: Promise<GeoJSON.FeatureCollection> | null = null;
+
+/** The basemap's country outlines, fetched once per page. */
+function loadCountries(): Promise<GeoJSON.FeatureCollection> {
+  countries ??= fetch("countries-50m.json")
+    .then((response) => response.json() as Promise<Topology>)
+    .then((topology) => {
+      const layer = topology.objects.countries as GeometryCollection;
+      return feature(topology, layer) as GeoJSON.FeatureCollection;
+    });
+  return countries;
+}
+
+const still = window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+
+/** Options that make map moves animated, unless the user asked for reduced motion. */
+export const motion = { animate: !still };
+
+/** A map in `container`, showing the whole world until told otherwise. */
+export function createMap(container: HTMLElement): L.Map {
+  const map = L.map(container, {
+    zoomAnimation: !still,
+    fadeAnimation: !still,
+    markerZoomAnimation: !still,
+    inertia: !still,
+    worldCopyJump: false,
+    minZoom: 1,
+    maxZoom: 18,
+    attributionControl: true,
+    zoomSnap: 0.25,
+  });
+  map.attributionControl.setPrefix(false);
+  map.attributionControl.addAttribution("Natural Earth (world-atlas)");
+  map.setView([20, 0], 1.5);
+  loadCountries()
+    .then((outlines) => {
+      L.geoJSON(outlines, {
+        style: { color: "#8a8f98", weight: 0.8, fillColor: "#f4f1ea", fillOpacity: 1 },
+        interactive: false,
+      }).addTo(map).bringToBack();
+    })
+    .catch(() => container.setAttribute("data-basemap", "missing"));
+  return map;
+}
+
+/** Item footprints on a map; `select` highlights one and brings it to the front. */
+export class Footprints {
+  private readonly layer: L.FeatureGroup;
+  private readonly byKey = new Map<string, L.GeoJSON>();
+  private selected: string | null = null;
+
+  constructor(
+    map: L.Map,
+    private readonly onClick: (key: string) => void = () => {},
+  ) {
+    this.layer = L.featureGroup().addTo(map);
+  }
+
+  /** Replace the footprints; `key` names each for `select`, `label` is its tooltip. */
+  show(items: { key: string; geometry: GeoJSON.Geometry | null; label: string | null }[]): void {
+    this.layer.clearLayers();
+    this.byKey.clear();
+    this.selected = null;
+    for (const item of items) {
+      if (!item.geometry) continue;
+      const shape = L.geoJSON(item.geometry, { style: FOOTPRINT });
+      if (item.label) shape.bindTooltip(item.label, { sticky: true });
+      shape.on("click", () => this.onClick(item.key));
+      shape.addTo(this.layer);
+      this.byKey.set(item.key, shape);
+    }
+  }
+
+  select(key: string | null): void {
+    if (this.selected) this.byKey.get(this.selected)?.setStyle(FOOTPRINT);
+    this.selected = key;
+    const shape = key ? this.byKey.get(key) : undefined;
+    if (shape) shape.setStyle(SELECTED).bringToFront();
+  }
+
+  bounds(): L.LatLngBounds | null {
+    const bounds = this.layer.getBounds();
+    return bounds.isValid() ? bounds : null;
+  }
+
+  boundsOf(key: string): L.LatLngBounds | null {
+    const bounds = this.byKey.get(key)?.getBounds();
+    return bounds?.isValid() ? bounds : null;
+  }
+}
