@@ -9,6 +9,15 @@
 # BuildKit (the default builder of Docker 23+ and of `docker compose`).
 
 ARG PYTHON_IMAGE=python:3.11-slim
+ARG NODE_IMAGE=node:20-slim
+
+# The catalog browser (/browse): built from browser/ with the locked npm packages.
+FROM ${NODE_IMAGE} AS browser
+WORKDIR /browser
+COPY browser/package.json browser/package-lock.json ./
+RUN --mount=type=cache,target=/root/.npm npm ci
+COPY browser/ ./
+RUN npm run build
 
 FROM ${PYTHON_IMAGE} AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
@@ -53,13 +62,15 @@ RUN --mount=type=bind,from=build,source=/wheels/deps,target=/wheels/deps \
 RUN --mount=type=bind,from=build,source=/wheels/app,target=/wheels/app \
     pip install --no-index --no-deps /wheels/app/*.whl \
     && pip check
+COPY --from=browser /browser/dist /opt/stacql/browser
 
 # Defaults for one container; the database and Redis URLs come from the deployment
 # (compose.yaml) because they carry host names and credentials. Names follow
 # stacql/settings.py: STACQL_<GROUP>_<FIELD>.
 ENV STACQL_API_HOST=0.0.0.0 \
     STACQL_API_PORT=8080 \
-    STACQL_STORAGE_URL=/data/assets
+    STACQL_STORAGE_URL=/data/assets \
+    STACQL_BROWSER_DIR=/opt/stacql/browser
 
 USER stacql
 WORKDIR /home/stacql
