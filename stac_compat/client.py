@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import attr
-from fastapi import Request
+from fastapi import Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from stac_fastapi.types.core import AsyncBaseCoreClient
 from stac_fastapi.types.requests import get_base_url
@@ -25,6 +25,7 @@ from catalog.stac.links import (
 )
 from stac_compat import params
 from stac_compat.fields import apply_fields
+from stac_compat.responses import geojson_response, json_response
 
 
 @attr.s
@@ -63,8 +64,11 @@ class CatalogClient(AsyncBaseCoreClient):
         async with self.sessions() as session:
             return await search(session, query)
 
-    async def get_search(self, **kwargs: Any) -> dict[str, Any]:
+    async def get_search(self, **kwargs: Any) -> Response:
         """Called with `GET /search`."""
+        return geojson_response(await self._get_search(kwargs))
+
+    async def _get_search(self, kwargs: dict[str, Any]) -> dict[str, Any]:
         request: Request = kwargs["request"]
         page = await self._run(kwargs)
         url, raw = str(request.url).split("?")[0], dict(request.query_params)
@@ -73,7 +77,7 @@ class CatalogClient(AsyncBaseCoreClient):
             page, request, paging, kwargs.get("fields"), not kwargs.get("token")
         )
 
-    async def post_search(self, search_request: Any, **kwargs: Any) -> dict[str, Any]:
+    async def post_search(self, search_request: Any, **kwargs: Any) -> Response:
         """Called with `POST /search`."""
         request: Request = kwargs["request"]
         values = {name: getattr(search_request, name, None) for name in _POST_FIELDS}
@@ -81,11 +85,13 @@ class CatalogClient(AsyncBaseCoreClient):
         body = search_request.model_dump(mode="json", exclude_none=True, by_alias=True)
         url = str(request.url).split("?")[0]
         paging = _paging(page, lambda rel, token: post_page_link(rel, url, body, token))
-        return self._item_collection(
-            page, request, paging, values.get("fields"), not values.get("token")
+        return geojson_response(
+            self._item_collection(
+                page, request, paging, values.get("fields"), not values.get("token")
+            )
         )
 
-    async def all_collections(self, **kwargs: Any) -> dict[str, Any]:
+    async def all_collections(self, **kwargs: Any) -> Response:
         """Called with `GET /collections` (with the collection-search parameters)."""
         request: Request = kwargs["request"]
         base = get_base_url(request)
@@ -107,38 +113,38 @@ class CatalogClient(AsyncBaseCoreClient):
             url = f"{base}collections"
             links.append(page_link("next", url, dict(request.query_params), page.next_token))
             links[-1]["type"] = JSON
-        return {
+        return json_response({
             "collections": [with_collection_links(doc, base) for doc in page.collections],
             "links": links,
             "numberMatched": page.matched,
             "numberReturned": len(page.collections),
-        }
+        })
 
-    async def get_collection(self, collection_id: str, **kwargs: Any) -> dict[str, Any]:
+    async def get_collection(self, collection_id: str, **kwargs: Any) -> Response:
         """Called with `GET /collections/{collection_id}`."""
         async with self.sessions() as session:
             document = await get_collection(session, collection_id)
-        return with_collection_links(document, get_base_url(kwargs["request"]))
+        return json_response(with_collection_links(document, get_base_url(kwargs["request"])))
 
-    async def item_collection(self, collection_id: str, **kwargs: Any) -> dict[str, Any]:
+    async def item_collection(self, collection_id: str, **kwargs: Any) -> Response:
         """Called with `GET /collections/{collection_id}/items`."""
         request: Request = kwargs["request"]
         async with self.sessions() as session:
             await get_collection(session, collection_id)
-        body = await self.get_search(**{**kwargs, "collections": [collection_id]})
+        body = await self._get_search({**kwargs, "collections": [collection_id]})
         base = get_base_url(request)
         body["links"] += [
             {"rel": "self", "type": GEOJSON, "href": str(request.url)},
             {"rel": "collection", "type": JSON, "href": collection_url(base, collection_id)},
             {"rel": "parent", "type": JSON, "href": collection_url(base, collection_id)},
         ]
-        return body
+        return geojson_response(body)
 
-    async def get_item(self, item_id: str, collection_id: str, **kwargs: Any) -> dict[str, Any]:
+    async def get_item(self, item_id: str, collection_id: str, **kwargs: Any) -> Response:
         """Called with `GET /collections/{collection_id}/items/{item_id}`."""
         async with self.sessions() as session:
             document = await get_item(session, collection_id, item_id)
-        return with_item_links(document, get_base_url(kwargs["request"]))
+        return geojson_response(with_item_links(document, get_base_url(kwargs["request"])))
 
 
 def _paging(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from functools import cache
 
 from sqlalchemy import (
     ColumnElement,
@@ -57,6 +58,9 @@ def item_assets_json() -> ColumnElement:
     )
 
 
+# Built once: SQLAlchemy expressions are immutable, and assembling this one costs more
+# Python time than running the query it is part of.
+@cache
 def item_json() -> ColumnElement:
     """The current item row as a STAC Item document."""
     core = func.jsonb_build_object(
