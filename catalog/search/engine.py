@@ -9,6 +9,7 @@ from typing import Any
 import shapely
 from sqlalchemy import (
     ColumnElement,
+    Select,
     and_,
     cast,
     false,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     select,
     true,
     tuple_,
+    union_all,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,7 +29,7 @@ from catalog.geometry import bbox_boxes
 from catalog.ingest.queryables import known_properties
 from catalog.search.cql2 import compile_filter
 from catalog.search.cursor import Cursor, decode_cursor, encode_cursor
-from catalog.search.fields import items, resolve_field
+from catalog.search.fields import CORE_FIELDS, canonical_name, items, resolve_field
 from catalog.search.freetext import text_match
 from catalog.search.render import item_json
 from catalog.search.request import SearchRequest
@@ -38,6 +40,7 @@ from catalog.search.sort import (
     with_tie_break,
 )
 from catalog.stac.common import dumps
+from catalog.temporal import Interval
 
 
 @dataclass(frozen=True)
@@ -128,6 +131,67 @@ def _order(sort: Sequence[SortField], forward: bool) -> list[ColumnElement]:
     ]
 
 
+def time_splits(interval: Interval | None) -> list[ColumnElement]:
+    """Conditions that split the matches of a time window by where their ``datetime`` is.
+
+    An item meets the window [S, T] when ``start_datetime <= T`` and ``end_datetime >= S``
+    (see :func:`where_clauses`), but the page is ordered by ``datetime``, and PostgreSQL
+    cannot bound a walk of the datetime index by conditions on the other two columns: an
+    open window ``../T`` sorted newest first walked every item later than T. The matches
+    fall into three exact parts: ``datetime`` inside [S, T], which bounds that walk; after
+    T, only possible when ``datetime > start_datetime``; before S, only possible when
+    ``datetime < end_datetime``. The last two conditions are written out because they
+    are what lets the partial indexes of migration 0004 (items with a time range) serve
+    those parts. No split (an empty list) without a bound.
+    """
+    if interval is None or interval.is_unbounded:
+        return []
+    dt = items.c.datetime
+    inside = and_(
+        true(),
+        *([dt <= interval.end] if interval.end is not None else []),
+        *([dt >= interval.start] if interval.start is not None else []),
+    )
+    parts = [inside]
+    if interval.end is not None:
+        parts.append(and_(dt > interval.end, dt > items.c.start_datetime))
+    if interval.start is not None:
+        parts.append(and_(dt < interval.start, dt < items.c.end_datetime))
+    return parts
+
+
+def _page_query(
+    columns: Sequence[ColumnElement],
+    sort: Sequence[SortField],
+    forward: bool,
+    clauses: list[ColumnElement],
+    limit: int,
+    splits: list[ColumnElement],
+) -> Select:
+    """The page's SELECT: one ordered, limited query, or with ``splits`` one such query
+    per part, merged (UNION ALL) and cut again in the same order."""
+    keys = [sort_expression(k).label(f"k{i}") for i, k in enumerate(sort)]
+
+    def part(*extra: ColumnElement) -> Select:
+        return (
+            select(*columns, *keys)
+            .select_from(items)
+            .where(and_(true(), *clauses, *extra))
+            .order_by(*_order(sort, forward))
+            .limit(limit)
+        )
+
+    if not splits:
+        return part()
+    merged = union_all(*(part(split) for split in splits)).subquery("parts")
+    outer_keys = [merged.c[f"k{i}"] for i in range(len(sort))]
+    order = [
+        key.asc() if (k.direction == "asc") == forward else key.desc()
+        for key, k in zip(outer_keys, sort, strict=True)
+    ]
+    return select(merged).order_by(*order).limit(limit)
+
+
 def _row_values(row: Any, sort: Sequence[SortField]) -> tuple[Any, ...]:
     return tuple(row[f"k{i}"] for i in range(len(sort)))
 
@@ -163,20 +227,20 @@ async def search_rows(
     field and ``InvalidCursor`` for a token that does not belong to this sort.
     """
     if request.sortby:
-        check_sort_fields(request.sortby, await known_properties(session, request.collections))
+        properties = (
+            await known_properties(session, request.collections)
+            if any(canonical_name(k.field) not in CORE_FIELDS for k in request.sortby)
+            else set()
+        )
+        check_sort_fields(request.sortby, properties)
     sort = with_tie_break(request.sortby)
     cursor = decode_cursor(request.token, sort) if request.token else None
     forward = cursor is None or cursor.direction == "next"
     clauses = where_clauses(request)
     if cursor is not None:
         clauses.append(_after(sort, cursor.values, forward))
-    keys = [sort_expression(k).label(f"k{i}") for i, k in enumerate(sort)]
-    query = (
-        select(*columns, *keys)
-        .select_from(items)
-        .where(and_(true(), *clauses))
-        .order_by(*_order(sort, forward))
-        .limit(request.limit + 1)
+    query = _page_query(
+        columns, sort, forward, clauses, request.limit + 1, time_splits(request.datetime)
     )
     with translate_db_errors():
         rows = (await session.execute(query)).mappings().all()
