@@ -51,6 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings.database.url,
         pool_size=settings.database.pool_size,
         statement_timeout_ms=settings.database.statement_timeout_ms,
+        parallel_workers_per_gather=settings.database.parallel_workers_per_gather,
     )
     sessions = create_sessionmaker(engine)
     events = ItemEvents(settings.database.url)

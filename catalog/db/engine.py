@@ -18,12 +18,17 @@ def create_engine(
     *,
     pool_size: int = 10,
     statement_timeout_ms: int | None = None,
+    parallel_workers_per_gather: int | None = None,
     echo: bool = False,
 ) -> AsyncEngine:
-    """An asyncpg engine; ``statement_timeout_ms`` bounds every statement it runs."""
+    """An asyncpg engine; ``statement_timeout_ms`` bounds every statement it runs and
+    ``parallel_workers_per_gather``, when given, caps PostgreSQL's parallel workers per
+    query (0: none) on its connections."""
     server_settings = {"application_name": "stacql"}
     if statement_timeout_ms:
         server_settings["statement_timeout"] = str(statement_timeout_ms)
+    if parallel_workers_per_gather is not None:
+        server_settings["max_parallel_workers_per_gather"] = str(parallel_workers_per_gather)
     return _create_async_engine(
         database_url,
         pool_size=pool_size,
