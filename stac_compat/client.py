@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from stac_fastapi.types.core import AsyncBaseCoreClient
 from stac_fastapi.types.requests import get_base_url
 
+from catalog.errors import InvalidInput
 from catalog.search import SearchPage, build_search, search
 from catalog.search.collection_search import search_collections
 from catalog.search.lookup import get_collection, get_item
@@ -129,9 +130,15 @@ class CatalogClient(AsyncBaseCoreClient):
     async def item_collection(self, collection_id: str, **kwargs: Any) -> Response:
         """Called with `GET /collections/{collection_id}/items`."""
         request: Request = kwargs["request"]
-        async with self.sessions() as session:
-            await get_collection(session, collection_id)
-        body = await self._get_search({**kwargs, "collections": [collection_id]})
+        # The collection is looked up only when the page is empty or the request is bad
+        # (an unknown collection still answers 404 first): one query less per page.
+        try:
+            body = await self._get_search({**kwargs, "collections": [collection_id]})
+        except InvalidInput:
+            await self._require_collection(collection_id)
+            raise
+        if not body["features"]:
+            await self._require_collection(collection_id)
         base = get_base_url(request)
         body["links"] += [
             {"rel": "self", "type": GEOJSON, "href": str(request.url)},
@@ -139,6 +146,10 @@ class CatalogClient(AsyncBaseCoreClient):
             {"rel": "parent", "type": JSON, "href": collection_url(base, collection_id)},
         ]
         return geojson_response(body)
+
+    async def _require_collection(self, collection_id: str) -> None:
+        async with self.sessions() as session:
+            await get_collection(session, collection_id)
 
     async def get_item(self, item_id: str, collection_id: str, **kwargs: Any) -> Response:
         """Called with `GET /collections/{collection_id}/items/{item_id}`."""
