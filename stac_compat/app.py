@@ -77,8 +77,14 @@ def create_stac_api(
     description: str = "STAC API of the stacql catalog",
     version: str = "0.1.0",
     max_limit: int = 10_000,
+    read_sessions: async_sessionmaker[AsyncSession] | None = None,
 ) -> StacApi:
-    """Mount the STAC API routes on ``app`` (at its root) and return the StacApi."""
+    """Mount the STAC API routes on ``app`` (at its root) and return the StacApi.
+
+    ``read_sessions``, when given, serve the routes that only read (search, items,
+    collections, queryables, aggregation); writes always use ``sessions``.
+    """
+    writes, sessions = sessions, read_sessions or sessions
     settings = ApiSettings(
         stac_fastapi_title=title,
         stac_fastapi_description=description,
@@ -99,7 +105,7 @@ def create_stac_api(
         *items_extensions,
         collection_search,
         CatalogTransactionExtension(
-            client=TransactionsClient(sessions=sessions),
+            client=TransactionsClient(sessions=writes),
             settings=settings,
             response_class=GeoJSONResponse,
         ),

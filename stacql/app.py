@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from redis import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from catalog.db import create_engine, create_sessionmaker
+from catalog.db import create_engine, create_read_sessionmaker, create_sessionmaker
 from catalog.jobs import JobRecord
 from catalog.storage import create_asset_store
 from graphql_api import ItemEvents, Limits, Services, UploadedRaster, create_graphql_router
@@ -52,6 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         pool_size=settings.database.pool_size,
         statement_timeout_ms=settings.database.statement_timeout_ms,
         parallel_workers_per_gather=settings.database.parallel_workers_per_gather,
+        pre_ping=settings.database.pool_pre_ping,
     )
     sessions = create_sessionmaker(engine)
     events = ItemEvents(settings.database.url)
@@ -76,7 +77,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         prefix=GRAPHQL_PATH,
         include_in_schema=False,
     )
-    create_stac_api(app, sessions, max_limit=settings.api.max_limit)
+    create_stac_api(
+        app, sessions, max_limit=settings.api.max_limit,
+        read_sessions=create_read_sessionmaker(engine),
+    )
     app.add_middleware(
         JsonBodyGuard, max_body=settings.api.max_body_bytes, skip_prefixes=(GRAPHQL_PATH,)
     )

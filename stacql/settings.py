@@ -22,6 +22,9 @@ class DatabaseSettings(BaseModel):
     # Starting parallel workers costs more than an indexed page query takes, and under
     # concurrent requests they only compete for the same cores; None keeps the server's.
     parallel_workers_per_gather: int | None = Field(0, ge=0)
+    # Testing each pooled connection before use costs a round trip per request; a
+    # connection the server dropped fails one request and the pool then reconnects.
+    pool_pre_ping: bool = False
 
 
 class RedisSettings(BaseModel):
