@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import shapely
 from sqlalchemy import (
     ColumnElement,
+    CompoundSelect,
     Select,
     and_,
     cast,
     false,
     func,
     literal,
+    literal_column,
     or_,
     select,
     true,
@@ -167,7 +170,7 @@ def _page_query(
     clauses: list[ColumnElement],
     limit: int,
     splits: list[ColumnElement],
-) -> Select:
+) -> Select | CompoundSelect:
     """The page's SELECT: one ordered, limited query, or with ``splits`` one such query
     per part, merged (UNION ALL) and cut again in the same order."""
     keys = [sort_expression(k).label(f"k{i}") for i, k in enumerate(sort)]
@@ -183,13 +186,14 @@ def _page_query(
 
     if not splits:
         return part()
-    merged = union_all(*(part(split) for split in splits)).subquery("parts")
-    outer_keys = [merged.c[f"k{i}"] for i in range(len(sort))]
+    # Ordered by the key labels, not through a subquery: expanding a subquery's columns
+    # costs SQLAlchemy more time than PostgreSQL spends on the query.
     order = [
-        key.asc() if (k.direction == "asc") == forward else key.desc()
-        for key, k in zip(outer_keys, sort, strict=True)
+        literal_column(f"k{i}").asc() if (k.direction == "asc") == forward
+        else literal_column(f"k{i}").desc()
+        for i, k in enumerate(sort)
     ]
-    return select(merged).order_by(*order).limit(limit)
+    return union_all(*(part(split) for split in splits)).order_by(*order).limit(limit)
 
 
 def _row_values(row: Any, sort: Sequence[SortField]) -> tuple[Any, ...]:
@@ -211,10 +215,18 @@ class RowPage:
     """
 
     rows: list[Any]
-    cursors: list[str]
     next_token: str | None
     prev_token: str | None
     has_more: bool
+    sort: tuple[SortField, ...]
+
+    @cached_property
+    def cursors(self) -> list[str]:
+        """The per-row tokens, encoded on first use (the STAC API never asks for them)."""
+        return [
+            encode_cursor(Cursor("next", _row_values(row, self.sort)), self.sort)
+            for row in self.rows
+        ]
 
 
 async def search_rows(
@@ -248,15 +260,13 @@ async def search_rows(
     rows = list(rows[: request.limit])
     if not forward:
         rows.reverse()
-    cursors = [encode_cursor(Cursor("next", _row_values(row, sort)), sort) for row in rows]
     next_token = prev_token = None
     if rows:
-        first = _row_values(rows[0], sort)
         if (more and forward) or (cursor is not None and not forward):
-            next_token = cursors[-1]
+            next_token = encode_cursor(Cursor("next", _row_values(rows[-1], sort)), sort)
         if (cursor is not None and forward) or (more and not forward):
-            prev_token = encode_cursor(Cursor("prev", first), sort)
-    return RowPage(rows, cursors, next_token, prev_token, more if forward else True)
+            prev_token = encode_cursor(Cursor("prev", _row_values(rows[0], sort)), sort)
+    return RowPage(rows, next_token, prev_token, more if forward else True, sort)
 
 
 async def search(session: AsyncSession, request: SearchRequest) -> SearchPage:
