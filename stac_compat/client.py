@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import attr
@@ -12,9 +13,10 @@ from stac_fastapi.types.core import AsyncBaseCoreClient
 from stac_fastapi.types.requests import get_base_url
 
 from catalog.errors import InvalidInput
-from catalog.search import SearchPage, build_search, search
+from catalog.search import build_search, count_matches, search, search_rows
 from catalog.search.collection_search import search_collections
 from catalog.search.lookup import get_collection, get_item
+from catalog.search.render import item_text_parts
 from catalog.stac.links import (
     GEOJSON,
     JSON,
@@ -25,6 +27,7 @@ from catalog.stac.links import (
     with_item_links,
 )
 from stac_compat import params
+from stac_compat.feature_text import FeatureTexts, feature_text, item_collection_response
 from stac_compat.fields import apply_fields
 from stac_compat.responses import geojson_response, json_response
 
@@ -37,59 +40,58 @@ class CatalogClient(AsyncBaseCoreClient):
     max_limit: int = attr.ib(default=10_000, kw_only=True)
 
     def _item_collection(
-        self,
-        page: SearchPage,
-        request: Request,
-        paging: list[dict[str, Any]],
-        fields: Any,
-        first_page: bool,
+        self, page: ItemPage, request: Request, paging: list[dict[str, Any]], first_page: bool
     ) -> dict[str, Any]:
-        base = get_base_url(request)
-        include, exclude = params.fields(fields)
         body: dict[str, Any] = {
             "type": "FeatureCollection",
-            "features": [
-                apply_fields(with_item_links(item, base), include, exclude) for item in page.items
-            ],
-            "links": [{"rel": "root", "type": JSON, "href": base}, *paging],
-            "numberReturned": page.returned,
+            "features": page.features,
+            "links": [{"rel": "root", "type": JSON, "href": get_base_url(request)}, *paging],
+            "numberReturned": len(page.features),
         }
         if page.matched is not None:
             body["numberMatched"] = page.matched
         elif first_page and page.next_token is None:
-            body["numberMatched"] = page.returned  # a lone page is its own exact count
+            body["numberMatched"] = len(page.features)  # a lone page is its own exact count
         return body
 
-    async def _run(self, values: dict[str, Any]) -> SearchPage:
+    async def _run(self, values: dict[str, Any], request: Request) -> ItemPage:
         query = build_search(max_limit=self.max_limit, **params.search_kwargs(values))
+        base = get_base_url(request)
+        include, exclude = params.fields(values.get("fields"))
         async with self.sessions() as session:
-            return await search(session, query)
+            if include or exclude:
+                found = await search(session, query)
+                features: list[dict[str, Any]] | FeatureTexts = [
+                    apply_fields(with_item_links(item, base), include, exclude)
+                    for item in found.items
+                ]
+                return ItemPage(features, found.next_token, found.prev_token, found.matched)
+            rows = await search_rows(session, query, item_text_parts())
+            matched = await count_matches(session, query) if query.count else None
+        features = FeatureTexts([feature_text(row, base) for row in rows.rows])
+        return ItemPage(features, rows.next_token, rows.prev_token, matched)
 
     async def get_search(self, **kwargs: Any) -> Response:
         """Called with `GET /search`."""
-        return geojson_response(await self._get_search(kwargs))
+        return item_collection_response(await self._get_search(kwargs))
 
     async def _get_search(self, kwargs: dict[str, Any]) -> dict[str, Any]:
         request: Request = kwargs["request"]
-        page = await self._run(kwargs)
+        page = await self._run(kwargs, request)
         url, raw = str(request.url).split("?")[0], dict(request.query_params)
         paging = _paging(page, lambda rel, token: page_link(rel, url, raw, token))
-        return self._item_collection(
-            page, request, paging, kwargs.get("fields"), not kwargs.get("token")
-        )
+        return self._item_collection(page, request, paging, not kwargs.get("token"))
 
     async def post_search(self, search_request: Any, **kwargs: Any) -> Response:
         """Called with `POST /search`."""
         request: Request = kwargs["request"]
         values = {name: getattr(search_request, name, None) for name in _POST_FIELDS}
-        page = await self._run(values)
+        page = await self._run(values, request)
         body = search_request.model_dump(mode="json", exclude_none=True, by_alias=True)
         url = str(request.url).split("?")[0]
         paging = _paging(page, lambda rel, token: post_page_link(rel, url, body, token))
-        return geojson_response(
-            self._item_collection(
-                page, request, paging, values.get("fields"), not values.get("token")
-            )
+        return item_collection_response(
+            self._item_collection(page, request, paging, not values.get("token"))
         )
 
     async def all_collections(self, **kwargs: Any) -> Response:
@@ -145,7 +147,7 @@ class CatalogClient(AsyncBaseCoreClient):
             {"rel": "collection", "type": JSON, "href": collection_url(base, collection_id)},
             {"rel": "parent", "type": JSON, "href": collection_url(base, collection_id)},
         ]
-        return geojson_response(body)
+        return item_collection_response(body)
 
     async def _require_collection(self, collection_id: str) -> None:
         async with self.sessions() as session:
@@ -158,8 +160,18 @@ class CatalogClient(AsyncBaseCoreClient):
         return geojson_response(with_item_links(document, get_base_url(kwargs["request"])))
 
 
+@dataclass(frozen=True)
+class ItemPage:
+    """A page of STAC Items with their links: dicts, or JSON texts passed through."""
+
+    features: list[dict[str, Any]] | FeatureTexts
+    next_token: str | None
+    prev_token: str | None
+    matched: int | None
+
+
 def _paging(
-    page: SearchPage, make_link: Callable[[str, str], dict[str, Any]]
+    page: ItemPage, make_link: Callable[[str, str], dict[str, Any]]
 ) -> list[dict[str, Any]]:
     """The next/prev links of a page, built by ``make_link(rel, token)``."""
     tokens = (("next", page.next_token), ("prev", page.prev_token))
