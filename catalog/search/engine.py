@@ -70,11 +70,9 @@ def where_clauses(request: SearchRequest) -> list[ColumnElement]:
     """The WHERE conditions of a request (ids, collections, space, time, CQL2)."""
     clauses: list[ColumnElement] = []
     if request.ids is not None:
-        clauses.append(items.c.id.in_(request.ids) if request.ids else false())
+        clauses.append(_one_of(items.c.id, request.ids))
     if request.collections is not None:
-        clauses.append(
-            items.c.collection_id.in_(request.collections) if request.collections else false()
-        )
+        clauses.append(_one_of(items.c.collection_id, request.collections))
     if request.bbox is not None:
         boxes = [
             func.ST_Intersects(items.c.geometry, func.ST_MakeEnvelope(*box, 4326))
@@ -94,6 +92,13 @@ def where_clauses(request: SearchRequest) -> list[ColumnElement]:
     if request.q:
         clauses.append(text_match(item_text(), request.q))
     return clauses
+
+
+def _one_of(column: ColumnElement, values: Sequence[str]) -> ColumnElement:
+    # `=` for one value: an IN list is expanded again for every execution.
+    if len(values) == 1:
+        return column == values[0]
+    return column.in_(values) if values else false()
 
 
 def item_text() -> ColumnElement:

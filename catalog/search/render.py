@@ -140,12 +140,18 @@ def item_text_parts() -> list[ColumnElement]:
     array text, in stored order; ``id`` and ``collection``. Text passes through without
     being decoded and encoded again, which costs more than the rest of a page request.
     """
-    return [
-        cast(type_coerce(item_json(), JSONB).op("-")(literal("links")), Text).label("document"),
+    return list(_item_text_parts())
+
+
+@cache
+def _item_text_parts() -> tuple[ColumnElement, ...]:
+    document = literal_column(f"(({item_json().name} - 'links')::text)", type_=Text)
+    return (
+        document.label("document"),
         _kept_links_text().label("kept_links"),
         items.c.id.label("id"),
         items.c.collection_id.label("collection"),
-    ]
+    )
 
 
 @cache
