@@ -1,6 +1,7 @@
-"""Search latency benchmark: ``catalog.search.search`` in process, on the bench database.
+"""Search benchmark: ``catalog.search.search`` in process, or /search over HTTP.
 
-Run ``bench/ingest.py`` first: it loads the synthetic ``bench`` collection. For each
+In-process mode (the default), on the bench database. Run ``bench/ingest.py`` first: it
+loads the synthetic ``bench`` collection. For each
 query kind this sends ``--reps`` requests with random but seeded parameters through
 ``build_search`` + ``search`` on one session (after a few untimed warm-up requests) and
 prints the p50 / p95 / mean latency in milliseconds and the mean number of items a
@@ -8,6 +9,13 @@ request returns. The request mix follows ``../shared/peer/search_bench.py``: que
 areas are drawn inside the contiguous US, time windows inside 2019-2023.
 
     .venv/bin/python bench/search.py --reps 200
+
+HTTP mode (``--base-url``): the peer's ``../shared/peer/search_bench.py`` request mix
+against a running ``stacql serve`` and, with ``--peer-url``, against the peer too, back
+to back (see ``bench/search_http.py``):
+
+    .venv/bin/python bench/search.py --base-url http://127.0.0.1:8080 \
+        --peer-url http://127.0.0.1:8081 --duration 20 --rounds 2
 """
 
 from __future__ import annotations
@@ -32,7 +40,8 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # run as a script: make the catalog importable
     sys.path.insert(0, str(REPO))
 
-from catalog.db import create_engine, create_sessionmaker  # noqa: E402
+from bench.search_http import DEFAULT_TYPES, PEER_BENCH, main_http  # noqa: E402
+from catalog.db import create_engine, create_read_sessionmaker  # noqa: E402
 from catalog.search import build_search, search  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgresql+asyncpg://root@127.0.0.1:5432/stacql_bench"
@@ -181,6 +190,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--kinds", default=",".join(BUILDERS), help="comma-separated subset of the kinds"
     )
+    http = parser.add_argument_group("HTTP mode")
+    http.add_argument("--base-url", help="a running stacql serve: switches to HTTP mode")
+    http.add_argument("--peer-url", help="the peer (stac-fastapi-pgstac), run back to back")
+    http.add_argument("--types", default=",".join(DEFAULT_TYPES),
+                      help="comma-separated request types of search_bench.py")
+    http.add_argument("--concurrency", default="1,8", help="comma-separated client counts")
+    http.add_argument("--duration", type=float, default=20.0, help="seconds per run")
+    http.add_argument("--warmup-seconds", type=float, default=3.0, help="untimed, per run")
+    http.add_argument("--rounds", type=int, default=1, help="runs per type and server; "
+                      "medians are reported, the server order alternates")
+    http.add_argument("--verify", type=int, default=20,
+                      help="requests per type in the id-digest pass (0: none)")
+    http.add_argument("--json-out", help="write every run here as JSON")
+    http.add_argument("--peer-bench", default=str(PEER_BENCH), help="search_bench.py to use")
     return parser.parse_args(argv)
 
 
@@ -212,9 +235,11 @@ async def run(args: argparse.Namespace) -> list[KindResult]:
     unknown = sorted(set(kinds) - set(BUILDERS))
     if unknown:
         raise SystemExit(f"unknown kinds {unknown}; choose among {', '.join(BUILDERS)}")
-    engine = create_engine(args.database_url, pool_size=1)
+    # The service's connection settings (see stacql/settings.py): no parallel workers,
+    # statements in autocommit.
+    engine = create_engine(args.database_url, pool_size=1, parallel_workers_per_gather=0)
     try:
-        async with create_sessionmaker(engine)() as session:
+        async with create_read_sessionmaker(engine)() as session:
             ids = await _collection_ids(session, args.collection)
             await session.rollback()
             if not ids:
@@ -233,7 +258,10 @@ async def run(args: argparse.Namespace) -> list[KindResult]:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print the table."""
-    asyncio.run(run(parse_args(argv)))
+    args = parse_args(argv)
+    if args.base_url:
+        return main_http(args)
+    asyncio.run(run(args))
     return 0
 
 

@@ -78,12 +78,16 @@ def create_stac_api(
     version: str = "0.1.0",
     max_limit: int = 10_000,
     after_item_write: ItemHook | None = None,
+    read_sessions: async_sessionmaker[AsyncSession] | None = None,
 ) -> StacApi:
     """Mount the STAC API routes on ``app`` (at its root) and return the StacApi.
 
     ``after_item_write`` receives each item the Transaction endpoints store (see
     ``stac_compat.transactions``) and returns the ids of the jobs it queued.
+    ``read_sessions``, when given, serve the routes that only read (search, items,
+    collections, queryables, aggregation); writes always use ``sessions``.
     """
+    writes, sessions = sessions, read_sessions or sessions
     settings = ApiSettings(
         stac_fastapi_title=title,
         stac_fastapi_description=description,
@@ -104,7 +108,7 @@ def create_stac_api(
         *items_extensions,
         collection_search,
         CatalogTransactionExtension(
-            client=TransactionsClient(sessions=sessions, after_item_write=after_item_write),
+            client=TransactionsClient(sessions=writes, after_item_write=after_item_write),
             settings=settings,
             response_class=GeoJSONResponse,
         ),

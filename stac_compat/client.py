@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import attr
-from fastapi import Request
+from fastapi import Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from stac_fastapi.types.core import AsyncBaseCoreClient
 from stac_fastapi.types.requests import get_base_url
 
-from catalog.search import SearchPage, build_search, search
+from catalog.errors import InvalidInput
+from catalog.search import build_search, count_matches, search, search_rows
 from catalog.search.collection_search import search_collections
 from catalog.search.lookup import get_collection, get_item
+from catalog.search.render import item_text_parts
 from catalog.stac.links import (
     GEOJSON,
     JSON,
@@ -24,7 +27,9 @@ from catalog.stac.links import (
     with_item_links,
 )
 from stac_compat import params
+from stac_compat.feature_text import FeatureTexts, feature_text, item_collection_response
 from stac_compat.fields import apply_fields
+from stac_compat.responses import geojson_response, json_response
 
 
 @attr.s
@@ -49,57 +54,61 @@ class CatalogClient(AsyncBaseCoreClient):
         return page
 
     def _item_collection(
-        self,
-        page: SearchPage,
-        request: Request,
-        paging: list[dict[str, Any]],
-        fields: Any,
-        first_page: bool,
+        self, page: ItemPage, request: Request, paging: list[dict[str, Any]], first_page: bool
     ) -> dict[str, Any]:
-        base = get_base_url(request)
-        include, exclude = params.fields(fields)
         body: dict[str, Any] = {
             "type": "FeatureCollection",
-            "features": [
-                apply_fields(with_item_links(item, base), include, exclude) for item in page.items
-            ],
-            "links": [{"rel": "root", "type": JSON, "href": base}, *paging],
-            "numberReturned": page.returned,
+            "features": page.features,
+            "links": [{"rel": "root", "type": JSON, "href": get_base_url(request)}, *paging],
+            "numberReturned": len(page.features),
         }
         if page.matched is not None:
             body["numberMatched"] = page.matched
         elif first_page and page.next_token is None:
-            body["numberMatched"] = page.returned  # a lone page is its own exact count
+            body["numberMatched"] = len(page.features)  # a lone page is its own exact count
         return body
 
-    async def _run(self, values: dict[str, Any]) -> SearchPage:
+    async def _run(self, values: dict[str, Any], request: Request) -> ItemPage:
         query = build_search(max_limit=self.max_limit, **params.search_kwargs(values))
+        base = get_base_url(request)
+        include, exclude = params.fields(values.get("fields"))
         async with self.sessions() as session:
-            return await search(session, query)
+            if include or exclude:
+                found = await search(session, query)
+                features: list[dict[str, Any]] | FeatureTexts = [
+                    apply_fields(with_item_links(item, base), include, exclude)
+                    for item in found.items
+                ]
+                return ItemPage(features, found.next_token, found.prev_token, found.matched)
+            rows = await search_rows(session, query, item_text_parts())
+            matched = await count_matches(session, query) if query.count else None
+        features = FeatureTexts([feature_text(row, base) for row in rows.rows])
+        return ItemPage(features, rows.next_token, rows.prev_token, matched)
 
-    async def get_search(self, **kwargs: Any) -> dict[str, Any]:
+    async def get_search(self, **kwargs: Any) -> Response:
         """Called with `GET /search`."""
+        return item_collection_response(await self._get_search(kwargs))
+
+    async def _get_search(self, kwargs: dict[str, Any]) -> dict[str, Any]:
         request: Request = kwargs["request"]
-        page = await self._run(kwargs)
+        page = await self._run(kwargs, request)
         url, raw = str(request.url).split("?")[0], dict(request.query_params)
         paging = _paging(page, lambda rel, token: page_link(rel, url, raw, token))
-        return self._item_collection(
-            page, request, paging, kwargs.get("fields"), not kwargs.get("token")
-        )
+        return self._item_collection(page, request, paging, not kwargs.get("token"))
 
-    async def post_search(self, search_request: Any, **kwargs: Any) -> dict[str, Any]:
+    async def post_search(self, search_request: Any, **kwargs: Any) -> Response:
         """Called with `POST /search`."""
         request: Request = kwargs["request"]
         values = {name: getattr(search_request, name, None) for name in _POST_FIELDS}
-        page = await self._run(values)
+        page = await self._run(values, request)
         body = search_request.model_dump(mode="json", exclude_none=True, by_alias=True)
         url = str(request.url).split("?")[0]
         paging = _paging(page, lambda rel, token: post_page_link(rel, url, body, token))
-        return self._item_collection(
-            page, request, paging, values.get("fields"), not values.get("token")
+        return item_collection_response(
+            self._item_collection(page, request, paging, not values.get("token"))
         )
 
-    async def all_collections(self, **kwargs: Any) -> dict[str, Any]:
+    async def all_collections(self, **kwargs: Any) -> Response:
         """Called with `GET /collections` (with the collection-search parameters)."""
         request: Request = kwargs["request"]
         base = get_base_url(request)
@@ -121,42 +130,62 @@ class CatalogClient(AsyncBaseCoreClient):
             url = f"{base}collections"
             links.append(page_link("next", url, dict(request.query_params), page.next_token))
             links[-1]["type"] = JSON
-        return {
+        return json_response({
             "collections": [with_collection_links(doc, base) for doc in page.collections],
             "links": links,
             "numberMatched": page.matched,
             "numberReturned": len(page.collections),
-        }
+        })
 
-    async def get_collection(self, collection_id: str, **kwargs: Any) -> dict[str, Any]:
+    async def get_collection(self, collection_id: str, **kwargs: Any) -> Response:
         """Called with `GET /collections/{collection_id}`."""
         async with self.sessions() as session:
             document = await get_collection(session, collection_id)
-        return with_collection_links(document, get_base_url(kwargs["request"]))
+        return json_response(with_collection_links(document, get_base_url(kwargs["request"])))
 
-    async def item_collection(self, collection_id: str, **kwargs: Any) -> dict[str, Any]:
+    async def item_collection(self, collection_id: str, **kwargs: Any) -> Response:
         """Called with `GET /collections/{collection_id}/items`."""
         request: Request = kwargs["request"]
-        async with self.sessions() as session:
-            await get_collection(session, collection_id)
-        body = await self.get_search(**{**kwargs, "collections": [collection_id]})
+        # The collection is looked up only when the page is empty or the request is bad
+        # (an unknown collection still answers 404 first): one query less per page.
+        try:
+            body = await self._get_search({**kwargs, "collections": [collection_id]})
+        except InvalidInput:
+            await self._require_collection(collection_id)
+            raise
+        if not body["features"]:
+            await self._require_collection(collection_id)
         base = get_base_url(request)
         body["links"] += [
             {"rel": "self", "type": GEOJSON, "href": str(request.url)},
             {"rel": "collection", "type": JSON, "href": collection_url(base, collection_id)},
             {"rel": "parent", "type": JSON, "href": collection_url(base, collection_id)},
         ]
-        return body
+        return item_collection_response(body)
 
-    async def get_item(self, item_id: str, collection_id: str, **kwargs: Any) -> dict[str, Any]:
+    async def _require_collection(self, collection_id: str) -> None:
+        async with self.sessions() as session:
+            await get_collection(session, collection_id)
+
+    async def get_item(self, item_id: str, collection_id: str, **kwargs: Any) -> Response:
         """Called with `GET /collections/{collection_id}/items/{item_id}`."""
         async with self.sessions() as session:
             document = await get_item(session, collection_id, item_id)
-        return with_item_links(document, get_base_url(kwargs["request"]))
+        return geojson_response(with_item_links(document, get_base_url(kwargs["request"])))
+
+
+@dataclass(frozen=True)
+class ItemPage:
+    """A page of STAC Items with their links: dicts, or JSON texts passed through."""
+
+    features: list[dict[str, Any]] | FeatureTexts
+    next_token: str | None
+    prev_token: str | None
+    matched: int | None
 
 
 def _paging(
-    page: SearchPage, make_link: Callable[[str, str], dict[str, Any]]
+    page: ItemPage, make_link: Callable[[str, str], dict[str, Any]]
 ) -> list[dict[str, Any]]:
     """The next/prev links of a page, built by ``make_link(rel, token)``."""
     tokens = (("next", page.next_token), ("prev", page.prev_token))

@@ -16,7 +16,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from catalog.access import FetchPolicy, JwtSettings, JwtVerifier
-from catalog.db import create_engine, create_sessionmaker
+from catalog.db import create_engine, create_read_sessionmaker, create_sessionmaker
 from catalog.jobs import JobRecord
 from catalog.storage import AssetStore, create_asset_store
 from graphql_api import ItemEvents, Limits, Services, UploadedRaster, create_graphql_router
@@ -119,6 +119,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings.database.url,
         pool_size=settings.database.pool_size,
         statement_timeout_ms=settings.database.statement_timeout_ms,
+        parallel_workers_per_gather=settings.database.parallel_workers_per_gather,
+        pre_ping=settings.database.pool_pre_ping,
     )
     sessions = create_sessionmaker(engine)
     events = ItemEvents(settings.database.url)
@@ -152,6 +154,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     create_stac_api(
         app, sessions, max_limit=settings.api.max_limit,
         after_item_write=_completion_hook(sessions, queue, store),
+        read_sessions=create_read_sessionmaker(engine),
     )
     app.add_middleware(
         JsonBodyGuard, max_body=settings.api.max_body_bytes, skip_prefixes=(GRAPHQL_PATH,)

@@ -298,7 +298,10 @@ def watch(
 def serve(
     host: Annotated[str | None, typer.Option(help="Interface to bind")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on")] = None,
-    workers: Annotated[int, typer.Option(help="Worker processes")] = 1,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, help="Worker processes (default: STACQL_API_WORKERS, or cores)"),
+    ] = None,
 ) -> None:
     """Serve the STAC API (and, as it lands, GraphQL) with uvicorn."""
     import uvicorn
@@ -309,7 +312,7 @@ def serve(
         factory=True,
         host=host or settings.api.host,
         port=port or settings.api.port,
-        workers=workers,
+        workers=workers or settings.api.workers,
         proxy_headers=True,
         forwarded_allow_ips="*",
         root_path=settings.api.root_path,

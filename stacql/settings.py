@@ -7,6 +7,7 @@ machine with PostgreSQL and Redis on localhost.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pydantic import BaseModel, Field
@@ -19,6 +20,12 @@ class DatabaseSettings(BaseModel):
     url: str = "postgresql+asyncpg://root@127.0.0.1:5432/stacql"
     pool_size: int = Field(10, ge=1)
     statement_timeout_ms: int = Field(30_000, ge=0)
+    # Starting parallel workers costs more than an indexed page query takes, and under
+    # concurrent requests they only compete for the same cores; None keeps the server's.
+    parallel_workers_per_gather: int | None = Field(0, ge=0)
+    # Testing each pooled connection before use costs a round trip per request; a
+    # connection the server dropped fails one request and the pool then reconnects.
+    pool_pre_ping: bool = False
 
 
 class RedisSettings(BaseModel):
@@ -38,6 +45,9 @@ class ApiSettings(BaseModel):
 
     host: str = "127.0.0.1"
     port: int = 8080
+    # uvicorn worker processes of `stacql serve`: one per core by default, since a
+    # process runs its Python on one core at a time.
+    workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
     root_path: str = ""
     max_limit: int = Field(10_000, ge=1)
     max_body_bytes: int = Field(50 * 1024 * 1024, ge=1024)

@@ -1,6 +1,6 @@
 """Persistence: models, engine, migrations and driver-error translation."""
 
-from catalog.db.engine import create_engine, create_sessionmaker
+from catalog.db.engine import create_engine, create_read_sessionmaker, create_sessionmaker
 from catalog.db.errors import translate_db_errors
 from catalog.db.migrate import current_revision, ensure_database, upgrade
 from catalog.db.models import Asset, Base, Collection, Item, Job
@@ -12,6 +12,7 @@ __all__ = [
     "Item",
     "Job",
     "create_engine",
+    "create_read_sessionmaker",
     "create_sessionmaker",
     "current_revision",
     "ensure_database",

@@ -4,21 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import shapely
 from sqlalchemy import (
     ColumnElement,
+    CompoundSelect,
     Select,
     and_,
     cast,
     false,
     func,
     literal,
+    literal_column,
     or_,
     select,
     true,
     tuple_,
+    union_all,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,7 +32,7 @@ from catalog.geometry import bbox_boxes
 from catalog.ingest.queryables import known_properties
 from catalog.search.cql2 import compile_filter
 from catalog.search.cursor import Cursor, decode_cursor, encode_cursor
-from catalog.search.fields import items, resolve_field
+from catalog.search.fields import CORE_FIELDS, canonical_name, items, resolve_field
 from catalog.search.freetext import text_match
 from catalog.search.lookup import collections
 from catalog.search.render import item_json
@@ -40,6 +44,7 @@ from catalog.search.sort import (
     with_tie_break,
 )
 from catalog.stac.common import dumps
+from catalog.temporal import Interval
 
 
 @dataclass(frozen=True)
@@ -66,11 +71,9 @@ def where_clauses(request: SearchRequest) -> list[ColumnElement]:
     """The WHERE conditions of a request (ids, collections, space, time, CQL2)."""
     clauses: list[ColumnElement] = []
     if request.ids is not None:
-        clauses.append(items.c.id.in_(request.ids) if request.ids else false())
+        clauses.append(_one_of(items.c.id, request.ids))
     if request.collections is not None:
-        clauses.append(
-            items.c.collection_id.in_(request.collections) if request.collections else false()
-        )
+        clauses.append(_one_of(items.c.collection_id, request.collections))
     if request.bbox is not None:
         boxes = [
             func.ST_Intersects(items.c.geometry, func.ST_MakeEnvelope(*box, 4326))
@@ -101,6 +104,13 @@ def hidden_collections(readable_private: frozenset[str]) -> Select:
     if readable_private:
         query = query.where(collections.c.id.not_in(sorted(readable_private)))
     return query
+
+
+def _one_of(column: ColumnElement, values: Sequence[str]) -> ColumnElement:
+    # `=` for one value: an IN list is expanded again for every execution.
+    if len(values) == 1:
+        return column == values[0]
+    return column.in_(values) if values else false()
 
 
 def item_text() -> ColumnElement:
@@ -141,6 +151,68 @@ def _order(sort: Sequence[SortField], forward: bool) -> list[ColumnElement]:
     ]
 
 
+def time_splits(interval: Interval | None) -> list[ColumnElement]:
+    """Conditions that split the matches of a time window by where their ``datetime`` is.
+
+    An item meets the window [S, T] when ``start_datetime <= T`` and ``end_datetime >= S``
+    (see :func:`where_clauses`), but the page is ordered by ``datetime``, and PostgreSQL
+    cannot bound a walk of the datetime index by conditions on the other two columns: an
+    open window ``../T`` sorted newest first walked every item later than T. The matches
+    fall into three exact parts: ``datetime`` inside [S, T], which bounds that walk; after
+    T, only possible when ``datetime > start_datetime``; before S, only possible when
+    ``datetime < end_datetime``. The last two conditions are written out because they
+    are what lets the partial indexes of migration 0004 (items with a time range) serve
+    those parts. No split (an empty list) without a bound.
+    """
+    if interval is None or interval.is_unbounded:
+        return []
+    dt = items.c.datetime
+    inside = and_(
+        true(),
+        *([dt <= interval.end] if interval.end is not None else []),
+        *([dt >= interval.start] if interval.start is not None else []),
+    )
+    parts = [inside]
+    if interval.end is not None:
+        parts.append(and_(dt > interval.end, dt > items.c.start_datetime))
+    if interval.start is not None:
+        parts.append(and_(dt < interval.start, dt < items.c.end_datetime))
+    return parts
+
+
+def _page_query(
+    columns: Sequence[ColumnElement],
+    sort: Sequence[SortField],
+    forward: bool,
+    clauses: list[ColumnElement],
+    limit: int,
+    splits: list[ColumnElement],
+) -> Select | CompoundSelect:
+    """The page's SELECT: one ordered, limited query, or with ``splits`` one such query
+    per part, merged (UNION ALL) and cut again in the same order."""
+    keys = [sort_expression(k).label(f"k{i}") for i, k in enumerate(sort)]
+
+    def part(*extra: ColumnElement) -> Select:
+        return (
+            select(*columns, *keys)
+            .select_from(items)
+            .where(and_(true(), *clauses, *extra))
+            .order_by(*_order(sort, forward))
+            .limit(limit)
+        )
+
+    if not splits:
+        return part()
+    # Ordered by the key labels, not through a subquery: expanding a subquery's columns
+    # costs SQLAlchemy more time than PostgreSQL spends on the query.
+    order = [
+        literal_column(f"k{i}").asc() if (k.direction == "asc") == forward
+        else literal_column(f"k{i}").desc()
+        for i, k in enumerate(sort)
+    ]
+    return union_all(*(part(split) for split in splits)).order_by(*order).limit(limit)
+
+
 def _row_values(row: Any, sort: Sequence[SortField]) -> tuple[Any, ...]:
     return tuple(row[f"k{i}"] for i in range(len(sort)))
 
@@ -160,10 +232,18 @@ class RowPage:
     """
 
     rows: list[Any]
-    cursors: list[str]
     next_token: str | None
     prev_token: str | None
     has_more: bool
+    sort: tuple[SortField, ...]
+
+    @cached_property
+    def cursors(self) -> list[str]:
+        """The per-row tokens, encoded on first use (the STAC API never asks for them)."""
+        return [
+            encode_cursor(Cursor("next", _row_values(row, self.sort)), self.sort)
+            for row in self.rows
+        ]
 
 
 async def search_rows(
@@ -176,20 +256,20 @@ async def search_rows(
     field and ``InvalidCursor`` for a token that does not belong to this sort.
     """
     if request.sortby:
-        check_sort_fields(request.sortby, await known_properties(session, request.collections))
+        properties = (
+            await known_properties(session, request.collections)
+            if any(canonical_name(k.field) not in CORE_FIELDS for k in request.sortby)
+            else set()
+        )
+        check_sort_fields(request.sortby, properties)
     sort = with_tie_break(request.sortby)
     cursor = decode_cursor(request.token, sort) if request.token else None
     forward = cursor is None or cursor.direction == "next"
     clauses = where_clauses(request)
     if cursor is not None:
         clauses.append(_after(sort, cursor.values, forward))
-    keys = [sort_expression(k).label(f"k{i}") for i, k in enumerate(sort)]
-    query = (
-        select(*columns, *keys)
-        .select_from(items)
-        .where(and_(true(), *clauses))
-        .order_by(*_order(sort, forward))
-        .limit(request.limit + 1)
+    query = _page_query(
+        columns, sort, forward, clauses, request.limit + 1, time_splits(request.datetime)
     )
     with translate_db_errors():
         rows = (await session.execute(query)).mappings().all()
@@ -197,15 +277,13 @@ async def search_rows(
     rows = list(rows[: request.limit])
     if not forward:
         rows.reverse()
-    cursors = [encode_cursor(Cursor("next", _row_values(row, sort)), sort) for row in rows]
     next_token = prev_token = None
     if rows:
-        first = _row_values(rows[0], sort)
         if (more and forward) or (cursor is not None and not forward):
-            next_token = cursors[-1]
+            next_token = encode_cursor(Cursor("next", _row_values(rows[-1], sort)), sort)
         if (cursor is not None and forward) or (more and not forward):
-            prev_token = encode_cursor(Cursor("prev", first), sort)
-    return RowPage(rows, cursors, next_token, prev_token, more if forward else True)
+            prev_token = encode_cursor(Cursor("prev", _row_values(rows[0], sort)), sort)
+    return RowPage(rows, next_token, prev_token, more if forward else True, sort)
 
 
 async def search(session: AsyncSession, request: SearchRequest) -> SearchPage:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from functools import cache
 
 from sqlalchemy import (
     ColumnElement,
+    Text,
     and_,
     case,
     cast,
@@ -15,9 +17,11 @@ from sqlalchemy import (
     select,
     type_coerce,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import JSONB
 
 from catalog.db.models import Asset, Item
+from catalog.ingest.sources import STRUCTURAL_RELS
 
 items = Item.__table__
 assets = Asset.__table__
@@ -57,8 +61,27 @@ def item_assets_json() -> ColumnElement:
     )
 
 
+@cache
 def item_json() -> ColumnElement:
-    """The current item row as a STAC Item document."""
+    """The current item row (of ``items``, not aliased) as a STAC Item document.
+
+    Compiled to SQL text once: as an expression tree SQLAlchemy would walk it again for
+    the cache key of every statement it is part of, which costs more Python time than
+    PostgreSQL spends building the documents of a page.
+    """
+    # Compiled inside a SELECT from items, so the assets subquery correlates with it.
+    head, tail = "SELECT ", " AS item_document \nFROM items"
+    sql = str(
+        select(_item_json_expression().label("item_document"))
+        .select_from(items)
+        .compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})
+    )
+    if not (sql.startswith(head) and sql.endswith(tail)):
+        raise RuntimeError(f"unexpected SQL for the item document: {sql[:80]}...")
+    return literal_column(f"({sql[len(head):-len(tail)]})", type_=JSONB)
+
+
+def _item_json_expression() -> ColumnElement:
     core = func.jsonb_build_object(
         "type", literal("Feature"),
         "stac_version", items.c.stac_version,
@@ -106,3 +129,37 @@ def item_parts(names: Iterable[str]) -> list[ColumnElement]:
     are always included. Raises ``KeyError`` for an unknown part."""
     wanted = dict.fromkeys(["id", "collection", *names])
     return [ITEM_PARTS[name]().label(name) for name in wanted]
+
+
+def item_text_parts() -> list[ColumnElement]:
+    """An item as JSON text, for a caller that writes its own links around it.
+
+    Labelled columns: ``document``, the STAC Item without ``links`` as JSON text (an
+    object with at least ``type`` and ``id``); ``kept_links``, the stored links without
+    the structural ones (``STRUCTURAL_RELS``, which an API writes itself) as a JSON
+    array text, in stored order; ``id`` and ``collection``. Text passes through without
+    being decoded and encoded again, which costs more than the rest of a page request.
+    """
+    return list(_item_text_parts())
+
+
+@cache
+def _item_text_parts() -> tuple[ColumnElement, ...]:
+    document = literal_column(f"(({item_json().name} - 'links')::text)", type_=Text)
+    return (
+        document.label("document"),
+        _kept_links_text().label("kept_links"),
+        items.c.id.label("id"),
+        items.c.collection_id.label("collection"),
+    )
+
+
+@cache
+def _kept_links_text() -> ColumnElement:
+    rels = ", ".join(f"'{rel}'" for rel in sorted(STRUCTURAL_RELS))
+    return literal_column(
+        "(SELECT coalesce(jsonb_agg(link ORDER BY n), '[]'::jsonb)::text"
+        " FROM jsonb_array_elements(items.links) WITH ORDINALITY AS kept(link, n)"
+        f" WHERE NOT coalesce(link ->> 'rel' IN ({rels}), false))",
+        type_=Text,
+    )

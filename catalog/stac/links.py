@@ -43,16 +43,20 @@ def with_collection_links(doc: dict[str, Any], base: str) -> dict[str, Any]:
     return {**doc, "links": links}
 
 
-def with_item_links(doc: dict[str, Any], base: str) -> dict[str, Any]:
-    """The item document with self, root, parent and collection links."""
-    collection = collection_url(base, doc["collection"])
-    links = [
-        _link("self", item_url(base, doc["collection"], doc["id"]), GEOJSON),
+def item_links(base: str, collection_id: str, item_id: str) -> list[dict[str, Any]]:
+    """The self, root, parent and collection links of an item."""
+    collection = collection_url(base, collection_id)
+    return [
+        _link("self", item_url(base, collection_id, item_id), GEOJSON),
         _link("root", base),
         _link("parent", collection),
         _link("collection", collection),
-        *kept_links(doc),
     ]
+
+
+def with_item_links(doc: dict[str, Any], base: str) -> dict[str, Any]:
+    """The item document with self, root, parent and collection links."""
+    links = [*item_links(base, doc["collection"], doc["id"]), *kept_links(doc)]
     return {**doc, "links": links}
 
 

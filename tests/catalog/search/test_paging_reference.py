@@ -59,6 +59,13 @@ WALKS = [
         {"datetime": "2011-01-01T00:00:00Z/2014-01-01T00:00:00Z", "sortby": "-id"},
         33,
     ),
+    # Range items whose nominal datetime lies before the window (HLS, 2021-01-14) and
+    # after it (Sentinel-1, 2022-04-28): each part of the split search pages with the rest.
+    Walk(
+        "interval-cutting-ranges-on-both-sides",
+        {"datetime": "2021-01-14T22:19:00Z/2022-04-28T03:44:20Z"},
+        2,
+    ),
 ]
 
 

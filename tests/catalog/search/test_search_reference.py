@@ -112,6 +112,20 @@ CASES = [
         {"datetime": "2022-04-28T03:44:40Z/2022-04-28T03:50:00Z"},
     ),
     Case("datetime-before-everything", {"datetime": "../1950-01-01T00:00:00Z"}, empty=True),
+    # The Sentinel-1 item runs 03:44:17.7-03:44:42.7 with its nominal datetime 03:44:30.2:
+    # windows that meet its range on one side of the nominal datetime only.
+    Case(
+        "datetime-open-start-ending-before-a-nominal-datetime-inside-the-range",
+        {"datetime": "../2022-04-28T03:44:20Z", "sortby": "-datetime"},
+    ),
+    Case(
+        "datetime-window-between-range-start-and-nominal-datetime",
+        {"datetime": "2022-04-28T03:44:20Z/2022-04-28T03:44:25Z"},
+    ),
+    Case(
+        "datetime-open-end-starting-after-a-nominal-datetime-inside-the-range",
+        {"datetime": "2022-04-28T03:44:35Z/..", "sortby": "datetime"},
+    ),
     # --- CQL2 on properties -----------------------------------------------------------
     Case(
         "cql2-text-cloud-cover-below",

@@ -1,0 +1,48 @@
+"""Item collections assembled from the item JSON text PostgreSQL writes.
+
+A search page's items come from ``catalog.search.render.item_text_parts`` as JSON text
+without links; the API's links are spliced in as text, so the documents are never
+decoded and encoded again in Python. Requests that pick fields (the Fields extension)
+need the documents as dicts and take the other path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from starlette.responses import Response
+
+from catalog.stac.links import GEOJSON, item_links
+
+
+@dataclass(frozen=True)
+class FeatureTexts:
+    """The JSON texts of a page's features, each a complete STAC Item."""
+
+    texts: list[str]
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+
+def feature_text(row: Any, base: str) -> str:
+    """One STAC Item as JSON text: the row's ``document`` (JSON text of an object without
+    ``links``) with the API's links and the row's ``kept_links`` (a JSON array) in front."""
+    own = orjson.dumps(item_links(base, row.collection, row.id)).decode()
+    kept = row.kept_links
+    links = own if kept == "[]" else f"{own[:-1]},{kept[1:]}"
+    return f'{{"links":{links},{row.document[1:]}'
+
+
+def item_collection_response(body: dict[str, Any]) -> Response:
+    """An item collection whose ``features`` are ``FeatureTexts`` or a list of dicts, as
+    ``application/geo+json``."""
+    features = body["features"]
+    if not isinstance(features, FeatureTexts):
+        return Response(orjson.dumps(body), media_type=GEOJSON)
+    rest = orjson.dumps({k: v for k, v in body.items() if k != "features"})
+    head = b'{"features":[' + ",".join(features.texts).encode() + b"]"
+    payload = head + (b"}" if rest == b"{}" else b"," + rest[1:])
+    return Response(payload, media_type=GEOJSON)
