@@ -14,6 +14,7 @@ from catalog.search import build_search
 from catalog.search.aggregate import AVAILABLE, AggregationSpec, aggregate
 from catalog.search.lookup import get_collection
 from stac_compat import params
+from stac_compat.access import principal_of
 
 DEFAULT_AGGREGATIONS = ("total_count",)
 
@@ -45,7 +46,9 @@ class AggregationClient(AsyncBaseAggregationClient):
         request: Request = kwargs["request"]
         if collection_id is not None:
             async with self.sessions() as session:
-                await get_collection(session, collection_id)
+                await get_collection(
+                    session, collection_id, principal_of(request).readable_private
+                )
         return {
             "type": "AggregationCollection",
             "aggregations": [{"name": n, "data_type": t} for n, t in AVAILABLE.items()],
@@ -70,10 +73,13 @@ class AggregationClient(AsyncBaseAggregationClient):
         if collection_id is not None:
             search_values["collections"] = [collection_id]
         search_values["limit"] = None
-        request_model = build_search(**params.search_kwargs(search_values))
+        readable = principal_of(request).readable_private
+        request_model = build_search(
+            readable_private=readable, **params.search_kwargs(search_values)
+        )
         async with self.sessions() as session:
             if collection_id is not None:
-                await get_collection(session, collection_id)
+                await get_collection(session, collection_id, readable)
             results = await aggregate(session, request_model, spec)
         return {
             "type": "AggregationCollection",

@@ -26,6 +26,8 @@ from stac_fastapi.extensions.sort import ItemCollectionSortExtension, SearchSort
 from stac_fastapi.types.config import ApiSettings
 from stac_fastapi.types.extension import ApiExtension
 
+from catalog.access import JwtVerifier
+from stac_compat.access import Authentication
 from stac_compat.aggregation import AggregationClient
 from stac_compat.client import CatalogClient
 from stac_compat.count import CountExtension
@@ -79,13 +81,17 @@ def create_stac_api(
     max_limit: int = 10_000,
     after_item_write: ItemHook | None = None,
     read_sessions: async_sessionmaker[AsyncSession] | None = None,
+    jwt: JwtVerifier | None = None,
+    skip_auth_prefixes: tuple[str, ...] = (),
 ) -> StacApi:
     """Mount the STAC API routes on ``app`` (at its root) and return the StacApi.
 
     ``after_item_write`` receives each item the Transaction endpoints store (see
     ``stac_compat.transactions``) and returns the ids of the jobs it queued.
     ``read_sessions``, when given, serve the routes that only read (search, items,
-    collections, queryables, aggregation); writes always use ``sessions``.
+    collections, queryables, aggregation); writes always use ``sessions``. Callers are
+    authenticated by API key (or by bearer JWT with ``jwt``) on every path but
+    ``skip_auth_prefixes``.
     """
     writes, sessions = sessions, read_sessions or sessions
     settings = ApiSettings(
@@ -136,4 +142,7 @@ def create_stac_api(
         exceptions={},
     )
     add_error_handlers(app)
+    app.add_middleware(
+        Authentication, sessions=writes, jwt=jwt, skip_prefixes=skip_auth_prefixes
+    )
     return api

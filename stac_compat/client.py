@@ -27,6 +27,7 @@ from catalog.stac.links import (
     with_item_links,
 )
 from stac_compat import params
+from stac_compat.access import principal_of
 from stac_compat.feature_text import FeatureTexts, feature_text, item_collection_response
 from stac_compat.fields import apply_fields
 from stac_compat.responses import geojson_response, json_response
@@ -69,7 +70,10 @@ class CatalogClient(AsyncBaseCoreClient):
         return body
 
     async def _run(self, values: dict[str, Any], request: Request) -> ItemPage:
-        query = build_search(max_limit=self.max_limit, **params.search_kwargs(values))
+        query = build_search(
+            max_limit=self.max_limit, readable_private=principal_of(request).readable_private,
+            **params.search_kwargs(values),
+        )
         base = get_base_url(request)
         include, exclude = params.fields(values.get("fields"))
         async with self.sessions() as session:
@@ -121,6 +125,7 @@ class CatalogClient(AsyncBaseCoreClient):
                 q=kwargs.get("q"),
                 limit=min(int(kwargs.get("limit") or 100), self.max_limit),
                 token=kwargs.get("token"),
+                readable_private=principal_of(request).readable_private,
             )
         links = [
             {"rel": "root", "type": JSON, "href": base},
@@ -139,8 +144,9 @@ class CatalogClient(AsyncBaseCoreClient):
 
     async def get_collection(self, collection_id: str, **kwargs: Any) -> Response:
         """Called with `GET /collections/{collection_id}`."""
+        readable = principal_of(kwargs["request"]).readable_private
         async with self.sessions() as session:
-            document = await get_collection(session, collection_id)
+            document = await get_collection(session, collection_id, readable)
         return json_response(with_collection_links(document, get_base_url(kwargs["request"])))
 
     async def item_collection(self, collection_id: str, **kwargs: Any) -> Response:
@@ -151,10 +157,10 @@ class CatalogClient(AsyncBaseCoreClient):
         try:
             body = await self._get_search({**kwargs, "collections": [collection_id]})
         except InvalidInput:
-            await self._require_collection(collection_id)
+            await self._require_collection(collection_id, request)
             raise
         if not body["features"]:
-            await self._require_collection(collection_id)
+            await self._require_collection(collection_id, request)
         base = get_base_url(request)
         body["links"] += [
             {"rel": "self", "type": GEOJSON, "href": str(request.url)},
@@ -163,14 +169,15 @@ class CatalogClient(AsyncBaseCoreClient):
         ]
         return item_collection_response(body)
 
-    async def _require_collection(self, collection_id: str) -> None:
+    async def _require_collection(self, collection_id: str, request: Request) -> None:
         async with self.sessions() as session:
-            await get_collection(session, collection_id)
+            await get_collection(session, collection_id, principal_of(request).readable_private)
 
     async def get_item(self, item_id: str, collection_id: str, **kwargs: Any) -> Response:
         """Called with `GET /collections/{collection_id}/items/{item_id}`."""
+        readable = principal_of(kwargs["request"]).readable_private
         async with self.sessions() as session:
-            document = await get_item(session, collection_id, item_id)
+            document = await get_item(session, collection_id, item_id, readable)
         return geojson_response(with_item_links(document, get_base_url(kwargs["request"])))
 
 

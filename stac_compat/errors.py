@@ -12,18 +12,22 @@ from starlette.exceptions import HTTPException
 from catalog.errors import (
     CatalogError,
     Conflict,
-    DatabaseUnavailable,
+    Forbidden,
     InvalidInput,
     NotFound,
+    ServiceUnavailable,
+    Unauthorized,
 )
 
 logger = logging.getLogger(__name__)
 
 STATUS_CODES: dict[type[CatalogError], int] = {
     InvalidInput: 400,
+    Unauthorized: 401,
+    Forbidden: 403,
     NotFound: 404,
     Conflict: 409,
-    DatabaseUnavailable: 503,
+    ServiceUnavailable: 503,
 }
 
 

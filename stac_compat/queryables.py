@@ -12,6 +12,7 @@ from stac_fastapi.types.requests import get_base_url
 
 from catalog.ingest.queryables import property_types_of
 from catalog.search.lookup import get_collection
+from stac_compat.access import principal_of
 
 CORE_QUERYABLES: dict[str, dict[str, Any]] = {
     "id": {"title": "Item id", "type": "string"},
@@ -39,9 +40,10 @@ class QueryablesClient(AsyncBaseFiltersClient):
     async def get_queryables(self, collection_id: str | None = None, **kwargs: Any) -> dict:
         """Called with `GET /queryables` or `GET /collections/{collection_id}/queryables`."""
         base = get_base_url(kwargs["request"])
+        readable = principal_of(kwargs["request"]).readable_private
         async with self.sessions() as session:
             if collection_id is not None:
-                await get_collection(session, collection_id)
+                await get_collection(session, collection_id, readable)
             types = await property_types_of(session, collection_id)
         properties = dict(CORE_QUERYABLES)
         for name, kinds in types.items():

@@ -28,6 +28,7 @@ from stac_fastapi.types.requests import get_base_url
 from stac_fastapi.types.search import APIRequest
 from starlette.responses import Response
 
+from catalog.access import require_write
 from catalog.errors import CatalogError, InvalidInput
 from catalog.ingest import create_collection, delete_collection, delete_item
 from catalog.ingest.transactions import (
@@ -40,6 +41,7 @@ from catalog.ingest.transactions import (
 )
 from catalog.search.lookup import get_collection
 from catalog.stac.links import with_collection_links, with_item_links
+from stac_compat.access import principal_of
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +157,7 @@ class TransactionsClient(AsyncBaseTransactionsClient):
         """Called with `POST /collections/{collection_id}/items` (an item or a collection
         of items, the latter inserted or replaced all at once)."""
         request: Request = kwargs["request"]
+        require_write(principal_of(request), collection_id)
         doc = await _body(request)
         async with self.sessions() as session, session.begin():
             if isinstance(doc, dict) and doc.get("type") == "FeatureCollection":
@@ -176,6 +179,7 @@ class TransactionsClient(AsyncBaseTransactionsClient):
     ) -> dict[str, Any]:
         """Called with `PUT /collections/{collection_id}/items/{item_id}`."""
         request: Request = kwargs["request"]
+        require_write(principal_of(request), collection_id)
         doc = await _body(request)
         async with self.sessions() as session, session.begin():
             stored = await replace_item(session, collection_id, item_id, doc)
@@ -187,6 +191,7 @@ class TransactionsClient(AsyncBaseTransactionsClient):
     ) -> dict[str, Any]:
         """Called with `PATCH /collections/{collection_id}/items/{item_id}` (merge patch)."""
         request: Request = kwargs["request"]
+        require_write(principal_of(request), collection_id)
         body = await _body(request)
         async with self.sessions() as session, session.begin():
             stored = await patch_item(session, collection_id, item_id, body)
@@ -195,6 +200,7 @@ class TransactionsClient(AsyncBaseTransactionsClient):
 
     async def delete_item(self, item_id: str, collection_id: str, **kwargs: Any) -> Response:
         """Called with `DELETE /collections/{collection_id}/items/{item_id}`."""
+        require_write(principal_of(kwargs["request"]), collection_id)
         async with self.sessions() as session, session.begin():
             await get_collection(session, collection_id)
             await delete_item(session, collection_id, item_id)
@@ -204,6 +210,7 @@ class TransactionsClient(AsyncBaseTransactionsClient):
         """Called with `POST /collections`."""
         request: Request = kwargs["request"]
         doc = await _body(request)
+        require_write(principal_of(request), str(doc.get("id")) if isinstance(doc, dict) else "")
         async with self.sessions() as session, session.begin():
             await create_collection(session, doc)
             stored = await get_collection(session, doc["id"])
@@ -214,6 +221,7 @@ class TransactionsClient(AsyncBaseTransactionsClient):
     ) -> dict[str, Any]:
         """Called with `PUT /collections/{collection_id}`."""
         request: Request = kwargs["request"]
+        require_write(principal_of(request), collection_id)
         doc = await _body(request)
         async with self.sessions() as session, session.begin():
             stored = await replace_collection(session, collection_id, doc)
@@ -224,6 +232,7 @@ class TransactionsClient(AsyncBaseTransactionsClient):
     ) -> dict[str, Any]:
         """Called with `PATCH /collections/{collection_id}` (merge patch)."""
         request: Request = kwargs["request"]
+        require_write(principal_of(request), collection_id)
         body = await _body(request)
         async with self.sessions() as session, session.begin():
             stored = await patch_collection(session, collection_id, body)
@@ -231,6 +240,7 @@ class TransactionsClient(AsyncBaseTransactionsClient):
 
     async def delete_collection(self, collection_id: str, **kwargs: Any) -> Response:
         """Called with `DELETE /collections/{collection_id}`."""
+        require_write(principal_of(kwargs["request"]), collection_id)
         async with self.sessions() as session, session.begin():
             await delete_collection(session, collection_id)
         return Response(status_code=204)

@@ -54,6 +54,7 @@ def graphql_services(
     events: ItemEvents,
     queue: Queue,
     store: AssetStore,
+    verifier: JwtVerifier | None = None,
 ) -> Services:
     """What the GraphQL API needs, wired to the asset store and the RQ queue."""
 
@@ -69,7 +70,7 @@ def graphql_services(
 
     return Services(
         sessions=sessions,
-        jwt=jwt_verifier(settings),
+        jwt=verifier,
         fetch_policy=FetchPolicy(
             allowed_hosts=tuple(settings.fetch.allowed_hosts),
             allow_private=settings.fetch.allow_private,
@@ -128,6 +129,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     redis = Redis.from_url(settings.redis.url, socket_connect_timeout=5, socket_timeout=5)
     queue = create_queue(redis, settings.workers.queues[0])
     store = create_asset_store(settings.storage.url)
+    verifier = jwt_verifier(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -146,7 +148,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.engine = engine
     app.include_router(
-        create_graphql_router(graphql_services(settings, sessions, events, queue, store)),
+        create_graphql_router(graphql_services(settings, sessions, events, queue, store, verifier)),
         prefix=GRAPHQL_PATH,
         include_in_schema=False,
     )
@@ -155,6 +157,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app, sessions, max_limit=settings.api.max_limit,
         after_item_write=_completion_hook(sessions, queue, store),
         read_sessions=create_read_sessionmaker(engine),
+        jwt=verifier,
+        skip_auth_prefixes=(GRAPHQL_PATH, BROWSER_PATH),
     )
     app.add_middleware(
         JsonBodyGuard, max_body=settings.api.max_body_bytes, skip_prefixes=(GRAPHQL_PATH,)

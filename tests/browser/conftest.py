@@ -127,9 +127,13 @@ async def open_page(chromium: Browser) -> AsyncIterator[OpenPage]:
         tracked.check_clean()
 
 
-async def graphql(base_url: str, query: str, **variables: object) -> dict:
-    """The ``data`` of a GraphQL operation sent straight to the server (no browser)."""
-    async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+async def graphql(
+    base_url: str, query: str, key: str | None = None, **variables: object
+) -> dict:
+    """The ``data`` of a GraphQL operation sent straight to the server (no browser), with
+    ``key`` as the API key when given."""
+    headers = {"X-API-Key": key} if key else {}
+    async with httpx.AsyncClient(base_url=base_url, timeout=30, headers=headers) as client:
         response = await client.post("graphql", json={"query": query, "variables": variables})
     body = response.json()
     assert "errors" not in body, body

@@ -13,15 +13,20 @@ import pytest
 from playwright.async_api import Request, expect
 
 from tests.browser.conftest import PHONE, OpenPage, graphql, settled
-from tests.graphql_api.conftest import TEST_REDIS_URL
+from tests.graphql_api.conftest import TEST_REDIS_URL, admin_key
 from tests.graphql_api.test_mutations import CREATE, a_collection
 from tests.graphql_api.test_uploads import NAIP_FGDC, NAIP_TIF, run_worker_burst
 from tests.support.live_server import live_server
 from tests.support.paths import DATA, RASTERS
 
 NO_DATETIME_TIF = RASTERS / "rasterio/byte.tif"  # no FGDC record: NAIP refuses it
-KEY = "write-key-for-tests"
 JOB = "query($id: ID!) { job(id: $id) { item { id } } }"
+
+
+@pytest.fixture
+async def write_key(scratch_sessions) -> str:
+    """A real write key on the scratch catalog (emptied before each test)."""
+    return await admin_key(scratch_sessions)
 
 
 @pytest.fixture
@@ -42,10 +47,12 @@ def upload_server(
 
 
 async def test_uploaded_rasters_become_items_and_rejects_are_explained(
-    upload_server: tuple[str, str, Path], scratch_url: str, open_page: OpenPage, tmp_path: Path
+    upload_server: tuple[str, str, Path], scratch_url: str, open_page: OpenPage, tmp_path: Path,
+    write_key: str,
 ) -> None:
+    key = write_key
     base_url, queue, storage = upload_server
-    await graphql(base_url, CREATE, stac=a_collection("naip"))
+    await graphql(base_url, CREATE, key=key, stac=a_collection("naip"))
     not_a_tiff = tmp_path / "scene.tif"
     not_a_tiff.write_text("this is not a raster")
     tab = await open_page(base_url)
@@ -55,7 +62,7 @@ async def test_uploaded_rasters_become_items_and_rejects_are_explained(
         r.headers.get("content-type") or "") else None)
     await tab.goto("#/upload")
     await page.get_by_label("Collection").select_option("naip")
-    await page.get_by_label("Write key (optional, kept in this browser)").fill(KEY)
+    await page.get_by_label("Write key (optional, kept in this browser)").fill(key)
     await page.get_by_label("Write key (optional, kept in this browser)").press("Tab")
     await page.locator("#upload-files").set_input_files(
         [NAIP_TIF, NAIP_FGDC, NO_DATETIME_TIF, not_a_tiff, DATA / "SOURCES.md"])
@@ -72,8 +79,8 @@ async def test_uploaded_rasters_become_items_and_rejects_are_explained(
     assert len(uploads) == 2
     for request in uploads:
         headers = await request.all_headers()
-        assert headers["authorization"] == f"Bearer {KEY}"
-        assert headers["x-api-key"] == KEY
+        assert headers["authorization"] == f"Bearer {key}"
+        assert headers["x-api-key"] == key
 
     await run_worker_burst(scratch_url, storage, queue)
     await expect(naip).to_have_attribute("data-status", "FINISHED", timeout=20_000)
@@ -96,7 +103,7 @@ async def test_uploaded_rasters_become_items_and_rejects_are_explained(
     await expect(page.locator("li.result")).to_have_attribute("data-item-id", item_id)
     found = await graphql(base_url, '{ items(collections: ["naip"]) { nodes { id } } }')
     assert found["items"]["nodes"] == [{"id": item_id}]
-    assert await page.evaluate("localStorage.getItem('stacql.apiKey')") == KEY
+    assert await page.evaluate("localStorage.getItem('stacql.apiKey')") == key
 
 
 async def test_the_upload_page_fits_a_phone_and_explains_a_dropped_file(

@@ -10,10 +10,9 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from catalog.access import create_key
 from stacql.settings import DatabaseSettings, RedisSettings, Settings, StorageSettings
+from tests.support.access import admin_key
 from tests.support.app_client import app_client
 from tests.support.live_server import live_server
 
@@ -60,12 +59,6 @@ async def _client(settings: Settings, token: str | None = None) -> AsyncIterator
     async with app_client(settings, {"X-API-Key": token} if token else None) as (app, client):
         yield GraphQL(app, client)
 
-
-async def admin_key(sessions: async_sessionmaker[AsyncSession]) -> str:
-    """The token of a new admin key (keys are emptied with the scratch catalog)."""
-    async with sessions() as session, session.begin():
-        _, token = await create_key(session, "tests", "admin")
-    return token
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from stacql.settings import DatabaseSettings, Settings
+from tests.support.access import admin_key
 from tests.support.app_client import app_client
 from tests.support.live_server import live_server
 
@@ -20,8 +21,10 @@ async def stac_client(catalog_url: str, loaded_sessions) -> AsyncIterator[httpx.
 
 @pytest.fixture
 async def scratch_client(scratch_url: str, scratch_sessions) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client on the real app over an empty catalog."""
-    async with app_client(Settings(database=DatabaseSettings(url=scratch_url))) as (_, client):
+    """An HTTP client on the real app over an empty catalog, with an admin key."""
+    settings = Settings(database=DatabaseSettings(url=scratch_url))
+    headers = {"X-API-Key": await admin_key(scratch_sessions)}
+    async with app_client(settings, headers) as (_, client):
         yield client
 
 

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from catalog.ingest import upsert_collection
 from catalog.ingest.transactions import create_item
+from tests.support.access import admin_key
 from tests.support.paths import REPO, SHARED, STAC_DATA
 
 OFFLINE_SHIM = SHARED / "peer" / "validate_offline.py"
@@ -199,6 +200,7 @@ async def test_transaction_extension_validates_without_errors(
     arguments = [
         *joplin_arguments("core", "transaction"),
         "--transaction-collection", "joplin", "--log-level", "DEBUG",
+        "--auth-bearer-token", await admin_key(scratch_sessions),
     ]
     report = run_validator(scratch_server, schema_mirror, *arguments)
     assert_clean(report, "Core")

@@ -17,6 +17,7 @@ from rq import Queue
 from shapely.geometry import box, shape
 from sqlalchemy import Engine, text
 
+from catalog.db import create_engine, create_sessionmaker
 from catalog.storage import LocalAssetStore
 from stacql.app import create_app
 from stacql.settings import (
@@ -26,6 +27,7 @@ from stacql.settings import (
     StorageSettings,
     WorkerSettings,
 )
+from tests.support.access import admin_key
 from tests.support.paths import RASTERS
 from tests.workers.conftest import TEST_REDIS_URL
 from tests.workers.test_jobs import NAIP_FGDC, NAIP_TIF, upload, work
@@ -114,13 +116,21 @@ def _settings(
 
 
 def call(settings: Settings, method: str, path: str, **kwargs: Any) -> httpx.Response:
-    """One request to the real app, in its own event loop (the worker tests are sync)."""
+    """One request to the real app as an admin, in its own event loop (the worker tests
+    are sync)."""
 
     async def send() -> httpx.Response:
         app = create_app(settings)
         async with app.router.lifespan_context(app):
+            engine = create_engine(settings.database.url, pool_size=1)
+            try:
+                headers = {"X-API-Key": await admin_key(create_sessionmaker(engine))}
+            finally:
+                await engine.dispose()
             transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            async with httpx.AsyncClient(
+                transport=transport, base_url="http://t", headers=headers
+            ) as client:
                 return await client.request(method, path, **kwargs)
 
     return asyncio.run(send())
