@@ -8,6 +8,8 @@ catalog truncated before each test that uses it.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -17,6 +19,7 @@ from catalog.db import create_engine, create_sessionmaker
 from catalog.ingest import LoadReport
 from tests.support.databases import create_migrated_database, drop_database
 from tests.support.loading import load_shared_stac
+from tests.support.tokens import make_signer
 
 
 @pytest.fixture(scope="session")
@@ -70,3 +73,9 @@ async def scratch_sessions(
     async with _scratch_engine_sessions() as session, session.begin():
         await session.execute(text("TRUNCATE collections, items, assets, jobs, api_keys CASCADE"))
     return _scratch_engine_sessions
+
+
+@pytest.fixture(scope="session")
+def signer(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Path]:
+    """An OIDC issuer for tests: its RSA key and the JWKS file publishing it."""
+    return make_signer(tmp_path_factory.mktemp("jwks"))

@@ -4,44 +4,22 @@ collections invisible without a key that may read them."""
 
 from __future__ import annotations
 
-import json
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from catalog.access import create_key, revoke_key
 from tests.graphql_api.conftest import GraphQL, app_settings
 from tests.graphql_api.test_mutations import UPSERT, a_collection, an_item
 from tests.support.app_client import app_client
+from tests.support.tokens import bearer
 
 Sessions = async_sessionmaker[AsyncSession]
 CREATE_PRIVATE = """mutation($stac: JSON, $private: Boolean!) {
   createCollection(stac: $stac, private: $private) { id } }"""
-
-
-@pytest.fixture(scope="module")
-def signer(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Path]:
-    """An issuer's RSA key and its JWKS file."""
-    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(private.public_key()))
-    path = tmp_path_factory.mktemp("jwks") / "jwks.json"
-    path.write_text(json.dumps({"keys": [{**public, "kid": "k1"}]}))
-    return private, path
-
-
-def bearer(private: Any, scope: str, expires_in: int = 300, **claims: Any) -> str:
-    token = jwt.encode(
-        {"sub": "bob", "aud": "stacql", "exp": int(time.time()) + expires_in, "scope": scope,
-         **claims},
-        private, algorithm="RS256", headers={"kid": "k1"},
-    )
-    return f"Bearer {token}"
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -13,16 +14,20 @@ from catalog.access import create_key, revoke_key, set_private
 from stacql.settings import DatabaseSettings, Settings
 from tests.graphql_api.test_mutations import a_collection, an_item
 from tests.support.app_client import app_client
+from tests.support.tokens import bearer
 
 Sessions = async_sessionmaker[AsyncSession]
 
 
 @pytest.fixture
-async def world(scratch_url: str, scratch_sessions: Sessions, tmp_path: Path) -> AsyncIterator:
+async def world(
+    scratch_url: str, scratch_sessions: Sessions, tmp_path: Path, signer: tuple[Any, Path]
+) -> AsyncIterator:
     """Collections `open` and `secret` (private) with one item each, and callers' headers."""
     async with scratch_sessions() as session, session.begin():
         _, admin = await create_key(session, "admin", "admin")
     settings = Settings(database=DatabaseSettings(url=scratch_url))
+    settings.auth.jwks = str(signer[1])
     async with app_client(settings) as (_, client):
         for cid in ("open", "secret"):
             made = await client.post("/collections", json=a_collection(cid),
@@ -43,14 +48,18 @@ async def world(scratch_url: str, scratch_sessions: Sessions, tmp_path: Path) ->
         callers = {
             "none": {}, "wrong key": {"X-API-Key": writer[:-2] + "zz"},
             "revoked key": {"Authorization": f"Bearer {gone}"},
+            "expired jwt": {"Authorization": bearer(signer[0], "stacql:write", -60)},
+            "right jwt": {"Authorization": bearer(signer[0], "stacql:write",
+                                                  **{"stacql:collection": "secret"})},
             "other collection": {"X-API-Key": other}, "read only": {"X-API-Key": reader},
             "right key": {"X-API-Key": writer}, "admin": {"X-API-Key": admin},
         }
         yield client, callers
 
 
-EXPECTED = {"none": 401, "wrong key": 401, "revoked key": 401, "other collection": 403,
-            "read only": 403, "right key": None, "admin": None}
+EXPECTED = {"none": 401, "wrong key": 401, "revoked key": 401, "expired jwt": 401,
+            "other collection": 403, "read only": 403, "right key": None, "right jwt": None,
+            "admin": None}
 
 
 @pytest.mark.parametrize("caller", list(EXPECTED))
