@@ -18,5 +18,10 @@ bash "$ROOT/scripts/setup.sh"
   "$SAMPLE/stac-server/stac/LC80100102015082LGN00.json"
 echo "stacql is set up: database $("$ROOT/.venv/bin/stacql" db current) with the sample loaded." >&2
 if [[ "${STACQL_NO_SERVE:-0}" == 1 ]]; then exit 0; fi
-echo "serving the STAC API on http://${STACQL_API_HOST:-127.0.0.1}:${STACQL_API_PORT:-8080}/ (Ctrl-C stops it)" >&2
-exec "$ROOT/.venv/bin/stacql" serve
+# One worker beside the API, so uploads and ingest jobs run; it stops with the script.
+"$ROOT/.venv/bin/stacql" worker &
+WORKER=$!
+trap 'kill "$WORKER" 2>/dev/null; wait "$WORKER" 2>/dev/null' EXIT
+trap 'exit 130' INT TERM
+echo "serving the STAC API, GraphQL (/graphql) and the browser (/browse/) on http://${STACQL_API_HOST:-127.0.0.1}:${STACQL_API_PORT:-8080}/ with a worker (Ctrl-C stops both)" >&2
+"$ROOT/.venv/bin/stacql" serve
