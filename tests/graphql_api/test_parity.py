@@ -13,24 +13,11 @@ from typing import Any
 import pytest
 
 from tests.graphql_api.conftest import GraphQL
+from tests.support.areas import JOPLIN_AOI, NAIP_AREAS
 
 Key = tuple[str, str]
 MAX_PAGES = 200
 
-JOPLIN_AOI = {
-    "type": "Polygon",
-    "coordinates": [[
-        [-94.6884155, 37.0595608], [-94.6884155, 37.0332547], [-94.6554565, 37.0332547],
-        [-94.6554565, 37.0595608], [-94.6884155, 37.0595608],
-    ]],
-}
-NAIP_AREAS = {
-    "type": "MultiPolygon",
-    "coordinates": [
-        [[[-87.9, 30.5], [-87.7, 30.5], [-87.7, 30.7], [-87.9, 30.7], [-87.9, 30.5]]],
-        [[[-86.0, 30.8], [-85.8, 30.8], [-85.8, 31.0], [-86.0, 31.0], [-86.0, 30.8]]],
-    ],
-}
 
 # (name, STAC search body, GraphQL ``where`` conditions replacing the body's filter or None)
 CASES: list[tuple[str, dict[str, Any], list[dict[str, Any]] | None]] = [

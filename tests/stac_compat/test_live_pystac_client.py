@@ -21,25 +21,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from catalog.search import build_search, search
 from catalog.search.lookup import list_collections
+from tests.support.areas import JOPLIN_AOI, NAIP_AREAS
 
 Key = tuple[str, str]
 MAX_PAGES = 1_000
 
-JOPLIN_AOI = {
-    "type": "Polygon",
-    "coordinates": [[
-        [-94.6884155, 37.0595608], [-94.6884155, 37.0332547], [-94.6554565, 37.0332547],
-        [-94.6554565, 37.0595608], [-94.6884155, 37.0595608],
-    ]],
-}
-# Two NAIP tiles' neighbourhoods in Alabama / Florida, as one MultiPolygon.
-NAIP_AREAS = {
-    "type": "MultiPolygon",
-    "coordinates": [
-        [[[-87.9, 30.5], [-87.7, 30.5], [-87.7, 30.7], [-87.9, 30.7], [-87.9, 30.5]]],
-        [[[-86.0, 30.8], [-85.8, 30.8], [-85.8, 31.0], [-86.0, 31.0], [-86.0, 30.8]]],
-    ],
-}
 NAIP_ROAD = {"type": "LineString", "coordinates": [[-88.0, 30.2], [-85.3, 31.0]]}
 
 
