@@ -43,6 +43,9 @@ def translate_db_errors() -> Iterator[None]:
     except (OperationalError, InterfaceError) as exc:
         raise DatabaseUnavailable(f"database unavailable: {exc}") from exc
     except DBAPIError as exc:
+        if exc.connection_invalidated:
+            # SQLAlchemy saw a disconnect (a pooled connection the server closed).
+            raise DatabaseUnavailable(f"database unavailable: {_driver_error(exc)}") from exc
         driver = _driver_error(exc)
         if isinstance(driver, asyncpg.UniqueViolationError):
             raise Conflict(f"already exists: {driver.detail or driver}") from exc
