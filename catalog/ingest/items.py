@@ -16,10 +16,12 @@ A batch costs a handful of round trips whatever its size.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, NamedTuple
+from itertools import accumulate
+from typing import NamedTuple
 
 import asyncpg
 import orjson
@@ -31,7 +33,7 @@ from catalog.errors import ItemNotFound, UnknownCollection
 from catalog.ingest.extent import recompute_extent, widen_extents
 from catalog.ingest.queryables import merge_queryables, property_types
 from catalog.stac.common import dumps
-from catalog.stac.items import ItemRecord
+from catalog.stac.items import AssetRecord, ItemRecord
 
 STAGE_ITEMS = "stacql_stage_items"
 STAGE_EXTENT = "stacql_stage_extent"
@@ -107,11 +109,12 @@ def _text(value: str | None) -> str:
     return value
 
 
-def _json(value: Any) -> str:
-    """A JSON field. Compact JSON escapes every control character inside strings, so
-    backslashes are all there is to escape."""
-    encoded = dumps(value)
-    return encoded.replace("\\", "\\\\") if "\\" in encoded else encoded
+def _plain(texts: Iterable[str | None]) -> bool:
+    """True when none of ``texts`` holds a character COPY needs escaped, so they can go
+    into a row as they are. One scan of their concatenation costs less than one call
+    of ``_text`` per field, and almost every item passes."""
+    joined = "".join(t for t in texts if t is not None)
+    return not ("\\" in joined or "\t" in joined or "\n" in joined or "\r" in joined)
 
 
 def _floats(values: Sequence[float] | None) -> str:
@@ -127,21 +130,45 @@ def _strings(values: tuple[str, ...]) -> str:
     return _text("{" + ",".join(quoted) + "}")
 
 
-class EncodedItem(NamedTuple):
-    """An item's key and content hash with its COPY text rows (UTF-8, each ending in a
-    newline). Only what writing needs: a batch prepared in another process travels back
-    as these few strings."""
+class _Encoded(NamedTuple):
+    """One item's COPY text rows (UTF-8, each ending in a newline) and content hash."""
 
-    collection_id: str
-    id: str
     content_hash: str
     row: bytes
     asset_rows: bytes
     extent_row: bytes
 
 
-def _encode(r: ItemRecord) -> EncodedItem:
-    collection, item = _text(r.collection_id), _text(r.id)
+def _asset_rows(collection: str, item: str, assets: Sequence[AssetRecord]) -> str:
+    """The assets' COPY rows; ``collection`` and ``item`` are already escaped."""
+    fields = [(a.key, a.href, a.media_type, a.title, a.description, dumps(a.fields))
+              for a in assets]
+    plain = _plain(t for values in fields for t in values)
+    rows = []
+    for asset, values in zip(assets, fields, strict=True):
+        key, href, media_type, title, description, extra = (
+            values if plain else map(_text, values)
+        )
+        rows.append(
+            f"{collection}\t{item}\t{key}\t{asset.position}\t{href}\t"
+            f"{_NULL if media_type is None else media_type}\t"
+            f"{_NULL if title is None else title}\t"
+            f"{_NULL if description is None else description}\t"
+            f"{_strings(tuple(asset.roles))}\t{extra}\n"
+        )
+    return "".join(rows)
+
+
+def _encode(r: ItemRecord) -> _Encoded:
+    # Compact JSON escapes every control character inside strings: a JSON field needs
+    # at most its backslashes doubled, which ``_text`` does.
+    texts = (
+        r.collection_id, r.id, dumps(r.properties), dumps(r.links), r.stac_version,
+        dumps(r.stac_extensions), dumps(r.extra),
+    )
+    collection, item, properties, links, version, extensions, extra = (
+        texts if _plain(texts) else map(_text, texts)
+    )
     geometry = r.geometry_wkb or _NULL
     nominal = r.datetime.isoformat()
     # Most items have a single datetime: the three columns then hold the same object.
@@ -149,38 +176,76 @@ def _encode(r: ItemRecord) -> EncodedItem:
     end = nominal if r.end_datetime is r.datetime else r.end_datetime.isoformat()
     row = "\t".join((
         collection, item, geometry, _floats(r.bbox), nominal, start, end,
-        _json(r.properties), _json(r.links), _text(r.stac_version),
-        _json(r.stac_extensions), _json(r.extra), r.content_hash,
-    ))
-    asset_rows = "".join(
-        f"{collection}\t{item}\t{_text(a.key)}\t{a.position}\t{_text(a.href)}\t"
-        f"{_text(a.media_type)}\t{_text(a.title)}\t{_text(a.description)}\t"
-        f"{_strings(tuple(a.roles))}\t{_json(a.fields)}\n"
-        for a in r.assets
-    )
-    return EncodedItem(
-        r.collection_id, r.id, r.content_hash, (row + "\n").encode(), asset_rows.encode(),
+        properties, links, version, extensions, extra,
+    )).encode()
+    asset_rows = _asset_rows(collection, item, r.assets).encode()
+    # The digest of everything stored for the item: equal digests, nothing to rewrite.
+    digest = hashlib.sha256(row + asset_rows).hexdigest()
+    return _Encoded(
+        digest, row + b"\t" + digest.encode() + b"\n", asset_rows,
         f"{collection}\t{geometry}\t{start}\t{end}\n".encode(),
     )
 
 
+class _Rows(NamedTuple):
+    """Consecutive COPY rows in one buffer, the rows of item ``i`` ending at ``ends[i]``."""
+
+    data: bytes
+    ends: list[int]
+
+    @classmethod
+    def of(cls, parts: Sequence[bytes]) -> _Rows:
+        """The rows of each item, in order."""
+        return cls(b"".join(parts), list(accumulate(map(len, parts))))
+
+    def select(self, indices: Sequence[int]) -> bytes:
+        """The rows of the items at ``indices`` (all of them: the buffer as it is)."""
+        if len(indices) == len(self.ends):
+            return self.data
+        data, ends = self.data, self.ends
+        return b"".join(data[ends[i - 1] if i else 0:ends[i]] for i in indices)
+
+
 @dataclass(frozen=True)
 class PreparedItems:
-    """A batch ready for ``upsert_prepared``: one entry per (collection, id), the last
-    occurrence of a key winning, in the order keys first appear; and, per collection,
-    the property names of the batch with their JSON types (for the queryables)."""
+    """A batch ready for ``upsert_prepared``, column by column: one entry per
+    (collection, id), the last occurrence of a key winning, in the order keys first
+    appear; and, per collection, the property names of the batch with their JSON types
+    (for the queryables).
 
-    items: dict[tuple[str, str], EncodedItem]
+    Columns of strings and buffers rather than an object per item: a batch prepared in
+    another process travels back to the writer at the cost of a few copies.
+    """
+
+    collection_ids: list[str]
+    ids: list[str]
+    hashes: list[str]
+    rows: _Rows
+    asset_rows: _Rows
+    extent_rows: _Rows
     property_types: dict[str, dict[str, set[str]]]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def keys(self) -> set[tuple[str, str]]:
+        """The (collection, id) of every item."""
+        return set(zip(self.collection_ids, self.ids, strict=True))
 
 
 def prepare_items(records: Iterable[ItemRecord]) -> PreparedItems:
     """Deduplicate a batch and encode it for COPY; CPU only, safe in a worker thread or
     process."""
-    latest = {(r.collection_id, r.id): r for r in records}
+    latest = list({(r.collection_id, r.id): r for r in records}.values())
+    encoded = [_encode(r) for r in latest]
     return PreparedItems(
-        {key: _encode(r) for key, r in latest.items()},
-        {c: dict(names) for c, names in property_types(latest.values()).items()},
+        [r.collection_id for r in latest],
+        [r.id for r in latest],
+        [e.content_hash for e in encoded],
+        _Rows.of([e.row for e in encoded]),
+        _Rows.of([e.asset_rows for e in encoded]),
+        _Rows.of([e.extent_row for e in encoded]),
+        {c: dict(names) for c, names in property_types(latest).items()},
     )
 
 
@@ -217,31 +282,30 @@ async def _copy(
     await driver.copy_to_table(table, source=memoryview(rows), columns=columns, format="text")
 
 
-def _keys(items: Sequence[EncodedItem]) -> tuple[list[str], list[str]]:
-    return [e.collection_id for e in items], [e.id for e in items]
-
-
 async def _partition(
     driver: asyncpg.Connection, batch: PreparedItems
-) -> tuple[list[EncodedItem], list[EncodedItem]]:
-    """The batch's (new, changed) items, by the content hashes already stored."""
-    keys = list(batch.items)
-    rows = await driver.fetch(_STORED_HASHES, [c for c, _ in keys], [i for _, i in keys])
+) -> tuple[list[int], list[int]]:
+    """The positions of the batch's (new, changed) items, by the content hashes already
+    stored."""
+    rows = await driver.fetch(_STORED_HASHES, batch.collection_ids, batch.ids)
     stored = {(row["collection_id"], row["id"]): row["content_hash"] for row in rows}
-    new = [e for key, e in batch.items.items() if key not in stored]
-    changed = [
-        e for key, e in batch.items.items()
-        if key in stored and stored[key] != e.content_hash
-    ]
+    new: list[int] = []
+    changed: list[int] = []
+    for i, key in enumerate(zip(batch.collection_ids, batch.ids, strict=True)):
+        known = stored.get(key)
+        if known is None:
+            new.append(i)
+        elif known != batch.hashes[i]:
+            changed.append(i)
     return new, changed
 
 
-async def _copy_new(driver: asyncpg.Connection, new: list[EncodedItem]) -> bool:
+async def _copy_new(driver: asyncpg.Connection, batch: PreparedItems, new: list[int]) -> bool:
     """COPY items believed absent; False (and nothing written) when one exists, e.g.
     because a concurrent writer created it a moment ago."""
     await driver.execute("SAVEPOINT stacql_new_items")
     try:
-        await _copy(driver, "items", b"".join(e.row for e in new), _ITEM_COLUMNS)
+        await _copy(driver, "items", batch.rows.select(new), _ITEM_COLUMNS)
     except asyncpg.UniqueViolationError:
         await driver.execute("ROLLBACK TO SAVEPOINT stacql_new_items")
         return False
@@ -250,47 +314,51 @@ async def _copy_new(driver: asyncpg.Connection, new: list[EncodedItem]) -> bool:
 
 
 async def _merge(
-    driver: asyncpg.Connection, items: list[EncodedItem]
-) -> tuple[list[EncodedItem], list[EncodedItem]]:
-    """Upsert through the staging table; returns the (inserted, updated) items."""
-    await _copy(driver, STAGE_ITEMS, b"".join(e.row for e in items), _ITEM_COLUMNS)
-    by_key = {(e.collection_id, e.id): e for e in items}
-    inserted: list[EncodedItem] = []
-    updated: list[EncodedItem] = []
+    driver: asyncpg.Connection, batch: PreparedItems, items: list[int]
+) -> tuple[list[int], list[int]]:
+    """Upsert through the staging table; returns the (inserted, updated) positions."""
+    await _copy(driver, STAGE_ITEMS, batch.rows.select(items), _ITEM_COLUMNS)
+    position = {(batch.collection_ids[i], batch.ids[i]): i for i in items}
+    inserted: list[int] = []
+    updated: list[int] = []
     for row in await driver.fetch(_MERGE_ITEMS):
         target = inserted if row["inserted"] else updated
-        target.append(by_key[(row["collection_id"], row["id"])])
+        target.append(position[(row["collection_id"], row["id"])])
     return inserted, updated
 
 
 async def _write_items(
-    driver: asyncpg.Connection, new: list[EncodedItem], changed: list[EncodedItem]
-) -> tuple[list[EncodedItem], list[EncodedItem]]:
+    driver: asyncpg.Connection, batch: PreparedItems, new: list[int], changed: list[int]
+) -> tuple[list[int], list[int]]:
     """Write new and changed items and drop the old assets of replaced ones; returns the
-    (inserted, updated) items, whose assets are still to be written."""
+    (inserted, updated) positions, whose assets are still to be written."""
     await driver.execute(_CREATE_STAGES)
-    if new and not await _copy_new(driver, new):
-        new, changed = [], new + changed
-    inserted, updated = await _merge(driver, changed) if changed else ([], [])
+    if new and not await _copy_new(driver, batch, new):
+        new, changed = [], sorted(new + changed)
+    inserted, updated = await _merge(driver, batch, changed) if changed else ([], [])
     if updated:
-        await driver.execute(_DELETE_OLD_ASSETS, *_keys(updated))
-    return new + inserted, updated
+        await driver.execute(
+            _DELETE_OLD_ASSETS,
+            [batch.collection_ids[i] for i in updated],
+            [batch.ids[i] for i in updated],
+        )
+    return sorted(new + inserted), updated
 
 
 async def _write_all_new(
     driver: asyncpg.Connection, batch: PreparedItems
-) -> tuple[list[EncodedItem], list[EncodedItem]] | None:
-    """COPY the whole batch as new items: the (inserted, updated) items, or None, with
-    nothing written, when one of them exists already."""
+) -> tuple[list[int], list[int]] | None:
+    """COPY the whole batch as new items: the (inserted, updated) positions, or None,
+    with nothing written, when one of them exists already."""
     await driver.execute(_CREATE_STAGES)
-    items = list(batch.items.values())
-    return (items, []) if await _copy_new(driver, items) else None
+    everything = list(range(len(batch)))
+    return (everything, []) if await _copy_new(driver, batch, everything) else None
 
 
 async def _write_dependents(
     session: AsyncSession,
     driver: asyncpg.Connection,
-    written: list[EncodedItem],
+    written: list[int],
     batch: PreparedItems,
 ) -> None:
     """The assets of written items, their collections' extents and queryables.
@@ -298,12 +366,19 @@ async def _write_dependents(
     The queryables take the property types of the whole batch: those of its unchanged
     items were merged when they were written, so merging them again adds nothing.
     """
-    asset_rows = b"".join(e.asset_rows for e in written)
+    asset_rows = batch.asset_rows.select(written)
     if asset_rows:
         await _copy(driver, "assets", asset_rows, _ASSET_COLUMNS)
-    await _copy(driver, STAGE_EXTENT, b"".join(e.extent_row for e in written), _EXTENT_COLUMNS)
+    await _copy(driver, STAGE_EXTENT, batch.extent_rows.select(written), _EXTENT_COLUMNS)
+    written_collections = sorted({batch.collection_ids[i] for i in written})
+    # The collections' rows are updated last (extent, queryables) and stay locked until
+    # the commit. Locking them all at once, in one order, keeps concurrent writers of
+    # several collections from deadlocking.
+    await session.execute(
+        text("SELECT 1 FROM collections WHERE id = ANY(:ids) ORDER BY id FOR NO KEY UPDATE"),
+        {"ids": written_collections},
+    )
     await widen_extents(session, STAGE_EXTENT)
-    written_collections = {e.collection_id for e in written}
     await merge_queryables(
         session,
         {c: names for c, names in batch.property_types.items() if c in written_collections},
@@ -330,23 +405,25 @@ async def upsert_prepared(
     when the previous batch was): they are then copied without first reading the stored
     hashes of their keys, which are read only when one of them turns out to exist.
     """
-    if not batch.items:
+    if not len(batch):
         return UpsertSummary()
     with translate_db_errors():
         # Through the session first: that opens the transaction the raw COPYs join.
-        await _require_collections(session, {collection for collection, _ in batch.items})
+        await _require_collections(session, set(batch.collection_ids))
         driver = (await (await session.connection()).get_raw_connection()).driver_connection
         written = await _write_all_new(driver, batch) if likely_new else None
         if written is None:
             new, changed = await _partition(driver, batch)
-            written = await _write_items(driver, new, changed) if new or changed else ([], [])
+            written = (
+                await _write_items(driver, batch, new, changed) if new or changed else ([], [])
+            )
         inserted, updated = written
         if inserted or updated:
-            await _write_dependents(session, driver, inserted + updated, batch)
+            await _write_dependents(session, driver, sorted(inserted + updated), batch)
     return UpsertSummary(
         inserted=len(inserted),
         updated=len(updated),
-        unchanged=len(batch.items) - len(inserted) - len(updated),
+        unchanged=len(batch) - len(inserted) - len(updated),
     )
 
 

@@ -16,9 +16,9 @@ import gc
 import multiprocessing
 import os
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -40,6 +40,8 @@ from catalog.ingest.sources import (
 from catalog.stac.items import ItemRecord, normalize_item, normalize_items
 
 DEFAULT_BATCH_SIZE = 5_000
+# Batches written at once, each on its own connection (and database backend).
+DEFAULT_WRITERS = 2
 # More processes than this prepare batches faster than one connection writes them.
 MAX_PROCESSES = 4
 # Below this size an ndjson file is prepared by a thread: starting processes costs more.
@@ -141,7 +143,6 @@ async def _write_batch(
     likely_new: bool,
 ) -> bool:
     """Write a batch; True when all its items were new (so the next ones likely are)."""
-    report.errors.extend(batch.errors)
     try:
         async with sessions() as session, session.begin():
             # The commit does not wait for the WAL flush: the writer goes on to the next
@@ -154,7 +155,7 @@ async def _write_batch(
         report.errors.append(f"{batch.first_source} .. {batch.last_source}: {exc}")
         return False
     report.items += summary
-    return summary.inserted == len(batch.prepared.items)
+    return summary.inserted == len(batch.prepared)
 
 
 async def _load_collection(
@@ -177,30 +178,103 @@ class _LoadTarget:
     collection_id: str | None
     batch_size: int
     progress: Progress | None
+    writers: int = 1
 
 
-async def _write_unit(target: _LoadTarget, file: Path, unit: Unit, likely_new: bool) -> bool:
-    """Write a unit; returns whether the next batch of the file is likely all new."""
-    if isinstance(unit, _ItemBatch):
-        likely_new = await _write_batch(target.sessions, unit, target.report, likely_new)
-    else:
-        await _load_collection(target.sessions, unit, target.report)
-    if target.progress:
-        target.progress(str(file), unit.size if isinstance(unit, _ItemBatch) else 1)
-    return likely_new
+class _WritePipeline:
+    """Writes the units of a file in their order on up to ``writers`` connections at once.
+
+    The database does most of its work for a batch in the backend serving its
+    connection, one core per connection: two batches written at once use two. Order
+    still holds where it matters: a collection is written after every unit before it
+    and before any after it, and a batch sharing an item with one being written waits
+    for it, so the later occurrence of an item wins as in a sequential load.
+    """
+
+    def __init__(self, target: _LoadTarget, file: Path, writers: int) -> None:
+        self.target = target
+        self.file = file
+        self.writers = max(writers, 1)
+        self.in_flight: dict[asyncio.Task[None], set[tuple[str, str]]] = {}
+        self.likely_new = False
+
+    async def put(self, unit: Unit) -> None:
+        """Write ``unit`` after what it must follow; returns once its write has started
+        (a collection: once it is written)."""
+        if not isinstance(unit, _ItemBatch):
+            await self.drain()
+            await _load_collection(self.target.sessions, unit, self.target.report)
+            self._progress(1)
+            return
+        self.target.report.errors.extend(unit.errors)
+        keys = unit.prepared.keys()
+        overlapping = [t for t, held in self.in_flight.items() if not held.isdisjoint(keys)]
+        if overlapping:
+            await self._wait(overlapping)
+        while len(self.in_flight) >= self.writers:
+            await self._wait(list(self.in_flight), asyncio.FIRST_COMPLETED)
+        task = asyncio.create_task(self._write(unit, self.likely_new))
+        self.in_flight[task] = keys
+
+    async def drain(self) -> None:
+        """Wait for every write in flight."""
+        if self.in_flight:
+            await self._wait(list(self.in_flight))
+
+    async def close(self) -> None:
+        """Cancel the writes still in flight (after an error) and wait for their end."""
+        for task in self.in_flight:
+            task.cancel()
+        await asyncio.gather(*self.in_flight, return_exceptions=True)
+        self.in_flight.clear()
+
+    async def _wait(
+        self, tasks: list[asyncio.Task[None]], when: str = asyncio.ALL_COMPLETED
+    ) -> None:
+        done, _ = await asyncio.wait(tasks, return_when=when)
+        for task in done:
+            del self.in_flight[task]
+            task.result()  # an unexpected error ends the load, as in a sequential one
+
+    async def _write(self, batch: _ItemBatch, likely_new: bool) -> None:
+        self.likely_new = await _write_batch(
+            self.target.sessions, batch, self.target.report, likely_new
+        )
+        self._progress(batch.size)
+
+    def _progress(self, count: int) -> None:
+        if self.target.progress:
+            self.target.progress(str(self.file), count)
+
+
+@asynccontextmanager
+async def _pipeline(target: _LoadTarget, file: Path) -> AsyncIterator[_WritePipeline]:
+    """A write pipeline for ``file``, drained when the block ends (cancelled on error)."""
+    pipeline = _WritePipeline(target, file, target.writers)
+    try:
+        yield pipeline
+        await pipeline.drain()
+    finally:
+        await pipeline.close()
 
 
 async def _load_file(target: _LoadTarget, file: Path) -> None:
     units = _units(iter_file(file), target.collection_id, target.batch_size)
     upcoming = asyncio.ensure_future(asyncio.to_thread(next, units, None))
-    likely_new = False
     try:
-        while (unit := await upcoming) is not None:
-            # The worker thread prepares the next unit while this one is written.
-            upcoming = asyncio.ensure_future(asyncio.to_thread(next, units, None))
-            likely_new = await _write_unit(target, file, unit, likely_new)
-    except CatalogError as exc:
-        target.report.errors.append(str(exc))
+        async with _pipeline(target, file) as pipeline:
+            while True:
+                try:
+                    unit = await upcoming
+                except CatalogError as exc:  # a malformed file: what precedes it is kept
+                    await pipeline.drain()
+                    target.report.errors.append(str(exc))
+                    return
+                if unit is None:
+                    return
+                # The worker thread prepares the next unit while this one is written.
+                upcoming = asyncio.ensure_future(asyncio.to_thread(next, units, None))
+                await pipeline.put(unit)
     finally:
         upcoming.cancel()  # after an unexpected error: drop what the thread prepares
 
@@ -250,18 +324,19 @@ async def _load_ndjson_in_processes(
                 pool, _prepare_lines, str(file), *chunk, target.collection_id
             ))
 
-    likely_new = False
     try:
-        for _ in range(processes + 1):
-            submit()
-        while pending:
-            units, error = await pending.popleft()
-            submit()
-            for unit in units:
-                likely_new = await _write_unit(target, file, unit, likely_new)
-            if error is not None:
-                target.report.errors.append(str(error))
-                return
+        async with _pipeline(target, file) as pipeline:
+            for _ in range(processes + 1):
+                submit()
+            while pending:
+                units, error = await pending.popleft()
+                submit()
+                for unit in units:
+                    await pipeline.put(unit)
+                if error is not None:
+                    await pipeline.drain()
+                    target.report.errors.append(str(error))
+                    return
     finally:
         for future in pending:
             future.cancel()
@@ -328,6 +403,7 @@ async def load_path(
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: Progress | None = None,
     processes: int | None = None,
+    writers: int = DEFAULT_WRITERS,
 ) -> LoadReport:
     """Load every STAC document under ``path`` (see ``catalog.ingest.sources``).
 
@@ -338,10 +414,11 @@ async def load_path(
 
     ``processes`` worker processes prepare the batches of ndjson files; by default, one
     per CPU (at most ``MAX_PROCESSES``) for files of at least ``PROCESS_MIN_BYTES``; 0
-    prepares everything in a thread of this process.
+    prepares everything in a thread of this process. Up to ``writers`` batches are
+    written at once, each on its own connection of ``sessions``.
     """
     report = LoadReport()
-    target = _LoadTarget(sessions, report, collection_id, batch_size, progress)
+    target = _LoadTarget(sessions, report, collection_id, batch_size, progress, writers)
     files = _collections_first(stac_files(path))
     size = processes if processes is not None else min(os.cpu_count() or 1, MAX_PROCESSES)
     with _bulk_gc():

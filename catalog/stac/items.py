@@ -16,7 +16,6 @@ from catalog.stac.common import (
     check_id,
     check_links,
     check_version,
-    content_hash,
     require_dict,
 )
 from catalog.temporal import parse_rfc3339
@@ -75,7 +74,6 @@ class ItemRecord(NamedTuple):
     stac_version: str
     stac_extensions: list[str]
     extra: dict[str, Any]
-    content_hash: str
     assets: list[AssetRecord]
 
 
@@ -158,7 +156,6 @@ def _record(
     assets_doc = doc.get("assets") or {}
     if not isinstance(assets_doc, dict):
         raise InvalidStac(f"{label}: 'assets' must be an object")
-    normalized = doc if doc.get("collection") == collection else {**doc, "collection": collection}
     return ItemRecord(
         collection_id=collection,
         id=doc["id"],
@@ -172,7 +169,6 @@ def _record(
         stac_version=check_version(doc.get("stac_version"), label),
         stac_extensions=check_extensions(doc.get("stac_extensions"), label),
         extra={k: v for k, v in doc.items() if k not in ITEM_MEMBERS},
-        content_hash=content_hash(normalized),
         assets=[_asset(k, v, i, label) for i, (k, v) in enumerate(assets_doc.items())],
     )
 
