@@ -29,9 +29,13 @@ from sqlalchemy import (
     String,
     Text,
     func,
+    literal_column,
+    text,
+    type_coerce,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.sql.elements import ColumnElement
 
 Timestamp = Annotated[datetime, mapped_column(DateTime(timezone=True))]
 CreatedAt = Annotated[
@@ -73,6 +77,21 @@ class Collection(Base):
     items: Mapped[list[Item]] = relationship(back_populates="collection", lazy="raise")
 
 
+# Item properties left out of their GIN index: timestamps, compared as times and never
+# by containment, with values of their own on nearly every item (migration 0006).
+UNINDEXED_PROPERTIES = ("datetime", "start_datetime", "end_datetime", "created", "updated")
+_UNINDEXED_SQL = "'{" + ",".join(UNINDEXED_PROPERTIES) + "}'::text[]"
+
+
+def indexed_properties() -> ColumnElement[Any]:
+    """The expression of the GIN index of item properties: a containment test on it
+    (``indexed_properties().contains(doc)``) is answered from the index, for any
+    property not in ``UNINDEXED_PROPERTIES``."""
+    return type_coerce(
+        Item.__table__.c.properties.op("-")(literal_column(_UNINDEXED_SQL)), JSONB
+    )
+
+
 class Item(Base):
     """A STAC item; geometry in EPSG:4326, the time range in three indexed columns."""
 
@@ -84,9 +103,8 @@ class Item(Base):
         Index("items_end_datetime_idx", "end_datetime"),
         Index(
             "items_properties_gin",
-            "properties",
+            text(f"(properties - {_UNINDEXED_SQL}) jsonb_path_ops"),
             postgresql_using="gin",
-            postgresql_ops={"properties": "jsonb_path_ops"},
         ),
     )
 

@@ -34,6 +34,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
+from catalog.db.models import UNINDEXED_PROPERTIES, indexed_properties
 from catalog.errors import InvalidFilter, InvalidInput
 from catalog.geometry import bbox_polygon, parse_bbox, parse_search_area
 from catalog.search.fields import Field, items, resolve_field
@@ -222,13 +223,13 @@ def _comparison(c: Compiler, op: str, args: list[Any]) -> ColumnElement:
         return _COMPARATORS[op](left.sql, right.sql)
     if (
         left.kind == "json" and op == "=" and right.kind in ("text", "numeric", "bool")
-        and c.negations == 0
+        and c.negations == 0 and left.field.name not in UNINDEXED_PROPERTIES
     ):
         # Containment keeps equality on the GIN index of properties. It is false, not
         # unknown, for a missing or differently typed property: the same outcome where no
         # NOT encloses it, but under a NOT the typed comparison below must decide.
         document = cast(literal(dumps({left.field.name: right.value})), JSONB)
-        return items.c.properties.contains(document)
+        return indexed_properties().contains(document)
     kind = "text" if right.kind == "text" and left.kind != "timestamp" else right.kind
     if kind in ("geometry", "list", "interval"):
         raise InvalidFilter(f"{op} cannot compare {right.kind} values")

@@ -147,6 +147,12 @@ CASES = [
         op("=", prop("naip:year"), "2013"),
     ),
     Case("cql2-json-naip-year-number", {"filter": op("=", prop("naip:year"), 2013)}),
+    # Timestamps are left out of the GIN index of properties: equality is typed instead.
+    Case(
+        "cql2-text-created-string-equal",
+        {"filter": "created = '2017-09-01T19:31:37Z'"},
+        op("=", prop("created"), "2017-09-01T19:31:37Z"),
+    ),
     Case(
         "cql2-text-naip-year-string-below",
         {"filter": "naip:year < '2015'"},
