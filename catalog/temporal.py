@@ -12,6 +12,8 @@ from catalog.errors import InvalidDatetime
 _RFC3339 = re.compile(
     r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
 )
+# The form nearly every document uses: UTC, at most microseconds. Read as it is.
+_RFC3339_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$")
 _OPEN = ("", "..")
 
 
@@ -21,6 +23,11 @@ def parse_rfc3339(value: object, *, field: str = "datetime") -> datetime:
     Raises ``InvalidDatetime`` naming ``field`` for anything else (dates without a
     time, naive times, impossible dates, non-strings).
     """
+    if type(value) is str and _RFC3339_UTC.match(value):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            pass  # an impossible date: refused below, with the reason
     if not isinstance(value, str) or not _RFC3339.match(value.strip()):
         raise InvalidDatetime(
             f"{field}: {value!r} is not an RFC 3339 date-time such as 2020-01-31T12:00:00Z"

@@ -74,7 +74,11 @@ class Collection(Base):
     created_at: Mapped[CreatedAt]
     updated_at: Mapped[CreatedAt]
 
-    items: Mapped[list[Item]] = relationship(back_populates="collection", lazy="raise")
+    items: Mapped[list[Item]] = relationship(
+        back_populates="collection",
+        lazy="raise",
+        primaryjoin="Collection.id == foreign(Item.collection_id)",
+    )
 
 
 # Item properties left out of their GIN index: timestamps, compared as times and never
@@ -93,7 +97,12 @@ def indexed_properties() -> ColumnElement[Any]:
 
 
 class Item(Base):
-    """A STAC item; geometry in EPSG:4326, the time range in three indexed columns."""
+    """A STAC item; geometry in EPSG:4326, the time range in three indexed columns.
+
+    No foreign key to ``collections``: the ingest service locks a batch's collections
+    once instead of a key check per item, and triggers on ``collections`` delete the
+    items of deleted or truncated collections (migration 0007).
+    """
 
     __tablename__ = "items"
     __table_args__ = (
@@ -108,9 +117,7 @@ class Item(Base):
         ),
     )
 
-    collection_id: Mapped[str] = mapped_column(
-        Text, ForeignKey("collections.id", ondelete="CASCADE"), primary_key=True
-    )
+    collection_id: Mapped[str] = mapped_column(Text, primary_key=True)
     id: Mapped[str] = mapped_column(Text, primary_key=True)
     geometry: Mapped[Any | None] = mapped_column(
         Geometry("GEOMETRY", srid=4326, spatial_index=False)
@@ -128,7 +135,11 @@ class Item(Base):
     created_at: Mapped[CreatedAt]
     updated_at: Mapped[CreatedAt]
 
-    collection: Mapped[Collection] = relationship(back_populates="items", lazy="raise")
+    collection: Mapped[Collection] = relationship(
+        back_populates="items",
+        lazy="raise",
+        primaryjoin="Collection.id == foreign(Item.collection_id)",
+    )
     assets: Mapped[list[Asset]] = relationship(
         back_populates="item",
         lazy="raise",

@@ -265,8 +265,11 @@ class UpsertSummary:
 
 
 async def _require_collections(session: AsyncSession, ids: set[str]) -> None:
+    """Raise ``UnknownCollection`` unless every collection exists, and keep them from
+    being deleted until the transaction ends (what a foreign key would do per item)."""
     rows = await session.execute(
-        text("SELECT id FROM collections WHERE id = ANY(:ids)"), {"ids": sorted(ids)}
+        text("SELECT id FROM collections WHERE id = ANY(:ids) ORDER BY id FOR KEY SHARE"),
+        {"ids": sorted(ids)},
     )
     missing = ids - {row[0] for row in rows.all()}
     if missing:

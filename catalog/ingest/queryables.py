@@ -55,9 +55,9 @@ async def merge_queryables(
 ) -> None:
     """Add newly seen properties and types to each collection's queryables.
 
-    The row is locked FOR NO KEY UPDATE, not FOR UPDATE: the items just inserted hold
-    KEY SHARE locks on it through their foreign key, and FOR UPDATE would wait for every
-    concurrent writer of the collection while they wait for us (a deadlock).
+    The row is locked FOR NO KEY UPDATE, not FOR UPDATE: every writer of items holds a
+    KEY SHARE lock on it, and FOR UPDATE would wait for every concurrent writer of the
+    collection while they wait for us (a deadlock).
     """
     for collection_id, names in sorted(found.items()):
         row = await session.execute(

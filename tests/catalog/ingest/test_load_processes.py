@@ -124,7 +124,9 @@ async def test_collection_lines_split_batches_and_load_first(
     assert (report.collections, report.items.inserted) == ({"created": 1}, 400)
 
 
-@pytest.mark.parametrize("how", ["delete item", "delete collection", "truncate items"])
+@pytest.mark.parametrize(
+    "how", ["delete item", "delete collection", "truncate items", "truncate collections"]
+)
 async def test_assets_go_with_their_items(scratch_sessions, how: str) -> None:
     await _load_naip(scratch_sessions, NAIP / "items.ndjson", processes=2)
     first = orjson.loads(NAIP_LINES[0])
@@ -133,8 +135,10 @@ async def test_assets_go_with_their_items(scratch_sessions, how: str) -> None:
             await delete_item(session, "naip", first["id"])
         elif how == "delete collection":
             await delete_collection(session, "naip")
-        else:
+        elif how == "truncate items":
             await session.execute(text("TRUNCATE items"))
+        else:
+            await session.execute(text("TRUNCATE collections CASCADE"))
     async with scratch_sessions() as session:
         orphans = await session.scalar(text(
             "SELECT count(*) FROM assets a WHERE NOT EXISTS (SELECT 1 FROM items i "
@@ -146,6 +150,9 @@ async def test_assets_go_with_their_items(scratch_sessions, how: str) -> None:
         assert left == sum(len(orjson.loads(line)["assets"]) for line in NAIP_LINES[1:])
     else:
         assert left == 0
+    async with scratch_sessions() as session:
+        items_left = await session.scalar(text("SELECT count(*) FROM items"))
+    assert items_left == (len(NAIP_LINES) - 1 if how == "delete item" else 0)
     # The deleted item loads again, assets and all (no stale asset row is in the way).
     again = await _load_naip(scratch_sessions, NAIP / "items.ndjson", processes=2)
     assert again.ok, again.errors
