@@ -202,6 +202,13 @@ def parse_bbox(values: Sequence[Any], *, label: str = "bbox") -> tuple[float, ..
 
     A west edge greater than the east edge means the box crosses the antimeridian.
     """
+    if type(values) is list and len(values) == 4 and all(type(v) is float for v in values):
+        # The common case, checked without the conversions below.
+        west, south, east, north = values
+        if (
+            -180 <= west <= 180 and -180 <= east <= 180 and -90 <= south <= north <= 90
+        ):
+            return tuple(values)
     if isinstance(values, str | bytes) or not isinstance(values, Sequence):
         raise InvalidBbox(f"{label}: a list of 4 or 6 numbers is required")
     if len(values) not in (4, 6):

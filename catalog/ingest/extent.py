@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog.stac.common import dumps
+from catalog.stac.items import ItemRecord
 from catalog.temporal import format_rfc3339, parse_rfc3339
 
 
@@ -72,32 +75,54 @@ async def _write_content_extent(session: AsyncSession, collection_id: str) -> No
     )
 
 
-async def widen_extents(session: AsyncSession, stage_table: str) -> None:
-    """Widen the items' extent of every collection present in ``stage_table``."""
-    rows = await session.execute(
-        text(
-            f"""
-            WITH batch AS (
-                SELECT collection_id,
-                       ST_Extent(ST_GeomFromWKB(decode(geometry, 'hex'), 4326)) AS box,
-                       min(start_datetime) AS s, max(end_datetime) AS e
-                FROM {stage_table} GROUP BY collection_id
-            )
-            UPDATE collections c SET
-                spatial_extent = ST_SetSRID(ST_Envelope(
-                    CASE WHEN c.spatial_extent IS NULL THEN batch.box::geometry
-                         WHEN batch.box IS NULL THEN c.spatial_extent
-                         ELSE ST_Collect(c.spatial_extent,
-                                         ST_SetSRID(batch.box::geometry, 4326)) END
-                ), 4326),
-                temporal_start = LEAST(c.temporal_start, batch.s),
-                temporal_end = GREATEST(c.temporal_end, batch.e)
-            FROM batch WHERE c.id = batch.collection_id
-            RETURNING c.id
-            """
+class ItemsExtent(NamedTuple):
+    """The extent of some items of one collection: the bounds of their geometries (None
+    when none has one) and their time range."""
+
+    bounds: tuple[float, float, float, float] | None
+    start: datetime
+    end: datetime
+
+
+def items_extents(records: Iterable[ItemRecord]) -> dict[str, ItemsExtent]:
+    """Per collection, the extent of ``records``."""
+    by_collection: dict[str, list[ItemRecord]] = defaultdict(list)
+    for record in records:
+        by_collection[record.collection_id].append(record)
+    extents = {}
+    for collection_id, members in by_collection.items():
+        bounds = [r.geometry_bounds for r in members if r.geometry_bounds is not None]
+        box = None
+        if bounds:
+            west, south, east, north = zip(*bounds, strict=True)
+            box = (min(west), min(south), max(east), max(north))
+        extents[collection_id] = ItemsExtent(
+            box, min(r.start_datetime for r in members), max(r.end_datetime for r in members)
         )
-    )
-    for (collection_id,) in rows.all():
+    return extents
+
+
+_WIDEN = """
+UPDATE collections c SET
+    spatial_extent = CASE
+        WHEN CAST(:west AS float8) IS NULL THEN c.spatial_extent
+        ELSE ST_SetSRID(ST_Envelope(ST_Collect(
+            c.spatial_extent, ST_MakeEnvelope(:west, :south, :east, :north, 4326)
+        )), 4326) END,
+    temporal_start = LEAST(c.temporal_start, :start),
+    temporal_end = GREATEST(c.temporal_end, :end)
+WHERE c.id = :id
+"""
+
+
+async def widen_extents(session: AsyncSession, extents: dict[str, ItemsExtent]) -> None:
+    """Widen each collection's items extent by ``extents`` (of items being written)."""
+    for collection_id, extent in sorted(extents.items()):
+        west, south, east, north = extent.bounds or (None, None, None, None)
+        await session.execute(text(_WIDEN), {
+            "id": collection_id, "west": west, "south": south, "east": east,
+            "north": north, "start": extent.start, "end": extent.end,
+        })
         await _write_content_extent(session, collection_id)
 
 

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import accumulate
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import asyncpg
 import orjson
@@ -30,13 +30,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog.db.errors import translate_db_errors
 from catalog.errors import ItemNotFound, UnknownCollection
-from catalog.ingest.extent import recompute_extent, widen_extents
+from catalog.ingest.extent import ItemsExtent, items_extents, recompute_extent, widen_extents
 from catalog.ingest.queryables import merge_queryables, property_types
 from catalog.stac.common import dumps
 from catalog.stac.items import AssetRecord, ItemRecord
 
 STAGE_ITEMS = "stacql_stage_items"
-STAGE_EXTENT = "stacql_stage_extent"
 
 _ITEM_COLUMNS = (
     "collection_id", "id", "geometry", "bbox", "datetime", "start_datetime",
@@ -47,7 +46,6 @@ _ASSET_COLUMNS = (
     "collection_id", "item_id", "key", "position", "href", "media_type", "title",
     "description", "roles", "fields",
 )
-_EXTENT_COLUMNS = ("collection_id", "geometry", "start_datetime", "end_datetime")
 
 _CREATE_STAGES = f"""
 CREATE TEMP TABLE IF NOT EXISTS {STAGE_ITEMS} (
@@ -56,11 +54,7 @@ CREATE TEMP TABLE IF NOT EXISTS {STAGE_ITEMS} (
     properties jsonb, links jsonb, stac_version text, stac_extensions jsonb, extra jsonb,
     content_hash text
 ) ON COMMIT DELETE ROWS;
-CREATE TEMP TABLE IF NOT EXISTS {STAGE_EXTENT} (
-    collection_id text, geometry text, start_datetime timestamptz, end_datetime timestamptz
-) ON COMMIT DELETE ROWS;
 DELETE FROM {STAGE_ITEMS};
-DELETE FROM {STAGE_EXTENT};
 """
 
 _STORED_HASHES = """
@@ -136,14 +130,20 @@ class _Encoded(NamedTuple):
     content_hash: str
     row: bytes
     asset_rows: bytes
-    extent_row: bytes
+
+
+def _dumps(value: dict[str, Any] | list[Any]) -> str:
+    """``dumps``, without a call for the empty objects and arrays most items have."""
+    if value:
+        return dumps(value)
+    return "{}" if isinstance(value, dict) else "[]"
 
 
 def _asset_rows(collection: str, item: str, assets: Sequence[AssetRecord]) -> str:
     """The assets' COPY rows; ``collection`` and ``item`` are already escaped."""
-    fields = [(a.key, a.href, a.media_type, a.title, a.description, dumps(a.fields))
+    fields = [(a.key, a.href, a.media_type, a.title, a.description, _dumps(a.fields))
               for a in assets]
-    plain = _plain(t for values in fields for t in values)
+    plain = _plain([t for values in fields for t in values])
     rows = []
     for asset, values in zip(assets, fields, strict=True):
         key, href, media_type, title, description, extra = (
@@ -163,8 +163,8 @@ def _encode(r: ItemRecord) -> _Encoded:
     # Compact JSON escapes every control character inside strings: a JSON field needs
     # at most its backslashes doubled, which ``_text`` does.
     texts = (
-        r.collection_id, r.id, dumps(r.properties), dumps(r.links), r.stac_version,
-        dumps(r.stac_extensions), dumps(r.extra),
+        r.collection_id, r.id, dumps(r.properties), _dumps(r.links), r.stac_version,
+        _dumps(r.stac_extensions), _dumps(r.extra),
     )
     collection, item, properties, links, version, extensions, extra = (
         texts if _plain(texts) else map(_text, texts)
@@ -181,10 +181,7 @@ def _encode(r: ItemRecord) -> _Encoded:
     asset_rows = _asset_rows(collection, item, r.assets).encode()
     # The digest of everything stored for the item: equal digests, nothing to rewrite.
     digest = hashlib.sha256(row + asset_rows).hexdigest()
-    return _Encoded(
-        digest, row + b"\t" + digest.encode() + b"\n", asset_rows,
-        f"{collection}\t{geometry}\t{start}\t{end}\n".encode(),
-    )
+    return _Encoded(digest, row + b"\t" + digest.encode() + b"\n", asset_rows)
 
 
 class _Rows(NamedTuple):
@@ -222,7 +219,7 @@ class PreparedItems:
     hashes: list[str]
     rows: _Rows
     asset_rows: _Rows
-    extent_rows: _Rows
+    extents: dict[str, ItemsExtent]
     property_types: dict[str, dict[str, set[str]]]
 
     def __len__(self) -> int:
@@ -244,7 +241,7 @@ def prepare_items(records: Iterable[ItemRecord]) -> PreparedItems:
         [e.content_hash for e in encoded],
         _Rows.of([e.row for e in encoded]),
         _Rows.of([e.asset_rows for e in encoded]),
-        _Rows.of([e.extent_row for e in encoded]),
+        items_extents(latest),
         {c: dict(names) for c, names in property_types(latest).items()},
     )
 
@@ -372,7 +369,6 @@ async def _write_dependents(
     asset_rows = batch.asset_rows.select(written)
     if asset_rows:
         await _copy(driver, "assets", asset_rows, _ASSET_COLUMNS)
-    await _copy(driver, STAGE_EXTENT, batch.extent_rows.select(written), _EXTENT_COLUMNS)
     written_collections = sorted({batch.collection_ids[i] for i in written})
     # The collections' rows are updated last (extent, queryables) and stay locked until
     # the commit. Locking them all at once, in one order, keeps concurrent writers of
@@ -381,7 +377,9 @@ async def _write_dependents(
         text("SELECT 1 FROM collections WHERE id = ANY(:ids) ORDER BY id FOR NO KEY UPDATE"),
         {"ids": written_collections},
     )
-    await widen_extents(session, STAGE_EXTENT)
+    # The extent of the whole batch: its items not written are stored already, and so
+    # inside their collection's extent.
+    await widen_extents(session, {c: batch.extents[c] for c in written_collections})
     await merge_queryables(
         session,
         {c: names for c, names in batch.property_types.items() if c in written_collections},
