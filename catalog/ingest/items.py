@@ -140,23 +140,39 @@ def _dumps(value: dict[str, Any] | list[Any]) -> str:
 
 
 def _asset_rows(collection: str, item: str, assets: Sequence[AssetRecord]) -> str:
-    """The assets' COPY rows; ``collection`` and ``item`` are already escaped."""
-    fields = [(a.key, a.href, a.media_type, a.title, a.description, _dumps(a.fields))
-              for a in assets]
-    plain = _plain([t for values in fields for t in values])
+    """The assets' COPY rows; ``collection`` and ``item`` are already escaped.
+
+    Rows are first written with the values as they are, then checked: backslashes
+    other than the NULL markers, or tabs and newlines beyond the separators, mean a
+    value needs escaping, and only then is each value escaped on its own.
+    """
+    prefix = f"{collection}\t{item}\t"
+    nulls = 0
     rows = []
-    for asset, values in zip(assets, fields, strict=True):
-        key, href, media_type, title, description, extra = (
-            values if plain else map(_text, values)
-        )
+    for a in assets:
+        media_type, title, description = a.media_type, a.title, a.description
+        if media_type is None:
+            media_type, nulls = _NULL, nulls + 1
+        if title is None:
+            title, nulls = _NULL, nulls + 1
+        if description is None:
+            description, nulls = _NULL, nulls + 1
         rows.append(
-            f"{collection}\t{item}\t{key}\t{asset.position}\t{href}\t"
-            f"{_NULL if media_type is None else media_type}\t"
-            f"{_NULL if title is None else title}\t"
-            f"{_NULL if description is None else description}\t"
-            f"{_strings(tuple(asset.roles))}\t{extra}\n"
+            f"{prefix}{a.key}\t{a.position}\t{a.href}\t{media_type}\t{title}\t"
+            f"{description}\t{_strings(tuple(a.roles))}\t{_dumps(a.fields)}\n"
         )
-    return "".join(rows)
+    text = "".join(rows)
+    if (
+        text.count("\\") == nulls and text.count("\t") == 9 * len(rows)
+        and text.count("\n") == len(rows) and "\r" not in text
+    ):
+        return text
+    return "".join(
+        f"{prefix}{_text(a.key)}\t{a.position}\t{_text(a.href)}\t{_text(a.media_type)}\t"
+        f"{_text(a.title)}\t{_text(a.description)}\t{_strings(tuple(a.roles))}\t"
+        f"{_text(_dumps(a.fields))}\n"
+        for a in assets
+    )
 
 
 def _encode(r: ItemRecord) -> _Encoded:

@@ -17,6 +17,7 @@ from catalog.errors import (
     UnknownCollection,
 )
 from catalog.ingest import delete_item, upsert_collection, upsert_items
+from catalog.search.lookup import get_item
 from catalog.stac import normalize_items
 from tests.support.paths import STAC_DATA
 
@@ -181,3 +182,26 @@ async def test_deleting_a_missing_item_is_not_found(joplin) -> None:
     async with joplin() as session, session.begin():
         with pytest.raises(ItemNotFound, match="nope"):
             await delete_item(session, "joplin", "nope")
+
+
+async def test_characters_copy_escapes_come_back_as_they_were(joplin) -> None:
+    item = copy.deepcopy(joplin_items()[0])
+    item["id"] = "back\\slash"
+    item["properties"]["note"] = "tab\there, newline\nthere, back\\slash, quote\"d"
+    item["assets"] = {
+        "odd\\key": {
+            "href": "https://example.com/a\tb\\c.tif",
+            "title": "line\none",
+            "description": "carriage\rreturn",
+            "roles": ['quo"ted', "back\\slash", "tab\trole"],
+            "note": "fields\\too\t",
+        },
+        "plain": {"href": "https://example.com/plain.tif"},
+    }
+    await _upsert(joplin, [item])
+    async with joplin() as session:
+        stored = await get_item(session, item["collection"], item["id"])
+    assert stored["properties"] == item["properties"]
+    assert stored["assets"] == item["assets"]
+    again = await _upsert(joplin, [item])
+    assert (again.inserted, again.updated, again.unchanged) == (0, 0, 1)
