@@ -20,7 +20,6 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
-from itertools import islice
 from pathlib import Path
 
 from sqlalchemy import text
@@ -280,10 +279,18 @@ async def _load_file(target: _LoadTarget, file: Path) -> None:
 
 
 def _prepare_lines(
-    path: str, first_number: int, lines: list[bytes], collection_id: str | None
+    path: str, first_number: int, offset: int, length: int, collection_id: str | None
 ) -> tuple[list[Unit], CatalogError | None]:
-    """Worker-process entry: the units of consecutive ndjson lines, and the error that
-    ended them early (a malformed line), if any."""
+    """Worker-process entry: the units of the ndjson lines in ``length`` bytes of
+    ``path`` from ``offset`` (line ``first_number`` first), and the error that ended them
+    early (a malformed line), if any. The worker reads the lines itself: the loader's
+    process only finds where each run of lines starts."""
+    with open(path, "rb") as handle:
+        handle.seek(offset)
+        data = handle.read(length)
+    lines = data.split(b"\n")
+    if not lines[-1]:
+        lines.pop()  # what follows the last newline
     units: list[Unit] = []
     documents = ndjson_documents(enumerate(lines, start=first_number), path)
     with _gc_paused():
@@ -295,13 +302,25 @@ def _prepare_lines(
     return units, None
 
 
-def _line_chunks(file: Path, size: int) -> Iterator[tuple[int, list[bytes]]]:
-    """(number of the first line, ``size`` lines) of a file, to the end."""
+def _line_chunks(
+    file: Path, size: int, block_size: int = 1 << 22
+) -> Iterator[tuple[int, int, int]]:
+    """(number of the first line, byte offset, byte length) of each run of ``size`` lines
+    of a file (the last run may be shorter), found without splitting the lines."""
     with file.open("rb") as handle:
-        number = 1
-        while chunk := list(islice(handle, size)):
-            yield number, chunk
-            number += len(chunk)
+        number, start, position, lines = 1, 0, 0, 0
+        while block := handle.read(block_size):
+            cursor = 0
+            while lines + block.count(b"\n", cursor) >= size:
+                for _ in range(size - lines):
+                    cursor = block.index(b"\n", cursor) + 1
+                end = position + cursor
+                yield number, start, end - start
+                number, start, lines = number + size, end, 0
+            lines += block.count(b"\n", cursor)
+            position += len(block)
+        if position > start:
+            yield number, start, position - start
 
 
 async def _load_ndjson_in_processes(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 import shapely
@@ -124,6 +125,12 @@ def _asset(key: Any, value: Any, position: int, label: str) -> AssetRecord:
     return AssetRecord(key, position, href, media_type, title, description, roles, fields)
 
 
+@lru_cache(maxsize=1024)
+def _check_collection_id(value: str) -> None:
+    """``check_id`` of a collection id, once per id: items of a batch share a few."""
+    check_id(value, "collection")
+
+
 def _check_item(doc: Any, collection_id: str | None) -> Checked:
     """Checks of everything but the geometry; returns (doc, label, collection)."""
     doc = require_dict(doc, "item")
@@ -134,7 +141,10 @@ def _check_item(doc: Any, collection_id: str | None) -> Checked:
     collection = doc.get("collection") or collection_id
     if collection is None:
         raise InvalidStac(f"{label}: the item names no collection")
-    check_id(collection, "collection")
+    if type(collection) is str:
+        _check_collection_id(collection)
+    else:
+        check_id(collection, "collection")
     if collection_id is not None and collection != collection_id:
         raise InvalidStac(f"{label} belongs to {collection!r}, not to {collection_id!r}")
     if not isinstance(doc.get("properties"), dict):
@@ -157,21 +167,23 @@ def _record(
     assets_doc = doc.get("assets") or {}
     if not isinstance(assets_doc, dict):
         raise InvalidStac(f"{label}: 'assets' must be an object")
+    # Positional: a bulk load makes one per item, and keywords cost more.
     return ItemRecord(
-        collection_id=collection,
-        id=doc["id"],
-        geometry_wkb=None if parsed is None else parsed.wkb,
-        geometry_bounds=None if parsed is None else parsed.bounds,
-        bbox=bbox,
-        datetime=nominal,
-        start_datetime=start,
-        end_datetime=end,
-        properties=props,
-        links=check_links(doc.get("links"), label),
-        stac_version=check_version(doc.get("stac_version"), label),
-        stac_extensions=check_extensions(doc.get("stac_extensions"), label),
-        extra={k: v for k, v in doc.items() if k not in ITEM_MEMBERS},
-        assets=[_asset(k, v, i, label) for i, (k, v) in enumerate(assets_doc.items())],
+        collection,
+        doc["id"],
+        None if parsed is None else parsed.wkb,
+        None if parsed is None else parsed.bounds,
+        bbox,
+        nominal,
+        start,
+        end,
+        props,
+        check_links(doc.get("links"), label),
+        check_version(doc.get("stac_version"), label),
+        check_extensions(doc.get("stac_extensions"), label),
+        {} if doc.keys() <= ITEM_MEMBERS else
+        {k: v for k, v in doc.items() if k not in ITEM_MEMBERS},
+        [_asset(k, v, i, label) for i, (k, v) in enumerate(assets_doc.items())],
     )
 
 

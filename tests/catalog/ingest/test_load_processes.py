@@ -7,9 +7,12 @@ from pathlib import Path
 
 import orjson
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import text
 
 from catalog.ingest import delete_collection, delete_item, load_path
+from catalog.ingest.loader import _line_chunks
 from tests.support.paths import STAC_DATA
 
 NAIP = STAC_DATA / "pgstac/planetary-computer/data/naip"
@@ -184,3 +187,28 @@ async def test_items_present_in_a_batch_after_all_new_ones_are_found_unchanged(
     await _clear(scratch_sessions)
     await _load_naip(scratch_sessions, NAIP / "items.ndjson", processes=0)
     assert await _rows(scratch_sessions) == rows
+
+
+@settings(
+    max_examples=300, deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],  # one file, rewritten
+)
+@given(
+    lines=st.lists(st.binary(max_size=6).filter(lambda b: b"\n" not in b), max_size=40),
+    final_newline=st.booleans(),
+    size=st.integers(1, 9),
+    block_size=st.sampled_from([1, 2, 3, 7, 64, 1 << 22]),
+)
+def test_line_runs_are_those_of_reading_line_by_line(
+    tmp_path: Path, lines: list[bytes], final_newline: bool, size: int, block_size: int
+) -> None:
+    source = tmp_path / "lines.ndjson"
+    source.write_bytes(b"\n".join(lines) + (b"\n" if final_newline and lines else b""))
+    with source.open("rb") as handle:
+        read = handle.readlines()
+    expected, offset = [], 0
+    for first in range(0, len(read), size):
+        length = sum(map(len, read[first:first + size]))
+        expected.append((first + 1, offset, length))
+        offset += length
+    assert list(_line_chunks(source, size, block_size)) == expected
