@@ -196,7 +196,9 @@ def _encode(r: ItemRecord) -> _Encoded:
     )).encode()
     asset_rows = _asset_rows(collection, item, r.assets).encode()
     # The digest of everything stored for the item: equal digests, nothing to rewrite.
-    digest = hashlib.sha256(row + asset_rows).hexdigest()
+    hashed = hashlib.sha256(row)
+    hashed.update(asset_rows)
+    digest = hashed.hexdigest()
     return _Encoded(digest, row + b"\t" + digest.encode() + b"\n", asset_rows)
 
 
