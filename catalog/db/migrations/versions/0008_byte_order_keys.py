@@ -30,6 +30,9 @@ def _collate(collation: str) -> None:
             f'ALTER COLUMN {column} TYPE text COLLATE "{collation}"' for column in columns
         )
         op.execute(f"ALTER TABLE {table} {changes}")
+        # A column's type change drops its statistics: without them the planner
+        # misjudges searches until autovacuum gets to the table.
+        op.execute(f"ANALYZE {table}")
 
 
 def upgrade() -> None:
