@@ -1,9 +1,9 @@
 """Bulk upsert and deletion of items.
 
 A batch is first encoded as rows of PostgreSQL's COPY text format (``prepare_items``:
-plain CPU work, which a bulk load does in a worker thread while the database writes the
-previous batch). Writing it (``upsert_prepared``) reads the stored content hashes of its
-keys, then:
+plain CPU work, which a bulk load does in worker processes while the database writes
+earlier batches), with a content hash per item taken over its rows. Writing it
+(``upsert_prepared``) reads the stored content hashes of its keys, then:
 
 * new items and their assets are copied straight into ``items`` and ``assets``;
 * changed items go through a staging table and one ``INSERT ... ON CONFLICT``, and

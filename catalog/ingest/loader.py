@@ -2,10 +2,11 @@
 per batch, with a progress callback. Loading the same data twice changes nothing.
 
 Reading, decoding, validating and encoding a batch is CPU work; writing it is mostly the
-database's. The two overlap: while one batch is written, the next ones are prepared, so
-a load takes about as long as the slower of the two rather than their sum. Large ndjson
-files are prepared in worker processes, one batch of lines each, since Python code in a
-thread would hold the interpreter lock against the writer and run on one core; other
+database's. The two overlap: while batches are written (two at a time, each on its own
+connection, see ``_WritePipeline``), the next ones are prepared, so a load takes about as
+long as the slower of the two rather than their sum. Large ndjson files are prepared in
+worker processes, one run of lines each, read by the worker itself, since Python code in
+a thread would hold the interpreter lock against the writers and run on one core; other
 files are prepared by a worker thread.
 """
 
@@ -41,7 +42,7 @@ from catalog.stac.items import ItemRecord, normalize_item, normalize_items
 DEFAULT_BATCH_SIZE = 5_000
 # Batches written at once, each on its own connection (and database backend).
 DEFAULT_WRITERS = 2
-# More processes than this prepare batches faster than one connection writes them.
+# More processes than this prepare batches faster than the writers write them.
 MAX_PROCESSES = 4
 # Below this size an ndjson file is prepared by a thread: starting processes costs more.
 PROCESS_MIN_BYTES = 16 * 1024 * 1024
@@ -177,7 +178,7 @@ class _LoadTarget:
     collection_id: str | None
     batch_size: int
     progress: Progress | None
-    writers: int = 1
+    writers: int
 
 
 class _WritePipeline:
