@@ -21,7 +21,9 @@ from catalog.access import (
     authenticate,
     credential_of,
 )
+from catalog.assets import AssetUrls
 from catalog.jobs import JobRecord
+from catalog.operations import AssetOperations
 from catalog.storage import AssetStore
 from graphql_api.events import ItemEvents
 from graphql_api.loaders import Loaders
@@ -70,6 +72,7 @@ class Services:
     events: ItemEvents | None = None
     jwt: JwtVerifier | None = None
     fetch_policy: FetchPolicy = field(default_factory=FetchPolicy)
+    assets: AssetOperations | None = None
 
 
 def _header(source: Any, name: str) -> str | None:
@@ -88,6 +91,7 @@ class Context(BaseContext):
         super().__init__()
         self.services = services
         self._principal: Principal | None = None
+        self._asset_urls: AssetUrls | None = None
         self.loaders = Loaders(services.sessions, self.readable_private)
 
     async def principal(self) -> Principal:
@@ -110,6 +114,16 @@ class Context(BaseContext):
     async def readable_private(self) -> frozenset[str] | None:
         """The private collections the caller may read (None: all of them)."""
         return (await self.principal()).readable_private
+
+    async def asset_urls(self) -> AssetUrls | None:
+        """The rewriter of stored assets' hrefs for this caller (None: hrefs as stored)."""
+        if self.services.assets is None:
+            return None
+        if self._asset_urls is None:
+            self._asset_urls = await self.services.assets.urls(
+                self.base_url, await self.principal()
+            )
+        return self._asset_urls
 
     @property
     def base_url(self) -> str:

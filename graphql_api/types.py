@@ -103,9 +103,21 @@ class Asset:
     def item_id(self) -> str:
         return self._row.item_id
 
-    @strawberry.field
-    def href(self) -> str:
-        return str(self._row.asset.get("href", ""))
+    @strawberry.field(
+        description="Where to GET the file: for a stored file, this API's asset URL (signed "
+        "for the caller when it sent credentials); for an external one, its own URL."
+    )
+    async def href(self, info: Info) -> str:
+        return str((await self._public(info)).get("href", ""))
+
+    async def _public(self, info: Info) -> dict[str, Any]:
+        urls = await info.context.asset_urls()
+        asset, href = self._row.asset, self._row.asset.get("href")
+        if urls is None or not isinstance(href, str):
+            return asset
+        row = self._row
+        public = urls.href(row.collection_id, row.item_id, row.key, href)
+        return asset if public == href else {**asset, "href": public}
 
     @strawberry.field(description="The media type (STAC `type`).")
     def media_type(self) -> str | None:
@@ -132,9 +144,9 @@ class Asset:
     def field(self, name: str) -> JSON | None:
         return self._row.asset.get(name)
 
-    @strawberry.field(description="The STAC asset object.")
-    def stac(self) -> JSON:
-        return self._row.asset
+    @strawberry.field(description="The STAC asset object, as the STAC API serves it.")
+    async def stac(self, info: Info) -> JSON:
+        return await self._public(info)
 
     @strawberry.field(description="The item the asset belongs to.")
     async def item(self, info: Info) -> Item | None:
@@ -199,8 +211,10 @@ class Item:
         return _links(with_item_links(doc, info.context.base_url)["links"])
 
     @strawberry.field(description="The item exactly as the STAC API serves it.")
-    def stac(self, info: Info) -> JSON:
-        return with_item_links(self._row["stac"], info.context.base_url)
+    async def stac(self, info: Info) -> JSON:
+        urls = await info.context.asset_urls()
+        document = self._row["stac"] if urls is None else urls.item(self._row["stac"])
+        return with_item_links(document, info.context.base_url)
 
     @strawberry.field
     async def assets(self, info: Info, roles: list[str] | None = None) -> list[Asset]:

@@ -27,8 +27,10 @@ from stac_fastapi.types.config import ApiSettings
 from stac_fastapi.types.extension import ApiExtension
 
 from catalog.access import JwtVerifier
+from catalog.operations import AssetOperations
 from stac_compat.access import Authentication
 from stac_compat.aggregation import AggregationClient
+from stac_compat.assets import create_asset_router
 from stac_compat.client import CatalogClient
 from stac_compat.count import CountExtension
 from stac_compat.errors import add_error_handlers
@@ -83,6 +85,7 @@ def create_stac_api(
     read_sessions: async_sessionmaker[AsyncSession] | None = None,
     jwt: JwtVerifier | None = None,
     skip_auth_prefixes: tuple[str, ...] = (),
+    assets: AssetOperations | None = None,
 ) -> StacApi:
     """Mount the STAC API routes on ``app`` (at its root) and return the StacApi.
 
@@ -91,7 +94,8 @@ def create_stac_api(
     ``read_sessions``, when given, serve the routes that only read (search, items,
     collections, queryables, aggregation); writes always use ``sessions``. Callers are
     authenticated by API key (or by bearer JWT with ``jwt``) on every path but
-    ``skip_auth_prefixes``.
+    ``skip_auth_prefixes``. With ``assets``, stored assets are served at
+    ``/collections/{c}/items/{i}/assets/{key}`` and item hrefs point there.
     """
     writes, sessions = sessions, read_sessions or sessions
     settings = ApiSettings(
@@ -126,6 +130,7 @@ def create_stac_api(
         client=CatalogClient(
             sessions=sessions,
             max_limit=max_limit,
+            assets=assets,
             extensions=extensions,
             landing_page_id="stacql",
             title=title,
@@ -141,6 +146,8 @@ def create_stac_api(
         collections_get_request_model=collection_search.GET,
         exceptions={},
     )
+    if assets is not None:
+        app.include_router(create_asset_router(assets), tags=["Assets"])
     add_error_handlers(app)
     app.add_middleware(
         Authentication, sessions=writes, jwt=jwt, skip_prefixes=skip_auth_prefixes

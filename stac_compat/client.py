@@ -12,7 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from stac_fastapi.types.core import AsyncBaseCoreClient
 from stac_fastapi.types.requests import get_base_url
 
+from catalog.assets import AssetUrls
 from catalog.errors import InvalidInput
+from catalog.operations import AssetOperations
 from catalog.search import build_search, count_matches, search, search_rows
 from catalog.search.collection_search import search_collections
 from catalog.search.lookup import get_collection, get_item
@@ -39,6 +41,13 @@ class CatalogClient(AsyncBaseCoreClient):
 
     sessions: async_sessionmaker[AsyncSession] = attr.ib(kw_only=True)
     max_limit: int = attr.ib(default=10_000, kw_only=True)
+    assets: AssetOperations | None = attr.ib(default=None, kw_only=True)
+
+    async def _asset_urls(self, request: Request) -> AssetUrls | None:
+        """The rewriter of stored assets' hrefs for this request's caller."""
+        if self.assets is None:
+            return None
+        return await self.assets.urls(get_base_url(request), principal_of(request))
 
     async def landing_page(self, **kwargs: Any) -> dict[str, Any]:
         """Called with `GET /`: the standard landing page, plus links to the GraphQL API
@@ -75,18 +84,19 @@ class CatalogClient(AsyncBaseCoreClient):
             **params.search_kwargs(values),
         )
         base = get_base_url(request)
+        urls = await self._asset_urls(request)
         include, exclude = params.fields(values.get("fields"))
         async with self.sessions() as session:
             if include or exclude:
                 found = await search(session, query)
                 features: list[dict[str, Any]] | FeatureTexts = [
-                    apply_fields(with_item_links(item, base), include, exclude)
+                    apply_fields(with_item_links(_public(item, urls), base), include, exclude)
                     for item in found.items
                 ]
                 return ItemPage(features, found.next_token, found.prev_token, found.matched)
             rows = await search_rows(session, query, item_text_parts())
             matched = await count_matches(session, query) if query.count else None
-        features = FeatureTexts([feature_text(row, base) for row in rows.rows])
+        features = FeatureTexts([feature_text(row, base, urls) for row in rows.rows])
         return ItemPage(features, rows.next_token, rows.prev_token, matched)
 
     async def get_search(self, **kwargs: Any) -> Response:
@@ -175,10 +185,17 @@ class CatalogClient(AsyncBaseCoreClient):
 
     async def get_item(self, item_id: str, collection_id: str, **kwargs: Any) -> Response:
         """Called with `GET /collections/{collection_id}/items/{item_id}`."""
-        readable = principal_of(kwargs["request"]).readable_private
+        request: Request = kwargs["request"]
+        readable = principal_of(request).readable_private
         async with self.sessions() as session:
             document = await get_item(session, collection_id, item_id, readable)
-        return geojson_response(with_item_links(document, get_base_url(kwargs["request"])))
+        document = _public(document, await self._asset_urls(request))
+        return geojson_response(with_item_links(document, get_base_url(request)))
+
+
+def _public(item: dict[str, Any], urls: AssetUrls | None) -> dict[str, Any]:
+    """``item`` with the hrefs of its stored assets made public by ``urls``."""
+    return item if urls is None else urls.item(item)
 
 
 @dataclass(frozen=True)

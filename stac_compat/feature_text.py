@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 from starlette.responses import Response
 
+from catalog.assets import AssetUrls
 from catalog.stac.links import GEOJSON, item_links
 
 
@@ -27,13 +28,15 @@ class FeatureTexts:
         return len(self.texts)
 
 
-def feature_text(row: Any, base: str) -> str:
+def feature_text(row: Any, base: str, urls: AssetUrls | None = None) -> str:
     """One STAC Item as JSON text: the row's ``document`` (JSON text of an object without
-    ``links``) with the API's links and the row's ``kept_links`` (a JSON array) in front."""
+    ``links``) with the API's links and the row's ``kept_links`` (a JSON array) in front,
+    and the hrefs of stored assets made public by ``urls``."""
     own = orjson.dumps(item_links(base, row.collection, row.id)).decode()
     kept = row.kept_links
     links = own if kept == "[]" else f"{own[:-1]},{kept[1:]}"
-    return f'{{"links":{links},{row.document[1:]}'
+    document = row.document if urls is None else urls.item_text(row.document)
+    return f'{{"links":{links},{document[1:]}'
 
 
 def item_collection_response(body: dict[str, Any]) -> Response:

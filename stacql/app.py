@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from catalog.access import FetchPolicy, JwtSettings, JwtVerifier
 from catalog.db import create_engine, create_read_sessionmaker, create_sessionmaker
 from catalog.jobs import JobRecord
+from catalog.operations import AssetOperations
 from catalog.storage import AssetStore, create_asset_store
 from graphql_api import ItemEvents, Limits, Services, UploadedRaster, create_graphql_router
 from graphql_api.body_limit import BodySizeLimit
@@ -48,6 +50,19 @@ def jwt_verifier(settings: Settings) -> JwtVerifier | None:
     return JwtVerifier(JwtSettings(auth.jwks, audience=auth.audience, issuer=auth.issuer))
 
 
+def asset_operations(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], store: AssetStore
+) -> AssetOperations:
+    """Access to stored assets with the configured URL lifetime and signing."""
+    secret = settings.assets.signing_secret
+    return AssetOperations(
+        sessions, store,
+        url_ttl=timedelta(seconds=settings.assets.url_ttl_seconds),
+        secret=secret.get_secret_value().encode() if secret else None,
+        sign_object_urls=settings.assets.sign_object_urls,
+    )
+
+
 def graphql_services(
     settings: Settings,
     sessions: async_sessionmaker[AsyncSession],
@@ -55,6 +70,7 @@ def graphql_services(
     queue: Queue,
     store: AssetStore,
     verifier: JwtVerifier | None = None,
+    assets: AssetOperations | None = None,
 ) -> Services:
     """What the GraphQL API needs, wired to the asset store and the RQ queue."""
 
@@ -81,6 +97,7 @@ def graphql_services(
         submit_extract=submit_extract,
         submit_ingest=submit_ingest,
         events=events,
+        assets=assets,
     )
 
 
@@ -128,7 +145,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Connects on first use; bounded waits so a write never hangs on a lost Redis.
     redis = Redis.from_url(settings.redis.url, socket_connect_timeout=5, socket_timeout=5)
     queue = create_queue(redis, settings.workers.queues[0])
-    store = create_asset_store(settings.storage.url)
+    store = create_asset_store(settings.storage.url, settings.storage.options)
+    assets = asset_operations(settings, sessions, store)
     verifier = jwt_verifier(settings)
 
     @asynccontextmanager
@@ -148,7 +166,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.engine = engine
     app.include_router(
-        create_graphql_router(graphql_services(settings, sessions, events, queue, store, verifier)),
+        create_graphql_router(
+            graphql_services(settings, sessions, events, queue, store, verifier, assets)
+        ),
         prefix=GRAPHQL_PATH,
         include_in_schema=False,
     )
@@ -159,6 +179,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         read_sessions=create_read_sessionmaker(engine),
         jwt=verifier,
         skip_auth_prefixes=(GRAPHQL_PATH, BROWSER_PATH),
+        assets=assets,
     )
     app.add_middleware(
         JsonBodyGuard, max_body=settings.api.max_body_bytes, skip_prefixes=(GRAPHQL_PATH,)

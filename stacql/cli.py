@@ -94,7 +94,7 @@ async def _enqueue_rasters(
     redis = Redis.from_url(settings.redis.url)
     try:
         sessions = create_sessionmaker(engine)
-        store = create_asset_store(settings.storage.url)
+        store = create_asset_store(settings.storage.url, settings.storage.options)
         queue = create_queue(redis, queue_name)
         plan = FolderIngest(collection, key_prefix=key_prefix, datetime=when)
         queued, errors = 0, []
@@ -226,12 +226,18 @@ def worker(
 ) -> None:
     """Run an RQ worker: raster extraction and ingest jobs, state kept in the jobs table."""
     from workers import run_worker
+    from workers.context import WorkerConfig
 
     settings = Settings()
     queues = tuple(queue or settings.workers.queues)
     console.print(f"worker on {settings.redis.url} queues {', '.join(queues)}")
+    config = WorkerConfig(
+        database_url=settings.database.url, storage_url=settings.storage.url,
+        storage_options=settings.storage.options,
+    )
     run_worker(
-        settings.redis.url, settings.database.url, settings.storage.url, queues, burst=burst
+        settings.redis.url, settings.database.url, settings.storage.url, queues, burst=burst,
+        config=config,
     )
 
 
@@ -253,7 +259,7 @@ async def _watch(
         plan = WatchPlan(collection, prefix=prefix, interval=interval, datetime=when)
         watcher = RasterWatcher(
             create_sessionmaker(engine), create_queue(redis, queue_name),
-            create_asset_store(settings.storage.url), plan,
+            create_asset_store(settings.storage.url, settings.storage.options), plan,
             on_job=lambda key, job: typer.echo(f"queued {job.id} {key}"),
         )
         await watcher.check()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -38,6 +38,19 @@ class StorageSettings(BaseModel):
     """Where uploaded assets are kept: a local folder or an object-store URL."""
 
     url: str = "var/assets"
+    # obstore configuration of an object store (endpoint, region, credentials...).
+    options: dict[str, str | bool] = {}
+
+
+class AssetSettings(BaseModel):
+    """How clients reach stored assets."""
+
+    # Lifetime of signed asset URLs (grants in ?token= and object-store presigned URLs).
+    url_ttl_seconds: int = Field(3600, ge=1, le=7 * 24 * 3600)
+    # Signs asset URLs; empty: a secret kept in the database, shared by every process.
+    signing_secret: SecretStr | None = None
+    # Object stores: send clients to presigned URLs rather than stream through the API.
+    sign_object_urls: bool = True
 
 
 class ApiSettings(BaseModel):
@@ -113,6 +126,7 @@ class Settings(BaseSettings):
     database: DatabaseSettings = DatabaseSettings()
     redis: RedisSettings = RedisSettings()
     storage: StorageSettings = StorageSettings()
+    assets: AssetSettings = AssetSettings()
     api: ApiSettings = ApiSettings()
     graphql: GraphQLSettings = GraphQLSettings()
     auth: AuthSettings = AuthSettings()

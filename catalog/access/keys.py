@@ -45,7 +45,9 @@ class ApiKeyRecord:
 
     def principal(self) -> Principal:
         """The caller this key stands for."""
-        return Principal(self.scope, self.collection_id, f"key {self.name!r}")
+        return Principal(
+            self.scope, self.collection_id, f"key {self.name!r}", key_id=str(self.id)
+        )
 
 
 def _digest(salt: bytes, secret: str) -> bytes:
@@ -99,6 +101,18 @@ async def revoke_key(session: AsyncSession, key: str) -> list[ApiKeyRecord]:
     if not rows:
         raise NotFound(f"no active key {key!r}")
     return [ApiKeyRecord(*row) for row in rows]
+
+
+async def key_is_active(session: AsyncSession, key_id: str) -> bool:
+    """Whether the key with id ``key_id`` exists and is not revoked."""
+    try:
+        wanted = uuid.UUID(key_id)
+    except ValueError:
+        return False
+    query = select(ApiKey.revoked_at).where(ApiKey.id == wanted)
+    with translate_db_errors():
+        row = (await session.execute(query)).one_or_none()
+    return row is not None and row.revoked_at is None
 
 
 async def authenticate_key(session: AsyncSession, token: str) -> Principal:

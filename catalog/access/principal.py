@@ -24,11 +24,17 @@ def check_scope(scope: str) -> str:
 
 @dataclass(frozen=True)
 class Principal:
-    """The caller: a scope (None when anonymous) and the one collection it is limited to."""
+    """The caller: a scope (None when anonymous) and the one collection it is limited to.
+
+    ``key_id`` names the API key it came from (so a revoked key's signed URLs stop), and
+    ``expires_at`` (seconds since the epoch) the end of the credential's life, when known.
+    """
 
     scope: str | None = None
     collection_id: str | None = None
     name: str = "anonymous"
+    key_id: str | None = None
+    expires_at: float | None = None
 
     @property
     def is_anonymous(self) -> bool:

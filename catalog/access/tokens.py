@@ -84,4 +84,5 @@ class JwtVerifier:
         return Principal(
             scope, collection if isinstance(collection, str) else None,
             f"token of {claims.get('sub', 'unknown')!r}",
+            expires_at=float(claims["exp"]),
         )

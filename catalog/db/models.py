@@ -215,3 +215,14 @@ class ApiKey(Base):
     digest: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[CreatedAt]
     revoked_at: Mapped[Timestamp | None]
+
+
+class ServiceSecret(Base):
+    """A secret the service's processes share (the key that signs asset URLs), made once
+    by whichever process needs it first."""
+
+    __tablename__ = "service_secrets"
+
+    name: Mapped[str] = mapped_column(Text, primary_key=True)
+    value: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[CreatedAt]

@@ -70,6 +70,11 @@ class AssetStore(Protocol):
         """Remove the object at ``key``; raises :class:`~catalog.errors.NotFound`."""
         ...
 
+    @property
+    def href_prefix(self) -> str:
+        """What the href of every object of this store starts with (no I/O)."""
+        ...
+
     def href(self, key: str) -> str:
         """The URL a STAC asset stored at ``key`` carries; no I/O, the object may not exist."""
         ...

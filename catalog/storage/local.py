@@ -15,6 +15,7 @@ import secrets
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import aclosing, contextmanager, suppress
 from pathlib import Path
+from stat import S_ISREG
 from typing import TypeVar
 from urllib.parse import unquote
 
@@ -106,6 +107,11 @@ class LocalAssetStore:
     def __repr__(self) -> str:
         return f"LocalAssetStore({str(self.root)!r})"
 
+    @property
+    def href_prefix(self) -> str:
+        """What the href of every object in this store starts with (``file:///root/``)."""
+        return self.root.as_uri().rstrip("/") + "/"
+
     def _resolve(self, key: str) -> Path:
         """The real path of the normalized ``key``, refused if it leaves the root."""
         if any(part.startswith(TEMP_PREFIX) for part in key.split("/")):
@@ -185,6 +191,20 @@ class LocalAssetStore:
         path = self._resolve(key)
         with _os_errors(key, "delete"):
             path.unlink()
+
+    async def file(self, key: str) -> tuple[Path, os.stat_result]:
+        """The real path of the regular file at ``key`` and its ``stat``, for a server that
+        sends it; :class:`~catalog.errors.NotFound` for anything but a regular file."""
+        key = check_key(key)
+        return await asyncio.to_thread(self._regular_file, key)
+
+    def _regular_file(self, key: str) -> tuple[Path, os.stat_result]:
+        path = self._resolve(key)
+        with _os_errors(key, "read"):
+            stat = path.stat()
+        if not S_ISREG(stat.st_mode):
+            raise NotFound(f"no asset stored at key {shown_key(key)}")
+        return path, stat
 
     def href(self, key: str) -> str:
         """The ``file://`` URI of ``key`` under the root (not resolved, no I/O)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 import obstore
@@ -93,6 +94,11 @@ class ObjectAssetStore:
         """``<scheme>://<bucket>/<prefix>``: what every href of this store starts with."""
         return f"{self.scheme}://{self.bucket}/{self.prefix}".rstrip("/")
 
+    @property
+    def href_prefix(self) -> str:
+        """What the href of every object in this store starts with."""
+        return self.href_base + "/"
+
     def _connect(self, options: dict[str, str | bool]) -> ObjectStore:
         if self.scheme == "memory":
             if options:
@@ -163,6 +169,38 @@ class ObjectAssetStore:
         with _obstore_errors(key, "delete"):
             await obstore.head_async(self._store, self._path(key))
             await obstore.delete_async(self._store, self._path(key))
+
+    async def info(self, key: str) -> ObjectInfo:
+        """The size and last modification of the object at ``key`` (one HEAD request);
+        :class:`~catalog.errors.NotFound` when there is none."""
+        key = check_key(key)
+        with _obstore_errors(key, "check"):
+            meta = await obstore.head_async(self._store, self._path(key))
+        return ObjectInfo(key, int(meta["size"]), meta["last_modified"].timestamp())
+
+    async def read_range(self, key: str, start: int, end: int) -> bytes:
+        """Bytes ``start`` (included) to ``end`` (excluded) of the object at ``key``."""
+        key = check_key(key)
+        with _obstore_errors(key, "read"):
+            data = await obstore.get_range_async(self._store, self._path(key), start=start, end=end)
+        return bytes(data)
+
+    @property
+    def can_sign(self) -> bool:
+        """Whether the backend makes presigned URLs (S3, GCS and Azure do; memory not)."""
+        return self.scheme != "memory"
+
+    async def signed_url(self, key: str, expires_in: timedelta) -> str:
+        """A presigned GET URL of the object at ``key``, valid for ``expires_in``; no
+        request is sent (the object may not exist). ``StorageError`` when the backend
+        cannot sign (no credentials to sign with, or the memory store)."""
+        key = check_key(key)
+        if not self.can_sign:
+            raise StorageError(f"the {self.scheme}:// store cannot sign URLs")
+        try:
+            return await obstore.sign_async(self._store, "GET", self._path(key), expires_in)
+        except (BaseError, ValueError, TypeError) as exc:
+            raise _storage_error(key, "sign a URL for", exc) from exc
 
     def href(self, key: str) -> str:
         """``<scheme>://<bucket>/<prefix>/<key>`` (no I/O; the object may not exist)."""
