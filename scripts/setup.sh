@@ -86,8 +86,21 @@ build_browser() {
   fi
 }
 
+install_azurite() {
+  # Azurite (Microsoft's Azure Storage emulator) for the object-store tests; pinned by
+  # scripts/azurite/package-lock.json, reinstalled when the lock file changes.
+  local dir="$ROOT/scripts/azurite" stamp="$ROOT/scripts/azurite/node_modules/.stacql-install" want
+  want="$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)"
+  if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
+    log "installing Azurite (scripts/azurite)"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error > /dev/null)
+    echo "$want" > "$stamp"
+  fi
+}
+
 install_python_deps
 build_browser
+install_azurite
 install_chromium
 start_postgres
 ensure_postgis

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -39,7 +40,7 @@ class StorageSettings(BaseModel):
 
     url: str = "var/assets"
     # obstore configuration of an object store (endpoint, region, credentials...).
-    options: dict[str, str | bool] = {}
+    options: dict[str, Any] = {}
 
 
 class AssetSettings(BaseModel):

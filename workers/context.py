@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from typing import Any
 
 from workers.extract.item import SAFE_DRIVERS, ExtractOptions
 from workers.providers.processors import ProcessorRegistry, default_registry
@@ -36,7 +37,7 @@ class WorkerConfig:
 
     database_url: str
     storage_url: str
-    storage_options: Mapping[str, str | bool] | None = None
+    storage_options: Mapping[str, Any] | None = None
     registry: ProcessorRegistry = field(default_factory=default_registry)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     extract: ExtractOptions = field(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from catalog.errors import StorageError
@@ -13,7 +14,7 @@ from catalog.storage.objectstore import SCHEMES, ObjectAssetStore
 
 
 def create_asset_store(
-    url_or_path: str, options: Mapping[str, str | bool] | None = None
+    url_or_path: str, options: Mapping[str, Any] | None = None
 ) -> AssetStore:
     """The store for ``url_or_path``.
 

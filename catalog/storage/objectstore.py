@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
+from typing import Any
 from urllib.parse import urlsplit
 
 import obstore
@@ -82,7 +83,7 @@ class ObjectAssetStore:
     unusable URL raises :class:`~catalog.errors.StorageError`.
     """
 
-    def __init__(self, url: str, **options: str | bool) -> None:
+    def __init__(self, url: str, **options: Any) -> None:
         self.scheme, self.bucket, self.prefix = _split_url(url)
         self._store = self._connect(options)
 
@@ -99,7 +100,7 @@ class ObjectAssetStore:
         """What the href of every object in this store starts with."""
         return self.href_base + "/"
 
-    def _connect(self, options: dict[str, str | bool]) -> ObjectStore:
+    def _connect(self, options: dict[str, Any]) -> ObjectStore:
         if self.scheme == "memory":
             if options:
                 raise StorageError("the memory:// store takes no options")

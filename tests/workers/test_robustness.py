@@ -11,7 +11,6 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -28,6 +27,7 @@ from sqlalchemy.engine import make_url
 
 from catalog.jobs import JobRecord
 from catalog.storage import ObjectAssetStore
+from tests.support.object_stores import moto_s3, s3_options
 from tests.support.paths import RASTERS, REPO
 from tests.workers.proxy import TcpProxy, free_port
 from tests.workers.test_jobs import WHEN, enqueue, items, job_row, upload
@@ -244,28 +244,8 @@ def test_two_workers_on_one_queue_run_each_job_once_and_the_same_file_gives_one_
 @pytest.fixture
 def s3_server() -> Iterator[str]:
     """A real S3 API over HTTP (moto's server) with a bucket ``assets``; its URL."""
-    from moto.server import ThreadedMotoServer
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    url = f"http://127.0.0.1:{port}"
-    import boto3
-
-    boto3.client(
-        "s3", endpoint_url=url, region_name="us-east-1", aws_access_key_id="test",
-        aws_secret_access_key="test",
-    ).create_bucket(Bucket="assets")
-    yield url
-    server.stop()
-
-
-def s3_options(url: str) -> dict[str, Any]:
-    return {
-        "aws_endpoint": url, "aws_region": "us-east-1", "aws_access_key_id": "test",
-        "aws_secret_access_key": "test", "client_options": {"allow_http": True},
-        "retry_config": {"max_retries": 0},  # our retry policy is under test, not obstore's
-    }
+    with moto_s3() as url:
+        yield url
 
 
 @pytest.mark.parametrize(("drops", "status"), [(2, "finished"), (50, "failed")])
