@@ -27,7 +27,7 @@ from stac_fastapi.types.config import ApiSettings
 from stac_fastapi.types.extension import ApiExtension
 
 from catalog.access import JwtVerifier
-from catalog.operations import AssetOperations
+from catalog.operations import AssetOperations, TileOperations
 from stac_compat.access import Authentication
 from stac_compat.aggregation import AggregationClient
 from stac_compat.assets import create_asset_router
@@ -35,6 +35,7 @@ from stac_compat.client import CatalogClient
 from stac_compat.count import CountExtension
 from stac_compat.errors import add_error_handlers
 from stac_compat.queryables import QueryablesClient
+from stac_compat.tiles import create_tile_router
 from stac_compat.transactions import CatalogTransactionExtension, ItemHook, TransactionsClient
 
 # The CQL2 the compiler in catalog/search/cql2.py evaluates.
@@ -86,6 +87,7 @@ def create_stac_api(
     jwt: JwtVerifier | None = None,
     skip_auth_prefixes: tuple[str, ...] = (),
     assets: AssetOperations | None = None,
+    tiles: TileOperations | None = None,
 ) -> StacApi:
     """Mount the STAC API routes on ``app`` (at its root) and return the StacApi.
 
@@ -95,7 +97,8 @@ def create_stac_api(
     collections, queryables, aggregation); writes always use ``sessions``. Callers are
     authenticated by API key (or by bearer JWT with ``jwt``) on every path but
     ``skip_auth_prefixes``. With ``assets``, stored assets are served at
-    ``/collections/{c}/items/{i}/assets/{key}`` and item hrefs point there.
+    ``/collections/{c}/items/{i}/assets/{key}`` and item hrefs point there; with
+    ``tiles`` too, item tiles and mosaics are served (``stac_compat.tiles``).
     """
     writes, sessions = sessions, read_sessions or sessions
     settings = ApiSettings(
@@ -148,6 +151,8 @@ def create_stac_api(
     )
     if assets is not None:
         app.include_router(create_asset_router(assets), tags=["Assets"])
+        if tiles is not None:
+            app.include_router(create_tile_router(assets, tiles))
     add_error_handlers(app)
     app.add_middleware(
         Authentication, sessions=writes, jwt=jwt, skip_prefixes=skip_auth_prefixes

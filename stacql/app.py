@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from catalog.access import FetchPolicy, JwtSettings, JwtVerifier
 from catalog.db import create_engine, create_read_sessionmaker, create_sessionmaker
 from catalog.jobs import JobRecord
-from catalog.operations import AssetOperations
+from catalog.operations import AssetOperations, TileOperations
 from catalog.storage import AssetStore, create_asset_store
 from graphql_api import ItemEvents, Limits, Services, UploadedRaster, create_graphql_router
 from graphql_api.body_limit import BodySizeLimit
@@ -180,6 +180,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         jwt=verifier,
         skip_auth_prefixes=(GRAPHQL_PATH, BROWSER_PATH),
         assets=assets,
+        tiles=TileOperations(sessions, store),
     )
     app.add_middleware(
         JsonBodyGuard, max_body=settings.api.max_body_bytes, skip_prefixes=(GRAPHQL_PATH,)

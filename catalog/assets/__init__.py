@@ -9,7 +9,7 @@ from catalog.assets.delivery import (
     entity_tag,
 )
 from catalog.assets.hrefs import GRANT_PARAMETER, AssetUrls, asset_path, url_segment
-from catalog.assets.locate import StoredAsset, locate_asset
+from catalog.assets.locate import StoredAsset, choose_asset, locate_asset
 
 __all__ = [
     "GRANT_PARAMETER",
@@ -20,6 +20,7 @@ __all__ = [
     "RedirectDelivery",
     "StoredAsset",
     "asset_path",
+    "choose_asset",
     "deliver",
     "entity_tag",
     "locate_asset",

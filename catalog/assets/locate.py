@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,18 +13,24 @@ from catalog.access.signing import grant_is_current
 from catalog.db.errors import translate_db_errors
 from catalog.db.models import Asset, Collection, Item
 from catalog.errors import ItemNotFound, NotFound, Unauthorized, UnknownCollection
+from catalog.search.render import asset_json
 from catalog.storage import AssetStore
+
+RASTER_ROLES = ("visual", "data")
+RASTER_MEDIA_TYPES = ("image/tiff", "image/jp2", "image/vnd.stac.geotiff")
 
 
 @dataclass(frozen=True)
 class StoredAsset:
-    """An item's asset whose bytes are in our store at ``store_key``."""
+    """An item's asset whose bytes are in our store at ``store_key``; ``document`` is its
+    STAC asset object (with its href as stored)."""
 
     collection_id: str
     item_id: str
     key: str
     store_key: str
     media_type: str | None
+    document: dict[str, Any] = field(default_factory=dict)
 
 
 async def _check_readable(
@@ -46,9 +53,10 @@ async def locate_asset(
     principal: Principal,
     collection_id: str,
     item_id: str,
-    key: str,
+    key: str | None,
 ) -> StoredAsset:
-    """The stored object of asset ``key`` of an item, if ``principal`` may read it.
+    """The stored object of asset ``key`` of an item, if ``principal`` may read it; with
+    ``key`` None, the item's first stored raster (role ``visual``, then ``data``).
 
     Raises ``UnknownCollection`` (also for a private collection the caller may not read),
     ``ItemNotFound``, ``NotFound`` for a missing asset or one whose href is not in
@@ -56,26 +64,61 @@ async def locate_asset(
     ``Unauthorized`` for a signed grant whose key was revoked.
     """
     await _check_readable(session, principal, collection_id)
-    query = select(Asset.href, Asset.media_type).where(
-        Asset.collection_id == collection_id, Asset.item_id == item_id, Asset.key == key
-    )
+    query = select(Asset.key, asset_json().label("document"))
+    query = query.where(Asset.collection_id == collection_id, Asset.item_id == item_id)
+    if key is not None:
+        query = query.where(Asset.key == key)
     with translate_db_errors():
-        row = (await session.execute(query)).one_or_none()
-    if row is None:
+        rows = (await session.execute(query.order_by(Asset.position))).all()
+    if not rows:
         raise await _missing(session, collection_id, item_id, key)
-    store_key = store.key_of(row.href)
+    documents = {row.key: dict(row.document) for row in rows}
+    chosen = choose_asset(documents, store, key)
+    if chosen is None:
+        raise await _missing(session, collection_id, item_id, key)
+    store_key = store.key_of(chosen[1]["href"])
     if store_key is None:
         raise NotFound(
-            f"asset {key!r} of item {item_id!r} is not stored by this catalog: "
-            f"fetch it from its href {row.href}"
+            f"asset {chosen[0]!r} of item {item_id!r} is not stored by this catalog: "
+            f"fetch it from its href {chosen[1]['href']}"
         )
-    return StoredAsset(collection_id, item_id, key, store_key, row.media_type)
+    return StoredAsset(
+        collection_id, item_id, chosen[0], store_key, chosen[1].get("type"), chosen[1]
+    )
 
 
-async def _missing(session: AsyncSession, collection_id: str, item_id: str, key: str) -> NotFound:
+def choose_asset(
+    assets: dict[str, Any], store: AssetStore, key: str | None
+) -> tuple[str, dict[str, Any]] | None:
+    """The asset ``key`` of an item's ``assets`` (STAC asset objects, hrefs as stored), or
+    with ``key`` None its first raster in ``store`` with the role ``visual``, else
+    ``data``, else any; None when there is no such asset."""
+    if key is not None:
+        asset = assets.get(key)
+        return (key, asset) if isinstance(asset, dict) and "href" in asset else None
+
+    def is_raster(asset: Any) -> bool:
+        if not isinstance(asset, dict) or not isinstance(asset.get("href"), str):
+            return False
+        media = str(asset.get("type") or "").split(";")[0].strip()
+        return media in RASTER_MEDIA_TYPES and store.key_of(asset["href"]) is not None
+
+    rasters = [(k, a) for k, a in assets.items() if is_raster(a)]
+    for role in RASTER_ROLES:
+        for chosen in rasters:
+            if role in (chosen[1].get("roles") or ()):
+                return chosen
+    return rasters[0] if rasters else None
+
+
+async def _missing(
+    session: AsyncSession, collection_id: str, item_id: str, key: str | None
+) -> NotFound:
     query = select(Item.id).where(Item.collection_id == collection_id, Item.id == item_id)
     with translate_db_errors():
         exists = (await session.execute(query)).scalar_one_or_none() is not None
     if not exists:
         return ItemNotFound(f"no item {item_id!r} in collection {collection_id!r}")
+    if key is None:
+        return NotFound(f"item {item_id!r} of collection {collection_id!r} has no stored raster")
     return NotFound(f"item {item_id!r} of collection {collection_id!r} has no asset {key!r}")

@@ -226,3 +226,13 @@ class ServiceSecret(Base):
     name: Mapped[str] = mapped_column(Text, primary_key=True)
     value: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[CreatedAt]
+
+
+class MosaicSearch(Base):
+    """A search registered for mosaic tiles, under an id derived from its content."""
+
+    __tablename__ = "mosaic_searches"
+
+    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    search: Mapped[Any] = mapped_column(JSONB)
+    created_at: Mapped[CreatedAt]

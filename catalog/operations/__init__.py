@@ -2,5 +2,6 @@
 inputs, enforces access once, and leaves wire formats to the adapters."""
 
 from catalog.operations.assets import AssetOperations
+from catalog.operations.tiles import TileOperations, TileRequest
 
-__all__ = ["AssetOperations"]
+__all__ = ["AssetOperations", "TileOperations", "TileRequest"]
