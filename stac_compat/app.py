@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from brotli_asgi import BrotliMiddleware
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from stac_fastapi.api.app import StacApi
+from stac_fastapi.api.middleware import ProxyHeaderMiddleware
 from stac_fastapi.api.models import (
     GeoJSONResponse,
     ItemCollectionUri,
@@ -25,6 +27,8 @@ from stac_fastapi.extensions.query import QueryExtension
 from stac_fastapi.extensions.sort import ItemCollectionSortExtension, SearchSortExtension
 from stac_fastapi.types.config import ApiSettings
 from stac_fastapi.types.extension import ApiExtension
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 
 from catalog.access import JwtVerifier
 from catalog.operations import AssetOperations, TileOperations
@@ -74,6 +78,31 @@ def _items_extensions(sessions: async_sessionmaker[AsyncSession]) -> list[ApiExt
     ]
 
 
+# Bytes of files and images: compressing them again costs CPU and breaks byte ranges.
+BINARY_ROUTES = [r"/assets/", r"/tiles/", r"/preview\.[a-z]+$"]
+
+
+def _middlewares(trust_forwarded: bool) -> list[Middleware]:
+    """stac-fastapi's middlewares, with CORS open to the headers asset readers and tile
+    layers use (ranges, validators, credentials), and proxy headers only when trusted."""
+    middlewares = [
+        Middleware(BrotliMiddleware, excluded_handlers=BINARY_ROUTES),
+        Middleware(
+            CORSMiddleware,
+            allow_origins=["*"],
+            allow_methods=["OPTIONS", "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Content-Type", "Authorization", "X-API-Key", "Range", "If-Range",
+                           "If-None-Match", "If-Modified-Since"],
+            expose_headers=["Content-Range", "Content-Length", "Accept-Ranges", "ETag",
+                            "Last-Modified", "Stacql-Jobs"],
+            max_age=600,
+        ),
+    ]
+    if trust_forwarded:
+        middlewares.append(Middleware(ProxyHeaderMiddleware))
+    return middlewares
+
+
 def create_stac_api(
     app: FastAPI,
     sessions: async_sessionmaker[AsyncSession],
@@ -88,6 +117,7 @@ def create_stac_api(
     skip_auth_prefixes: tuple[str, ...] = (),
     assets: AssetOperations | None = None,
     tiles: TileOperations | None = None,
+    trust_forwarded: bool = False,
 ) -> StacApi:
     """Mount the STAC API routes on ``app`` (at its root) and return the StacApi.
 
@@ -99,6 +129,7 @@ def create_stac_api(
     ``skip_auth_prefixes``. With ``assets``, stored assets are served at
     ``/collections/{c}/items/{i}/assets/{key}`` and item hrefs point there; with
     ``tiles`` too, item tiles and mosaics are served (``stac_compat.tiles``).
+    ``Forwarded`` / ``X-Forwarded-*`` headers shape links only with ``trust_forwarded``.
     """
     writes, sessions = sessions, read_sessions or sessions
     settings = ApiSettings(
@@ -148,6 +179,7 @@ def create_stac_api(
         ),
         collections_get_request_model=collection_search.GET,
         exceptions={},
+        middlewares=_middlewares(trust_forwarded),
     )
     if assets is not None:
         app.include_router(create_asset_router(assets), tags=["Assets"])

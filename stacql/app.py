@@ -26,6 +26,7 @@ from graphql_api.body_limit import BodySizeLimit
 from stac_compat import create_stac_api
 from stac_compat.middleware import JsonBodyGuard
 from stac_compat.transactions import ItemHook
+from stacql.public_url import PublicUrl
 from stacql.settings import Settings
 from workers import create_queue
 from workers.completion import enqueue_item_completion
@@ -181,6 +182,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         skip_auth_prefixes=(GRAPHQL_PATH, BROWSER_PATH),
         assets=assets,
         tiles=TileOperations(sessions, store),
+        trust_forwarded=settings.api.trust_forwarded,
     )
     app.add_middleware(
         JsonBodyGuard, max_body=settings.api.max_body_bytes, skip_prefixes=(GRAPHQL_PATH,)
@@ -188,4 +190,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # A file and its sidecar, plus room for the multipart envelope.
     upload_room = 2 * settings.graphql.max_upload_bytes + settings.api.max_body_bytes
     app.add_middleware(BodySizeLimit, max_bytes=upload_room, prefix=GRAPHQL_PATH)
+    # Outermost: every link and href below is written for the URL fixed here.
+    app.add_middleware(
+        PublicUrl, public_url=settings.api.public_url,
+        trust_forwarded=settings.api.trust_forwarded,
+    )
     return app

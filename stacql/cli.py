@@ -319,8 +319,8 @@ def serve(
         host=host or settings.api.host,
         port=port or settings.api.port,
         workers=workers or settings.api.workers,
-        proxy_headers=True,
-        forwarded_allow_ips="*",
+        proxy_headers=settings.api.trust_forwarded,
+        forwarded_allow_ips="*" if settings.api.trust_forwarded else None,
         root_path=settings.api.root_path,
         log_level="info",
     )

@@ -63,6 +63,10 @@ class ApiSettings(BaseModel):
     # process runs its Python on one core at a time.
     workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
     root_path: str = ""
+    # The URL clients reach the service at (links, asset hrefs); empty: the request's host.
+    public_url: str | None = None
+    # Honour Forwarded / X-Forwarded-* (only behind a proxy that sets them).
+    trust_forwarded: bool = False
     max_limit: int = Field(10_000, ge=1)
     max_body_bytes: int = Field(50 * 1024 * 1024, ge=1024)
 

@@ -13,7 +13,13 @@ import pytest
 from catalog.access import create_key, revoke_key, set_private
 from catalog.access.signing import AssetSigner, stored_signing_secret
 from catalog.storage import LocalAssetStore
-from stacql.settings import AssetSettings, DatabaseSettings, Settings, StorageSettings
+from stacql.settings import (
+    ApiSettings,
+    AssetSettings,
+    DatabaseSettings,
+    Settings,
+    StorageSettings,
+)
 from tests.support.access import admin_key
 from tests.support.app_client import app_client
 from tests.support.paths import RASTERS
@@ -286,3 +292,23 @@ async def test_configured_signing_secret_is_used(scratch_url, catalog: Catalog) 
         assert (await other.get(href, headers={"X-API-Key": ""})).status_code == 200
     # A grant of another secret is refused here.
     assert (await catalog.client.get(href)).status_code == 401
+
+
+async def test_asset_bytes_are_sent_as_stored_not_recompressed(catalog: Catalog) -> None:
+    headers = {"Accept-Encoding": "br, gzip", "Range": "bytes=0-999"}
+    response = await catalog.client.get(ASSET, headers=headers)
+    assert "content-encoding" not in response.headers
+    assert response.headers["content-length"] == "1000"
+
+
+async def test_hrefs_follow_the_public_url(scratch_url, catalog: Catalog) -> None:
+    settings = Settings(
+        database=DatabaseSettings(url=scratch_url),
+        storage=StorageSettings(url=str(catalog.store.root)),
+        api=ApiSettings(public_url="https://data.example.org/catalog"),
+    )
+    async with app_client(settings) as (_, client):
+        item = (await client.get("/collections/c1/items/i1")).json()
+        served = await client.get("/collections/c1/items/i1/assets/data")
+    assert item["assets"]["data"]["href"] == f"https://data.example.org/catalog{ASSET}"
+    assert served.status_code == 200 and served.content == COG.read_bytes()

@@ -8,7 +8,8 @@ import pytest
 
 from catalog.search import build_search, search
 from stacql.app import create_app
-from stacql.settings import DatabaseSettings, Settings
+from stacql.settings import ApiSettings, DatabaseSettings, Settings
+from tests.support.app_client import app_client
 from tests.support.paths import STAC_DATA
 
 NAIP_ITEMS = STAC_DATA / "pgstac/planetary-computer/data/naip/items.ndjson"
@@ -120,10 +121,31 @@ async def test_items_of_a_collection_are_only_that_collection(stac_client) -> No
         {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "maps.example.com"},
     ],
 )
-async def test_links_follow_the_forwarded_host_and_scheme(stac_client, headers) -> None:
-    body = (await stac_client.get("/collections/naip", headers=headers)).json()
+async def test_links_follow_trusted_forwarded_host_and_scheme(
+    catalog_url, loaded_sessions, stac_client, headers
+) -> None:
+    trusted = Settings(database=DatabaseSettings(url=catalog_url),
+                       api=ApiSettings(trust_forwarded=True))
+    async with app_client(trusted) as (_, client):
+        body = (await client.get("/collections/naip", headers=headers)).json()
+    untrusted = (await stac_client.get("/collections/naip", headers=headers)).json()
     self_link = next(link for link in body["links"] if link["rel"] == "self")
     assert self_link["href"] == "https://maps.example.com/collections/naip"
+    # Without trust, a client cannot make the API write links to a host of its choosing.
+    self_link = next(link for link in untrusted["links"] if link["rel"] == "self")
+    assert self_link["href"] == "http://stacql.test/collections/naip"
+
+
+async def test_links_and_hrefs_follow_the_public_url(catalog_url, loaded_sessions) -> None:
+    public = Settings(database=DatabaseSettings(url=catalog_url),
+                      api=ApiSettings(public_url="https://catalog.example.org/stac/"))
+    async with app_client(public) as (_, client):
+        body = (await client.get("/search?collections=joplin&limit=2",
+                                 headers={"X-Forwarded-Host": "evil.example"})).json()
+        landing = (await client.get("/")).json()
+    hrefs = [link["href"] for link in body["links"] + body["features"][0]["links"]]
+    hrefs += [link["href"] for link in landing["links"]]
+    assert all(h.startswith("https://catalog.example.org/stac/") for h in hrefs), hrefs
 
 
 async def test_links_carry_the_root_path_behind_a_proxy(catalog_url, loaded_sessions) -> None:
