@@ -15,12 +15,10 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _pipe(source: socket.socket, target: socket.socket, count: list[int] | None = None) -> None:
+def _pipe(source: socket.socket, target: socket.socket) -> None:
     try:
         while chunk := source.recv(65536):
             target.sendall(chunk)
-            if count is not None:
-                count[0] += len(chunk)
         target.shutdown(socket.SHUT_WR)  # an orderly end passes through
     except OSError:
         # One side is gone: close both, or the other would wait for an answer forever.
@@ -32,19 +30,12 @@ def _pipe(source: socket.socket, target: socket.socket, count: list[int] | None 
 class TcpProxy:
     """Forwards ``127.0.0.1:port`` to ``target`` once :meth:`open` is called; until then
     connections to the port are refused. The first ``drop_first`` connections accepted
-    are closed at once (a service that is down, then back). ``bytes_to_clients`` counts
-    what the target sent back through it."""
+    are closed at once (a service that is down, then back)."""
 
     def __init__(self, port: int, target: tuple[str, int], drop_first: int = 0) -> None:
         self.port, self.target = port, target
         self.drop_first = drop_first
         self._server: socket.socket | None = None
-        self._received = [0]
-
-    @property
-    def bytes_to_clients(self) -> int:
-        """Bytes the target has sent to clients through the proxy so far."""
-        return self._received[0]
 
     def open(self) -> None:
         server = socket.socket()
@@ -64,8 +55,8 @@ class TcpProxy:
                     client.close()
                     continue
                 upstream = socket.create_connection(self.target)
-                for args in ((client, upstream), (upstream, client, self._received)):
-                    threading.Thread(target=_pipe, args=args, daemon=True).start()
+                for a, b in ((client, upstream), (upstream, client)):
+                    threading.Thread(target=_pipe, args=(a, b), daemon=True).start()
 
     def close(self) -> None:
         if self._server is not None:
