@@ -18,13 +18,10 @@ import argparse
 import asyncio
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -39,13 +36,16 @@ from rasterio.warp import transform_bounds
 from rio_tiler.io import Reader
 
 REPO = Path(__file__).resolve().parents[1]
-OUT = REPO / "bench" / "out"
+if str(REPO) not in sys.path:  # run as a script: make bench/ importable as a package
+    sys.path.insert(0, str(REPO))
+
+from bench.servers import DATABASE, OUT, free_port, serve  # noqa: E402
+
 STORE = OUT / "tiles-store"
 STORAGE = STORE
 COG = STORE / "bench" / "rgb.tif"
 TITILER_VENV = OUT / "titiler-venv"
 TITILER_APP = REPO / "bench" / "titiler_app.py"
-DATABASE = "postgresql+asyncpg://root@127.0.0.1:5432/stacql_bench_tiles"
 TMS = morecantile.tms.get("WebMercatorQuad")
 SIZE = 8192
 
@@ -75,33 +75,6 @@ def make_cog(path: Path) -> None:
     with rasterio.open(staged) as src:
         copy_raster(src, path, driver="COG", compress="DEFLATE", blocksize=512)
     staged.unlink()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@contextmanager
-def serve(command: list[str], env: dict[str, str], url: str) -> Iterator[str]:
-    """Run a server command until the block ends; yields ``url`` once it answers."""
-    process = subprocess.Popen(command, cwd=REPO, env={**os.environ, **env},
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(url, timeout=2)
-                break
-            except httpx.TransportError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit(f"{command[0]} did not start") from None
-                time.sleep(0.3)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(20)
 
 
 def ensure_titiler() -> Path:

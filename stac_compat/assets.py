@@ -52,7 +52,10 @@ def create_asset_router(assets: AssetOperations) -> APIRouter:
         if _not_modified(request.headers, delivery):
             return Response(status_code=304, headers=validators)
         if isinstance(delivery, FileDelivery):
-            return _FileResponse(delivery.path, media_type=delivery.media_type, headers=validators)
+            return _FileResponse(
+                delivery.path, media_type=delivery.media_type, headers=validators,
+                stat_result=delivery.stat,
+            )
         return _object_response(request, delivery, validators)
 
     return router

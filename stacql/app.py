@@ -52,7 +52,10 @@ def jwt_verifier(settings: Settings) -> JwtVerifier | None:
 
 
 def asset_operations(
-    settings: Settings, sessions: async_sessionmaker[AsyncSession], store: AssetStore
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    store: AssetStore,
+    read_sessions: async_sessionmaker[AsyncSession] | None = None,
 ) -> AssetOperations:
     """Access to stored assets with the configured URL lifetime and signing."""
     secret = settings.assets.signing_secret
@@ -61,6 +64,7 @@ def asset_operations(
         url_ttl=timedelta(seconds=settings.assets.url_ttl_seconds),
         secret=secret.get_secret_value().encode() if secret else None,
         sign_object_urls=settings.assets.sign_object_urls,
+        read_sessions=read_sessions,
     )
 
 
@@ -147,7 +151,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     redis = Redis.from_url(settings.redis.url, socket_connect_timeout=5, socket_timeout=5)
     queue = create_queue(redis, settings.workers.queues[0])
     store = create_asset_store(settings.storage.url, settings.storage.options)
-    assets = asset_operations(settings, sessions, store)
+    read_sessions = create_read_sessionmaker(engine)
+    assets = asset_operations(settings, sessions, store, read_sessions)
     verifier = jwt_verifier(settings)
 
     @asynccontextmanager
@@ -177,11 +182,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     create_stac_api(
         app, sessions, max_limit=settings.api.max_limit,
         after_item_write=_completion_hook(sessions, queue, store),
-        read_sessions=create_read_sessionmaker(engine),
+        read_sessions=read_sessions,
         jwt=verifier,
         skip_auth_prefixes=(GRAPHQL_PATH, BROWSER_PATH),
         assets=assets,
-        tiles=TileOperations(sessions, store),
+        tiles=TileOperations(sessions, store, read_sessions),
         trust_forwarded=settings.api.trust_forwarded,
     )
     app.add_middleware(

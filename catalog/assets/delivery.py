@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import mimetypes
+import os
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -25,12 +26,22 @@ def entity_tag(size: int, modified: float) -> str:
 
 @dataclass(frozen=True)
 class FileDelivery:
-    """A regular file of the local store, sent by the server itself."""
+    """A regular file of the local store, sent by the server itself; ``stat`` as read
+    when it was found (so the server need not read it again)."""
 
     path: Path
-    size: int
-    modified: float
+    stat: os.stat_result
     media_type: str
+
+    @property
+    def size(self) -> int:
+        """Bytes in the file."""
+        return self.stat.st_size
+
+    @property
+    def modified(self) -> float:
+        """Last modification, seconds since the epoch."""
+        return self.stat.st_mtime
 
     @property
     def etag(self) -> str:
@@ -80,7 +91,7 @@ async def deliver(
     media_type = _media_type(asset)
     if isinstance(store, LocalAssetStore):
         path, stat = await store.file(asset.store_key)
-        return FileDelivery(path, stat.st_size, stat.st_mtime, media_type)
+        return FileDelivery(path, stat, media_type)
     if isinstance(store, ObjectAssetStore):
         if sign_urls and store.can_sign:
             url = await store.signed_url(asset.store_key, expires_in)

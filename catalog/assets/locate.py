@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, outerjoin, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog.access.principal import Principal
@@ -33,18 +33,11 @@ class StoredAsset:
     document: dict[str, Any] = field(default_factory=dict)
 
 
-async def _check_readable(
-    session: AsyncSession, principal: Principal, collection_id: str
-) -> None:
-    query = select(Collection.private).where(Collection.id == collection_id)
-    with translate_db_errors():
-        private = (await session.execute(query)).scalar_one_or_none()
+def _check_readable(private: bool | None, principal: Principal, collection_id: str) -> None:
     # A private collection the caller may not read answers as a missing one: the caller
     # is not to learn that it exists.
     if private is None or (private and not principal.may_read_private(collection_id)):
         raise UnknownCollection(f"no collection {collection_id!r}")
-    if private and not await grant_is_current(session, principal):
-        raise Unauthorized(f"the credential of the {principal.name} has been revoked")
 
 
 async def locate_asset(
@@ -63,17 +56,24 @@ async def locate_asset(
     ``store`` (an external link, which clients fetch from where it points), and
     ``Unauthorized`` for a signed grant whose key was revoked.
     """
-    await _check_readable(session, principal, collection_id)
-    query = select(Asset.key, asset_json().label("document"))
-    query = query.where(Asset.collection_id == collection_id, Asset.item_id == item_id)
+    # One statement: the collection's privacy and the item's assets (none if missing).
+    on = and_(Asset.collection_id == Collection.id, Asset.item_id == item_id)
     if key is not None:
-        query = query.where(Asset.key == key)
+        on = and_(on, Asset.key == key)
+    query = (
+        select(Collection.private, Asset.key, asset_json().label("document"))
+        .select_from(outerjoin(Collection, Asset, on))
+        .where(Collection.id == collection_id)
+        .order_by(Asset.position)
+    )
     with translate_db_errors():
-        rows = (await session.execute(query.order_by(Asset.position))).all()
-    if not rows:
-        raise await _missing(session, collection_id, item_id, key)
-    documents = {row.key: dict(row.document) for row in rows}
-    chosen = choose_asset(documents, store, key)
+        rows = (await session.execute(query)).all()
+    private = rows[0].private if rows else None
+    _check_readable(private, principal, collection_id)
+    if private and not await grant_is_current(session, principal):
+        raise Unauthorized(f"the credential of the {principal.name} has been revoked")
+    documents = {row.key: dict(row.document) for row in rows if row.key is not None}
+    chosen = choose_asset(documents, store, key) if documents else None
     if chosen is None:
         raise await _missing(session, collection_id, item_id, key)
     store_key = store.key_of(chosen[1]["href"])

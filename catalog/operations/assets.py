@@ -19,7 +19,8 @@ class AssetOperations:
     ``url_ttl`` bounds signed grants and presigned object-store URLs. ``secret`` signs
     grants; without one, a secret kept in the database (made on first use) is shared by
     every process. ``sign_object_urls`` sends clients to presigned object-store URLs
-    instead of streaming the bytes through the API.
+    instead of streaming the bytes through the API. ``read_sessions``, when given, serve
+    the lookups (autocommit sessions spare a BEGIN and ROLLBACK per request).
     """
 
     def __init__(
@@ -30,8 +31,10 @@ class AssetOperations:
         url_ttl: timedelta = timedelta(hours=1),
         secret: bytes | None = None,
         sign_object_urls: bool = True,
+        read_sessions: async_sessionmaker[AsyncSession] | None = None,
     ) -> None:
         self.sessions = sessions
+        self.read_sessions = read_sessions or sessions
         self.store = store
         self.url_ttl = url_ttl
         self.sign_object_urls = sign_object_urls
@@ -68,7 +71,7 @@ class AssetOperations:
     ) -> Delivery:
         """How to send the bytes of an item's asset to ``principal`` (see
         ``catalog.assets.locate_asset`` for the errors raised)."""
-        async with self.sessions() as session:
+        async with self.read_sessions() as session:
             asset = await locate_asset(
                 session, self.store, principal, collection_id, item_id, key
             )

@@ -55,14 +55,20 @@ class TileRequest:
 class TileOperations:
     """Rendering stored rasters as map tiles; every read checks the caller's access."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], store: AssetStore) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        store: AssetStore,
+        read_sessions: async_sessionmaker[AsyncSession] | None = None,
+    ) -> None:
         self.sessions = sessions
+        self.read_sessions = read_sessions or sessions
         self.store = store
 
     async def _source(
         self, principal: Principal, collection_id: str, item_id: str, asset_key: str | None
     ) -> RasterSource:
-        async with self.sessions() as session:
+        async with self.read_sessions() as session:
             asset = await locate_asset(
                 session, self.store, principal, collection_id, item_id, asset_key
             )
@@ -100,7 +106,7 @@ class TileOperations:
         self, principal: Principal, collection_id: str, item_id: str
     ) -> list[float]:
         """The item's bbox (west, south, east, north), for a TileJSON."""
-        async with self.sessions() as session:
+        async with self.read_sessions() as session:
             item = await get_item(session, collection_id, item_id, principal.readable_private)
         bbox = item.get("bbox") or [-180.0, -90.0, 180.0, 90.0]
         return [bbox[0], bbox[1], bbox[-2], bbox[-1]] if len(bbox) == 6 else list(bbox)
@@ -114,7 +120,7 @@ class TileOperations:
 
     async def mosaic_search(self, mosaic_id: str) -> dict[str, Any]:
         """The search registered as ``mosaic_id``; ``NotFound`` if none."""
-        async with self.sessions() as session:
+        async with self.read_sessions() as session:
             return await get_mosaic_search(session, mosaic_id)
 
     async def mosaic_tile(
@@ -144,7 +150,7 @@ class TileOperations:
         self, principal: Principal, request: SearchRequest, asset_key: str | None
     ) -> list[RasterSource]:
         # The search hides what the caller may not read; assets come with its items.
-        async with self.sessions() as session:
+        async with self.read_sessions() as session:
             if not await grant_is_current(session, principal):
                 raise Unauthorized(f"the credential of the {principal.name} has been revoked")
             page = await search(session, request)
