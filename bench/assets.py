@@ -3,7 +3,9 @@
 Both serve a 256 MiB file of the local store on loopback: stacql through
 ``/collections/bench/items/blob/assets/data`` (``stacql serve``, access checks and all),
 nginx as a static file (``apt-get install nginx-light``; its ``sendfile`` path is the
-target, ``python -m http.server`` would be the floor and serves no ranges). Each round,
+target, ``python -m http.server`` would be the floor and serves no ranges), and stacql
+behind that nginx with ``STACQL_ASSETS_ACCEL_REDIRECT`` (stacql checks access, nginx
+sends the bytes), as a production deployment would run it. Each round,
 in alternating order: a full download (MB/s), then 1,000 random 16 KiB ranges at
 concurrency 8 (ranges/s, MB/s and p50). Medians over rounds.
 
@@ -41,7 +43,12 @@ NGINX_CONF = """worker_processes {workers};
 daemon off; pid {dir}/nginx.pid; error_log {dir}/error.log;
 events {{ worker_connections 256; }}
 http {{ access_log off; sendfile on; tcp_nopush on;
-  server {{ listen 127.0.0.1:{port}; root {root}; }} }}
+  upstream stacql {{ server 127.0.0.1:{accel_port}; keepalive 16; }}
+  server {{ listen 127.0.0.1:{port}; root {root}; }}
+  server {{ listen 127.0.0.1:{front_port};
+    location /_store/ {{ internal; alias {root}/; }}
+    location / {{ proxy_pass http://stacql; proxy_http_version 1.1;
+                 proxy_set_header Connection ""; proxy_set_header Host $host; }} }} }}
 """
 
 
@@ -117,18 +124,24 @@ def main() -> None:
         raise SystemExit("nginx is missing: apt-get install -y nginx-light")
     make_blob()
     load_catalog()
-    ours_port, nginx_port = free_port(), free_port()
+    ours_port, accel_port, nginx_port, front_port = (free_port() for _ in range(4))
     workdir = Path(tempfile.mkdtemp(prefix="stacql-nginx-"))
     (workdir / "nginx.conf").write_text(NGINX_CONF.format(
-        workers=args.workers, dir=workdir, port=nginx_port, root=STORE.resolve()))
-    ours_cmd = [str(REPO / ".venv" / "bin" / "stacql"), "serve", "--port", str(ours_port),
-                "--workers", str(args.workers)]
+        workers=args.workers, dir=workdir, port=nginx_port, root=STORE.resolve(),
+        front_port=front_port, accel_port=accel_port))
+    stacql = str(REPO / ".venv" / "bin" / "stacql")
+    ours_cmd = [stacql, "serve", "--port", str(ours_port), "--workers", str(args.workers)]
+    accel_cmd = [stacql, "serve", "--port", str(accel_port), "--workers", str(args.workers)]
     nginx_cmd = ["nginx", "-c", str(workdir / "nginx.conf"), "-p", str(workdir)]
     env = {"STACQL_DATABASE_URL": DATABASE, "STACQL_STORAGE_URL": str(STORE)}
-    urls = {"stacql": f"http://127.0.0.1:{ours_port}/collections/bench/items/blob/assets/data",
+    path = "/collections/bench/items/blob/assets/data"
+    urls = {"stacql": f"http://127.0.0.1:{ours_port}{path}",
+            "stacql+nginx": f"http://127.0.0.1:{front_port}{path}",
             "nginx": f"http://127.0.0.1:{nginx_port}/bench/blob.bin"}
     results: dict[str, dict[str, list[float]]] = {name: {} for name in urls}
+    accel_env = {**env, "STACQL_ASSETS_ACCEL_REDIRECT": "/_store/"}
     with serve(ours_cmd, env, f"http://127.0.0.1:{ours_port}/"), \
+            serve(accel_cmd, accel_env, f"http://127.0.0.1:{accel_port}/"), \
             serve(nginx_cmd, {}, f"http://127.0.0.1:{nginx_port}/"):
         for index in range(args.rounds):
             for name in (list(urls) if index % 2 == 0 else list(reversed(urls))):
@@ -141,11 +154,11 @@ def main() -> None:
     shutil.rmtree(workdir, ignore_errors=True)
     print(f"asset serving: {BLOB_SIZE >> 20} MiB file, {args.ranges} random {RANGE >> 10} KiB "
           f"ranges at concurrency 8, {args.rounds} rounds (medians), {args.workers} workers each")
-    print(f"{'':14} {'stacql':>10} {'nginx':>10} {'ratio':>7}")
+    print(f"{'':14} {'stacql':>10} {'stacql+nginx':>13} {'nginx':>10}   (ratios to nginx)")
     for metric in results["stacql"]:
-        ours = statistics.median(results["stacql"][metric])
-        theirs = statistics.median(results["nginx"][metric])
-        print(f"{metric:14} {ours:>10.1f} {theirs:>10.1f} {ours / theirs:>7.2f}")
+        ours, fronted, theirs = (statistics.median(results[name][metric]) for name in urls)
+        print(f"{metric:14} {ours:>10.1f} {fronted:>13.1f} {theirs:>10.1f}   "
+              f"{ours / theirs:.2f} / {fronted / theirs:.2f}")
 
 
 if __name__ == "__main__":

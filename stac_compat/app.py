@@ -118,6 +118,7 @@ def create_stac_api(
     assets: AssetOperations | None = None,
     tiles: TileOperations | None = None,
     trust_forwarded: bool = False,
+    accel_redirect: str | None = None,
 ) -> StacApi:
     """Mount the STAC API routes on ``app`` (at its root) and return the StacApi.
 
@@ -130,6 +131,7 @@ def create_stac_api(
     ``/collections/{c}/items/{i}/assets/{key}`` and item hrefs point there; with
     ``tiles`` too, item tiles and mosaics are served (``stac_compat.tiles``).
     ``Forwarded`` / ``X-Forwarded-*`` headers shape links only with ``trust_forwarded``.
+    ``accel_redirect`` hands local files to nginx (``stac_compat.assets``).
     """
     writes, sessions = sessions, read_sessions or sessions
     settings = ApiSettings(
@@ -182,7 +184,7 @@ def create_stac_api(
         middlewares=_middlewares(trust_forwarded),
     )
     if assets is not None:
-        app.include_router(create_asset_router(assets), tags=["Assets"])
+        app.include_router(create_asset_router(assets, accel_redirect), tags=["Assets"])
         if tiles is not None:
             app.include_router(create_tile_router(assets, tiles))
     add_error_handlers(app)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from email.utils import formatdate, parsedate_to_datetime
 from typing import Annotated
+from urllib.parse import quote
 
 import orjson
 from fastapi import APIRouter, Query, Request
@@ -29,8 +30,13 @@ ASSET_ROUTE = "/collections/{collection_id}/items/{item_id}/assets/{key:path}"
 STREAM_CHUNK = 1024 * 1024
 
 
-def create_asset_router(assets: AssetOperations) -> APIRouter:
-    """The router serving stored assets through ``assets``."""
+def create_asset_router(assets: AssetOperations, accel_redirect: str | None = None) -> APIRouter:
+    """The router serving stored assets through ``assets``.
+
+    With ``accel_redirect`` (the prefix of an nginx ``internal`` location aliasing the
+    local store), files of the local store are not sent by the API: it answers with an
+    ``X-Accel-Redirect`` header and nginx sends the bytes, ranges included.
+    """
     router = APIRouter()
 
     @router.api_route(ASSET_ROUTE, methods=["GET", "HEAD"], name="Download an asset")
@@ -51,6 +57,10 @@ def create_asset_router(assets: AssetOperations) -> APIRouter:
         validators = _validators(delivery)
         if _not_modified(request.headers, delivery):
             return Response(status_code=304, headers=validators)
+        if isinstance(delivery, FileDelivery) and accel_redirect is not None:
+            target = accel_redirect + quote(delivery.key)
+            return Response(media_type=delivery.media_type,
+                            headers={**validators, "x-accel-redirect": target})
         if isinstance(delivery, FileDelivery):
             return _FileResponse(
                 delivery.path, media_type=delivery.media_type, headers=validators,

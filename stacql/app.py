@@ -188,6 +188,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         assets=assets,
         tiles=TileOperations(sessions, store, read_sessions),
         trust_forwarded=settings.api.trust_forwarded,
+        accel_redirect=settings.assets.accel_redirect,
     )
     app.add_middleware(
         JsonBodyGuard, max_body=settings.api.max_body_bytes, skip_prefixes=(GRAPHQL_PATH,)

@@ -52,6 +52,9 @@ class AssetSettings(BaseModel):
     signing_secret: SecretStr | None = None
     # Object stores: send clients to presigned URLs rather than stream through the API.
     sign_object_urls: bool = True
+    # Local store behind nginx: the prefix of an internal location aliasing the store
+    # (/_store/); the API checks access and nginx sends the bytes (X-Accel-Redirect).
+    accel_redirect: str | None = None
 
 
 class ApiSettings(BaseModel):

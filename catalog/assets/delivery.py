@@ -32,6 +32,8 @@ class FileDelivery:
     path: Path
     stat: os.stat_result
     media_type: str
+    key: str = ""
+    """The file's key in the store (its path below the store's root)."""
 
     @property
     def size(self) -> int:
@@ -91,7 +93,7 @@ async def deliver(
     media_type = _media_type(asset)
     if isinstance(store, LocalAssetStore):
         path, stat = await store.file(asset.store_key)
-        return FileDelivery(path, stat, media_type)
+        return FileDelivery(path, stat, media_type, asset.store_key)
     if isinstance(store, ObjectAssetStore):
         if sign_urls and store.can_sign:
             url = await store.signed_url(asset.store_key, expires_in)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
-from sqlalchemy import and_, outerjoin, select
+from sqlalchemy import Select, and_, bindparam, outerjoin, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog.access.principal import Principal
@@ -33,6 +34,21 @@ class StoredAsset:
     document: dict[str, Any] = field(default_factory=dict)
 
 
+@cache
+def _assets_query(one_key: bool) -> Select:
+    """One statement: the collection's privacy and the item's assets (none if missing);
+    built once, as asset lookups run on every asset and tile request."""
+    on = and_(Asset.collection_id == Collection.id, Asset.item_id == bindparam("item_id"))
+    if one_key:
+        on = and_(on, Asset.key == bindparam("key"))
+    return (
+        select(Collection.private, Asset.key, asset_json().label("document"))
+        .select_from(outerjoin(Collection, Asset, on))
+        .where(Collection.id == bindparam("collection_id"))
+        .order_by(Asset.position)
+    )
+
+
 def _check_readable(private: bool | None, principal: Principal, collection_id: str) -> None:
     # A private collection the caller may not read answers as a missing one: the caller
     # is not to learn that it exists.
@@ -56,18 +72,9 @@ async def locate_asset(
     ``store`` (an external link, which clients fetch from where it points), and
     ``Unauthorized`` for a signed grant whose key was revoked.
     """
-    # One statement: the collection's privacy and the item's assets (none if missing).
-    on = and_(Asset.collection_id == Collection.id, Asset.item_id == item_id)
-    if key is not None:
-        on = and_(on, Asset.key == key)
-    query = (
-        select(Collection.private, Asset.key, asset_json().label("document"))
-        .select_from(outerjoin(Collection, Asset, on))
-        .where(Collection.id == collection_id)
-        .order_by(Asset.position)
-    )
+    values = {"collection_id": collection_id, "item_id": item_id, "key": key}
     with translate_db_errors():
-        rows = (await session.execute(query)).all()
+        rows = (await session.execute(_assets_query(key is not None), values)).all()
     private = rows[0].private if rows else None
     _check_readable(private, principal, collection_id)
     if private and not await grant_is_current(session, principal):

@@ -312,3 +312,20 @@ async def test_hrefs_follow_the_public_url(scratch_url, catalog: Catalog) -> Non
         served = await client.get("/collections/c1/items/i1/assets/data")
     assert item["assets"]["data"]["href"] == f"https://data.example.org/catalog{ASSET}"
     assert served.status_code == 200 and served.content == COG.read_bytes()
+
+
+async def test_accel_redirect_hands_the_file_to_nginx_after_the_access_check(
+    scratch_url, catalog: Catalog
+) -> None:
+    settings = Settings(
+        database=DatabaseSettings(url=scratch_url),
+        storage=StorageSettings(url=str(catalog.store.root)),
+        assets=AssetSettings(accel_redirect="/_store/"),
+    )
+    async with app_client(settings) as (_, client):
+        public = await client.get(ASSET, headers={"Range": "bytes=0-99"})
+        private = await client.get(PRIVATE_ASSET)
+    assert public.status_code == 200 and public.content == b""
+    assert public.headers["x-accel-redirect"] == "/_store/c1/cog.tif"
+    assert public.headers["etag"]
+    assert private.status_code == 404 and "x-accel-redirect" not in private.headers
