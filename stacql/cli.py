@@ -234,6 +234,7 @@ def worker(
     config = WorkerConfig(
         database_url=settings.database.url, storage_url=settings.storage.url,
         storage_options=settings.storage.options,
+        convert_to_cog=settings.workers.convert_to_cog,
     )
     run_worker(
         settings.redis.url, settings.database.url, settings.storage.url, queues, burst=burst,

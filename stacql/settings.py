@@ -106,6 +106,8 @@ class WorkerSettings(BaseModel):
     """RQ workers."""
 
     queues: list[str] = ["stacql"]
+    # Uploads that are not cloud-optimized get a COG beside them, which the item points to.
+    convert_to_cog: bool = True
 
 
 class IngestSettings(BaseModel):

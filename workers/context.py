@@ -44,6 +44,8 @@ class WorkerConfig:
         default_factory=lambda: ExtractOptions(allowed_drivers=SAFE_DRIVERS)
     )
     database_pool_size: int = 2
+    # Uploads that are not cloud-optimized get a COG beside them (workers.cog).
+    convert_to_cog: bool = True
 
 
 WORKER_CONFIG: ContextVar[WorkerConfig] = ContextVar("stacql_worker_config")

@@ -23,6 +23,7 @@ from catalog.jobs import JobRecord
 from catalog.search.lookup import get_collection
 from catalog.storage import AssetStore, LocalAssetStore, check_key
 from catalog.temporal import parse_rfc3339
+from workers.cog import COG_SUFFIX
 from workers.errors import QueueUnavailable
 from workers.providers.processors import ProcessorRegistry, default_registry
 from workers.queue import ExtractRequest, JobPolicy, enqueue_extract
@@ -54,8 +55,11 @@ class FolderReport:
 
 
 def is_raster_name(name: str) -> bool:
-    """Whether a file named ``name`` is taken for a raster (hidden files are not)."""
-    return not name.startswith(".") and Path(name).suffix.lower() in RASTER_SUFFIXES
+    """Whether a file named ``name`` is taken for a raster (hidden files are not, nor
+    the COGs stacql writes beside uploads)."""
+    if name.startswith(".") or name.lower().endswith(COG_SUFFIX):
+        return False
+    return Path(name).suffix.lower() in RASTER_SUFFIXES
 
 
 def sidecar_of(path: Path) -> Path | None:

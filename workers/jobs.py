@@ -34,6 +34,7 @@ from catalog.search.lookup import get_item
 from catalog.stac import normalize_items
 from catalog.storage import AssetStore, create_asset_store
 from catalog.temporal import parse_rfc3339
+from workers.cog import cog_key, converted, is_cloud_optimized, with_cog
 from workers.completion import merge_extracted
 from workers.context import WorkerConfig, current_config
 from workers.extract.item import extract, local_path
@@ -121,9 +122,10 @@ def _extra_assets(store: AssetStore, request: ExtractRequest, thumb: str | None)
 
 async def _build(
     config: WorkerConfig, sessions: Sessions, store: AssetStore, job_id: str,
-    request: ExtractRequest,
+    request: ExtractRequest, cloud_optimize: bool = False,
 ) -> dict[str, Any]:
-    """Extract the item and store its thumbnail; returns the item dict."""
+    """Extract the item and store its thumbnail (and, with ``cloud_optimize``, a COG of
+    a raster that is not one); returns the item dict."""
     processor = config.registry.for_collection(request.collection_id)
     metadata = await store.get(request.metadata_key) if request.metadata_key else None
     provided = processor.describe(PurePosixPath(request.key).name, metadata)
@@ -137,29 +139,45 @@ async def _build(
             provider_metadata=provided, asset_href=store.href(request.key), thumbnail=True,
             options=config.extract,
         )
+        item = extracted.item
+        if cloud_optimize and not is_cloud_optimized(path):
+            await record_step(sessions, set_progress, job_id, 0.6, "writing a cloud-optimized copy")
+            item = await _store_cog(store, request, item, path)
     await record_step(sessions, set_progress, job_id, 0.8, "storing the thumbnail")
     thumb = None
     if extracted.thumbnail is not None:
         thumb = (await store.put(thumbnail_key(request.key), extracted.thumbnail)).key
-    item = extracted.item
     item["assets"].update(_extra_assets(store, request, thumb))
     return item
+
+
+async def _store_cog(
+    store: AssetStore, request: ExtractRequest, item: dict[str, Any], path: Path
+) -> dict[str, Any]:
+    """Store a COG of the upload beside it and point the item's data asset to it."""
+    href = store.href(request.key)
+    key = next(k for k, asset in item["assets"].items() if asset.get("href") == href)
+    with converted(path) as cog_path, cog_path.open("rb") as file:
+        stored = await store.put(cog_key(request.key), file)
+        return with_cog(item, key, stored.href, cog_path)
 
 
 Writer = Callable[[AsyncSession, AssetStore, dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
 async def _extract_then_write(
-    config: WorkerConfig, job_id: str, request: ExtractRequest, write: Writer
+    config: WorkerConfig, job_id: str, request: ExtractRequest, write: Writer,
+    cloud_optimize: bool = False,
 ) -> dict[str, Any]:
     """Extract the raster, then ``write`` the item and mark the job finished with its
-    result in one transaction (so a job that dies leaves no item)."""
+    result in one transaction (so a job that dies leaves no item). Uploads are
+    ``cloud_optimize``d; an item written through the APIs keeps the hrefs it was given."""
     engine = create_engine(config.database_url, pool_size=config.database_pool_size)
     try:
         sessions = create_sessionmaker(engine)
         store = create_asset_store(config.storage_url, config.storage_options)
         await record_step(sessions, mark_started, job_id, "extracting the raster's metadata")
-        item = await _build(config, sessions, store, job_id, request)
+        item = await _build(config, sessions, store, job_id, request, cloud_optimize)
         async with sessions() as session, session.begin():
             await lock_item_key(session, item["collection"], item["id"])
             result = await write(session, store, item)
@@ -292,7 +310,10 @@ def extract_item(
     """
     request = ExtractRequest(collection_id, key, item_id, datetime, metadata_key)
     return run_recorded(
-        job_id, lambda config: _extract_then_write(config, job_id, request, _store_item)
+        job_id,
+        lambda config: _extract_then_write(
+            config, job_id, request, _store_item, config.convert_to_cog
+        ),
     )
 
 

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import orjson
 import pytest
 from redis import Redis
+from rq import Queue
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -25,6 +26,7 @@ from catalog.db import create_engine as create_async_engine
 from catalog.db import create_sessionmaker
 from catalog.ingest import upsert_collection
 from tests.support.paths import STAC_DATA
+from workers import create_queue
 
 TEST_REDIS_URL = os.environ.get("STACQL_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 NAIP_COLLECTION = STAC_DATA / "pgstac/planetary-computer/data/naip/collection.json"
@@ -101,3 +103,9 @@ def store_root(tmp_path: Path) -> Path:
     root = tmp_path / "assets"
     root.mkdir()
     return root
+
+
+@pytest.fixture
+def queue(redis_conn: Redis) -> Queue:
+    """The test queue on the test Redis."""
+    return create_queue(redis_conn, "stacql-test")
