@@ -27,6 +27,7 @@ from stac_fastapi.types.config import ApiSettings
 from stac_fastapi.types.extension import ApiExtension
 
 from catalog.access import JwtVerifier
+from catalog.search.count import CountBudget
 from stac_compat.access import Authentication
 from stac_compat.aggregation import AggregationClient
 from stac_compat.client import CatalogClient
@@ -79,6 +80,7 @@ def create_stac_api(
     description: str = "STAC API of the stacql catalog",
     version: str = "0.1.0",
     max_limit: int = 10_000,
+    count_budget: CountBudget | None = None,
     after_item_write: ItemHook | None = None,
     read_sessions: async_sessionmaker[AsyncSession] | None = None,
     jwt: JwtVerifier | None = None,
@@ -86,6 +88,8 @@ def create_stac_api(
 ) -> StacApi:
     """Mount the STAC API routes on ``app`` (at its root) and return the StacApi.
 
+    ``count_budget`` bounds the counts behind ``numberMatched`` when a search does not
+    ask for one with ``count=true`` (see ``catalog.search.count``).
     ``after_item_write`` receives each item the Transaction endpoints store (see
     ``stac_compat.transactions``) and returns the ids of the jobs it queued.
     ``read_sessions``, when given, serve the routes that only read (search, items,
@@ -126,6 +130,7 @@ def create_stac_api(
         client=CatalogClient(
             sessions=sessions,
             max_limit=max_limit,
+            count_budget=count_budget or CountBudget(),
             extensions=extensions,
             landing_page_id="stacql",
             title=title,

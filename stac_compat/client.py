@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -13,8 +14,9 @@ from stac_fastapi.types.core import AsyncBaseCoreClient
 from stac_fastapi.types.requests import get_base_url
 
 from catalog.errors import InvalidInput
-from catalog.search import build_search, count_matches, search, search_rows
+from catalog.search import SearchRequest, build_search, count_matches, search, search_rows
 from catalog.search.collection_search import search_collections
+from catalog.search.count import CountBudget, count_within
 from catalog.search.lookup import get_collection, get_item
 from catalog.search.render import item_text_parts
 from catalog.stac.links import (
@@ -39,6 +41,7 @@ class CatalogClient(AsyncBaseCoreClient):
 
     sessions: async_sessionmaker[AsyncSession] = attr.ib(kw_only=True)
     max_limit: int = attr.ib(default=10_000, kw_only=True)
+    count_budget: CountBudget = attr.ib(factory=CountBudget, kw_only=True)
 
     async def landing_page(self, **kwargs: Any) -> dict[str, Any]:
         """Called with `GET /`: the standard landing page, plus links to the GraphQL API
@@ -55,7 +58,7 @@ class CatalogClient(AsyncBaseCoreClient):
         return page
 
     def _item_collection(
-        self, page: ItemPage, request: Request, paging: list[dict[str, Any]], first_page: bool
+        self, page: ItemPage, request: Request, paging: list[dict[str, Any]]
     ) -> dict[str, Any]:
         body: dict[str, Any] = {
             "type": "FeatureCollection",
@@ -65,8 +68,6 @@ class CatalogClient(AsyncBaseCoreClient):
         }
         if page.matched is not None:
             body["numberMatched"] = page.matched
-        elif first_page and page.next_token is None:
-            body["numberMatched"] = len(page.features)  # a lone page is its own exact count
         return body
 
     async def _run(self, values: dict[str, Any], request: Request) -> ItemPage:
@@ -83,11 +84,23 @@ class CatalogClient(AsyncBaseCoreClient):
                     apply_fields(with_item_links(item, base), include, exclude)
                     for item in found.items
                 ]
-                return ItemPage(features, found.next_token, found.prev_token, found.matched)
-            rows = await search_rows(session, query, item_text_parts())
-            matched = await count_matches(session, query) if query.count else None
-        features = FeatureTexts([feature_text(row, base) for row in rows.rows])
-        return ItemPage(features, rows.next_token, rows.prev_token, matched)
+                page = ItemPage(features, found.next_token, found.prev_token, found.matched)
+            else:
+                rows = await search_rows(session, query, item_text_parts())
+                matched = await count_matches(session, query) if query.count else None
+                features = FeatureTexts([feature_text(row, base) for row in rows.rows])
+                page = ItemPage(features, rows.next_token, rows.prev_token, matched)
+        return dataclasses.replace(page, matched=await self._matched(page, query))
+
+    async def _matched(self, page: ItemPage, query: SearchRequest) -> int | None:
+        """``numberMatched``: counted when asked; a lone first page is its own exact
+        count; otherwise counted within ``count_budget``, or left out past it."""
+        if page.matched is not None:
+            return page.matched
+        if query.token is None and page.next_token is None:
+            return len(page.features)
+        async with self.sessions() as session:
+            return await count_within(session, query, self.count_budget)
 
     async def get_search(self, **kwargs: Any) -> Response:
         """Called with `GET /search`."""
@@ -98,7 +111,7 @@ class CatalogClient(AsyncBaseCoreClient):
         page = await self._run(kwargs, request)
         url, raw = str(request.url).split("?")[0], dict(request.query_params)
         paging = _paging(page, lambda rel, token: page_link(rel, url, raw, token))
-        return self._item_collection(page, request, paging, not kwargs.get("token"))
+        return self._item_collection(page, request, paging)
 
     async def post_search(self, search_request: Any, **kwargs: Any) -> Response:
         """Called with `POST /search`."""
@@ -109,7 +122,7 @@ class CatalogClient(AsyncBaseCoreClient):
         url = str(request.url).split("?")[0]
         paging = _paging(page, lambda rel, token: post_page_link(rel, url, body, token))
         return item_collection_response(
-            self._item_collection(page, request, paging, not values.get("token"))
+            self._item_collection(page, request, paging)
         )
 
     async def all_collections(self, **kwargs: Any) -> Response:

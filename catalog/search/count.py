@@ -1,0 +1,76 @@
+"""Counts of the items a search matches: exact on request, or bounded by time and rows.
+
+Clients read ``numberMatched`` without asking for it (pystac-client's ``matched()``
+pages with ``limit=1`` and has no way to ask for a count), so a count is tried on every
+page, but one can cost a scan of every matching row. ``count_within`` stops early:
+it counts at most ``max_rows + 1`` matches and runs under a statement timeout of
+``budget_ms``, and answers None (no count) when either bound is reached.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import asyncpg
+from sqlalchemy import func, literal_column, select
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from catalog.db.errors import driver_error, translate_db_errors
+from catalog.search.engine import where_clauses
+from catalog.search.fields import items
+from catalog.search.request import SearchRequest
+
+
+@dataclass(frozen=True)
+class CountBudget:
+    """How much an unrequested count may cost: a time and a number of rows.
+
+    ``budget_ms`` of 0 turns such counts off (only ``count=true`` counts).
+    """
+
+    budget_ms: int = 100
+    max_rows: int = 100_000
+
+    @property
+    def enabled(self) -> bool:
+        """Whether counts are tried at all without being asked for."""
+        return self.budget_ms > 0 and self.max_rows > 0
+
+
+async def count_within(
+    session: AsyncSession, request: SearchRequest, budget: CountBudget
+) -> int | None:
+    """The exact number of items matching ``request``, or None when counting them would
+    take more than ``budget.budget_ms`` or pass ``budget.max_rows`` matches.
+
+    ``session`` must not have run a statement yet: the count runs in a transaction of
+    its own (whatever the session's isolation level) so that its statement timeout ends
+    with it. Other database errors are translated as everywhere in the catalog.
+    """
+    if not budget.enabled:
+        return None
+    capped = (
+        select(literal_column("1"))
+        .select_from(items)
+        .where(*where_clauses(request))
+        .limit(budget.max_rows + 1)
+        .subquery()
+    )
+    # READ COMMITTED, not the read sessions' autocommit: SET LOCAL needs a transaction.
+    await session.connection(execution_options={"isolation_level": "READ COMMITTED"})
+    try:
+        with translate_db_errors():
+            try:
+                await session.execute(
+                    select(func.set_config("statement_timeout", str(budget.budget_ms), True))
+                )
+                result = await session.execute(select(func.count()).select_from(capped))
+            except DBAPIError as exc:
+                if isinstance(driver_error(exc), asyncpg.QueryCanceledError):
+                    return None  # past the budget
+                raise
+            matched = result.scalar_one()
+    finally:
+        await session.rollback()
+    return matched if matched <= budget.max_rows else None
