@@ -9,7 +9,6 @@ from stac_fastapi.api.models import (
     GeoJSONResponse,
     ItemCollectionUri,
     create_get_request_model,
-    create_post_request_model,
     create_request_model,
 )
 from stac_fastapi.extensions.aggregation import AggregationExtension
@@ -25,6 +24,7 @@ from stac_fastapi.extensions.query import QueryExtension
 from stac_fastapi.extensions.sort import ItemCollectionSortExtension, SearchSortExtension
 from stac_fastapi.types.config import ApiSettings
 from stac_fastapi.types.extension import ApiExtension
+from stac_fastapi.types.search import BaseSearchPostRequest
 
 from catalog.access import JwtVerifier
 from catalog.search.count import CountBudget
@@ -33,6 +33,7 @@ from stac_compat.aggregation import AggregationClient
 from stac_compat.client import CatalogClient
 from stac_compat.count import CountExtension
 from stac_compat.errors import add_error_handlers
+from stac_compat.filter import FilterPostRequest
 from stac_compat.queryables import QueryablesClient
 from stac_compat.transactions import CatalogTransactionExtension, ItemHook, TransactionsClient
 
@@ -138,7 +139,10 @@ def create_stac_api(
         ),
         extensions=extensions,
         search_get_request_model=create_get_request_model(search_extensions),
-        search_post_request_model=create_post_request_model(search_extensions),
+        search_post_request_model=create_request_model(
+            "SearchPostRequest", base_model=BaseSearchPostRequest, extensions=search_extensions,
+            mixins=[FilterPostRequest], request_type="POST",
+        ),
         items_get_request_model=create_request_model(
             "ItemCollectionUri", base_model=ItemCollectionUri,
             extensions=items_extensions, request_type="GET",
