@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import attr
@@ -34,6 +33,14 @@ from stac_compat.feature_text import FeatureTexts, feature_text, item_collection
 from stac_compat.fields import apply_fields
 from stac_compat.responses import geojson_response, json_response
 
+_SPEC = "https://api.stacspec.org"
+# The v1.1.0 conformance classes stac-fastapi advertises whose extension also has a
+# v1.0.0 version (sortables came with v1.1.0 and have none).
+V1_0_0 = {
+    f"{_SPEC}/v1.1.0/{part}": f"{_SPEC}/v1.0.0/{part}"
+    for part in ("item-search#sort", "ogcapi-features#sort")
+}
+
 
 @attr.s
 class CatalogClient(AsyncBaseCoreClient):
@@ -42,6 +49,12 @@ class CatalogClient(AsyncBaseCoreClient):
     sessions: async_sessionmaker[AsyncSession] = attr.ib(kw_only=True)
     max_limit: int = attr.ib(default=10_000, kw_only=True)
     count_budget: CountBudget = attr.ib(factory=CountBudget, kw_only=True)
+
+    def conformance_classes(self) -> list[str]:
+        """The extensions' conformance classes, with the v1.0.0 URI of each v1.1.0 one
+        that has a v1.0.0 version: clients (pystac-client) look for ``v1.0.*`` URIs."""
+        classes = super().conformance_classes()
+        return sorted({*classes, *(V1_0_0[uri] for uri in classes if uri in V1_0_0)})
 
     async def landing_page(self, **kwargs: Any) -> dict[str, Any]:
         """Called with `GET /`: the standard landing page, plus links to the GraphQL API
@@ -90,7 +103,7 @@ class CatalogClient(AsyncBaseCoreClient):
                 matched = await count_matches(session, query) if query.count else None
                 features = FeatureTexts([feature_text(row, base) for row in rows.rows])
                 page = ItemPage(features, rows.next_token, rows.prev_token, matched)
-        return dataclasses.replace(page, matched=await self._matched(page, query))
+        return replace(page, matched=await self._matched(page, query))
 
     async def _matched(self, page: ItemPage, query: SearchRequest) -> int | None:
         """``numberMatched``: counted when asked; a lone first page is its own exact
