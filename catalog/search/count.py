@@ -2,19 +2,26 @@
 
 Clients read ``numberMatched`` without asking for it (pystac-client's ``matched()``
 pages with ``limit=1`` and has no way to ask for a count), so a count is tried on every
-page, but one can cost a scan of every matching row. ``count_within`` stops early:
-it counts at most ``max_rows + 1`` matches and runs under a statement timeout of
-``budget_ms``, and answers None (no count) when either bound is reached.
+page, but one can cost a scan of every matching row. ``count_within`` gives up early:
+when PostgreSQL's plan expects more than ``max_rows`` matches it does not count at all
+(a large result, the usual case on a large table, costs one planning); otherwise it
+counts at most ``max_rows + 1`` matches under a statement timeout of ``budget_ms`` (the
+plan can be wrong, or the matches slow to find), and answers None (no count) when any
+bound is reached.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
-from sqlalchemy import func, literal_column, select
+import orjson
+from sqlalchemy import Select, func, literal_column, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import ClauseElement, Executable
 
 from catalog.db.errors import driver_error, translate_db_errors
 from catalog.search.engine import where_clauses
@@ -38,11 +45,34 @@ class CountBudget:
         return self.budget_ms > 0 and self.max_rows > 0
 
 
+class _Explain(Executable, ClauseElement):
+    """``EXPLAIN (FORMAT JSON)`` of a SELECT, its parameters bound as the SELECT's."""
+
+    inherit_cache = False
+
+    def __init__(self, statement: Select) -> None:
+        self.statement = statement
+
+
+@compiles(_Explain, "postgresql")
+def _compile_explain(element: _Explain, compiler: Any, **kw: Any) -> str:
+    return "EXPLAIN (FORMAT JSON) " + compiler.process(element.statement, **kw)
+
+
+async def _expected_rows(session: AsyncSession, query: Select) -> float:
+    """The number of rows PostgreSQL's plan expects ``query`` to return."""
+    plan = (await session.execute(_Explain(query))).scalar_one()
+    if isinstance(plan, str | bytes):
+        plan = orjson.loads(plan)
+    return float(plan[0]["Plan"]["Plan Rows"])
+
+
 async def count_within(
     session: AsyncSession, request: SearchRequest, budget: CountBudget
 ) -> int | None:
-    """The exact number of items matching ``request``, or None when counting them would
-    take more than ``budget.budget_ms`` or pass ``budget.max_rows`` matches.
+    """The exact number of items matching ``request``, or None when the plan expects
+    more than ``budget.max_rows`` matches, or counting them would take more than
+    ``budget.budget_ms`` or pass ``budget.max_rows`` matches.
 
     ``session`` must not have run a statement yet: the count runs in a transaction of
     its own (whatever the session's isolation level) so that its statement timeout ends
@@ -50,13 +80,8 @@ async def count_within(
     """
     if not budget.enabled:
         return None
-    capped = (
-        select(literal_column("1"))
-        .select_from(items)
-        .where(*where_clauses(request))
-        .limit(budget.max_rows + 1)
-        .subquery()
-    )
+    matches = select(literal_column("1")).select_from(items).where(*where_clauses(request))
+    capped = matches.limit(budget.max_rows + 1).subquery()
     # READ COMMITTED, not the read sessions' autocommit: SET LOCAL needs a transaction.
     await session.connection(execution_options={"isolation_level": "READ COMMITTED"})
     try:
@@ -65,6 +90,8 @@ async def count_within(
                 await session.execute(
                     select(func.set_config("statement_timeout", str(budget.budget_ms), True))
                 )
+                if await _expected_rows(session, matches) > budget.max_rows:
+                    return None
                 result = await session.execute(select(func.count()).select_from(capped))
             except DBAPIError as exc:
                 if isinstance(driver_error(exc), asyncpg.QueryCanceledError):

@@ -6,7 +6,7 @@ import asyncio
 import time
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from catalog.db import create_read_sessionmaker
@@ -72,3 +72,23 @@ async def test_count_past_the_time_budget_is_omitted_without_waiting(scratch_ses
     assert counted is None
     assert 0.2 <= elapsed < 5
     assert timeout != "200ms"
+
+
+async def test_a_result_the_plan_expects_large_is_not_counted(read_sessions) -> None:
+    """Past ``max_rows`` by PostgreSQL's estimate (table statistics): one EXPLAIN, no
+    count, so a large table is never scanned for numberMatched."""
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:
+        statements.append(statement)
+
+    engine = read_sessions.kw["bind"].sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        async with read_sessions() as session:
+            counted = await count_within(session, build_search(), CountBudget(max_rows=100))
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert counted is None
+    assert any(s.startswith("EXPLAIN") for s in statements)
+    assert not any("count(" in s for s in statements), statements
