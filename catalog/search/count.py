@@ -3,8 +3,9 @@
 Clients read ``numberMatched`` without asking for it (pystac-client's ``matched()``
 pages with ``limit=1`` and has no way to ask for a count), so a count is tried on every
 page, but one can cost a scan of every matching row. ``count_within`` gives up early:
-when PostgreSQL's plan expects more than ``max_rows`` matches it does not count at all
-(a large result, the usual case on a large table, costs one planning); otherwise it
+when PostgreSQL's plan expects more than ``max_rows`` matches, or a sequential scan of
+an items table of more than ``max_rows`` rows, it does not count at all (such a count,
+the usual one on a large table, costs one planning); otherwise it
 counts at most ``max_rows + 1`` matches under a statement timeout of ``budget_ms`` (the
 plan can be wrong, or the matches slow to find), and answers None (no count) when any
 bound is reached.
@@ -36,8 +37,8 @@ class CountBudget:
     ``budget_ms`` of 0 turns such counts off (only ``count=true`` counts).
     """
 
-    budget_ms: int = 100
-    max_rows: int = 100_000
+    budget_ms: int = 25
+    max_rows: int = 10_000
 
     @property
     def enabled(self) -> bool:
@@ -59,20 +60,49 @@ def _compile_explain(element: _Explain, compiler: Any, **kw: Any) -> str:
     return "EXPLAIN (FORMAT JSON) " + compiler.process(element.statement, **kw)
 
 
-async def _expected_rows(session: AsyncSession, query: Select) -> float:
-    """The number of rows PostgreSQL's plan expects ``query`` to return."""
+@dataclass(frozen=True)
+class _Plan:
+    rows: float
+    """The number of rows the plan expects."""
+    scans_items: bool
+    """Whether it reads the whole items table (a sequential scan)."""
+
+
+def _scans_items(node: dict[str, Any]) -> bool:
+    if node.get("Node Type") == "Seq Scan" and node.get("Relation Name") == items.name:
+        return True
+    return any(_scans_items(child) for child in node.get("Plans", ()))
+
+
+async def _plan(session: AsyncSession, query: Select) -> _Plan:
+    """What PostgreSQL's plan of ``query`` expects to do."""
     plan = (await session.execute(_Explain(query))).scalar_one()
     if isinstance(plan, str | bytes):
         plan = orjson.loads(plan)
-    return float(plan[0]["Plan"]["Plan Rows"])
+    root = plan[0]["Plan"]
+    return _Plan(float(root["Plan Rows"]), _scans_items(root))
+
+
+async def _costly(session: AsyncSession, matches: Select, max_rows: int) -> bool:
+    """Whether the plan of ``matches`` expects more than ``max_rows`` rows, or reads an
+    items table of more than ``max_rows`` rows from end to end."""
+    plan = await _plan(session, matches)
+    if plan.rows > max_rows:
+        return True
+    if not plan.scans_items:
+        return False
+    # The planner's size of the table: it knows it even before any ANALYZE.
+    whole = await _plan(session, select(literal_column("1")).select_from(items))
+    return whole.rows > max_rows
 
 
 async def count_within(
     session: AsyncSession, request: SearchRequest, budget: CountBudget
 ) -> int | None:
     """The exact number of items matching ``request``, or None when the plan expects
-    more than ``budget.max_rows`` matches, or counting them would take more than
-    ``budget.budget_ms`` or pass ``budget.max_rows`` matches.
+    more than ``budget.max_rows`` matches or a full scan of a table larger than that,
+    or counting them would take more than ``budget.budget_ms`` or pass
+    ``budget.max_rows`` matches.
 
     ``session`` must not have run a statement yet: the count runs in a transaction of
     its own (whatever the session's isolation level) so that its statement timeout ends
@@ -90,7 +120,7 @@ async def count_within(
                 await session.execute(
                     select(func.set_config("statement_timeout", str(budget.budget_ms), True))
                 )
-                if await _expected_rows(session, matches) > budget.max_rows:
+                if await _costly(session, matches, budget.max_rows):
                     return None
                 result = await session.execute(select(func.count()).select_from(capped))
             except DBAPIError as exc:
