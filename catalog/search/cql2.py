@@ -49,16 +49,16 @@ MAX_DEPTH = 64
 def parse_filter(value: str | dict[str, Any], lang: str | None = None) -> dict[str, Any]:
     """Parse a CQL2 filter (text, JSON text or a JSON object) into CQL2-JSON.
 
-    Without ``lang``, an object or text starting with ``{`` is CQL2-JSON and other text
-    is CQL2 text; an object is read as CQL2-JSON whatever ``lang`` says (it can be
-    nothing else). Raises ``InvalidFilter`` with the parser's explanation for anything
-    malformed.
+    An object, or text starting with ``{``, is CQL2-JSON whatever ``lang`` says (CQL2
+    text cannot start so; rustac's command line sends JSON text as ``cql2-text``); other
+    text is CQL2 text unless ``lang`` is ``cql2-json``. Raises ``InvalidFilter`` with the
+    parser's explanation for anything malformed.
     """
     lang = (lang or _language_of(value)).lower()
     if lang not in ("cql2-json", "cql2-text"):
         raise InvalidFilter(f"unknown filter-lang {lang!r}; use cql2-text or cql2-json")
     try:
-        if isinstance(value, dict) or lang == "cql2-json":
+        if lang == "cql2-json" or _language_of(value) == "cql2-json":
             text = value if isinstance(value, str) else dumps(value)
             return cql2.parse_json(text).to_json()
         if isinstance(value, str):

@@ -87,13 +87,16 @@ async def test_rustac_searches_with_a_one_argument_and(catalog_server, loaded_se
     assert [item["id"] for item in items] == expected
 
 
-async def test_rustac_command_line_filter(catalog_server, loaded_sessions) -> None:
+@pytest.mark.parametrize(
+    "given", [TEXT, orjson.dumps(ONE_ARGUMENT_AND).decode()], ids=["text", "json-text"]
+)
+async def test_rustac_command_line_filter(catalog_server, loaded_sessions, given) -> None:
     done = subprocess.run(
-        [str(RUSTAC_CLI), "search", catalog_server, "--collections", "naip", "--filter", TEXT,
+        [str(RUSTAC_CLI), "search", catalog_server, "--collections", "naip", "--filter", given,
          "--max-items", "40"],
         capture_output=True, timeout=120, check=False,
     )
     assert done.returncode == 0, done.stderr.decode()[-2000:]
     got = [feature["id"] for feature in orjson.loads(done.stdout)["features"]]
-    expected = await _engine_ids(loaded_sessions, collections=["naip"], filter=TEXT)
+    expected = await _engine_ids(loaded_sessions, collections=["naip"], filter=given)
     assert got == expected[:40] and got

@@ -53,6 +53,12 @@ def test_an_object_is_json_whatever_language_is_named() -> None:
     assert parse_filter(op("=", prop("id"), "a"), "cql2-text") == op("=", prop("id"), "a")
 
 
+def test_json_text_named_cql2_text_is_read_as_json() -> None:
+    """rustac's command line sends ``--filter '{...}'`` with ``filter-lang: cql2-text``."""
+    text = '{"op": "=", "args": [{"property": "id"}, "a"]}'
+    assert parse_filter(text, "cql2-text") == op("=", prop("id"), "a")
+
+
 @pytest.mark.parametrize("logical", ["and", "or"])
 def test_one_argument_and_or_stands_for_its_argument(logical: str) -> None:
     inner = op("<", prop("gsd"), 1)
