@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import strawberry
 
 from catalog.errors import InvalidInput
+from catalog.search import parse_filter
 from catalog.temporal import format_rfc3339
 from graphql_api.scalars import JSON
 
@@ -16,7 +17,10 @@ BboxArg = Annotated[
     list[float] | None,
     strawberry.argument(description="[west, south, east, north], or 6 numbers with heights."),
 ]
-FilterArg = Annotated[JSON | None, strawberry.argument(description="A CQL2-JSON filter.")]
+FilterArg = Annotated[
+    JSON | None,
+    strawberry.argument(description="A CQL2 filter: a CQL2-JSON object, or CQL2 text."),
+]
 TextArg = Annotated[str | None, strawberry.argument(description="Free-text terms.")]
 
 
@@ -88,10 +92,15 @@ class PropertyCondition:
 
 
 def combined_filter(
-    filter: dict[str, Any] | None, where: list[PropertyCondition] | None
+    filter: dict[str, Any] | str | None, where: list[PropertyCondition] | None
 ) -> dict[str, Any] | None:
-    """``filter`` (CQL2 JSON) AND every ``where`` condition, as one CQL2-JSON tree."""
-    parts = [filter] if filter else []
+    """``filter`` (CQL2 JSON or text) AND every ``where`` condition, as one CQL2-JSON tree.
+
+    Raises ``InvalidInput`` for a filter that is neither, or does not parse.
+    """
+    if filter is not None and not isinstance(filter, dict | str):
+        raise InvalidInput("filter must be a CQL2-JSON object or CQL2 text")
+    parts = [parse_filter(filter)] if filter else []
     for condition in where or ():
         parts.extend(condition.as_cql2())
     if not parts:

@@ -58,7 +58,7 @@ def item_request(
     bbox: list[float] | None = None,
     intersects: dict[str, Any] | None = None,
     datetime: DatetimeRange | None = None,
-    filter: dict[str, Any] | None = None,
+    filter: dict[str, Any] | str | None = None,
     where: list[PropertyCondition] | None = None,
     q: str | None = None,
     sort_by: list[SortBy] | None = None,
@@ -67,8 +67,6 @@ def item_request(
     readable_private: frozenset[str] | None = frozenset(),
 ) -> SearchRequest:
     """The ``catalog.search`` request the GraphQL arguments stand for."""
-    if filter is not None and not isinstance(filter, dict):
-        raise InvalidInput("filter must be a CQL2-JSON object")
     return build_search(
         collections=collections,
         ids=ids,

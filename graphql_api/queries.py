@@ -6,7 +6,7 @@ from typing import Annotated
 
 import strawberry
 
-from catalog.errors import InvalidInput, NotFound
+from catalog.errors import NotFound
 from catalog.jobs import get_job, job_uuid
 from catalog.search import build_search
 from catalog.search.assets import search_assets
@@ -169,8 +169,6 @@ class Query:
         where: list[PropertyCondition] | None = None,
         q: TextArg = None,
     ) -> Aggregation:
-        if filter is not None and not isinstance(filter, dict):
-            raise InvalidInput("filter must be a CQL2-JSON object")
         request = build_search(
             collections=collections, ids=ids, bbox=bbox, intersects=intersects,
             datetime=datetime.as_interval() if datetime else None,

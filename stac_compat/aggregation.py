@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from stac_fastapi.extensions.aggregation.client import AsyncBaseAggregationClient
 from stac_fastapi.types.requests import get_base_url
 
+from catalog.errors import InvalidInput
 from catalog.search import build_search
 from catalog.search.aggregate import AVAILABLE, AggregationSpec, aggregate
 from catalog.search.lookup import get_collection
@@ -35,15 +36,43 @@ def _names(value: Any) -> tuple[str, ...]:
     return tuple(v.strip() for v in value if v.strip())
 
 
+def _int(values: dict[str, Any], name: str, default: int) -> int:
+    value = values.get(name, default)
+    if isinstance(value, bool):
+        raise InvalidInput(f"{name} must be an integer")
+    try:
+        return int(value)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(f"{name} must be an integer, not {value!r}") from exc
+
+
+def _spec(values: dict[str, Any]) -> AggregationSpec:
+    """The aggregations asked for, from the query string (GET) or the body (POST)."""
+    return AggregationSpec(
+        names=_names(values.get("aggregations")),
+        datetime_interval=values.get("datetime_interval", "month"),
+        property=values.get("property"),
+        buckets=_int(values, "buckets", 10),
+        geohash_precision=_int(values, "precision", 1),
+    )
+
+
 @attr.s
 class AggregationClient(AsyncBaseAggregationClient):
-    """Aggregations over the items a search matches."""
+    """Aggregations over the items a search matches.
+
+    stac-fastapi calls these with the parsed request as keywords (GET) or as the first
+    argument (POST), and passes the path's collection id only to some routes, so both
+    methods read their values from the request itself (``params.raw_search_values``)
+    and the collection id from the path.
+    """
 
     sessions: async_sessionmaker[AsyncSession] = attr.ib(kw_only=True)
 
-    async def get_aggregations(self, collection_id: str | None = None, **kwargs: Any) -> dict:
-        """Called with `GET /aggregations` (or per collection)."""
+    async def get_aggregations(self, *_: Any, **kwargs: Any) -> dict:
+        """Called with `GET|POST /aggregations` (or per collection)."""
         request: Request = kwargs["request"]
+        collection_id = request.path_params.get("collection_id")
         if collection_id is not None:
             async with self.sessions() as session:
                 await get_collection(
@@ -55,20 +84,14 @@ class AggregationClient(AsyncBaseAggregationClient):
             "links": _links(request, "aggregations"),
         }
 
-    async def aggregate(self, collection_id: str | None = None, **kwargs: Any) -> dict:
-        """Called with `GET|POST /aggregate` (or per collection); query parameters
-        ``aggregations``, ``datetime_interval``, ``property``, ``buckets`` and
-        ``precision`` tune the histogram kinds."""
+    async def aggregate(self, *_: Any, **kwargs: Any) -> dict:
+        """Called with `GET|POST /aggregate` (or per collection): the search parameters,
+        plus ``aggregations``, ``datetime_interval``, ``property``, ``buckets`` and
+        ``precision`` for the histogram kinds, as query parameters or body members."""
         request: Request = kwargs["request"]
+        collection_id = request.path_params.get("collection_id")
         values = await params.raw_search_values(request)
-        query = request.query_params
-        spec = AggregationSpec(
-            names=_names(values.get("aggregations")),
-            datetime_interval=query.get("datetime_interval", "month"),  # type: ignore[arg-type]
-            property=query.get("property"),
-            buckets=int(query.get("buckets", 10)),
-            geohash_precision=int(query.get("precision", 1)),
-        )
+        spec = _spec(values)
         search_values = dict(values)
         if collection_id is not None:
             search_values["collections"] = [collection_id]

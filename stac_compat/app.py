@@ -11,7 +11,6 @@ from stac_fastapi.api.models import (
     GeoJSONResponse,
     ItemCollectionUri,
     create_get_request_model,
-    create_post_request_model,
     create_request_model,
 )
 from stac_fastapi.extensions.aggregation import AggregationExtension
@@ -27,17 +26,20 @@ from stac_fastapi.extensions.query import QueryExtension
 from stac_fastapi.extensions.sort import ItemCollectionSortExtension, SearchSortExtension
 from stac_fastapi.types.config import ApiSettings
 from stac_fastapi.types.extension import ApiExtension
+from stac_fastapi.types.search import BaseSearchPostRequest
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 
 from catalog.access import JwtVerifier
 from catalog.operations import AssetOperations, TileOperations
+from catalog.search.count import CountBudget
 from stac_compat.access import Authentication
 from stac_compat.aggregation import AggregationClient
 from stac_compat.assets import create_asset_router
 from stac_compat.client import CatalogClient
 from stac_compat.count import CountExtension
 from stac_compat.errors import add_error_handlers
+from stac_compat.filter import FilterPostRequest
 from stac_compat.queryables import QueryablesClient
 from stac_compat.tiles import create_tile_router
 from stac_compat.transactions import CatalogTransactionExtension, ItemHook, TransactionsClient
@@ -111,6 +113,7 @@ def create_stac_api(
     description: str = "STAC API of the stacql catalog",
     version: str = "0.1.0",
     max_limit: int = 10_000,
+    count_budget: CountBudget | None = None,
     after_item_write: ItemHook | None = None,
     read_sessions: async_sessionmaker[AsyncSession] | None = None,
     jwt: JwtVerifier | None = None,
@@ -122,6 +125,8 @@ def create_stac_api(
 ) -> StacApi:
     """Mount the STAC API routes on ``app`` (at its root) and return the StacApi.
 
+    ``count_budget`` bounds the counts behind ``numberMatched`` when a search does not
+    ask for one with ``count=true`` (see ``catalog.search.count``).
     ``after_item_write`` receives each item the Transaction endpoints store (see
     ``stac_compat.transactions``) and returns the ids of the jobs it queued.
     ``read_sessions``, when given, serve the routes that only read (search, items,
@@ -167,6 +172,7 @@ def create_stac_api(
             sessions=sessions,
             max_limit=max_limit,
             assets=assets,
+            count_budget=count_budget or CountBudget(),
             extensions=extensions,
             landing_page_id="stacql",
             title=title,
@@ -174,7 +180,10 @@ def create_stac_api(
         ),
         extensions=extensions,
         search_get_request_model=create_get_request_model(search_extensions),
-        search_post_request_model=create_post_request_model(search_extensions),
+        search_post_request_model=create_request_model(
+            "SearchPostRequest", base_model=BaseSearchPostRequest, extensions=search_extensions,
+            mixins=[FilterPostRequest], request_type="POST",
+        ),
         items_get_request_model=create_request_model(
             "ItemCollectionUri", base_model=ItemCollectionUri,
             extensions=items_extensions, request_type="GET",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import attr
@@ -15,8 +15,9 @@ from stac_fastapi.types.requests import get_base_url
 from catalog.assets import AssetUrls
 from catalog.errors import InvalidInput
 from catalog.operations import AssetOperations
-from catalog.search import build_search, count_matches, search, search_rows
+from catalog.search import SearchRequest, build_search, count_matches, search, search_rows
 from catalog.search.collection_search import search_collections
+from catalog.search.count import CountBudget, count_within
 from catalog.search.lookup import get_collection, get_item
 from catalog.search.render import item_text_parts
 from catalog.stac.links import (
@@ -34,6 +35,14 @@ from stac_compat.feature_text import FeatureTexts, feature_text, item_collection
 from stac_compat.fields import apply_fields
 from stac_compat.responses import geojson_response, json_response
 
+_SPEC = "https://api.stacspec.org"
+# The v1.1.0 conformance classes stac-fastapi advertises whose extension also has a
+# v1.0.0 version (sortables came with v1.1.0 and have none).
+V1_0_0 = {
+    f"{_SPEC}/v1.1.0/{part}": f"{_SPEC}/v1.0.0/{part}"
+    for part in ("item-search#sort", "ogcapi-features#sort")
+}
+
 
 @attr.s
 class CatalogClient(AsyncBaseCoreClient):
@@ -42,12 +51,19 @@ class CatalogClient(AsyncBaseCoreClient):
     sessions: async_sessionmaker[AsyncSession] = attr.ib(kw_only=True)
     max_limit: int = attr.ib(default=10_000, kw_only=True)
     assets: AssetOperations | None = attr.ib(default=None, kw_only=True)
+    count_budget: CountBudget = attr.ib(factory=CountBudget, kw_only=True)
 
     async def _asset_urls(self, request: Request) -> AssetUrls | None:
         """The rewriter of stored assets' hrefs for this request's caller."""
         if self.assets is None:
             return None
         return await self.assets.urls(get_base_url(request), principal_of(request))
+
+    def conformance_classes(self) -> list[str]:
+        """The extensions' conformance classes, with the v1.0.0 URI of each v1.1.0 one
+        that has a v1.0.0 version: clients (pystac-client) look for ``v1.0.*`` URIs."""
+        classes = super().conformance_classes()
+        return sorted({*classes, *(V1_0_0[uri] for uri in classes if uri in V1_0_0)})
 
     async def landing_page(self, **kwargs: Any) -> dict[str, Any]:
         """Called with `GET /`: the standard landing page, plus links to the GraphQL API
@@ -64,7 +80,7 @@ class CatalogClient(AsyncBaseCoreClient):
         return page
 
     def _item_collection(
-        self, page: ItemPage, request: Request, paging: list[dict[str, Any]], first_page: bool
+        self, page: ItemPage, request: Request, paging: list[dict[str, Any]]
     ) -> dict[str, Any]:
         body: dict[str, Any] = {
             "type": "FeatureCollection",
@@ -74,8 +90,6 @@ class CatalogClient(AsyncBaseCoreClient):
         }
         if page.matched is not None:
             body["numberMatched"] = page.matched
-        elif first_page and page.next_token is None:
-            body["numberMatched"] = len(page.features)  # a lone page is its own exact count
         return body
 
     async def _run(self, values: dict[str, Any], request: Request) -> ItemPage:
@@ -93,11 +107,27 @@ class CatalogClient(AsyncBaseCoreClient):
                     apply_fields(with_item_links(_public(item, urls), base), include, exclude)
                     for item in found.items
                 ]
-                return ItemPage(features, found.next_token, found.prev_token, found.matched)
-            rows = await search_rows(session, query, item_text_parts())
-            matched = await count_matches(session, query) if query.count else None
-        features = FeatureTexts([feature_text(row, base, urls) for row in rows.rows])
-        return ItemPage(features, rows.next_token, rows.prev_token, matched)
+                page = ItemPage(features, found.next_token, found.prev_token, found.matched)
+            else:
+                rows = await search_rows(session, query, item_text_parts())
+                matched = await count_matches(session, query) if query.count else None
+                features = FeatureTexts([feature_text(row, base, urls) for row in rows.rows])
+                page = ItemPage(features, rows.next_token, rows.prev_token, matched)
+        return replace(page, matched=await self._matched(page, query))
+
+    async def _matched(self, page: ItemPage, query: SearchRequest) -> int | None:
+        """``numberMatched``: counted when asked; a lone first page is its own exact
+        count; otherwise, on a first page, counted within ``count_budget`` or left out
+        past it. Later pages leave it out unless asked: a client paging on has it from
+        the first, and a count on every page would double the database's work."""
+        if page.matched is not None:
+            return page.matched
+        if query.token is not None:
+            return None
+        if page.next_token is None:
+            return len(page.features)
+        async with self.sessions() as session:
+            return await count_within(session, query, self.count_budget)
 
     async def get_search(self, **kwargs: Any) -> Response:
         """Called with `GET /search`."""
@@ -108,7 +138,7 @@ class CatalogClient(AsyncBaseCoreClient):
         page = await self._run(kwargs, request)
         url, raw = str(request.url).split("?")[0], dict(request.query_params)
         paging = _paging(page, lambda rel, token: page_link(rel, url, raw, token))
-        return self._item_collection(page, request, paging, not kwargs.get("token"))
+        return self._item_collection(page, request, paging)
 
     async def post_search(self, search_request: Any, **kwargs: Any) -> Response:
         """Called with `POST /search`."""
@@ -119,7 +149,7 @@ class CatalogClient(AsyncBaseCoreClient):
         url = str(request.url).split("?")[0]
         paging = _paging(page, lambda rel, token: post_page_link(rel, url, body, token))
         return item_collection_response(
-            self._item_collection(page, request, paging, not values.get("token"))
+            self._item_collection(page, request, paging)
         )
 
     async def all_collections(self, **kwargs: Any) -> Response:

@@ -1,4 +1,7 @@
-"""``count=true``: ask for an exact ``numberMatched`` (it costs a count query)."""
+"""``count=true``: ask for an exact ``numberMatched`` whatever it costs.
+
+Without it, ``numberMatched`` is still given when a bounded count finds it (see
+``catalog.search.count``); ``count=true`` lifts the bounds."""
 
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ class CountGetRequest(APIRequest):
     """GET parameter."""
 
     count: Annotated[
-        bool | None, Query(description="Return an exact numberMatched (costs a count)")
+        bool | None, Query(description="An exact numberMatched, however long counting takes")
     ] = attr.ib(default=None)
 
 

@@ -20,6 +20,7 @@ from catalog.access import FetchPolicy, JwtSettings, JwtVerifier
 from catalog.db import create_engine, create_read_sessionmaker, create_sessionmaker
 from catalog.jobs import JobRecord
 from catalog.operations import AssetOperations, TileOperations
+from catalog.search.count import CountBudget
 from catalog.storage import AssetStore, create_asset_store
 from graphql_api import ItemEvents, Limits, Services, UploadedRaster, create_graphql_router
 from graphql_api.body_limit import BodySizeLimit
@@ -181,6 +182,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount(BROWSER_PATH, browser_app(settings.browser.dir), name="browser")
     create_stac_api(
         app, sessions, max_limit=settings.api.max_limit,
+        count_budget=CountBudget(settings.api.count_budget_ms, settings.api.count_max_rows),
         after_item_write=_completion_hook(sessions, queue, store),
         read_sessions=read_sessions,
         jwt=verifier,

@@ -11,7 +11,8 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from catalog.errors import CatalogError, Conflict, DatabaseUnavailable, InvalidInput
 
 
-def _driver_error(exc: BaseException) -> BaseException:
+def driver_error(exc: BaseException) -> BaseException:
+    """The asyncpg exception behind a SQLAlchemy error (or the error itself)."""
     orig = getattr(exc, "orig", None)
     return getattr(orig, "__cause__", None) or orig or exc
 
@@ -45,8 +46,8 @@ def translate_db_errors() -> Iterator[None]:
     except DBAPIError as exc:
         if exc.connection_invalidated:
             # SQLAlchemy saw a disconnect (a pooled connection the server closed).
-            raise DatabaseUnavailable(f"database unavailable: {_driver_error(exc)}") from exc
-        driver = _driver_error(exc)
+            raise DatabaseUnavailable(f"database unavailable: {driver_error(exc)}") from exc
+        driver = driver_error(exc)
         if isinstance(driver, asyncpg.UniqueViolationError):
             raise Conflict(f"already exists: {driver.detail or driver}") from exc
         if isinstance(driver, _UNAVAILABLE):

@@ -34,6 +34,7 @@ from catalog.tiles import (
     tile_matrix_set,
     zoom_range,
 )
+from catalog.tiles.mosaics import check_mosaic_search
 
 MAX_MOSAIC_ITEMS = 50
 """Rasters composed into one mosaic tile at most (the newest that cover it)."""
@@ -114,6 +115,7 @@ class TileOperations:
     async def register_mosaic(self, search_body: dict[str, Any]) -> str:
         """Keep a STAC search (collections, bbox, intersects, datetime, filter...) for
         mosaic tiles and return its id; ``InvalidInput`` for a bad search."""
+        check_mosaic_search(search_body)
         build_search(**_search_kwargs(search_body))  # refuse a bad search now, not per tile
         async with self.sessions() as session, session.begin():
             return await register_mosaic_search(session, search_body)

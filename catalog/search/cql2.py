@@ -49,20 +49,31 @@ MAX_DEPTH = 64
 def parse_filter(value: str | dict[str, Any], lang: str | None = None) -> dict[str, Any]:
     """Parse a CQL2 filter (text, JSON text or a JSON object) into CQL2-JSON.
 
-    Raises ``InvalidFilter`` with the parser's explanation for anything malformed.
+    An object, or text starting with ``{``, is CQL2-JSON whatever ``lang`` says (CQL2
+    text cannot start so; rustac's command line sends JSON text as ``cql2-text``); other
+    text is CQL2 text unless ``lang`` is ``cql2-json``. Raises ``InvalidFilter`` with the
+    parser's explanation for anything malformed.
     """
-    lang = (lang or ("cql2-json" if isinstance(value, dict) else "cql2-text")).lower()
+    lang = (lang or _language_of(value)).lower()
+    if lang not in ("cql2-json", "cql2-text"):
+        raise InvalidFilter(f"unknown filter-lang {lang!r}; use cql2-text or cql2-json")
     try:
-        if lang == "cql2-json":
+        if lang == "cql2-json" or _language_of(value) == "cql2-json":
             text = value if isinstance(value, str) else dumps(value)
             return cql2.parse_json(text).to_json()
-        if lang == "cql2-text":
-            if not isinstance(value, str):
-                raise InvalidFilter("a cql2-text filter must be a string")
+        if isinstance(value, str):
             return cql2.parse_text(value).to_json()
     except (cql2.ParseError, cql2.ValidationError, ValueError) as exc:
         raise InvalidFilter(f"invalid {lang} filter: {exc}") from exc
-    raise InvalidFilter(f"unknown filter-lang {lang!r}; use cql2-text or cql2-json")
+    raise InvalidFilter(f"a filter must be CQL2 text or a CQL2-JSON object, not {value!r}")
+
+
+def _language_of(value: str | dict[str, Any]) -> str:
+    """The language a filter given without ``filter-lang`` is written in: an object, or
+    text that starts like one, is CQL2-JSON; other text is CQL2 text."""
+    if isinstance(value, str) and not value.lstrip().startswith("{"):
+        return "cql2-text"
+    return "cql2-json"
 
 
 @dataclass(frozen=True)
@@ -245,9 +256,13 @@ def _logical(c: Compiler, op: str, args: list[Any]) -> ColumnElement:
             return not_(c.compile(args[0]))
         finally:
             c.negations -= 1
-    if len(args) < 2:
-        raise InvalidFilter(f"{op} takes at least two arguments")
+    if not args:
+        raise InvalidFilter(f"{op} takes at least one argument")
+    # A one-argument and/or stands for its argument: some clients (STAC Browser) wrap
+    # every filter in one, and CQL2 has no reason to refuse it.
     parts = [c.compile(a) for a in args]
+    if len(parts) == 1:
+        return parts[0]
     return and_(*parts) if op == "and" else or_(*parts)
 
 

@@ -256,11 +256,12 @@ async def search_rows(
     field and ``InvalidCursor`` for a token that does not belong to this sort.
     """
     if request.sortby:
-        properties = (
-            await known_properties(session, request.collections)
-            if any(canonical_name(k.field) not in CORE_FIELDS for k in request.sortby)
-            else set()
-        )
+        with translate_db_errors():  # collection ids PostgreSQL cannot hold (NUL)
+            properties = (
+                await known_properties(session, request.collections)
+                if any(canonical_name(k.field) not in CORE_FIELDS for k in request.sortby)
+                else set()
+            )
         check_sort_fields(request.sortby, properties)
     sort = with_tie_break(request.sortby)
     cursor = decode_cursor(request.token, sort) if request.token else None

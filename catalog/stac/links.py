@@ -9,6 +9,15 @@ from catalog.ingest.sources import STRUCTURAL_RELS
 
 JSON = "application/json"
 GEOJSON = "application/geo+json"
+SCHEMA_JSON = "application/schema+json"
+QUERYABLES = "http://www.opengis.net/def/rel/ogc/1.0/queryables"
+# Relations that name endpoints of an API. A collection loaded from another API keeps
+# that API's links of these relations (its queryables...), which clients would follow
+# off-site: the links of this API replace them.
+API_RELS = frozenset({
+    QUERYABLES, "aggregate", "aggregations", "search", "conformance", "data",
+    "service-desc", "service-doc", "next", "prev",
+})
 
 
 def _link(rel: str, href: str, media_type: str = JSON, **extra: Any) -> dict[str, Any]:
@@ -31,14 +40,19 @@ def item_url(base: str, collection_id: str, item_id: str) -> str:
 
 
 def with_collection_links(doc: dict[str, Any], base: str) -> dict[str, Any]:
-    """The collection document with self, root, parent and items links."""
+    """The collection document with self, root, parent, items, queryables, aggregate
+    and aggregations links of this API; its own links to other APIs' endpoints (see
+    ``API_RELS``) are left out."""
     url = collection_url(base, doc["id"])
     links = [
         _link("self", url),
         _link("root", base),
         _link("parent", base),
         _link("items", f"{url}/items", GEOJSON),
-        *kept_links(doc),
+        _link(QUERYABLES, f"{url}/queryables", SCHEMA_JSON, title="Queryables"),
+        _link("aggregate", f"{url}/aggregate", title="Aggregate"),
+        _link("aggregations", f"{url}/aggregations", title="Aggregations"),
+        *(link for link in kept_links(doc) if link.get("rel") not in API_RELS),
     ]
     return {**doc, "links": links}
 

@@ -21,21 +21,32 @@ MOSAIC_FIELDS = frozenset(
 """The search members a mosaic keeps; the order is always newest first."""
 
 
+def check_mosaic_search(search: dict[str, Any]) -> bytes:
+    """``search`` as canonical JSON, once its members are known and its text storable;
+    ``InvalidInput`` otherwise."""
+    unknown = set(search) - MOSAIC_FIELDS
+    if unknown:
+        shown = ", ".join(repr(name)[:40] for name in sorted(unknown)[:5])
+        raise InvalidInput(
+            f"a mosaic search takes {', '.join(sorted(MOSAIC_FIELDS))}; not {shown}"
+        )
+    try:
+        canonical = orjson.dumps(search, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError as exc:
+        raise InvalidInput("the mosaic search holds text that is not valid Unicode") from exc
+    if b"\\u0000" in canonical:
+        raise InvalidInput("the mosaic search holds a NUL character")
+    return canonical
+
+
 def mosaic_id(search: dict[str, Any]) -> str:
     """The id of a search: the same search always gets the same id."""
-    canonical = orjson.dumps(search, option=orjson.OPT_SORT_KEYS)
-    return hashlib.sha256(canonical).hexdigest()[:32]
+    return hashlib.sha256(check_mosaic_search(search)).hexdigest()[:32]
 
 
 async def register_mosaic_search(session: AsyncSession, search: dict[str, Any]) -> str:
-    """Keep ``search`` (already validated by the caller) and return its id; registering
-    the same search again returns the same id."""
-    unknown = set(search) - MOSAIC_FIELDS
-    if unknown:
-        raise InvalidInput(
-            f"a mosaic search takes {', '.join(sorted(MOSAIC_FIELDS))}; "
-            f"not {', '.join(sorted(unknown))}"
-        )
+    """Keep ``search`` (its parameters already validated by the caller) and return its
+    id; registering the same search again returns the same id."""
     ident = mosaic_id(search)
     query = (
         insert(MosaicSearch).values(id=ident, search=search)

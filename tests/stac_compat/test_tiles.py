@@ -273,3 +273,16 @@ async def test_private_item_tiles_need_read_access(tiles: Tiles) -> None:
     assert "token=" in url
     signed = await tiles.client.get(url)  # no headers: the grant in the URL decides
     assert signed.status_code == 200 and _pixels(signed.content)[..., -1].any()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b'{"\\u00e3\\u009d": 5, "collections": ["blocks"]}', b'{"collections": ["\\ud982"]}',
+     b'{"collections": ["a\\u0000b"]}', b'{"q": ["\\udc00x"]}'],
+)
+async def test_hostile_mosaic_searches_are_400(tiles: Tiles, body: bytes) -> None:
+    response = await tiles.client.post(
+        "/mosaics", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 400, response.text
+    assert set(response.json()) == {"code", "description"}

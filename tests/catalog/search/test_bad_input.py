@@ -182,7 +182,8 @@ BAD_FILTERS: dict[str, dict[str, Any]] = {
     "unbalanced-parenthesis": {"filter": "(gsd = 1"},
     "truncated-json-text": {"filter": '{"op": "=", "args": [', "filter_lang": "cql2-json"},
     "unknown-language": {"filter": "gsd = 1", "filter_lang": "sql"},
-    "json-object-as-text": {"filter": {"op": "=", "args": [1, 1]}, "filter_lang": "cql2-text"},
+    "number-as-filter": {"filter": 5},
+    "list-as-filter": {"filter": [{"op": "=", "args": [1, 1]}]},
     "text-compared-with-number": {"filter": "id = 5"},
     "between-with-text-bounds": {"filter": "gsd BETWEEN 'a' AND 'b'"},
     "in-with-mixed-types": {"filter": "gsd IN ('a', 1)"},
@@ -217,9 +218,18 @@ async def test_invalid_timestamp_in_filter_raises_invalid_datetime(loaded_sessio
         await _run(loaded_sessions, filter="T_AFTER(datetime, TIMESTAMP('2020-13-01T00:00:00Z'))")
 
 
-async def test_nul_character_raises_invalid_input(loaded_sessions) -> None:
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"filter": "id = 'a\x00b'"},
+        {"collections": ["naip", "a\x00b"], "sortby": "gsd"},
+        {"collections": ["a\x00b"]},
+    ],
+    ids=["in-filter", "in-collections-sorted-by-property", "in-collections"],
+)
+async def test_nul_character_raises_invalid_input(params, loaded_sessions) -> None:
     with pytest.raises(InvalidInput):
-        await _run(loaded_sessions, filter="id = 'a\x00b'")
+        await _run(loaded_sessions, **params)
 
 
 # --- hostile filters --------------------------------------------------------------------

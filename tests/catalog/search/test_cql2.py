@@ -43,6 +43,28 @@ def test_syntax_error_names_the_language_and_position() -> None:
         parse_filter("gsd >> 1")
 
 
+def test_json_text_without_a_language_is_read_as_json() -> None:
+    assert parse_filter(' {"op": "=", "args": [{"property": "id"}, "a"]}') == op(
+        "=", prop("id"), "a"
+    )
+
+
+def test_an_object_is_json_whatever_language_is_named() -> None:
+    assert parse_filter(op("=", prop("id"), "a"), "cql2-text") == op("=", prop("id"), "a")
+
+
+def test_json_text_named_cql2_text_is_read_as_json() -> None:
+    """rustac's command line sends ``--filter '{...}'`` with ``filter-lang: cql2-text``."""
+    text = '{"op": "=", "args": [{"property": "id"}, "a"]}'
+    assert parse_filter(text, "cql2-text") == op("=", prop("id"), "a")
+
+
+@pytest.mark.parametrize("logical", ["and", "or"])
+def test_one_argument_and_or_stands_for_its_argument(logical: str) -> None:
+    inner = op("<", prop("gsd"), 1)
+    assert _sql(op(logical, inner)) == _sql(inner)
+
+
 def test_unknown_language_is_refused() -> None:
     with pytest.raises(InvalidFilter, match="filter-lang"):
         parse_filter("gsd > 1", "sql")
@@ -60,7 +82,8 @@ UNCOMPILABLE = {
     "unknown-operator": op("t_whatever", prop("datetime"), {"timestamp": "2020-01-01T00:00:00Z"}),
     "not-with-two-arguments": op("not", True, False),
     "comparison-with-three-arguments": op("=", prop("gsd"), 1, 2),
-    "or-with-one-argument": op("or", op("=", prop("gsd"), 1)),
+    "and-without-arguments": op("and"),
+    "or-without-arguments": op("or"),
     "in-with-empty-list": op("in", prop("gsd"), []),
     "in-with-mixed-types": op("in", prop("gsd"), [1, "a"]),
     "between-with-two-arguments": op("between", prop("gsd"), 1),

@@ -1,0 +1,133 @@
+"""Counts of the items a search matches: exact on request, or bounded by time and rows.
+
+Clients read ``numberMatched`` without asking for it (pystac-client's ``matched()``
+pages with ``limit=1`` and has no way to ask for a count), so a count is tried on every
+page, but one can cost a scan of every matching row. ``count_within`` gives up early:
+when PostgreSQL's plan expects more than ``max_rows`` matches, or a sequential scan of
+an items table of more than ``max_rows`` rows, it does not count at all (such a count,
+the usual one on a large table, costs one planning); otherwise it
+counts at most ``max_rows + 1`` matches under a statement timeout of ``budget_ms`` (the
+plan can be wrong, or the matches slow to find), and answers None (no count) when any
+bound is reached.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import orjson
+from sqlalchemy import Select, func, literal_column, select
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import ClauseElement, Executable
+
+from catalog.db.errors import driver_error, translate_db_errors
+from catalog.search.engine import where_clauses
+from catalog.search.fields import items
+from catalog.search.request import SearchRequest
+
+
+@dataclass(frozen=True)
+class CountBudget:
+    """How much an unrequested count may cost: a time and a number of rows.
+
+    ``budget_ms`` of 0 turns such counts off (only ``count=true`` counts).
+    """
+
+    budget_ms: int = 25
+    max_rows: int = 10_000
+
+    @property
+    def enabled(self) -> bool:
+        """Whether counts are tried at all without being asked for."""
+        return self.budget_ms > 0 and self.max_rows > 0
+
+
+class _Explain(Executable, ClauseElement):
+    """``EXPLAIN (FORMAT JSON)`` of a SELECT, its parameters bound as the SELECT's."""
+
+    inherit_cache = False
+
+    def __init__(self, statement: Select) -> None:
+        self.statement = statement
+
+
+@compiles(_Explain, "postgresql")
+def _compile_explain(element: _Explain, compiler: Any, **kw: Any) -> str:
+    return "EXPLAIN (FORMAT JSON) " + compiler.process(element.statement, **kw)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    rows: float
+    """The number of rows the plan expects."""
+    scans_items: bool
+    """Whether it reads the whole items table (a sequential scan)."""
+
+
+def _scans_items(node: dict[str, Any]) -> bool:
+    if node.get("Node Type") == "Seq Scan" and node.get("Relation Name") == items.name:
+        return True
+    return any(_scans_items(child) for child in node.get("Plans", ()))
+
+
+async def _plan(session: AsyncSession, query: Select) -> _Plan:
+    """What PostgreSQL's plan of ``query`` expects to do."""
+    plan = (await session.execute(_Explain(query))).scalar_one()
+    if isinstance(plan, str | bytes):
+        plan = orjson.loads(plan)
+    root = plan[0]["Plan"]
+    return _Plan(float(root["Plan Rows"]), _scans_items(root))
+
+
+async def _costly(session: AsyncSession, matches: Select, max_rows: int) -> bool:
+    """Whether the plan of ``matches`` expects more than ``max_rows`` rows, or reads an
+    items table of more than ``max_rows`` rows from end to end."""
+    plan = await _plan(session, matches)
+    if plan.rows > max_rows:
+        return True
+    if not plan.scans_items:
+        return False
+    # The planner's size of the table: it knows it even before any ANALYZE.
+    whole = await _plan(session, select(literal_column("1")).select_from(items))
+    return whole.rows > max_rows
+
+
+async def count_within(
+    session: AsyncSession, request: SearchRequest, budget: CountBudget
+) -> int | None:
+    """The exact number of items matching ``request``, or None when the plan expects
+    more than ``budget.max_rows`` matches or a full scan of a table larger than that,
+    or counting them would take more than ``budget.budget_ms`` or pass
+    ``budget.max_rows`` matches.
+
+    ``session`` must not have run a statement yet: the count runs in a transaction of
+    its own (whatever the session's isolation level) so that its statement timeout ends
+    with it. Other database errors are translated as everywhere in the catalog.
+    """
+    if not budget.enabled:
+        return None
+    matches = select(literal_column("1")).select_from(items).where(*where_clauses(request))
+    capped = matches.limit(budget.max_rows + 1).subquery()
+    # READ COMMITTED, not the read sessions' autocommit: SET LOCAL needs a transaction.
+    await session.connection(execution_options={"isolation_level": "READ COMMITTED"})
+    try:
+        with translate_db_errors():
+            try:
+                await session.execute(
+                    select(func.set_config("statement_timeout", str(budget.budget_ms), True))
+                )
+                if await _costly(session, matches, budget.max_rows):
+                    return None
+                result = await session.execute(select(func.count()).select_from(capped))
+            except DBAPIError as exc:
+                if isinstance(driver_error(exc), asyncpg.QueryCanceledError):
+                    return None  # past the budget
+                raise
+            matched = result.scalar_one()
+    finally:
+        await session.rollback()
+    return matched if matched <= budget.max_rows else None

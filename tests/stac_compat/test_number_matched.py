@@ -1,0 +1,78 @@
+"""``numberMatched`` without ``count=true``: exact within the count budget, else left out."""
+
+from __future__ import annotations
+
+import pytest
+
+from catalog.search import build_search, count_matches
+from stacql.settings import ApiSettings, DatabaseSettings, Settings
+from tests.support.app_client import app_client
+
+
+async def _matched(loaded_sessions, **params) -> int:
+    async with loaded_sessions() as session:
+        return await count_matches(session, build_search(**params))
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "params"),
+    [
+        ("GET", "/search?limit=1", None, {}),
+        ("GET", "/search?limit=1&collections=naip&filter=gsd<1", None,
+         {"collections": ["naip"], "filter": "gsd<1"}),
+        ("POST", "/search", {"limit": 1, "collections": ["joplin"]}, {"collections": ["joplin"]}),
+        ("GET", "/collections/naip/items?limit=2", None, {"collections": ["naip"]}),
+        ("GET", "/search?limit=3&fields=id", None, {}),
+    ],
+    ids=["get-everything", "get-filtered", "post", "item-list", "with-fields"],
+)
+async def test_number_matched_is_given_without_asking(
+    stac_client, loaded_sessions, method, path, body, params
+) -> None:
+    response = await stac_client.request(method, path, json=body)
+    page = response.json()
+    assert response.status_code == 200
+    assert page["numberMatched"] == await _matched(loaded_sessions, **params)
+    assert page["numberMatched"] > page["numberReturned"]
+
+
+async def test_number_matched_follows_to_the_next_page(stac_client, loaded_sessions) -> None:
+    first = (await stac_client.get("/search?limit=5&collections=naip")).json()
+    next_href = next(link["href"] for link in first["links"] if link["rel"] == "next")
+    second = (await stac_client.get(next_href)).json()
+    assert second["numberMatched"] == first["numberMatched"] == await _matched(
+        loaded_sessions, collections=["naip"]
+    )
+
+
+async def test_number_matched_is_left_out_past_the_row_cap(catalog_url, loaded_sessions) -> None:
+    settings = Settings(
+        database=DatabaseSettings(url=catalog_url), api=ApiSettings(count_max_rows=29)
+    )
+    async with app_client(settings) as (_, client):
+        many = (await client.get("/search?collections=joplin&limit=1")).json()
+        asked = (await client.get("/search?collections=joplin&limit=1&count=true")).json()
+        few = (await client.get("/search?collections=joplin&limit=1&filter=id LIKE '%1%'")).json()
+    assert "numberMatched" not in many
+    assert asked["numberMatched"] == await _matched(loaded_sessions, collections=["joplin"])
+    assert 1 < few["numberMatched"] <= 29
+    assert few["numberMatched"] == await _matched(
+        loaded_sessions, collections=["joplin"], filter="id LIKE '%1%'"
+    )
+
+
+async def test_no_count_without_asking_when_the_budget_is_zero(catalog_url) -> None:
+    settings = Settings(
+        database=DatabaseSettings(url=catalog_url), api=ApiSettings(count_budget_ms=0)
+    )
+    async with app_client(settings) as (_, client):
+        response = await client.get("/search?limit=1")
+    assert response.status_code == 200 and "numberMatched" not in response.json()
+
+
+def test_count_budget_is_read_from_the_environment(monkeypatch) -> None:
+    monkeypatch.setenv("STACQL_API_COUNT_BUDGET_MS", "250")
+    monkeypatch.setenv("STACQL_API_COUNT_MAX_ROWS", "5000")
+    api = Settings().api
+    assert (api.count_budget_ms, api.count_max_rows) == (250, 5000)
+
