@@ -139,7 +139,7 @@ async def _build(
             provider_metadata=provided, asset_href=store.href(request.key), thumbnail=True,
             options=config.extract,
         )
-        item = extracted.item
+        item = _named_as_asked(extracted.item, store.href(request.key), request)
         if cloud_optimize and not is_cloud_optimized(path):
             await record_step(sessions, set_progress, job_id, 0.6, "writing a cloud-optimized copy")
             item = await _store_cog(store, request, item, path)
@@ -149,6 +149,22 @@ async def _build(
         thumb = (await store.put(thumbnail_key(request.key), extracted.thumbnail)).key
     item["assets"].update(_extra_assets(store, request, thumb))
     return item
+
+
+def _named_as_asked(
+    item: dict[str, Any], href: str, request: ExtractRequest
+) -> dict[str, Any]:
+    """``item`` whose raster asset (the one at ``href``) has the key and roles the
+    request asks for, when it asks."""
+    if request.asset_key is None and request.roles is None:
+        return item
+    assets = dict(item["assets"])
+    key = next(k for k, asset in assets.items() if asset.get("href") == href)
+    asset = dict(assets.pop(key))
+    if request.roles is not None:
+        asset["roles"] = list(request.roles)
+    assets[request.asset_key or key] = asset
+    return {**item, "assets": assets}
 
 
 async def _store_cog(
@@ -302,13 +318,18 @@ def extract_item(
     item_id: str | None = None,
     datetime: str | None = None,
     metadata_key: str | None = None,
+    asset_key: str | None = None,
+    roles: list[str] | None = None,
 ) -> Any:
     """RQ job: build the item of the raster stored at ``key`` and upsert it.
 
     Returns the job's result (also stored in the ``jobs`` row): the collection and
     item ids and whether the item was inserted, updated or unchanged.
     """
-    request = ExtractRequest(collection_id, key, item_id, datetime, metadata_key)
+    request = ExtractRequest(
+        collection_id, key, item_id, datetime, metadata_key, asset_key,
+        tuple(roles) if roles is not None else None,
+    )
     return run_recorded(
         job_id,
         lambda config: _extract_then_write(

@@ -9,7 +9,7 @@ writes to Redis run code in the workers) with explicit timeouts and time-to-live
 from __future__ import annotations
 
 import asyncio
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -58,7 +58,9 @@ class ExtractRequest:
     """Build the item of a raster stored at ``key`` in the asset store.
 
     ``metadata_key`` names the provider's metadata record stored beside it (a NAIP
-    FGDC file); ``datetime`` (RFC 3339) and ``item_id`` override what extraction finds.
+    FGDC file); ``datetime`` (RFC 3339) and ``item_id`` override what extraction finds;
+    ``asset_key`` and ``roles``, those of the raster's asset in the item (default: the
+    collection's processor's, ``data``).
     """
 
     collection_id: str
@@ -66,6 +68,8 @@ class ExtractRequest:
     item_id: str | None = None
     datetime: str | None = None
     metadata_key: str | None = None
+    asset_key: str | None = None
+    roles: tuple[str, ...] | None = None
 
     def checked(self) -> ExtractRequest:
         """The request with its keys normalized; raises ``InvalidInput`` subclasses for
@@ -76,13 +80,25 @@ class ExtractRequest:
         if self.datetime is not None:
             parse_rfc3339(self.datetime, field="datetime")
         metadata = check_key(self.metadata_key) if self.metadata_key is not None else None
-        return ExtractRequest(
-            self.collection_id, check_key(self.key), self.item_id, self.datetime, metadata
+        if self.asset_key is not None and (
+            not isinstance(self.asset_key, str) or not self.asset_key.strip()
+        ):
+            raise InvalidInput("the asset key must be a non-empty string")
+        roles = self.roles
+        if roles is not None:
+            if not all(isinstance(role, str) and role.strip() for role in roles):
+                raise InvalidInput("asset roles must be non-empty strings")
+            roles = tuple(roles)
+        return replace(
+            self, key=check_key(self.key), metadata_key=metadata, roles=roles
         )
 
     def params(self) -> dict[str, Any]:
         """The request as the JSON the ``jobs`` row and the RQ job carry."""
-        return {k: v for k, v in asdict(self).items() if v is not None}
+        values = {k: v for k, v in asdict(self).items() if v is not None}
+        if "roles" in values:
+            values["roles"] = list(values["roles"])
+        return values
 
 
 @dataclass(frozen=True)

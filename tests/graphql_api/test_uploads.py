@@ -211,3 +211,32 @@ async def test_ingest_catalog_loads_a_catalog_through_a_worker(
 
         stored = (await session.execute(text("SELECT count(*) FROM items"))).scalar_one()
     assert found["items"]["totalCount"] == stored > 0
+
+
+UPLOAD_AS = """mutation($file: Upload!, $collectionId: String!, $when: DateTime,
+                   $assetKey: String!, $roles: [String!]) {
+  uploadAsset(file: $file, collectionId: $collectionId, datetime: $when,
+              assetKey: $assetKey, roles: $roles) { id } }"""
+
+
+async def test_upload_asset_key_and_roles_reach_the_item(
+    upload_gql: tuple[GraphQL, str, Path], scratch_url: str
+) -> None:
+    gql, queue, storage = upload_gql
+    await gql.data(CREATE, stac=a_collection("rasters"))
+    byte = RASTERS / "rasterio/byte.tif"
+    operations = {"query": UPLOAD_AS, "variables": {
+        "file": None, "collectionId": "rasters", "when": "2020-05-01T00:00:00Z",
+        "assetKey": "visual", "roles": ["visual", "overview"]}}
+    response = await gql.client.post(
+        "/graphql",
+        data={"operations": json.dumps(operations), "map": json.dumps({"0": ["variables.file"]})},
+        files={"0": (byte.name, byte.read_bytes())},
+    )
+    job_id = response.json()["data"]["uploadAsset"]["id"]
+    await run_worker_burst(scratch_url, storage, queue)
+    done = (await gql.data(JOB, id=job_id))["job"]
+    assert done["status"] == "FINISHED", done["error"]
+    assets = {a["key"]: a["roles"] for a in done["item"]["assets"]}
+    assert assets["visual"] == ["visual", "overview"]
+    assert "data" not in assets
