@@ -329,3 +329,23 @@ async def test_accel_redirect_hands_the_file_to_nginx_after_the_access_check(
     assert public.headers["x-accel-redirect"] == "/_store/c1/cog.tif"
     assert public.headers["etag"]
     assert private.status_code == 404 and "x-accel-redirect" not in private.headers
+
+
+@pytest.mark.parametrize(
+    ("header", "status"),
+    [
+        ("bytes=0-99999999999999999999999", {206}),  # clipped to the end
+        ("bytes=" + ",".join(f"{i}-{i}" for i in range(0, 400, 2)), {200}),  # too many: all
+        ("bytes=5-1", {400}),
+        ("bytes=--5", {400, 416}),
+    ],
+)
+async def test_absurd_ranges_are_answered_without_harm(
+    catalog: Catalog, header: str, status: set[int]
+) -> None:
+    response = await catalog.client.get(ASSET, headers={"Range": header})
+    assert response.status_code in status
+    if response.status_code >= 400:
+        assert set(response.json()) == {"code", "description"}
+    if status == {206}:
+        assert response.content == COG.read_bytes()
