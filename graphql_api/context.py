@@ -57,6 +57,9 @@ class UploadedRaster:
 
 SubmitExtract = Callable[[UploadedRaster], Awaitable[JobRecord]]
 SubmitIngest = Callable[[str, str | None], Awaitable[JobRecord]]
+ItemWritten = Callable[[dict[str, Any]], Awaitable[list[str]]]
+"""Run on each item a mutation committed (the STAC API runs the same on its writes);
+returns the ids of the jobs it queued (an extraction completing the item)."""
 """(href, collection id for items without one) -> the queued job."""
 
 
@@ -73,6 +76,7 @@ class Services:
     jwt: JwtVerifier | None = None
     fetch_policy: FetchPolicy = field(default_factory=FetchPolicy)
     assets: AssetOperations | None = None
+    after_item_write: ItemWritten | None = None
 
 
 def _header(source: Any, name: str) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from pathlib import PurePosixPath
 from typing import Any
@@ -10,7 +11,7 @@ import strawberry
 from strawberry.file_uploads import Upload
 
 from catalog.access import require_write, require_write_anywhere, set_private
-from catalog.errors import InvalidInput, ServiceUnavailable
+from catalog.errors import CatalogError, InvalidInput, ServiceUnavailable
 from catalog.ingest.collections import create_collection, delete_collection
 from catalog.ingest.items import delete_item, upsert_items
 from catalog.ingest.transactions import patch_collection, replace_collection
@@ -22,6 +23,8 @@ from graphql_api.context import UploadedRaster
 from graphql_api.scalars import JSON
 from graphql_api.types import Collection, Info, Job
 from graphql_api.uploads import removed_on_error, safe_name, store_upload
+
+log = logging.getLogger(__name__)
 
 
 @strawberry.input(description="A provider of a collection.")
@@ -82,6 +85,28 @@ class UpsertItemsPayload:
     updated: int
     unchanged: int
     ids: list[str]
+    job_ids: list[str] = strawberry.field(
+        description="Jobs queued to complete items whose raster in our storage lacks its "
+        "metadata (as the STAC API queues them on its writes)."
+    )
+
+
+async def _after_write(
+    info: Info, items: list[dict[str, Any]], collection_id: str | None
+) -> list[str]:
+    """The write hook on each committed item; a hook that fails leaves the items stored."""
+    hook = info.context.services.after_item_write
+    if hook is None:
+        return []
+    jobs: list[str] = []
+    for item in items:
+        written = {**item, "collection": item.get("collection") or collection_id}
+        try:
+            jobs += await hook(written)
+        except CatalogError as exc:
+            log.warning("item %s/%s is stored but its job was not queued: %s",
+                        written["collection"], item.get("id"), exc)
+    return jobs
 
 
 def _instant(value: datetime | None) -> str | None:
@@ -164,9 +189,10 @@ class Mutation:
             require_write(principal, target)
         async with info.context.services.sessions() as session, session.begin():
             summary = await upsert_items(session, records)
+        jobs = await _after_write(info, items, collection_id)
         return UpsertItemsPayload(
             inserted=summary.inserted, updated=summary.updated, unchanged=summary.unchanged,
-            ids=[r.id for r in records],
+            ids=[r.id for r in records], job_ids=jobs,
         )
 
     @strawberry.mutation(description="Delete one item and its assets.")

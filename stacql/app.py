@@ -105,6 +105,8 @@ def graphql_services(
         submit_ingest=submit_ingest,
         events=events,
         assets=assets,
+        # The same write has the same effect from either API.
+        after_item_write=_completion_hook(sessions, queue, store),
     )
 
 

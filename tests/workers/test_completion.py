@@ -217,3 +217,33 @@ def test_with_redis_down_the_write_stands_and_the_job_row_says_why(
     assert (status, ids) == ("failed", ["stub"])
     assert "could not be queued" in error
 
+
+
+UPSERT = """mutation($items: [JSON!]!) { upsertItems(items: $items) { ids jobIds } }"""
+
+
+def _completed(settings: Settings, item_id: str) -> dict[str, Any]:
+    item = call(settings, "GET", f"/collections/rasters/items/{item_id}").json()
+    # What the worker added, without what differs by item (ids, links, hrefs).
+    return {
+        "properties": {k: v for k, v in item["properties"].items() if k.startswith("proj:")},
+        "geometry": item["geometry"], "raster": item["assets"]["raster"]["raster:bands"],
+        "assets": sorted(item["assets"]),
+    }
+
+
+def test_the_same_write_through_graphql_is_completed_the_same_way(
+    catalog_db: str, redis_conn: Redis, queue: Queue, store_root: Path
+) -> None:
+    settings = _settings(catalog_db, store_root, queue)
+    href = LocalAssetStore(store_root).href(upload(store_root, BYTE, "tx/byte.tif"))
+    by_stac = stub_item(href)
+    by_graphql = {**stub_item(href), "id": "stub-graphql"}
+    assert call(settings, "POST", "/collections/rasters/items", json=by_stac).is_success
+    response = call(settings, "POST", "/graphql",
+                    json={"query": UPSERT, "variables": {"items": [by_graphql]}})
+    payload = response.json()["data"]["upsertItems"]
+    assert len(payload["jobIds"]) == 1 and queue.count == 2
+    work(redis_conn, catalog_db, store_root, queue)
+    assert _completed(settings, "stub-graphql") == _completed(settings, "stub")
+    assert "proj:code" in _completed(settings, "stub")["properties"]
