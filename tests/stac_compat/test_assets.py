@@ -22,6 +22,7 @@ from stacql.settings import (
 )
 from tests.support.access import admin_key
 from tests.support.app_client import app_client
+from tests.support.documents import world_collection
 from tests.support.paths import RASTERS
 
 COG = RASTERS / "rio-tiler" / "cog.tif"
@@ -64,10 +65,7 @@ async def catalog(scratch_url, scratch_sessions, tmp_path: Path) -> AsyncIterato
     async with app_client(settings) as (_, client):
         auth = {"X-API-Key": admin}
         for cid in ("c1", "secret"):
-            body = {"id": cid, "description": cid, "license": "other", "type": "Collection",
-                    "stac_version": "1.1.0", "links": [],
-                    "extent": {"spatial": {"bbox": [[-180, -90, 180, 90]]},
-                               "temporal": {"interval": [[None, None]]}}}
+            body = world_collection(cid)
             assert (await client.post("/collections", json=body, headers=auth)).status_code == 201
             item = _item(cid, "i1", store, "c1/cog.tif")
             response = await client.post(f"/collections/{cid}/items", json=item, headers=auth)

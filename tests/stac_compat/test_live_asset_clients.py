@@ -21,6 +21,7 @@ from rasterio.windows import Window
 from catalog.access import create_key, set_private
 from catalog.storage import LocalAssetStore
 from tests.support.access import admin_key
+from tests.support.documents import world_collection
 from tests.support.live_server import live_server
 
 SIZE = 4096
@@ -62,13 +63,6 @@ def server(scratch_url: str, store: LocalAssetStore) -> Iterator[str]:
         yield url
 
 
-def _collection(cid: str) -> dict:
-    return {"id": cid, "description": cid, "license": "other", "type": "Collection",
-            "stac_version": "1.1.0", "links": [],
-            "extent": {"spatial": {"bbox": [[-180, -90, 180, 90]]},
-                       "temporal": {"interval": [[None, None]]}}}
-
-
 def _item(cid: str, href: str) -> dict:
     return {
         "type": "Feature", "stac_version": "1.1.0", "id": "big", "collection": cid,
@@ -94,7 +88,7 @@ async def loaded(server: str, store: LocalAssetStore, scratch_sessions) -> str:
     headers = {"X-API-Key": await admin_key(scratch_sessions)}
     async with httpx.AsyncClient(base_url=server, headers=headers) as client:
         for cid in ("open", "closed"):
-            assert (await client.post("/collections", json=_collection(cid))).is_success
+            assert (await client.post("/collections", json=world_collection(cid))).is_success
             item = _item(cid, store.href("live/big.tif"))
             assert (await client.post(f"/collections/{cid}/items", json=item)).is_success
     async with scratch_sessions() as session, session.begin():

@@ -18,6 +18,7 @@ from catalog.storage import ObjectAssetStore
 from stacql.settings import AssetSettings, DatabaseSettings, Settings, StorageSettings
 from tests.support.access import admin_key
 from tests.support.app_client import app_client
+from tests.support.documents import world_collection
 from tests.support.object_stores import azure_options, azurite_blob, moto_s3, s3_options
 from tests.support.paths import RASTERS
 
@@ -88,10 +89,7 @@ async def served(
     settings = _settings(scratch_url, backend.url, options, request.param)
     async with app_client(settings) as (_, client):
         for cid in ("c1", "secret"):
-            body = {"id": cid, "description": cid, "license": "other", "type": "Collection",
-                    "stac_version": "1.1.0", "links": [],
-                    "extent": {"spatial": {"bbox": [[-180, -90, 180, 90]]},
-                               "temporal": {"interval": [[None, None]]}}}
+            body = world_collection(cid)
             assert (await client.post("/collections", json=body, headers=auth)).is_success
             item = _item(cid, store.href("c1/cog.tif"))
             assert (await client.post(f"/collections/{cid}/items", json=item, headers=auth)

@@ -22,6 +22,7 @@ from catalog.storage import LocalAssetStore
 from stacql.settings import DatabaseSettings, Settings, StorageSettings
 from tests.support.access import admin_key
 from tests.support.app_client import app_client
+from tests.support.documents import world_collection
 from tests.support.paths import RASTERS
 
 COG = RASTERS / "rio-tiler" / "cog.tif"
@@ -62,13 +63,6 @@ def _item(cid: str, iid: str, href: str, bbox: list[float], when: str,
     }
 
 
-def _collection(cid: str) -> dict[str, Any]:
-    return {"id": cid, "description": cid, "license": "other", "type": "Collection",
-            "stac_version": "1.1.0", "links": [],
-            "extent": {"spatial": {"bbox": [[-180, -90, 180, 90]]},
-                       "temporal": {"interval": [[None, None]]}}}
-
-
 @dataclass
 class Tiles:
     client: httpx.AsyncClient
@@ -98,7 +92,7 @@ async def tiles(scratch_url, scratch_sessions, tmp_path: Path) -> AsyncIterator[
     ]
     async with app_client(settings) as (_, client):
         for cid in ("scenes", "blocks", "vault"):
-            assert (await client.post("/collections", json=_collection(cid), headers=auth)
+            assert (await client.post("/collections", json=world_collection(cid), headers=auth)
                     ).is_success
         for item in items:
             response = await client.post(
