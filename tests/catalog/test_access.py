@@ -46,7 +46,7 @@ async def test_a_key_authenticates_until_revoked(scratch_sessions: Sessions) -> 
         record, token = await create_key(session, "ci", "write")
     async with scratch_sessions() as session:
         principal = await authenticate(session, token)
-    assert principal == Principal("write", None, "key 'ci'")
+    assert principal == Principal("write", None, "key 'ci'", key_id=str(record.id))
     async with scratch_sessions() as session, session.begin():
         (revoked,) = await revoke_key(session, "ci")
     assert revoked.id == record.id
