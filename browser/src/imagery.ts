@@ -51,7 +51,8 @@ export function hasStoredRaster(assets: { href: string; mediaType: string | null
   return assets.some((asset) => {
     const media = (asset.mediaType ?? "").split(";")[0].trim();
     try {
-      return RASTER_TYPES.includes(media) && new URL(asset.href, document.baseURI).origin === location.origin;
+      const origin = new URL(asset.href, document.baseURI).origin;
+      return RASTER_TYPES.includes(media) && origin === location.origin;
     } catch {
       return false;
     }
@@ -90,7 +91,8 @@ export async function showItemImagery(
   const layer = tileLayerOf(tilejson, "imagery item-imagery");
   snapToTiles(map, true, map.options.zoomSnap ?? 1);
   // Fitted first, so the layer asks only for the tiles of the view it ends in.
-  map.fitBounds(layer.options.bounds as L.LatLngBounds, { ...motion, padding: [20, 20], maxZoom: tilejson.maxzoom });
+  const bounds = layer.options.bounds as L.LatLngBounds;
+  map.fitBounds(bounds, { ...motion, padding: [20, 20], maxZoom: tilejson.maxzoom });
   follow(layer, report);
   report("loading");
   return layer.addTo(map);

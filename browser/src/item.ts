@@ -85,7 +85,9 @@ export async function renderItem(root: HTMLElement, collectionId: string, itemId
 }
 
 /** The item's raster under its footprint; the map's `data-imagery` says how it went. */
-async function showImagery(mapElement: HTMLElement, map: L.Map, footprint: Footprints, item: ItemDetail): Promise<void> {
+async function showImagery(
+  mapElement: HTMLElement, map: L.Map, footprint: Footprints, item: ItemDetail,
+): Promise<void> {
   const report = (state: ImageryState) => {
     mapElement.dataset.imagery = state;
   };
