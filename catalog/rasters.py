@@ -13,6 +13,7 @@ from pathlib import Path
 
 import rasterio
 from rasterio.errors import NotGeoreferencedWarning, RasterioError
+from rasterio.io import DatasetReader
 from rasterio.windows import Window
 
 from catalog.errors import InvalidInput
@@ -32,19 +33,22 @@ def check_raster(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> None:
     """Refuse (``InvalidRaster``) anything but a georeferenced raster of at most
     ``max_pixels`` pixels per band: not a raster, a linking format, no CRS or transform,
     a size that would decompress into a bomb, or pixels that cannot be decoded."""
-    env = rasterio.Env(
-        GDAL_DISABLE_READDIR_ON_OPEN="EMPTY_DIR", GDAL_SKIP=" ".join(sorted(_LINKING_DRIVERS))
-    )
+    # The linking drivers are left out of this open only. GDAL_SKIP would deregister them
+    # for the whole process when its first GDAL environment is this one, and rasterio's
+    # own reprojection (WarpedVRT, used by every tile of a reprojected raster) needs VRT.
     try:
-        with env, warnings.catch_warnings():
-            warnings.simplefilter("ignore", NotGeoreferencedWarning)
-            _check_dataset(path, max_pixels)
+        with rasterio.Env(GDAL_DISABLE_READDIR_ON_OPEN="EMPTY_DIR") as env:
+            drivers = sorted(set(env.drivers()) - _LINKING_DRIVERS)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", NotGeoreferencedWarning)
+                _check_dataset(path, drivers, max_pixels)
     except RasterioError as exc:
         raise InvalidRaster(f"the file is not a raster GDAL can read: {exc}") from exc
 
 
-def _check_dataset(path: Path, max_pixels: int) -> None:
-    with rasterio.open(path) as dataset:
+def _check_dataset(path: Path, drivers: list[str], max_pixels: int) -> None:
+    # rasterio.open takes one driver name; the reader itself takes a list.
+    with DatasetReader(path, driver=drivers) as dataset:
         if dataset.width * dataset.height > max_pixels:
             raise InvalidRaster(
                 f"the raster has {dataset.width} x {dataset.height} pixels, more than the "

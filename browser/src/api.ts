@@ -40,7 +40,7 @@ export function setApiKey(key: string): void {
 }
 
 /** Headers carrying the key both ways the service will accept it. */
-function keyHeaders(): Record<string, string> {
+export function keyHeaders(): Record<string, string> {
   const key = apiKey();
   return key ? { Authorization: `Bearer ${key}`, "X-API-Key": key } : {};
 }

@@ -38,10 +38,21 @@ export function itemRoute(collectionId: string, itemId: string): string {
   return `#/item/${encodeURIComponent(collectionId)}/${encodeURIComponent(itemId)}`;
 }
 
-/** The item in the STAC API of the same stacql (`/collections/{c}/items/{i}`). */
-export function stacItemUrl(collectionId: string, itemId: string): string {
-  const path = `../collections/${encodeURIComponent(collectionId)}/items/${encodeURIComponent(itemId)}`;
-  return new URL(path, document.baseURI).href;
+/** One URL path segment: percent-encoded, and `.`/`..` too, which URLs would resolve away. */
+function segment(value: string): string {
+  return value === "." || value === ".." ? value.replaceAll(".", "%2E") : encodeURIComponent(value);
+}
+
+/** A URL of the STAC API of the same stacql, from `path` below its root. */
+export function apiUrl(path: string): string {
+  return new URL(`../${path}`, document.baseURI).href;
+}
+
+/** The item in the STAC API of the same stacql (`/collections/{c}/items/{i}`), or a
+ * resource below it when `below` is given (`tilejson.json`). */
+export function stacItemUrl(collectionId: string, itemId: string, below = ""): string {
+  const path = `collections/${segment(collectionId)}/items/${segment(itemId)}`;
+  return apiUrl(below ? `${path}/${below}` : path);
 }
 
 /** Whether a browser can fetch `href` (http, https or relative), unlike `file://` or `s3://`. */

@@ -1,11 +1,14 @@
 /**
- * The item page: footprint, properties as a table, assets with roles, sizes and download
- * links, the STAC JSON, and the same item in the STAC API.
+ * The item page: footprint (over the item's imagery when it has a stored raster),
+ * properties as a table, assets with roles, sizes and download links, the STAC JSON, and
+ * the same item in the STAC API.
  */
 
+import type * as L from "leaflet";
 import { gql } from "./api";
 import { h, replace } from "./dom";
 import { formatBytes, formatDatetime, formatValue, isWebHref, stacItemUrl } from "./format";
+import { hasStoredRaster, type ImageryState, showItemImagery } from "./imagery";
 import { createMap, Footprints, motion } from "./map";
 import { type AssetDetail, ITEM, type ItemDetail } from "./queries";
 
@@ -78,4 +81,22 @@ export async function renderItem(root: HTMLElement, collectionId: string, itemId
   footprint.select(item.id);
   const bounds = footprint.bounds();
   if (bounds) map.fitBounds(bounds, { ...motion, maxZoom: 11, padding: [40, 40] });
+  if (hasStoredRaster(item.assets)) void showImagery(mapElement, map, footprint, item);
+}
+
+/** The item's raster under its footprint; the map's `data-imagery` says how it went. */
+async function showImagery(
+  mapElement: HTMLElement, map: L.Map, footprint: Footprints, item: ItemDetail,
+): Promise<void> {
+  const report = (state: ImageryState) => {
+    mapElement.dataset.imagery = state;
+  };
+  try {
+    if (!(await showItemImagery(map, item.collectionId, item.id, report))) return;
+  } catch {
+    report("error"); // the footprint alone still says where the item is
+    return;
+  }
+  mapElement.setAttribute("aria-label", "Footprint over the item's imagery");
+  footprint.setFilled(false);
 }

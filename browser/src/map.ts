@@ -1,6 +1,8 @@
 /**
  * A Leaflet map on an offline basemap (Natural Earth country outlines from world-atlas,
  * served beside the page) with a layer of item footprints, one of them highlighted.
+ * The basemap has a pane of its own under Leaflet's tile pane, so imagery tile layers
+ * cover the land and footprints stay on top of the imagery.
  */
 
 import * as L from "leaflet";
@@ -9,6 +11,8 @@ import type { GeometryCollection, Topology } from "topojson-specification";
 
 const FOOTPRINT: L.PathOptions = { color: "#1f6feb", weight: 1.5, fillOpacity: 0.12 };
 const SELECTED: L.PathOptions = { color: "#d6336c", weight: 3, fillOpacity: 0.3 };
+const BASEMAP_PANE = "basemap";
+const BASEMAP_Z_INDEX = "150"; // Leaflet's tile pane is 200, its overlay pane 400
 
 let countries: Promise<GeoJSON.FeatureCollection> | null = null;
 
@@ -44,12 +48,14 @@ export function createMap(container: HTMLElement): L.Map {
   map.attributionControl.setPrefix(false);
   map.attributionControl.addAttribution("Natural Earth (world-atlas)");
   map.setView([20, 0], 1.5);
+  map.createPane(BASEMAP_PANE).style.zIndex = BASEMAP_Z_INDEX;
   loadCountries()
     .then((outlines) => {
       L.geoJSON(outlines, {
         style: { color: "#8a8f98", weight: 0.8, fillColor: "#f4f1ea", fillOpacity: 1 },
         interactive: false,
-      }).addTo(map).bringToBack();
+        pane: BASEMAP_PANE,
+      }).addTo(map);
     })
     .catch(() => container.setAttribute("data-basemap", "missing"));
   return map;
@@ -60,6 +66,7 @@ export class Footprints {
   private readonly layer: L.FeatureGroup;
   private readonly byKey = new Map<string, L.GeoJSON>();
   private selected: string | null = null;
+  private filled = true;
 
   constructor(
     map: L.Map,
@@ -75,7 +82,7 @@ export class Footprints {
     this.selected = null;
     for (const item of items) {
       if (!item.geometry) continue;
-      const shape = L.geoJSON(item.geometry, { style: FOOTPRINT });
+      const shape = L.geoJSON(item.geometry, { style: this.style(false) });
       if (item.label) shape.bindTooltip(item.label, { sticky: true });
       shape.on("click", () => this.onClick(item.key));
       shape.addTo(this.layer);
@@ -84,10 +91,22 @@ export class Footprints {
   }
 
   select(key: string | null): void {
-    if (this.selected) this.byKey.get(this.selected)?.setStyle(FOOTPRINT);
+    if (this.selected) this.byKey.get(this.selected)?.setStyle(this.style(false));
     this.selected = key;
     const shape = key ? this.byKey.get(key) : undefined;
-    if (shape) shape.setStyle(SELECTED).bringToFront();
+    if (shape) shape.setStyle(this.style(true)).bringToFront();
+  }
+
+  /** Fill the shapes, or draw their outlines alone to leave the imagery under them
+   * uncoloured (they still answer clicks and show their tooltips). */
+  setFilled(filled: boolean): void {
+    this.filled = filled;
+    for (const [key, shape] of this.byKey) shape.setStyle(this.style(key === this.selected));
+  }
+
+  private style(selected: boolean): L.PathOptions {
+    const style = selected ? SELECTED : FOOTPRINT;
+    return this.filled ? style : { ...style, fillOpacity: 0 };
   }
 
   bounds(): L.LatLngBounds | null {

@@ -1,7 +1,8 @@
 /**
  * The search page: collections, an area of interest drawn on the map, a date range, a
  * cloud-cover slider where the collections have that property, a sort order; results
- * listed with thumbnails and drawn as footprints, paged by cursor.
+ * listed with thumbnails and drawn as footprints, paged by cursor; on request, the imagery
+ * of every match as one mosaic layer that follows the search.
  */
 
 import * as L from "leaflet";
@@ -9,6 +10,7 @@ import { gql } from "./api";
 import { h, replace } from "./dom";
 import { type Aoi, AoiTool } from "./draw";
 import { formatDatetime, isWebHref, itemRoute } from "./format";
+import { type ImageryState, MosaicLayer } from "./imagery";
 import { createMap, Footprints, motion } from "./map";
 import {
   allCollections, type CollectionSummary, HAS_PROPERTY, type ItemPage, type ItemSummary, SEARCH,
@@ -32,10 +34,12 @@ interface SearchState {
   cloudMax: number; // 100: no condition
   sort: keyof typeof SORTS;
   cursors: (string | null)[]; // the `after` of each page visited; the last is the current page
+  mosaic: boolean; // the search's imagery shown on the map
 }
 
 const state: SearchState = {
   collections: new Set(), aoi: null, start: "", end: "", cloudMax: 100, sort: "newest", cursors: [null],
+  mosaic: false,
 };
 let collectionsCache: Promise<CollectionSummary[]> | null = null;
 
@@ -55,6 +59,30 @@ export function searchVariables(current: SearchState = state): Record<string, un
   return variables;
 }
 
+/** The current search as a STAC search body (for `POST /mosaics`): the same items as
+ * `searchVariables`, whatever their order. */
+export function mosaicSearch(current: SearchState = state): Record<string, unknown> {
+  const search: Record<string, unknown> = {};
+  if (current.collections.size) search.collections = [...current.collections].sort();
+  if (current.aoi?.kind === "bbox") search.bbox = current.aoi.bbox;
+  if (current.aoi?.kind === "polygon") search.intersects = current.aoi.geometry;
+  const range = searchVariables(current).datetime as { start: string | null; end: string | null } | undefined;
+  if (range) search.datetime = `${range.start ?? ".."}/${range.end ?? ".."}`;
+  if (current.cloudMax < 100) {
+    search["filter-lang"] = "cql2-json";
+    search.filter = { op: "<=", args: [{ property: CLOUD }, current.cloudMax] };
+  }
+  return search;
+}
+
+const MOSAIC_STATUS: Record<ImageryState, string> = {
+  off: "",
+  loading: "Loading imagery…",
+  loaded: "Imagery shown.",
+  none: "No imagery.",
+  error: "Imagery could not be shown",
+};
+
 function parseBbox(text: string): number[] | null {
   const numbers = text.split(/[\s,]+/).filter(Boolean).map(Number);
   if (numbers.length !== 4 || numbers.some((n) => !Number.isFinite(n))) return null;
@@ -67,7 +95,9 @@ function thumbnail(item: ItemSummary): HTMLElement {
   const href = item.thumbnails.map((a) => a.href).find(isWebHref);
   const none = () => h("div", { class: "thumb none", "aria-hidden": "true" }, "no preview");
   if (!href) return none();
-  const image = h("img", { class: "thumb", src: href, alt: "", loading: "lazy", decoding: "async" });
+  const image = h("img", {
+    class: "thumb", src: href, alt: `Thumbnail of ${item.id}`, loading: "lazy", decoding: "async",
+  });
   image.addEventListener("error", () => image.replaceWith(none()), { once: true });
   return image;
 }
@@ -80,6 +110,8 @@ export function renderSearch(root: HTMLElement): void {
   const next = h("button", { type: "button", disabled: true }, "Next →");
   const pageLabel = h("span", { class: "page-label" });
   const mapElement = h("div", { class: "map", id: "search-map", tabindex: "0", "aria-label": "Map of results" });
+  const mosaicToggle = h("input", { type: "checkbox", id: "mosaic-toggle", name: "mosaic", checked: state.mosaic });
+  const mosaicStatus = h("span", { class: "mosaic-status", role: "status" });
 
   const collectionList = h("div", { class: "collection-list" }, h("p", { class: "muted" }, "Loading collections…"));
   const bboxInput = h("input", {
@@ -114,12 +146,21 @@ export function renderSearch(root: HTMLElement): void {
     h("button", { type: "submit", class: "primary" }, "Search"),
   );
   const panel = h("div", { class: "panel" }, form,
-    h("section", { class: "result-section", "aria-label": "Search results" }, status, results,
+    h("section", { class: "result-section", "aria-label": "Search results" },
+      h("div", { class: "mosaic-field" }, mosaicToggle,
+        h("label", { for: "mosaic-toggle" }, "Show the imagery of all matches on the map"), mosaicStatus),
+      status, results,
       h("div", { class: "pager" }, previous, pageLabel, next)));
   replace(root, h("div", { class: "search-view" }, panel, mapElement));
 
   const map = createMap(mapElement);
   const footprints = new Footprints(map, (key) => select(key, true));
+  footprints.setFilled(!state.mosaic);
+  const mosaic = new MosaicLayer(map, (imagery, message) => {
+    // The state as an attribute too, for scripts and tests that wait for the tiles.
+    mapElement.dataset.mosaic = imagery;
+    mosaicStatus.textContent = message ? `${MOSAIC_STATUS[imagery]}: ${message}` : MOSAIC_STATUS[imagery];
+  });
   const aoiTool = new AoiTool(
     map,
     (aoi) => {
@@ -206,6 +247,7 @@ export function renderSearch(root: HTMLElement): void {
       return;
     }
     const mine = ++generation;
+    void mosaic.show(state.mosaic ? mosaicSearch() : null);
     status.textContent = "Searching…";
     root.setAttribute("aria-busy", "true");
     try {
@@ -300,6 +342,11 @@ export function renderSearch(root: HTMLElement): void {
   cloudInput.addEventListener("input", () => { cloudValue.textContent = `${cloudInput.value} %`; });
   cloudInput.addEventListener("change", () => { state.cloudMax = Number(cloudInput.value); run(true); });
   sortSelect.addEventListener("change", () => { state.sort = sortSelect.value; run(true); });
+  mosaicToggle.addEventListener("change", () => {
+    state.mosaic = mosaicToggle.checked;
+    footprints.setFilled(!state.mosaic);
+    void mosaic.show(state.mosaic ? mosaicSearch() : null);
+  });
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     state.start = startInput.value;

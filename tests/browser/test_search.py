@@ -189,12 +189,13 @@ async def test_the_search_controls_are_reachable_by_keyboard(
     await settled(page)
     await expect(page.locator("li.result").first).to_be_visible()
     reached = set()
-    for _ in range(40):
+    for _ in range(50):
         await page.keyboard.press("Tab")
         reached.add(await page.evaluate(
             "(() => { const e = document.activeElement;"
             " return e.id || e.getAttribute('aria-label') || e.textContent.trim() })()"))
-    wanted = {"Rectangle", "Polygon", "aoi-bbox", "date-start", "date-end", "sort", "Search"}
+    wanted = {"Rectangle", "Polygon", "aoi-bbox", "date-start", "date-end", "sort", "Search",
+              "mosaic-toggle"}
     assert {w for w in wanted if any(w in r for r in reached)} == wanted, reached
     first_id = await page.locator("li.result").first.get_attribute("data-item-id")
     assert first_id in reached
