@@ -16,6 +16,7 @@ import pyproj
 from rasterio.enums import ColorInterp
 from rasterio.io import DatasetReaderBase
 
+from workers.extract.dtypes import amplitude, stac_data_types
 from workers.extract.georef import Georeference, georeference
 
 RASTER_SCHEMA = "https://stac-extensions.github.io/raster/v1.1.0/schema.json"
@@ -64,8 +65,9 @@ def _decimated_shape(ds: DatasetReaderBase, max_size: int) -> tuple[int, int]:
 
 
 def statistics(values: np.ma.MaskedArray) -> dict[str, float]:
-    """minimum, maximum, mean, stddev and valid_percent of a masked band read."""
-    values = np.ma.masked_invalid(values)
+    """minimum, maximum, mean, stddev and valid_percent of a masked band read (of the
+    amplitude, for complex values)."""
+    values = np.ma.masked_invalid(amplitude(values))
     count = int(values.count())
     stats: dict[str, float] = {"valid_percent": round(100.0 * count / values.size, 4)}
     if count:
@@ -87,10 +89,11 @@ def band_fields(ds: DatasetReaderBase, max_size: int = DEFAULT_STATS_SIZE) -> li
     resolution = spatial_resolution(georeference(ds))
     shape = _decimated_shape(ds, max_size)
     sampling = ds.tags().get("AREA_OR_POINT", "").lower()
+    data_types = stac_data_types(ds)
     bands = []
     for index in ds.indexes:
         i = index - 1
-        band: dict[str, Any] = {"data_type": ds.dtypes[i], "spatial_resolution": resolution}
+        band: dict[str, Any] = {"data_type": data_types[i], "spatial_resolution": resolution}
         nodata = _nodata(ds.nodatavals[i])
         if nodata is not None:
             band["nodata"] = nodata

@@ -21,6 +21,7 @@ from rasterio.io import DatasetReaderBase
 from rasterio.windows import Window
 
 from workers.errors import InvalidRaster, UnreadableRaster
+from workers.extract.dtypes import numpy_dtype
 
 DEFAULT_GRID_SIZE = 512
 """Default longest side, in cells, of the validity grid footprints are traced on."""
@@ -50,7 +51,7 @@ def grid_factor(width: int, height: int, max_size: int = DEFAULT_GRID_SIZE) -> i
 def _row_bands(ds: DatasetReaderBase, factor: int) -> Iterator[Window]:
     """Full-width windows whose heights are multiples of ``factor`` (the last may be
     shorter), sized to ``_BAND_BYTES``."""
-    row_bytes = ds.width * sum(np.dtype(d).itemsize for d in ds.dtypes) or 1
+    row_bytes = ds.width * sum(numpy_dtype(d).itemsize for d in ds.dtypes) or 1
     rows = max(factor, (_BAND_BYTES // row_bytes) // factor * factor)
     for top in range(0, ds.height, rows):
         yield Window(0, top, ds.width, min(rows, ds.height - top))
@@ -73,7 +74,7 @@ def _integer_nodata(ds: DatasetReaderBase) -> np.ndarray | None:
     flags = ds.mask_flag_enums
     if not all(f == [MaskFlags.nodata] for f in flags) or any(v is None for v in ds.nodatavals):
         return None
-    if not all(np.issubdtype(np.dtype(d), np.integer) for d in ds.dtypes):
+    if not all(np.issubdtype(numpy_dtype(d), np.integer) for d in ds.dtypes):
         return None
     return np.array(ds.nodatavals).reshape(-1, 1, 1)
 

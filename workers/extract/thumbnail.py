@@ -10,6 +10,8 @@ from rasterio.enums import ColorInterp
 from rasterio.errors import NotGeoreferencedWarning
 from rasterio.io import DatasetReaderBase, MemoryFile
 
+from workers.extract.dtypes import amplitude
+
 DEFAULT_THUMBNAIL_SIZE = 256
 """Default longest side of a thumbnail, in pixels."""
 
@@ -46,7 +48,7 @@ def _stretch(band: np.ma.MaskedArray) -> np.ndarray:
 
 def _colours(ds: DatasetReaderBase, shape: tuple[int, int]) -> np.ndarray:
     """(bands, rows, cols) uint8 display values: a palette applied, 8-bit data as is,
-    anything else stretched."""
+    anything else (the amplitude of complex values) stretched."""
     indexes = _display_bands(ds)
     if len(indexes) == 1 and ds.colorinterp[indexes[0] - 1] == ColorInterp.palette:
         palette = ds.colormap(indexes[0])
@@ -56,7 +58,7 @@ def _colours(ds: DatasetReaderBase, shape: tuple[int, int]) -> np.ndarray:
                 lookup[value] = rgba[:3]
         values = ds.read(indexes[0], out_shape=shape)
         return np.moveaxis(lookup[values], -1, 0)
-    data = ds.read(indexes, out_shape=(len(indexes), *shape), masked=True)
+    data = amplitude(ds.read(indexes, out_shape=(len(indexes), *shape), masked=True))
     if data.dtype == np.uint8:
         return np.ma.filled(data, 0).astype("uint8")
     return np.stack([_stretch(band) for band in data])
