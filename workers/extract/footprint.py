@@ -24,6 +24,7 @@ from shapely.geometry import MultiPolygon, Polygon, box
 from shapely.geometry.base import BaseGeometry
 
 from workers.errors import InvalidRaster
+from workers.extract.earth import earth_cells, pull_onto_earth
 from workers.extract.georef import (
     Georeference,
     georeference,
@@ -53,9 +54,20 @@ def footprint(ds: DatasetReaderBase, max_size: int = DEFAULT_GRID_SIZE) -> dict[
 
 
 def footprint_from_grid(georef: Georeference, grid: ValidGrid) -> dict[str, Any]:
-    """The footprint for an already scanned raster (see :func:`footprint`)."""
+    """The footprint for an already scanned raster (see :func:`footprint`): its valid
+    pixels on the Earth (see :mod:`.earth` for rasters that look past the planet)."""
+    earth = earth_cells(georef, grid.cells.shape, grid.factor)
+    anchor = None
+    if earth is not None:
+        cells = grid.cells & earth.cells
+        if not cells.any():
+            raise InvalidRaster("none of its valid pixels lies on the Earth")
+        grid = ValidGrid(cells, grid.factor, grid.valid_pixels)
+        anchor = earth.anchor
     pixels = pixel_footprint(grid, georef.width, georef.height)
-    geometry, crossed = lonlat_footprint(georef, pixels)
+    # Past the limb, vertices are pulled onto it: dense enough to follow its curve.
+    step = float(grid.factor) / 2 if anchor is not None else None
+    geometry, crossed = lonlat_footprint(georef, pixels, anchor, step)
     return {
         "geometry": orjson.loads(shapely.to_geojson(geometry)),
         "bbox": footprint_bbox(geometry, crossed),
@@ -98,10 +110,17 @@ def _polygons(geometry: BaseGeometry) -> list[Polygon]:
     return [g for g in getattr(geometry, "geoms", []) if isinstance(g, Polygon) and not g.is_empty]
 
 
-def _ring_to_native(georef: Georeference, ring: Any, max_segment: float) -> np.ndarray:
+Anchor = tuple[float, float] | None
+
+
+def _ring_to_native(
+    georef: Georeference, ring: Any, max_segment: float, anchor: Anchor
+) -> np.ndarray:
     dense = shapely.segmentize(shapely.LineString(ring.coords), max_segment)
-    coords = shapely.get_coordinates(dense)
-    xs, ys = georef.to_native(coords[:, 0], coords[:, 1])
+    cols, rows = shapely.get_coordinates(dense).T
+    if anchor is not None:
+        cols, rows = pull_onto_earth(georef, cols, rows, anchor)
+    xs, ys = georef.to_native(cols, rows)
     return np.column_stack([xs, ys])
 
 
@@ -139,17 +158,21 @@ def _to_lonlat(georef: Georeference, ring: np.ndarray, flip: bool) -> list[tuple
 
 
 def _lonlat_polygon(
-    georef: Georeference, polygon: Polygon, max_segment: float
+    georef: Georeference, polygon: Polygon, max_segment: float, anchor: Anchor
 ) -> tuple[BaseGeometry, bool]:
     """One pixel-space polygon in EPSG:4326, and whether it crossed the antimeridian."""
-    shell = _ring_to_native(georef, polygon.exterior, max_segment)
-    holes = [_ring_to_native(georef, r, max_segment) for r in polygon.interiors]
+    shell = _ring_to_native(georef, polygon.exterior, max_segment, anchor)
+    holes = [_ring_to_native(georef, r, max_segment, anchor) for r in polygon.interiors]
     native = shapely.geometry.polygon.orient(Polygon(shell, holes), 1.0)
     north, south = _poles_inside(georef, native)
     flip = _flips_orientation(georef, native)
     exterior = _to_lonlat(georef, np.asarray(native.exterior.coords), flip)
     interiors = [_to_lonlat(georef, np.asarray(r.coords), flip) for r in native.interiors]
     crossed = any(_crosses(ring) for ring in [exterior, *interiors])
+    if not (crossed or north or south):
+        # Nothing to split or close: the antimeridian package (a Python loop over
+        # vertices) would hand the polygon back unchanged.
+        return Polygon(exterior, interiors), False
     fixed = antimeridian.fix_polygon(
         Polygon(exterior, interiors),
         force_north_pole=north,
@@ -180,14 +203,25 @@ def _valid(parts: list[Polygon]) -> BaseGeometry:
     return MultiPolygon([shapely.geometry.polygon.orient(p, 1.0) for p in geometry.geoms])
 
 
-def lonlat_footprint(georef: Georeference, pixels: BaseGeometry) -> tuple[BaseGeometry, bool]:
+def lonlat_footprint(
+    georef: Georeference,
+    pixels: BaseGeometry,
+    anchor: Anchor = None,
+    max_segment: float | None = None,
+) -> tuple[BaseGeometry, bool]:
     """Map a pixel-space footprint to a valid, counter-clockwise (Multi)Polygon in
-    EPSG:4326, split at the antimeridian; the flag says whether a ring crossed it."""
-    max_segment = max(georef.width, georef.height) / EDGE_SEGMENTS
+    EPSG:4326, split at the antimeridian; the flag says whether a ring crossed it.
+
+    Edges are densified to ``max_segment`` pixels (default: 1/``EDGE_SEGMENTS`` of the
+    longer side); with an ``anchor``, vertices past the Earth's limb are pulled onto it
+    (see :func:`.earth.pull_onto_earth`).
+    """
+    longest = max(georef.width, georef.height) / EDGE_SEGMENTS
+    max_segment = min(longest, max_segment) if max_segment else longest
     parts: list[Polygon] = []
     crossed = False
     for polygon in _polygons(pixels):
-        fixed, crossing = _lonlat_polygon(georef, polygon, max_segment)
+        fixed, crossing = _lonlat_polygon(georef, polygon, max_segment, anchor)
         parts.extend(_polygons(fixed))
         crossed = crossed or crossing
     if not parts:

@@ -37,7 +37,6 @@ BROKEN: dict[str, tuple[type[Exception], str]] = {
     "rasterio/corrupt.tif": (UnreadableRaster, "reading its pixels failed"),
     "rasterio/float.tif": (InvalidRaster, "not georeferenced"),
     "rasterio/float_nan.tif": (InvalidRaster, "not georeferenced"),
-    "rasterio/goes.tif": (InvalidRaster, "outside the area its CRS can express"),
     "rasterio/rotated.tif": (InvalidRaster, "not georeferenced"),
     "rasterio/two-subs.h5": (InvalidRaster, "no raster bands, only 2 subdatasets"),
     "rio-cogeo/dataset_namespace_metadata.xml": (UnreadableRaster, "not recognized"),
@@ -49,6 +48,10 @@ BROKEN: dict[str, tuple[type[Exception], str]] = {
 }
 ALL = sorted(str(p.relative_to(RASTERS)) for p in RASTERS.rglob("*") if p.is_file())
 GOOD = [name for name in ALL if name not in BROKEN]
+# Rasters that look past the Earth: their outline has no longitude or latitude, so the
+# references below do not apply; test_off_earth.py checks them pixel by pixel.
+OFF_EARTH = {"rasterio/goes.tif"}
+ON_EARTH = [name for name in GOOD if name not in OFF_EARTH]
 
 
 @cache
@@ -127,7 +130,7 @@ def test_a_broken_raster_fails_with_the_right_error(name: str) -> None:
     assert str(raised.value).startswith(name.split("/")[-1] + ": ")
 
 
-@pytest.mark.parametrize("name", GOOD)
+@pytest.mark.parametrize("name", ON_EARTH)
 def test_the_bbox_lies_within_the_densified_bounds_of_the_raster(name: str) -> None:
     with rasterio.open(RASTERS / name) as ds:
         reference = reference_bounds(ds)
@@ -139,7 +142,7 @@ def _fully_valid(name: str) -> bool:
         return all(flags == [MaskFlags.all_valid] for flags in ds.mask_flag_enums)
 
 
-@pytest.mark.parametrize("name", [name for name in GOOD if _fully_valid(name)])
+@pytest.mark.parametrize("name", [name for name in ON_EARTH if _fully_valid(name)])
 def test_a_fully_valid_raster_has_the_bbox_of_its_outline(name: str) -> None:
     with rasterio.open(RASTERS / name) as ds:
         reference = reference_bounds(ds)
@@ -155,7 +158,7 @@ def test_the_footprint_is_valid_and_inside_the_bbox(name: str) -> None:
     assert bbox_polygon(item["bbox"]).buffer(1e-9).covers(geometry)
 
 
-@pytest.mark.parametrize("name", GOOD)
+@pytest.mark.parametrize("name", ON_EARTH)
 def test_the_footprint_covers_every_valid_pixel(name: str) -> None:
     geometry = shapely.geometry.shape(item_of(name)["geometry"]).buffer(1e-7)
     with rasterio.open(RASTERS / name) as ds:
