@@ -155,7 +155,7 @@ def _item(
         raise InvalidRaster(f"it has no raster bands{subdatasets}")
     georef = georeference(ds)
     located = footprint_from_grid(georef, scan_valid(ds, options.grid_size))
-    acquired = acquisition_datetime(ds, when, provider.datetime)
+    acquired = acquisition_datetime(ds, when, provider.datetime, path.name)
     properties = {
         "datetime": format_rfc3339(acquired),
         **projection_fields_for(georef),
