@@ -146,13 +146,29 @@ def _asset(
     return asset
 
 
+def _subdatasets(ds: DatasetReaderBase, shown: int = 10) -> str:
+    """", only N subdatasets: 'name' (description), ..." for a container (HDF5, NetCDF),
+    so the provider knows what to upload one by one; "" otherwise."""
+    tags = ds.tags(ns="SUBDATASETS")
+    found = []
+    for i in range(1, len(ds.subdatasets) + 1):
+        # The path part of GDAL's subdataset name is ours (a temporary file): keep the
+        # variable after the last ':' only.
+        name = tags.get(f"SUBDATASET_{i}_NAME", "").rsplit(":", 1)[-1]
+        description = tags.get(f"SUBDATASET_{i}_DESC", "")
+        found.append(f"{name!r} ({description})" if description else repr(name))
+    if not found:
+        return ""
+    more = f", and {len(found) - shown} more" if len(found) > shown else ""
+    return f", only {len(found)} subdatasets: {', '.join(found[:shown])}{more}"
+
+
 def _item(
     ds: DatasetReaderBase, path: Path, collection_id: str, item_id: str | None,
     when: datetime | None, provider: ProviderMetadata, asset_href: str, options: ExtractOptions,
 ) -> dict[str, Any]:
     if ds.count == 0:
-        subdatasets = f", only {len(ds.subdatasets)} subdatasets" if ds.subdatasets else ""
-        raise InvalidRaster(f"it has no raster bands{subdatasets}")
+        raise InvalidRaster(f"it has no raster bands{_subdatasets(ds)}")
     georef = georeference(ds)
     located = footprint_from_grid(georef, scan_valid(ds, options.grid_size))
     acquired = acquisition_datetime(ds, when, provider.datetime, path.name)

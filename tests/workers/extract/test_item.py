@@ -38,7 +38,9 @@ BROKEN: dict[str, tuple[type[Exception], str]] = {
     "rasterio/float.tif": (InvalidRaster, "not georeferenced"),
     "rasterio/float_nan.tif": (InvalidRaster, "not georeferenced"),
     "rasterio/rotated.tif": (InvalidRaster, "not georeferenced"),
-    "rasterio/two-subs.h5": (InvalidRaster, "no raster bands, only 2 subdatasets"),
+    "rasterio/two-subs.h5": (
+        InvalidRaster, r"no raster bands, only 2 subdatasets: '//data' \(\[3x3\] //data .*'//data2'"
+    ),
     "rio-cogeo/dataset_namespace_metadata.xml": (UnreadableRaster, "not recognized"),
     "rio-stac/dataset.tif": (InvalidRaster, "not georeferenced"),
     "rio-stac/dataset_geom.tif": (InvalidRaster, "no valid pixel"),
