@@ -44,6 +44,16 @@ def _pixels_on_earth(georef: Georeference, cols: np.ndarray, rows: np.ndarray) -
     return on_earth(georef.crs, xs, ys)
 
 
+def _outline_on_earth(georef: Georeference, cols: np.ndarray, rows: np.ndarray) -> bool:
+    """Whether every outline position has a longitude and latitude, asked of GDAL as
+    the footprint will be (building a PROJ transformer costs more than this check)."""
+    try:
+        georef.to_lonlat(cols, rows)
+    except InvalidRaster:
+        return False
+    return True
+
+
 @dataclass(frozen=True)
 class EarthCells:
     """Cells of a validity grid that touch the Earth, and a pixel position near the
@@ -53,21 +63,23 @@ class EarthCells:
     anchor: tuple[float, float]
 
 
-def earth_cells(georef: Georeference, shape: tuple[int, int], factor: int) -> EarthCells | None:
-    """The cells (of a grid of ``shape`` cells of ``factor`` pixels) on the Earth, or
+def earth_cells(
+    georef: Georeference, shape: tuple[int, int], cell: tuple[float, float]
+) -> EarthCells | None:
+    """The cells (of a grid of ``shape`` cells of ``cell`` (width, height) pixels) on the Earth, or
     None when the whole raster is. Only the outline is sampled first: where the visible
     globe is convex, a raster with any pixel past the limb has one on its outline.
 
     Raises ``InvalidRaster`` when no cell is on the Earth.
     """
     rows, cols = shape
-    edge_cols = np.minimum(np.arange(cols + 1) * factor, georef.width).astype("float64")
-    edge_rows = np.minimum(np.arange(rows + 1) * factor, georef.height).astype("float64")
+    edge_cols = np.minimum(np.arange(cols + 1) * cell[0], float(georef.width))
+    edge_rows = np.minimum(np.arange(rows + 1) * cell[1], float(georef.height))
     top, bottom = np.zeros(cols + 1), np.full(cols + 1, float(georef.height))
     left, right = np.zeros(rows + 1), np.full(rows + 1, float(georef.width))
     outline_cols = np.concatenate([edge_cols, edge_cols, left, right])
     outline_rows = np.concatenate([top, bottom, edge_rows, edge_rows])
-    if _pixels_on_earth(georef, outline_cols, outline_rows).all():
+    if _outline_on_earth(georef, outline_cols, outline_rows):
         return None
     corner_cols, corner_rows = np.meshgrid(edge_cols, edge_rows)
     corners = _pixels_on_earth(georef, corner_cols, corner_rows)

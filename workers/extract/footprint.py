@@ -10,6 +10,7 @@ west > east when it crosses the antimeridian.
 
 from __future__ import annotations
 
+import dataclasses
 from itertools import pairwise
 from typing import Any
 
@@ -56,17 +57,17 @@ def footprint(ds: DatasetReaderBase, max_size: int = DEFAULT_GRID_SIZE) -> dict[
 def footprint_from_grid(georef: Georeference, grid: ValidGrid) -> dict[str, Any]:
     """The footprint for an already scanned raster (see :func:`footprint`): its valid
     pixels on the Earth (see :mod:`.earth` for rasters that look past the planet)."""
-    earth = earth_cells(georef, grid.cells.shape, grid.factor)
+    earth = earth_cells(georef, grid.cells.shape, grid.cell_size)
     anchor = None
     if earth is not None:
         cells = grid.cells & earth.cells
         if not cells.any():
             raise InvalidRaster("none of its valid pixels lies on the Earth")
-        grid = ValidGrid(cells, grid.factor, grid.valid_pixels)
+        grid = dataclasses.replace(grid, cells=cells)
         anchor = earth.anchor
     pixels = pixel_footprint(grid, georef.width, georef.height)
     # Past the limb, vertices are pulled onto it: dense enough to follow its curve.
-    step = float(grid.factor) / 2 if anchor is not None else None
+    step = min(grid.cell_size) / 2 if anchor is not None else None
     geometry, crossed = lonlat_footprint(georef, pixels, anchor, step)
     return {
         "geometry": orjson.loads(shapely.to_geojson(geometry)),
@@ -77,12 +78,12 @@ def footprint_from_grid(georef: Georeference, grid: ValidGrid) -> dict[str, Any]
 def pixel_footprint(grid: ValidGrid, width: int, height: int) -> BaseGeometry:
     """The valid area in pixel coordinates (column, row), simplified to at most
     ``MAX_VERTICES`` vertices and still covering every valid grid cell."""
-    scale = Affine.scale(grid.factor)
+    scale = Affine.scale(*grid.cell_size)
     cells = grid.cells.astype("uint8")
     parts = [shapely.geometry.shape(g) for g, _ in shapes(cells, mask=grid.cells, transform=scale)]
     outline = box(0, 0, width, height)
     area = shapely.union_all(parts).intersection(outline)
-    tolerance = float(grid.factor)
+    tolerance = max(grid.cell_size)
     shape = area
     simplified = shape.simplify(tolerance, preserve_topology=True)
     while shapely.get_num_coordinates(simplified) > MAX_VERTICES:
