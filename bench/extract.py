@@ -11,8 +11,8 @@ both tools turned into items, so both are timed on the same work.
 
 The ``accuracy`` set prints, for every shared raster we turn into an item, how far the
 default footprint (reduced resolution) is from the footprint of a full scan of every
-pixel on the same grid: geodesic area of their symmetric difference / area of the full
-scan's footprint.
+pixel traced on the same cells (``workers.extract.accuracy``): geodesic area of their
+symmetric difference / area of the full scan's footprint.
 
 * ``ours``: ``workers.extract.extract`` as the worker runs it (GDAL drivers limited to
   ``SAFE_DRIVERS``; footprint, statistics and thumbnail from one reduced-resolution
@@ -178,26 +178,19 @@ def failures(runs: dict[str, list[dict[str, Any]]]) -> list[str]:
 
 def accuracy() -> list[str]:
     """Per shared raster: symmetric difference of the reduced-resolution and the
-    full-scan footprints, as a share of the latter's geodesic area."""
-    import pyproj
-    import shapely
+    full-scan footprints (same cells), as a share of the latter's geodesic area."""
+    import rasterio
 
-    from workers.extract import ExtractOptions, build_item
+    from workers.extract.accuracy import footprint_error
 
-    geod = pyproj.Geod(ellps="WGS84")
-    rows = [f"{'raster':<60} {'decimation':>10} {'sym. diff':>10}"]
+    rows = [f"{'raster':<60} {'cell px':>8} {'sym. diff':>10}"]
     for path in shared_rasters():
         try:
-            reduced = build_item(path, "bench", datetime=WHEN)
+            with rasterio.open(path) as ds:
+                error, cell = footprint_error(ds)
         except Exception:  # refused: nothing to compare
             continue
-        full = build_item(path, "bench", datetime=WHEN, options=ExtractOptions(full_scan=True))
-        a, b = (shapely.geometry.shape(i["geometry"]) for i in (reduced, full))
-        ratio = abs(geod.geometry_area_perimeter(a.symmetric_difference(b))[0]) / abs(
-            geod.geometry_area_perimeter(b)[0]
-        )
-        decimation = reduced["properties"]["stacql:footprint_decimation"]
-        rows.append(f"{path.name[:60]:<60} {decimation:>10.2f} {100 * ratio:>9.3f}%")
+        rows.append(f"{path.name[:60]:<60} {cell:>8.2f} {100 * error:>9.3f}%")
     return rows
 
 

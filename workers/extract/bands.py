@@ -62,7 +62,10 @@ def spatial_resolution(georef: Georeference) -> float:
 
 
 def band_fields(
-    ds: DatasetReaderBase, max_size: int = DEFAULT_STATS_SIZE, sample: Sample | None = None
+    ds: DatasetReaderBase,
+    max_size: int = DEFAULT_STATS_SIZE,
+    sample: Sample | None = None,
+    georef: Georeference | None = None,
 ) -> list[dict[str, Any]]:
     """One ``raster:bands`` entry per band, in band order, with statistics from
     ``sample`` (else from a read of at most ``max_size`` pixels a side).
@@ -70,7 +73,7 @@ def band_fields(
     ``spatial_resolution`` needs georeferencing, so this raises ``InvalidRaster`` for a
     raster without it; ``UnreadableRaster`` when the pixels do not decode.
     """
-    resolution = spatial_resolution(georeference(ds))
+    resolution = spatial_resolution(georef or georeference(ds))
     sample = sample or read_sample(ds, max_size)
     sampling = ds.tags().get("AREA_OR_POINT", "").lower()
     data_types = stac_data_types(ds)

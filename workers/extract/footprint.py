@@ -32,10 +32,15 @@ from workers.extract.georef import (
     lonlat_to_native,
     native_to_lonlat,
 )
-from workers.extract.scan import DEFAULT_GRID_SIZE, ValidGrid, scan_valid
+from workers.extract.scan import DEFAULT_GRID_SIZE, ValidGrid, max_pool, scan_valid
 
 MAX_VERTICES = 1000
 """Simplification is coarsened until the footprint has at most this many vertices."""
+
+EDGE_BUDGET = 4 * MAX_VERTICES
+"""A validity grid whose outline has more cell edges than this is coarsened before it
+is traced: tracing and simplifying a speckled mask costs far more than its detail is
+worth in a footprint of ``MAX_VERTICES`` vertices."""
 
 EDGE_SEGMENTS = 32
 """A footprint edge is densified to at most 1/EDGE_SEGMENTS of the raster's longer side,
@@ -54,9 +59,21 @@ def footprint(ds: DatasetReaderBase, max_size: int = DEFAULT_GRID_SIZE) -> dict[
     return footprint_from_grid(georef, grid)
 
 
-def footprint_from_grid(georef: Georeference, grid: ValidGrid) -> dict[str, Any]:
+def footprint_from_grid(
+    georef: Georeference, grid: ValidGrid, cell: float | None = None
+) -> dict[str, Any]:
     """The footprint for an already scanned raster (see :func:`footprint`): its valid
-    pixels on the Earth (see :mod:`.earth` for rasters that look past the planet)."""
+    pixels on the Earth (see :mod:`.earth` for rasters that look past the planet), and
+    the side in pixels of the cells it was traced on (``"cell"``).
+
+    With ``cell``, the footprint is traced on cells of that size (the grid max-pooled
+    by powers of 2) however many vertices it keeps: to compare footprints cell for cell.
+    """
+    max_vertices: int | None = MAX_VERTICES
+    if cell is None:
+        grid = coarsened(grid)
+    else:
+        grid, max_vertices = coarsened(grid, cell), None
     earth = earth_cells(georef, grid.cells.shape, grid.cell_size)
     anchor = None
     if earth is not None:
@@ -65,44 +82,86 @@ def footprint_from_grid(georef: Georeference, grid: ValidGrid) -> dict[str, Any]
             raise InvalidRaster("none of its valid pixels lies on the Earth")
         grid = dataclasses.replace(grid, cells=cells)
         anchor = earth.anchor
-    pixels = pixel_footprint(grid, georef.width, georef.height)
+    pixels, traced_cell = traced_footprint(grid, georef.width, georef.height, max_vertices)
     # Past the limb, vertices are pulled onto it: dense enough to follow its curve.
     step = min(grid.cell_size) / 2 if anchor is not None else None
     geometry, crossed = lonlat_footprint(georef, pixels, anchor, step)
     return {
         "geometry": orjson.loads(shapely.to_geojson(geometry)),
         "bbox": footprint_bbox(geometry, crossed),
+        "cell": traced_cell,
     }
+
+
+def _outline_edges(cells: np.ndarray) -> int:
+    return int(
+        np.count_nonzero(cells[:, 1:] != cells[:, :-1])
+        + np.count_nonzero(cells[1:] != cells[:-1])
+    )
+
+
+def coarsened(grid: ValidGrid, cell: float | None = None) -> ValidGrid:
+    """``grid`` max-pooled by 2 until its outline has at most ``EDGE_BUDGET`` cell
+    edges, or until its cells are ``cell`` pixels wide (a coarser cell is valid when any
+    cell under it is: coverage holds)."""
+    cells, (width, height) = grid.cells, grid.cell_size
+
+    def coarser() -> bool:
+        if cell is not None:
+            return max(width, height) < cell * 0.999
+        return _outline_edges(cells) > EDGE_BUDGET
+
+    while coarser() and min(cells.shape) > 1:
+        cells, width, height = max_pool(cells, 2), 2 * width, 2 * height
+    if cells is grid.cells:
+        return grid
+    return dataclasses.replace(grid, cells=cells, factor=2 * grid.factor, cell=(width, height))
 
 
 def pixel_footprint(grid: ValidGrid, width: int, height: int) -> BaseGeometry:
     """The valid area in pixel coordinates (column, row), simplified to at most
     ``MAX_VERTICES`` vertices and still covering every valid grid cell."""
-    scale = Affine.scale(*grid.cell_size)
-    cells = grid.cells.astype("uint8")
-    parts = [shapely.geometry.shape(g) for g, _ in shapes(cells, mask=grid.cells, transform=scale)]
+    return traced_footprint(grid, width, height)[0]
+
+
+def _trace(cells: np.ndarray, cell: tuple[float, float]) -> BaseGeometry:
+    scale = Affine.scale(*cell)
+    found = shapes(cells.astype("uint8"), mask=cells, transform=scale)
+    parts = [shapely.geometry.shape(g) for g, _ in found]
+    # Traced regions are disjoint (they touch at corners at most): no union needed.
+    return parts[0] if len(parts) == 1 else MultiPolygon(parts)
+
+
+def traced_footprint(
+    grid: ValidGrid, width: int, height: int, max_vertices: int | None = MAX_VERTICES
+) -> tuple[BaseGeometry, float]:
+    """:func:`pixel_footprint`, and the side (in pixels) of the cells it was traced on.
+
+    A footprint that keeps more than ``max_vertices`` vertices after simplifying is
+    traced again on the grid max-pooled by 2 (a coarser cell is valid when any cell
+    under it is): holes and gaps narrower than a cell fill up, as a morphological
+    closing would, at the cost of a trace of a grid four times smaller.
+    """
     outline = box(0, 0, width, height)
-    area = shapely.union_all(parts).intersection(outline)
-    tolerance = max(grid.cell_size)
-    shape = area
-    simplified = shape.simplify(tolerance, preserve_topology=True)
-    while shapely.get_num_coordinates(simplified) > MAX_VERTICES:
-        tolerance *= 2
-        # Holes and gaps narrower than the tolerance survive any simplification: a
-        # morphological closing fills them (it only adds area, so coverage holds).
-        shape = _closing(area, tolerance) if tolerance < max(width, height) else area.convex_hull
-        simplified = shape.simplify(tolerance, preserve_topology=True)
+    cells, cell = grid.cells, grid.cell_size
+    while True:
+        area = _trace(cells, cell).intersection(outline)
+        tolerance = max(cell)
+        simplified = area.simplify(tolerance, preserve_topology=True)
+        if max_vertices is None or max(cells.shape) == 1:
+            break
+        if shapely.get_num_coordinates(simplified) <= max_vertices:
+            break
+        cells, cell = max_pool(cells, 2), (2 * cell[0], 2 * cell[1])
     if simplified.equals(area):
-        return area
-    # Simplifying moves edges by at most the tolerance: growing by it restores coverage.
+        return area, tolerance
+    # Simplifying moves edges by about the tolerance: growing by it restores coverage.
+    # Topology-preserving simplification can move a small part further; what is still
+    # left out is added back as it is.
     grown = simplified.buffer(tolerance, join_style="mitre", mitre_limit=2.0)
-    return grown.intersection(outline)
-
-
-def _closing(area: BaseGeometry, distance: float) -> BaseGeometry:
-    """Dilate then erode by ``distance``: fills holes and joins parts closer than it."""
-    dilated = area.buffer(distance, join_style="mitre", mitre_limit=2.0)
-    return dilated.buffer(-distance, join_style="mitre", mitre_limit=2.0).union(area)
+    if not grown.covers(area):
+        grown = grown.union(area.difference(grown))
+    return grown.intersection(outline), tolerance
 
 
 def _polygons(geometry: BaseGeometry) -> list[Polygon]:

@@ -8,6 +8,7 @@ falls back to a whole-world footprint.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 import numpy as np
@@ -103,19 +104,28 @@ def lonlat_to_native(crs: CRS, lon: float, lat: float) -> tuple[float, float] | 
 
 def check_earth_crs(crs: CRS) -> CRS:
     """``crs`` itself, refused with ``InvalidRaster`` unless it lies on Earth."""
+    problem = _earth_crs_problem(crs.to_wkt())
+    if problem:
+        raise InvalidRaster(problem)
+    return crs
+
+
+@lru_cache(maxsize=64)
+def _earth_crs_problem(wkt: str) -> str | None:
+    """Why a CRS is not on Earth, or None (cached: rasters of a collection share CRSs)."""
     try:
-        native = pyproj.CRS.from_wkt(crs.to_wkt())
+        native = pyproj.CRS.from_wkt(wkt)
     except pyproj.exceptions.CRSError as exc:
-        raise InvalidRaster(f"its CRS cannot be interpreted: {exc}") from exc
+        return f"its CRS cannot be interpreted: {exc}"
     ellipsoid = native.ellipsoid
     radius = ellipsoid.semi_major_metre if ellipsoid is not None else None
     if radius is None or not (_EARTH_RADIUS[0] <= radius <= _EARTH_RADIUS[1]):
         name = native.name or "unnamed"
-        raise InvalidRaster(
+        return (
             f"its CRS {name!r} is not an Earth CRS (semi-major axis {radius} m); the "
             "catalog locates items on Earth in EPSG:4326"
         )
-    return crs
+    return None
 
 
 def georeference(ds: DatasetReaderBase) -> Georeference:

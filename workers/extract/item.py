@@ -148,7 +148,8 @@ def open_raster(path: Path, options: ExtractOptions) -> Iterator[DatasetReaderBa
 
 
 def _asset(
-    ds: DatasetReaderBase, href: str, provider: ProviderMetadata, sample: Sample
+    ds: DatasetReaderBase, href: str, provider: ProviderMetadata, sample: Sample,
+    georef: Georeference,
 ) -> dict[str, Any]:
     names = list(provider.eo_bands) if provider.eo_bands is not None else eo_bands(ds)
     if len(names) != ds.count:
@@ -162,7 +163,7 @@ def _asset(
     if provider.asset_title:
         asset["title"] = provider.asset_title
     asset["roles"] = ["data"]
-    asset["raster:bands"] = band_fields(ds, sample=sample)
+    asset["raster:bands"] = band_fields(ds, sample=sample, georef=georef)
     asset["eo:bands"] = [dict(b) for b in names]
     return asset
 
@@ -223,7 +224,7 @@ def _item(
         "datetime": format_rfc3339(acquired),
         **projection_fields_for(georef),
         **imagery_properties(ds),
-        FOOTPRINT_DECIMATION: round(max(grid.cell_size), 4),
+        FOOTPRINT_DECIMATION: round(located["cell"], 4),
         STATISTICS_DECIMATION: round(sample.decimation(ds.width), 4),
         **provider.properties,
     }
@@ -239,7 +240,7 @@ def _item(
         "bbox": located["bbox"],
         "properties": properties,
         "links": [],
-        "assets": {provider.asset_key: _asset(ds, asset_href, provider, sample)},
+        "assets": {provider.asset_key: _asset(ds, asset_href, provider, sample, georef)},
     }
 
 

@@ -65,7 +65,7 @@ def _row_bands(ds: DatasetReaderBase, factor: int) -> Iterator[Window]:
         yield Window(0, top, ds.width, min(rows, ds.height - top))
 
 
-def _pool(mask: np.ndarray, factor: int) -> np.ndarray:
+def max_pool(mask: np.ndarray, factor: int) -> np.ndarray:
     """Max-pool a boolean mask by ``factor`` on both axes (padding with False)."""
     if factor == 1:
         return mask
@@ -133,7 +133,7 @@ def grid_from_sample(
     of a decimated read of it, max-pooled to at most ``max_size`` cells a side."""
     geometry = sampled_grid_geometry(width, height, valid.shape, max_size)
     factor = grid_factor(valid.shape[1], valid.shape[0], max_size)
-    cells = _pool(valid, factor)
+    cells = max_pool(valid, factor)
     estimate = round(int(np.count_nonzero(valid)) * width * height / valid.size)
     return ValidGrid(cells, factor, estimate, geometry.cell)
 
@@ -186,7 +186,7 @@ def scan_valid(ds: DatasetReaderBase, max_size: int = DEFAULT_GRID_SIZE) -> Vali
         mask = _read_band(ds, window)
         valid += int(np.count_nonzero(mask))
         top = window.row_off // factor
-        pooled = _pool(mask, factor)
+        pooled = max_pool(mask, factor)
         cells[top : top + pooled.shape[0]] |= pooled
     if valid == 0:
         raise InvalidRaster("it holds no valid pixel: every value is nodata or masked")
