@@ -225,13 +225,23 @@ def worker(
     burst: Annotated[bool, typer.Option(help="Stop when the queues are empty")] = False,
 ) -> None:
     """Run an RQ worker: raster extraction and ingest jobs, state kept in the jobs table."""
-    from workers import run_worker
+    from workers import WorkerConfig, run_worker
+    from workers.extract import SAFE_DRIVERS, ExtractOptions
 
     settings = Settings()
     queues = tuple(queue or settings.workers.queues)
     console.print(f"worker on {settings.redis.url} queues {', '.join(queues)}")
+    extract = ExtractOptions(
+        grid_size=settings.workers.footprint_size,
+        stats_size=settings.workers.sample_size,
+        allowed_drivers=SAFE_DRIVERS,
+        full_scan=settings.workers.full_scan,
+        checksum=settings.workers.checksum,
+    )
+    config = WorkerConfig(settings.database.url, settings.storage.url, extract=extract)
     run_worker(
-        settings.redis.url, settings.database.url, settings.storage.url, queues, burst=burst
+        settings.redis.url, settings.database.url, settings.storage.url, queues, burst=burst,
+        config=config,
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -85,6 +86,14 @@ class WorkerSettings(BaseModel):
     """RQ workers."""
 
     queues: list[str] = ["stacql"]
+    # Raster extraction (workers.extract.ExtractOptions): longest side in pixels of the
+    # reduced-resolution read statistics, footprint and thumbnail come from, and of the
+    # grid footprints are traced on; full_scan decodes every pixel for the footprint
+    # (slower; finds damage anywhere in a file); the hash of file:checksum.
+    sample_size: int = Field(1024, ge=16)
+    footprint_size: int = Field(512, ge=16)
+    full_scan: bool = False
+    checksum: Literal["sha2-256", "blake3"] = "sha2-256"
 
 
 class IngestSettings(BaseModel):

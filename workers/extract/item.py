@@ -33,7 +33,7 @@ from workers.extract.bands import (
     band_fields,
     eo_bands,
 )
-from workers.extract.files import FILE_SCHEMA, hashing
+from workers.extract.files import CHECKSUMS, FILE_SCHEMA, hashing
 from workers.extract.footprint import footprint_from_grid
 from workers.extract.georef import Georeference, georeference
 from workers.extract.integrity import check_blocks
@@ -71,7 +71,8 @@ footprint's validity) were read at (1: every pixel)."""
 @dataclass(frozen=True)
 class ExtractOptions:
     """How extraction reads a file: grid and read sizes (pixels a side), the GDAL
-    drivers allowed (None: any) and GDAL configuration options.
+    drivers allowed (None: any), GDAL configuration options and the hash function of
+    ``file:checksum`` (one of ``files.CHECKSUMS``).
 
     Statistics, the footprint's validity and the thumbnail come from one read of at
     most ``max(stats_size, grid_size)`` pixels a side (overviews when the file has
@@ -85,6 +86,12 @@ class ExtractOptions:
     allowed_drivers: tuple[str, ...] | None = None
     gdal_env: Mapping[str, Any] = field(default_factory=lambda: DEFAULT_GDAL_ENV)
     full_scan: bool = False
+    checksum: str = "sha2-256"
+
+    def __post_init__(self) -> None:
+        if self.checksum not in CHECKSUMS:
+            known = ", ".join(CHECKSUMS)
+            raise ValueError(f"checksum must be one of {known}, not {self.checksum!r}")
 
 
 @dataclass(frozen=True)
@@ -269,7 +276,7 @@ def extract(
     provider = provider_metadata or ProviderMetadata()
     path = local_path(href)
     try:
-        with open_raster(path, options) as ds, hashing(path) as file_info:
+        with open_raster(path, options) as ds, hashing(path, options.checksum) as file_info:
             read = _read(ds, path, options, thumbnail)
             item = _item(
                 ds, path, collection_id, item_id, datetime, provider,
