@@ -11,6 +11,7 @@ west > east when it crosses the antimeridian.
 from __future__ import annotations
 
 import dataclasses
+from functools import lru_cache
 from itertools import pairwise
 from typing import Any
 
@@ -19,6 +20,7 @@ import numpy as np
 import orjson
 import shapely
 from affine import Affine
+from rasterio.crs import CRS
 from rasterio.features import shapes
 from rasterio.io import DatasetReaderBase
 from shapely.geometry import MultiPolygon, Polygon, box
@@ -74,14 +76,25 @@ def footprint_from_grid(
         grid = coarsened(grid)
     else:
         grid, max_vertices = coarsened(grid, cell), None
-    earth = earth_cells(georef, grid.cells.shape, grid.cell_size)
-    anchor = None
-    if earth is not None:
-        cells = grid.cells & earth.cells
-        if not cells.any():
-            raise InvalidRaster("none of its valid pixels lies on the Earth")
-        grid = dataclasses.replace(grid, cells=cells)
-        anchor = earth.anchor
+    try:
+        return _located(georef, grid, max_vertices, None)
+    except InvalidRaster:
+        # Part of the raster has no longitude and latitude: if it looks past the
+        # Earth, keep what is on it (checked only now: most rasters never need it).
+        earth = earth_cells(georef, grid.cells.shape, grid.cell_size)
+        if earth is None:
+            raise
+    cells = grid.cells & earth.cells
+    if not cells.any():
+        raise InvalidRaster("none of its valid pixels lies on the Earth")
+    return _located(georef, dataclasses.replace(grid, cells=cells), max_vertices, earth.anchor)
+
+
+def _located(
+    georef: Georeference, grid: ValidGrid, max_vertices: int | None, anchor: Anchor
+) -> dict[str, Any]:
+    """Trace ``grid`` and map it to EPSG:4326 (vertices past the limb pulled onto it
+    towards ``anchor``, when given)."""
     pixels, traced_cell = traced_footprint(grid, georef.width, georef.height, max_vertices)
     # Past the limb, vertices are pulled onto it: dense enough to follow its curve.
     step = min(grid.cell_size) / 2 if anchor is not None else None
@@ -202,11 +215,19 @@ def _poles_inside(georef: Georeference, native: Polygon) -> tuple[bool, bool]:
     projected CRS maps a pole to a point that a ring can go around."""
     if not georef.crs.is_projected:
         return False, False
-    inside = []
-    for lat in (90.0, -90.0):
-        point = lonlat_to_native(georef.crs, 0.0, lat)
-        inside.append(point is not None and native.contains(shapely.Point(point)))
-    return inside[0], inside[1]
+    north, south = _native_poles(georef.crs.to_wkt())
+    return (
+        north is not None and native.contains(shapely.Point(north)),
+        south is not None and native.contains(shapely.Point(south)),
+    )
+
+
+@lru_cache(maxsize=64)
+def _native_poles(wkt: str) -> tuple[tuple[float, float] | None, ...]:
+    """Native coordinates of the north and south poles (None outside the CRS's
+    domain), once per CRS: every polygon of a footprint asks."""
+    crs = CRS.from_wkt(wkt)
+    return tuple(lonlat_to_native(crs, 0.0, lat) for lat in (90.0, -90.0))
 
 
 def _to_lonlat(georef: Georeference, ring: np.ndarray, flip: bool) -> list[tuple[float, float]]:

@@ -73,7 +73,16 @@ def max_pool(mask: np.ndarray, factor: int) -> np.ndarray:
     cols = math.ceil(mask.shape[1] / factor) * factor
     padded = np.zeros((rows, cols), dtype=bool)
     padded[: mask.shape[0], : mask.shape[1]] = mask
-    return padded.reshape(rows // factor, factor, cols // factor, factor).any(axis=(1, 3))
+    if factor <= 4:
+        # ORing the strided views beats a reduction over short, scattered axes.
+        pooled = padded[::factor, ::factor].copy()
+        for dr in range(factor):
+            for dc in range(factor):
+                pooled |= padded[dr::factor, dc::factor]
+        return pooled
+    # Rows first (contiguous runs), then columns: far faster than any(axis=(1, 3)).
+    by_rows = padded.reshape(rows // factor, factor, cols).any(axis=1)
+    return by_rows.reshape(rows // factor, cols // factor, factor).any(axis=2)
 
 
 def _integer_nodata(ds: DatasetReaderBase) -> np.ndarray | None:
