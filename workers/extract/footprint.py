@@ -197,14 +197,16 @@ def _ring_to_native(
     return np.column_stack([xs, ys])
 
 
-def _flips_orientation(georef: Georeference, polygon: Polygon) -> bool:
-    """Whether native → lon/lat mirrors the plane near ``polygon`` (negative Jacobian),
-    as for CRSs with south- or west-pointing axes."""
-    point = polygon.representative_point()
-    step = max(polygon.length / 1000, 1e-9)
-    xs = np.array([point.x, point.x + step, point.x])
-    ys = np.array([point.y, point.y, point.y + step])
-    lon, lat = native_to_lonlat(georef.crs, xs, ys)
+def _flip_probe(native: Polygon) -> np.ndarray:
+    """Three native points inside ``native``: one and a small step east and north of it."""
+    point = native.representative_point()
+    step = max(native.length / 1000, 1e-9)
+    return np.array([[point.x, point.y], [point.x + step, point.y], [point.x, point.y + step]])
+
+
+def _is_flipped(lon: np.ndarray, lat: np.ndarray) -> bool:
+    """Whether native → lon/lat mirrors the plane at the probe of :func:`_flip_probe`
+    (negative Jacobian), as for CRSs with south- or west-pointing axes."""
     dlon = (lon[1:] - lon[0] + 180.0) % 360.0 - 180.0
     dlat = lat[1:] - lat[0]
     return bool(dlon[0] * dlat[1] - dlon[1] * dlat[0] < 0)
@@ -230,25 +232,43 @@ def _native_poles(wkt: str) -> tuple[tuple[float, float] | None, ...]:
     return tuple(lonlat_to_native(crs, 0.0, lat) for lat in (90.0, -90.0))
 
 
-def _to_lonlat(georef: Georeference, ring: np.ndarray, flip: bool) -> list[tuple[float, float]]:
-    lon, lat = native_to_lonlat(georef.crs, ring[:, 0], ring[:, 1])
+def _ring_points(lon: np.ndarray, lat: np.ndarray, flip: bool) -> list[tuple[float, float]]:
     lon = np.where(np.abs(lon) > 180.0, (lon + 180.0) % 360.0 - 180.0, lon)
     lat = np.clip(lat, -90.0, 90.0)
     points = list(zip(lon.tolist(), lat.tolist(), strict=True))
     return points[::-1] if flip else points
 
 
-def _lonlat_polygon(
+def _native_polygon(
     georef: Georeference, polygon: Polygon, max_segment: float, anchor: Anchor
-) -> tuple[BaseGeometry, bool]:
-    """One pixel-space polygon in EPSG:4326, and whether it crossed the antimeridian."""
+) -> Polygon:
+    """A pixel-space polygon densified, in native coordinates, counter-clockwise."""
     shell = _ring_to_native(georef, polygon.exterior, max_segment, anchor)
     holes = [_ring_to_native(georef, r, max_segment, anchor) for r in polygon.interiors]
-    native = shapely.geometry.polygon.orient(Polygon(shell, holes), 1.0)
+    return shapely.geometry.polygon.orient(Polygon(shell, holes), 1.0)
+
+
+LonLat = tuple[np.ndarray, np.ndarray]
+
+
+def _batch_lonlat(crs: Any, arrays: list[np.ndarray]) -> list[LonLat]:
+    """Longitude/latitude of several (n, 2) native arrays in one transformation (GDAL
+    builds a coordinate transformation per call, which costs more than the points)."""
+    joined = np.concatenate(arrays)
+    lon, lat = native_to_lonlat(crs, joined[:, 0], joined[:, 1])
+    cuts = np.cumsum([len(a) for a in arrays])[:-1]
+    return list(zip(np.split(lon, cuts), np.split(lat, cuts), strict=True))
+
+
+def _lonlat_polygon(
+    georef: Georeference, native: Polygon, lonlats: list[LonLat]
+) -> tuple[BaseGeometry, bool]:
+    """One native polygon in EPSG:4326, and whether it crossed the antimeridian;
+    ``lonlats`` holds its flip probe, exterior and interiors in longitude/latitude."""
     north, south = _poles_inside(georef, native)
-    flip = _flips_orientation(georef, native)
-    exterior = _to_lonlat(georef, np.asarray(native.exterior.coords), flip)
-    interiors = [_to_lonlat(georef, np.asarray(r.coords), flip) for r in native.interiors]
+    flip = _is_flipped(*lonlats[0])
+    exterior = _ring_points(*lonlats[1], flip)
+    interiors = [_ring_points(lon, lat, flip) for lon, lat in lonlats[2:]]
     crossed = any(_crosses(ring) for ring in [exterior, *interiors])
     if not (crossed or north or south):
         # Nothing to split or close: the antimeridian package (a Python loop over
@@ -299,10 +319,22 @@ def lonlat_footprint(
     """
     longest = max(georef.width, georef.height) / EDGE_SEGMENTS
     max_segment = min(longest, max_segment) if max_segment else longest
+    natives = [_native_polygon(georef, p, max_segment, anchor) for p in _polygons(pixels)]
+    if not natives:
+        raise InvalidRaster("its valid data has no area to make a footprint from")
+    arrays: list[np.ndarray] = []
+    for native in natives:
+        arrays.append(_flip_probe(native))
+        arrays.append(np.asarray(native.exterior.coords))
+        arrays.extend(np.asarray(ring.coords) for ring in native.interiors)
+    lonlats = _batch_lonlat(georef.crs, arrays)
     parts: list[Polygon] = []
     crossed = False
-    for polygon in _polygons(pixels):
-        fixed, crossing = _lonlat_polygon(georef, polygon, max_segment, anchor)
+    start = 0
+    for native in natives:
+        count = 2 + len(native.interiors)
+        fixed, crossing = _lonlat_polygon(georef, native, lonlats[start : start + count])
+        start += count
         parts.extend(_polygons(fixed))
         crossed = crossed or crossing
     if not parts:
