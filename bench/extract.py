@@ -1,6 +1,6 @@
 """Raster → STAC item: rasters per second and peak memory, ours vs rio-stac.
 
-    .venv/bin/python bench/extract.py [--repeat 3] [--sets shared,large]
+    .venv/bin/python bench/extract.py [--repeat 3] [--sets shared,large,accuracy]
 
 Two file sets: every raster of ``../shared/data/rasters`` and one generated COG of at
 least 20,000 x 20,000 pixels (made once, cached in ``/tmp/stacql-bench``). Each tool runs
@@ -9,8 +9,15 @@ resident memory (``ru_maxrss``), also taken right after the imports. Tools alter
 back to back, ``--repeat`` times; the table shows medians. Rates count only the files
 both tools turned into items, so both are timed on the same work.
 
+The ``accuracy`` set prints, for every shared raster we turn into an item, how far the
+default footprint (reduced resolution) is from the footprint of a full scan of every
+pixel traced on the same cells (``workers.extract.accuracy``): geodesic area of their
+symmetric difference / area of the full scan's footprint.
+
 * ``ours``: ``workers.extract.extract`` as the worker runs it (GDAL drivers limited to
-  ``SAFE_DRIVERS``, validity scan of every pixel, statistics, checksum, thumbnail);
+  ``SAFE_DRIVERS``; footprint, statistics and thumbnail from one reduced-resolution
+  read, block index check, SHA-256 checksum, thumbnail); ``ours-blake3`` the same
+  with a BLAKE3 checksum (``STACQL_WORKERS_CHECKSUM=blake3``);
 * ``rio-stac``: ``rio_stac.create_stac_item`` with the projection, raster (statistics)
   and eo extensions, on its defaults otherwise.
 """
@@ -32,7 +39,7 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_RASTERS = REPO.parent / "shared" / "data" / "rasters"
 RASTER_SUFFIXES = {".tif", ".tiff", ".cog", ".jp2"}
 WHEN = datetime(2020, 1, 1, tzinfo=UTC)
-TOOLS = ("ours", "rio-stac")
+TOOLS = ("ours", "ours-blake3", "rio-stac")
 
 
 def shared_rasters() -> list[Path]:
@@ -102,10 +109,11 @@ def _rss_mb() -> float:
 
 def run_child(tool: str, files: list[str]) -> dict[str, Any]:
     """Run ``tool`` on ``files`` in this process; per-file seconds and outcome, RSS."""
-    if tool == "ours":
+    if tool.startswith("ours"):
         from workers.extract import SAFE_DRIVERS, ExtractOptions, extract
 
-        options = ExtractOptions(allowed_drivers=SAFE_DRIVERS)
+        checksum = "blake3" if tool == "ours-blake3" else "sha2-256"
+        options = ExtractOptions(allowed_drivers=SAFE_DRIVERS, checksum=checksum)
 
         def one(path: str) -> None:
             extract(path, "bench", datetime=WHEN, thumbnail=True, options=options)
@@ -153,7 +161,7 @@ def summarize(name: str, runs: dict[str, list[dict[str, Any]]]) -> list[str]:
         median_s = statistics.median(seconds)
         rate = len(both) / median_s if median_s else float("nan")
         rows.append(
-            f"{name:<8} {tool:<9} {ok:>3}/{total:<3} {len(both):>5} {median_s:>9.2f} "
+            f"{name:<8} {tool:<11} {ok:>3}/{total:<3} {len(both):>5} {median_s:>9.2f} "
             f"{rate:>10.2f} {statistics.median(r['peak_mb'] for r in runs[tool]):>9.0f} "
             f"{statistics.median(r['import_mb'] for r in runs[tool]):>9.0f}"
         )
@@ -163,11 +171,29 @@ def summarize(name: str, runs: dict[str, list[dict[str, Any]]]) -> list[str]:
 def failures(runs: dict[str, list[dict[str, Any]]]) -> list[str]:
     """Files a tool could not turn into an item (first run), with the reason."""
     lines = []
-    for tool in TOOLS:
+    for tool in ("ours", "rio-stac"):  # ours-blake3 refuses what ours refuses
         for f in runs[tool][0]["files"]:
             if not f["ok"]:
                 lines.append(f"  {tool}: {Path(f['path']).name}: {f['error']}")
-    return lines
+    return ["not turned into items:", *lines] if lines else []
+
+
+def accuracy() -> list[str]:
+    """Per shared raster: symmetric difference of the reduced-resolution and the
+    full-scan footprints (same cells), as a share of the latter's geodesic area."""
+    import rasterio
+
+    from workers.extract.accuracy import footprint_error
+
+    rows = [f"{'raster':<60} {'cell px':>8} {'sym. diff':>10}"]
+    for path in shared_rasters():
+        try:
+            with rasterio.open(path) as ds:
+                error, cell = footprint_error(ds)
+        except Exception:  # refused: nothing to compare
+            continue
+        rows.append(f"{path.name[:60]:<60} {cell:>8.2f} {100 * error:>9.3f}%")
+    return rows
 
 
 def main() -> None:
@@ -187,10 +213,13 @@ def main() -> None:
         return
     large = args.large_path or Path(f"/tmp/stacql-bench/large-cog-{args.large_size}.tif")
     sets = {"shared": shared_rasters, "large": lambda: [generated(large, args.large_size)]}
-    header = (f"{'set':<8} {'tool':<9} {'ok':>7} {'files':>5} {'seconds':>9} {'rasters/s':>10} "
+    header = (f"{'set':<8} {'tool':<11} {'ok':>7} {'files':>5} {'seconds':>9} {'rasters/s':>10} "
               f"{'peak MB':>9} {'base MB':>9}")
     table, notes = [header, "-" * len(header)], []
     for name in args.sets.split(","):
+        if name == "accuracy":
+            notes += ["", "footprint accuracy (reduced resolution vs full scan):", *accuracy()]
+            continue
         files = sets[name]()
         runs: dict[str, list[dict[str, Any]]] = {tool: [] for tool in TOOLS}
         for _ in range(args.repeat):
@@ -202,7 +231,7 @@ def main() -> None:
     print("\nfiles = files both tools turned into items (the rates count only those); "
           "peak MB = max RSS of the run; base MB = RSS after imports")
     if notes:
-        print("not turned into items:\n" + "\n".join(notes))
+        print("\n".join(notes))
 
 
 if __name__ == "__main__":

@@ -225,15 +225,22 @@ def worker(
     burst: Annotated[bool, typer.Option(help="Stop when the queues are empty")] = False,
 ) -> None:
     """Run an RQ worker: raster extraction and ingest jobs, state kept in the jobs table."""
-    from workers import run_worker
-    from workers.context import WorkerConfig
+    from workers import WorkerConfig, run_worker
+    from workers.extract import SAFE_DRIVERS, ExtractOptions
 
     settings = Settings()
     queues = tuple(queue or settings.workers.queues)
     console.print(f"worker on {settings.redis.url} queues {', '.join(queues)}")
+    extract = ExtractOptions(
+        grid_size=settings.workers.footprint_size,
+        stats_size=settings.workers.sample_size,
+        allowed_drivers=SAFE_DRIVERS,
+        full_scan=settings.workers.full_scan,
+        checksum=settings.workers.checksum,
+    )
     config = WorkerConfig(
         database_url=settings.database.url, storage_url=settings.storage.url,
-        storage_options=settings.storage.options,
+        storage_options=settings.storage.options, extract=extract,
         convert_to_cog=settings.workers.convert_to_cog,
     )
     run_worker(

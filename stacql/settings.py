@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -112,6 +112,14 @@ class WorkerSettings(BaseModel):
     queues: list[str] = ["stacql"]
     # Uploads that are not cloud-optimized get a COG beside them, which the item points to.
     convert_to_cog: bool = True
+    # Raster extraction (workers.extract.ExtractOptions): longest side in pixels of the
+    # reduced-resolution read statistics, footprint and thumbnail come from, and of the
+    # grid footprints are traced on; full_scan decodes every pixel for the footprint
+    # (slower; finds damage anywhere in a file); the hash of file:checksum.
+    sample_size: int = Field(1024, ge=16)
+    footprint_size: int = Field(512, ge=16)
+    full_scan: bool = False
+    checksum: Literal["sha2-256", "blake3"] = "sha2-256"
 
 
 class IngestSettings(BaseModel):

@@ -6,27 +6,60 @@ ndjson file, ``enqueue_raster_folder`` what ``stacql ingest --rasters`` calls.
 Job state lives in the ``jobs`` table (``catalog.jobs``).
 """
 
-from workers.context import RetryPolicy, WorkerConfig
-from workers.errors import (
-    InvalidMetadata,
-    InvalidRaster,
-    MissingDatetime,
-    QueueUnavailable,
-    UnreadableRaster,
-)
-from workers.extract import ExtractOptions, ProviderMetadata, build_item, extract
-from workers.folders import FolderIngest, FolderReport, enqueue_raster_folder, find_rasters
-from workers.queue import (
-    DEFAULT_QUEUE,
-    ExtractRequest,
-    IngestCatalogRequest,
-    JobPolicy,
-    create_queue,
-    enqueue_extract,
-    enqueue_ingest_catalog,
-    submit_job,
-)
-from workers.runner import StacqlSimpleWorker, StacqlWorker, run_worker
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from workers.context import RetryPolicy, WorkerConfig
+    from workers.errors import (
+        InvalidMetadata,
+        InvalidRaster,
+        MissingDatetime,
+        QueueUnavailable,
+        UnreadableRaster,
+    )
+    from workers.extract import ExtractOptions, ProviderMetadata, build_item
+    from workers.folders import FolderIngest, FolderReport, enqueue_raster_folder, find_rasters
+    from workers.queue import (
+        DEFAULT_QUEUE,
+        ExtractRequest,
+        IngestCatalogRequest,
+        JobPolicy,
+        create_queue,
+        enqueue_extract,
+        enqueue_ingest_catalog,
+        submit_job,
+    )
+    from workers.runner import StacqlSimpleWorker, StacqlWorker, run_worker
+
+# Where each public name lives. They are imported on first use (PEP 562), so a process
+# that only extracts metadata (``workers.extract``) does not load RQ, Redis and
+# SQLAlchemy, which the queue and job modules need. (The extraction function itself is
+# ``workers.extract.extract``: ``workers.extract`` is its subpackage.)
+_HOMES = {
+    "RetryPolicy": "context", "WorkerConfig": "context",
+    "InvalidMetadata": "errors", "InvalidRaster": "errors", "MissingDatetime": "errors",
+    "QueueUnavailable": "errors", "UnreadableRaster": "errors",
+    "ExtractOptions": "extract", "ProviderMetadata": "extract", "build_item": "extract",
+    "FolderIngest": "folders", "FolderReport": "folders",
+    "enqueue_raster_folder": "folders", "find_rasters": "folders",
+    "DEFAULT_QUEUE": "queue", "ExtractRequest": "queue", "IngestCatalogRequest": "queue",
+    "JobPolicy": "queue", "create_queue": "queue", "enqueue_extract": "queue",
+    "enqueue_ingest_catalog": "queue", "submit_job": "queue",
+    "StacqlSimpleWorker": "runner", "StacqlWorker": "runner", "run_worker": "runner",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'workers' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"workers.{home}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "DEFAULT_QUEUE",
@@ -51,7 +84,6 @@ __all__ = [
     "enqueue_extract",
     "enqueue_ingest_catalog",
     "enqueue_raster_folder",
-    "extract",
     "find_rasters",
     "run_worker",
     "submit_job",

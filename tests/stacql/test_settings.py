@@ -21,6 +21,17 @@ def test_serve_workers_come_from_the_environment(monkeypatch: pytest.MonkeyPatch
     assert Settings().api.workers == 3
 
 
+def test_extraction_options_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STACQL_WORKERS_FULL_SCAN", "true")
+    monkeypatch.setenv("STACQL_WORKERS_CHECKSUM", "blake3")
+    monkeypatch.setenv("STACQL_WORKERS_SAMPLE_SIZE", "2048")
+    workers = Settings().workers
+    assert (workers.full_scan, workers.checksum, workers.sample_size) == (True, "blake3", 2048)
+    monkeypatch.setenv("STACQL_WORKERS_CHECKSUM", "md5")
+    with pytest.raises(ValueError, match="checksum"):
+        Settings()
+
+
 async def test_api_connections_run_without_parallel_workers(scratch_url: str) -> None:
     engine = create_app(Settings(database=DatabaseSettings(url=scratch_url))).state.engine
     try:

@@ -1,9 +1,10 @@
 """Per-band fields: the raster extension (v1.1.0) and the eo extension (v1.1.0).
 
-Statistics come from one decimated read per band of at most ``max_size`` pixels a side,
-which GDAL serves from the closest overview when the file has overviews: memory stays
-bounded whatever the raster's size. They describe the stored values (before scale and
-offset), with nodata, masked and non-finite values excluded.
+Statistics come from the reduced-resolution read of :mod:`.sample` (at most
+``max_size`` pixels a side, served from the closest overview when the file has
+overviews): memory stays bounded whatever the raster's size. They describe the stored
+values (before scale and offset; the amplitude of complex values), with nodata, masked
+and non-finite values excluded.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ import pyproj
 from rasterio.enums import ColorInterp
 from rasterio.io import DatasetReaderBase
 
+from workers.extract.dtypes import stac_data_types
 from workers.extract.georef import Georeference, georeference
+from workers.extract.sample import Sample, read_sample
 
 RASTER_SCHEMA = "https://stac-extensions.github.io/raster/v1.1.0/schema.json"
 EO_SCHEMA = "https://stac-extensions.github.io/eo/v1.1.0/schema.json"
@@ -58,39 +61,26 @@ def spatial_resolution(georef: Georeference) -> float:
     return round(float((across + down) / 2), 6)
 
 
-def _decimated_shape(ds: DatasetReaderBase, max_size: int) -> tuple[int, int]:
-    factor = max(1.0, max(ds.width, ds.height) / max_size)
-    return max(1, round(ds.height / factor)), max(1, round(ds.width / factor))
-
-
-def statistics(values: np.ma.MaskedArray) -> dict[str, float]:
-    """minimum, maximum, mean, stddev and valid_percent of a masked band read."""
-    values = np.ma.masked_invalid(values)
-    count = int(values.count())
-    stats: dict[str, float] = {"valid_percent": round(100.0 * count / values.size, 4)}
-    if count:
-        stats.update(
-            minimum=float(values.min()),
-            maximum=float(values.max()),
-            mean=float(values.mean(dtype="float64")),
-            stddev=float(values.std(dtype="float64")),
-        )
-    return stats
-
-
-def band_fields(ds: DatasetReaderBase, max_size: int = DEFAULT_STATS_SIZE) -> list[dict[str, Any]]:
-    """One ``raster:bands`` entry per band, in band order.
+def band_fields(
+    ds: DatasetReaderBase,
+    max_size: int = DEFAULT_STATS_SIZE,
+    sample: Sample | None = None,
+    georef: Georeference | None = None,
+) -> list[dict[str, Any]]:
+    """One ``raster:bands`` entry per band, in band order, with statistics from
+    ``sample`` (else from a read of at most ``max_size`` pixels a side).
 
     ``spatial_resolution`` needs georeferencing, so this raises ``InvalidRaster`` for a
-    raster without it; read errors propagate as rasterio errors.
+    raster without it; ``UnreadableRaster`` when the pixels do not decode.
     """
-    resolution = spatial_resolution(georeference(ds))
-    shape = _decimated_shape(ds, max_size)
+    resolution = spatial_resolution(georef or georeference(ds))
+    sample = sample or read_sample(ds, max_size)
     sampling = ds.tags().get("AREA_OR_POINT", "").lower()
+    data_types = stac_data_types(ds)
     bands = []
     for index in ds.indexes:
         i = index - 1
-        band: dict[str, Any] = {"data_type": ds.dtypes[i], "spatial_resolution": resolution}
+        band: dict[str, Any] = {"data_type": data_types[i], "spatial_resolution": resolution}
         nodata = _nodata(ds.nodatavals[i])
         if nodata is not None:
             band["nodata"] = nodata
@@ -100,7 +90,7 @@ def band_fields(ds: DatasetReaderBase, max_size: int = DEFAULT_STATS_SIZE) -> li
             band.update(scale=ds.scales[i], offset=ds.offsets[i])
         if ds.units[i]:
             band["unit"] = ds.units[i]
-        band["statistics"] = statistics(ds.read(index, out_shape=shape, masked=True))
+        band["statistics"] = sample.statistics[i]
         bands.append(band)
     return bands
 

@@ -10,6 +10,8 @@ west > east when it crosses the antimeridian.
 
 from __future__ import annotations
 
+import dataclasses
+from functools import lru_cache
 from itertools import pairwise
 from typing import Any
 
@@ -18,22 +20,29 @@ import numpy as np
 import orjson
 import shapely
 from affine import Affine
+from rasterio.crs import CRS
 from rasterio.features import shapes
 from rasterio.io import DatasetReaderBase
 from shapely.geometry import MultiPolygon, Polygon, box
 from shapely.geometry.base import BaseGeometry
 
 from workers.errors import InvalidRaster
+from workers.extract.earth import earth_cells, pull_onto_earth
 from workers.extract.georef import (
     Georeference,
     georeference,
     lonlat_to_native,
     native_to_lonlat,
 )
-from workers.extract.scan import DEFAULT_GRID_SIZE, ValidGrid, scan_valid
+from workers.extract.scan import DEFAULT_GRID_SIZE, ValidGrid, max_pool, scan_valid
 
 MAX_VERTICES = 1000
 """Simplification is coarsened until the footprint has at most this many vertices."""
+
+EDGE_BUDGET = 4 * MAX_VERTICES
+"""A validity grid whose outline has more cell edges than this is coarsened before it
+is traced: tracing and simplifying a speckled mask costs far more than its detail is
+worth in a footprint of ``MAX_VERTICES`` vertices."""
 
 EDGE_SEGMENTS = 32
 """A footprint edge is densified to at most 1/EDGE_SEGMENTS of the raster's longer side,
@@ -52,44 +61,120 @@ def footprint(ds: DatasetReaderBase, max_size: int = DEFAULT_GRID_SIZE) -> dict[
     return footprint_from_grid(georef, grid)
 
 
-def footprint_from_grid(georef: Georeference, grid: ValidGrid) -> dict[str, Any]:
-    """The footprint for an already scanned raster (see :func:`footprint`)."""
-    pixels = pixel_footprint(grid, georef.width, georef.height)
-    geometry, crossed = lonlat_footprint(georef, pixels)
+def footprint_from_grid(
+    georef: Georeference, grid: ValidGrid, cell: float | None = None
+) -> dict[str, Any]:
+    """The footprint for an already scanned raster (see :func:`footprint`): its valid
+    pixels on the Earth (see :mod:`.earth` for rasters that look past the planet), and
+    the side in pixels of the cells it was traced on (``"cell"``).
+
+    With ``cell``, the footprint is traced on cells of that size (the grid max-pooled
+    by powers of 2) however many vertices it keeps: to compare footprints cell for cell.
+    """
+    max_vertices: int | None = MAX_VERTICES
+    if cell is None:
+        grid = coarsened(grid)
+    else:
+        grid, max_vertices = coarsened(grid, cell), None
+    try:
+        return _located(georef, grid, max_vertices, None)
+    except InvalidRaster:
+        # Part of the raster has no longitude and latitude: if it looks past the
+        # Earth, keep what is on it (checked only now: most rasters never need it).
+        earth = earth_cells(georef, grid.cells.shape, grid.cell_size)
+        if earth is None:
+            raise
+    cells = grid.cells & earth.cells
+    if not cells.any():
+        raise InvalidRaster("none of its valid pixels lies on the Earth")
+    return _located(georef, dataclasses.replace(grid, cells=cells), max_vertices, earth.anchor)
+
+
+def _located(
+    georef: Georeference, grid: ValidGrid, max_vertices: int | None, anchor: Anchor
+) -> dict[str, Any]:
+    """Trace ``grid`` and map it to EPSG:4326 (vertices past the limb pulled onto it
+    towards ``anchor``, when given)."""
+    pixels, traced_cell = traced_footprint(grid, georef.width, georef.height, max_vertices)
+    # Past the limb, vertices are pulled onto it: dense enough to follow its curve.
+    step = min(grid.cell_size) / 2 if anchor is not None else None
+    geometry, crossed = lonlat_footprint(georef, pixels, anchor, step)
     return {
         "geometry": orjson.loads(shapely.to_geojson(geometry)),
         "bbox": footprint_bbox(geometry, crossed),
+        "cell": traced_cell,
     }
+
+
+def _outline_edges(cells: np.ndarray) -> int:
+    return int(
+        np.count_nonzero(cells[:, 1:] != cells[:, :-1])
+        + np.count_nonzero(cells[1:] != cells[:-1])
+    )
+
+
+def coarsened(grid: ValidGrid, cell: float | None = None) -> ValidGrid:
+    """``grid`` max-pooled by 2 until its outline has at most ``EDGE_BUDGET`` cell
+    edges, or until its cells are ``cell`` pixels wide (a coarser cell is valid when any
+    cell under it is: coverage holds)."""
+    cells, (width, height) = grid.cells, grid.cell_size
+
+    def coarser() -> bool:
+        if cell is not None:
+            return max(width, height) < cell * 0.999
+        return _outline_edges(cells) > EDGE_BUDGET
+
+    while coarser() and min(cells.shape) > 1:
+        cells, width, height = max_pool(cells, 2), 2 * width, 2 * height
+    if cells is grid.cells:
+        return grid
+    return dataclasses.replace(grid, cells=cells, factor=2 * grid.factor, cell=(width, height))
 
 
 def pixel_footprint(grid: ValidGrid, width: int, height: int) -> BaseGeometry:
     """The valid area in pixel coordinates (column, row), simplified to at most
     ``MAX_VERTICES`` vertices and still covering every valid grid cell."""
-    scale = Affine.scale(grid.factor)
-    cells = grid.cells.astype("uint8")
-    parts = [shapely.geometry.shape(g) for g, _ in shapes(cells, mask=grid.cells, transform=scale)]
+    return traced_footprint(grid, width, height)[0]
+
+
+def _trace(cells: np.ndarray, cell: tuple[float, float]) -> BaseGeometry:
+    scale = Affine.scale(*cell)
+    found = shapes(cells.astype("uint8"), mask=cells, transform=scale)
+    parts = [shapely.geometry.shape(g) for g, _ in found]
+    # Traced regions are disjoint (they touch at corners at most): no union needed.
+    return parts[0] if len(parts) == 1 else MultiPolygon(parts)
+
+
+def traced_footprint(
+    grid: ValidGrid, width: int, height: int, max_vertices: int | None = MAX_VERTICES
+) -> tuple[BaseGeometry, float]:
+    """:func:`pixel_footprint`, and the side (in pixels) of the cells it was traced on.
+
+    A footprint that keeps more than ``max_vertices`` vertices after simplifying is
+    traced again on the grid max-pooled by 2 (a coarser cell is valid when any cell
+    under it is): holes and gaps narrower than a cell fill up, as a morphological
+    closing would, at the cost of a trace of a grid four times smaller.
+    """
     outline = box(0, 0, width, height)
-    area = shapely.union_all(parts).intersection(outline)
-    tolerance = float(grid.factor)
-    shape = area
-    simplified = shape.simplify(tolerance, preserve_topology=True)
-    while shapely.get_num_coordinates(simplified) > MAX_VERTICES:
-        tolerance *= 2
-        # Holes and gaps narrower than the tolerance survive any simplification: a
-        # morphological closing fills them (it only adds area, so coverage holds).
-        shape = _closing(area, tolerance) if tolerance < max(width, height) else area.convex_hull
-        simplified = shape.simplify(tolerance, preserve_topology=True)
+    cells, cell = grid.cells, grid.cell_size
+    while True:
+        area = _trace(cells, cell).intersection(outline)
+        tolerance = max(cell)
+        simplified = area.simplify(tolerance, preserve_topology=True)
+        if max_vertices is None or max(cells.shape) == 1:
+            break
+        if shapely.get_num_coordinates(simplified) <= max_vertices:
+            break
+        cells, cell = max_pool(cells, 2), (2 * cell[0], 2 * cell[1])
     if simplified.equals(area):
-        return area
-    # Simplifying moves edges by at most the tolerance: growing by it restores coverage.
+        return area, tolerance
+    # Simplifying moves edges by about the tolerance: growing by it restores coverage.
+    # Topology-preserving simplification can move a small part further; what is still
+    # left out is added back as it is.
     grown = simplified.buffer(tolerance, join_style="mitre", mitre_limit=2.0)
-    return grown.intersection(outline)
-
-
-def _closing(area: BaseGeometry, distance: float) -> BaseGeometry:
-    """Dilate then erode by ``distance``: fills holes and joins parts closer than it."""
-    dilated = area.buffer(distance, join_style="mitre", mitre_limit=2.0)
-    return dilated.buffer(-distance, join_style="mitre", mitre_limit=2.0).union(area)
+    if not grown.covers(area):
+        grown = grown.union(area.difference(grown))
+    return grown.intersection(outline), tolerance
 
 
 def _polygons(geometry: BaseGeometry) -> list[Polygon]:
@@ -98,21 +183,30 @@ def _polygons(geometry: BaseGeometry) -> list[Polygon]:
     return [g for g in getattr(geometry, "geoms", []) if isinstance(g, Polygon) and not g.is_empty]
 
 
-def _ring_to_native(georef: Georeference, ring: Any, max_segment: float) -> np.ndarray:
+Anchor = tuple[float, float] | None
+
+
+def _ring_to_native(
+    georef: Georeference, ring: Any, max_segment: float, anchor: Anchor
+) -> np.ndarray:
     dense = shapely.segmentize(shapely.LineString(ring.coords), max_segment)
-    coords = shapely.get_coordinates(dense)
-    xs, ys = georef.to_native(coords[:, 0], coords[:, 1])
+    cols, rows = shapely.get_coordinates(dense).T
+    if anchor is not None:
+        cols, rows = pull_onto_earth(georef, cols, rows, anchor)
+    xs, ys = georef.to_native(cols, rows)
     return np.column_stack([xs, ys])
 
 
-def _flips_orientation(georef: Georeference, polygon: Polygon) -> bool:
-    """Whether native → lon/lat mirrors the plane near ``polygon`` (negative Jacobian),
-    as for CRSs with south- or west-pointing axes."""
-    point = polygon.representative_point()
-    step = max(polygon.length / 1000, 1e-9)
-    xs = np.array([point.x, point.x + step, point.x])
-    ys = np.array([point.y, point.y, point.y + step])
-    lon, lat = native_to_lonlat(georef.crs, xs, ys)
+def _flip_probe(native: Polygon) -> np.ndarray:
+    """Three native points inside ``native``: one and a small step east and north of it."""
+    point = native.representative_point()
+    step = max(native.length / 1000, 1e-9)
+    return np.array([[point.x, point.y], [point.x + step, point.y], [point.x, point.y + step]])
+
+
+def _is_flipped(lon: np.ndarray, lat: np.ndarray) -> bool:
+    """Whether native → lon/lat mirrors the plane at the probe of :func:`_flip_probe`
+    (negative Jacobian), as for CRSs with south- or west-pointing axes."""
     dlon = (lon[1:] - lon[0] + 180.0) % 360.0 - 180.0
     dlat = lat[1:] - lat[0]
     return bool(dlon[0] * dlat[1] - dlon[1] * dlat[0] < 0)
@@ -123,33 +217,63 @@ def _poles_inside(georef: Georeference, native: Polygon) -> tuple[bool, bool]:
     projected CRS maps a pole to a point that a ring can go around."""
     if not georef.crs.is_projected:
         return False, False
-    inside = []
-    for lat in (90.0, -90.0):
-        point = lonlat_to_native(georef.crs, 0.0, lat)
-        inside.append(point is not None and native.contains(shapely.Point(point)))
-    return inside[0], inside[1]
+    north, south = _native_poles(georef.crs.to_wkt())
+    return (
+        north is not None and native.contains(shapely.Point(north)),
+        south is not None and native.contains(shapely.Point(south)),
+    )
 
 
-def _to_lonlat(georef: Georeference, ring: np.ndarray, flip: bool) -> list[tuple[float, float]]:
-    lon, lat = native_to_lonlat(georef.crs, ring[:, 0], ring[:, 1])
+@lru_cache(maxsize=64)
+def _native_poles(wkt: str) -> tuple[tuple[float, float] | None, ...]:
+    """Native coordinates of the north and south poles (None outside the CRS's
+    domain), once per CRS: every polygon of a footprint asks."""
+    crs = CRS.from_wkt(wkt)
+    return tuple(lonlat_to_native(crs, 0.0, lat) for lat in (90.0, -90.0))
+
+
+def _ring_points(lon: np.ndarray, lat: np.ndarray, flip: bool) -> list[tuple[float, float]]:
     lon = np.where(np.abs(lon) > 180.0, (lon + 180.0) % 360.0 - 180.0, lon)
     lat = np.clip(lat, -90.0, 90.0)
     points = list(zip(lon.tolist(), lat.tolist(), strict=True))
     return points[::-1] if flip else points
 
 
+def _native_polygon(
+    georef: Georeference, polygon: Polygon, max_segment: float, anchor: Anchor
+) -> Polygon:
+    """A pixel-space polygon densified, in native coordinates, counter-clockwise."""
+    shell = _ring_to_native(georef, polygon.exterior, max_segment, anchor)
+    holes = [_ring_to_native(georef, r, max_segment, anchor) for r in polygon.interiors]
+    return shapely.geometry.polygon.orient(Polygon(shell, holes), 1.0)
+
+
+LonLat = tuple[np.ndarray, np.ndarray]
+
+
+def _batch_lonlat(crs: Any, arrays: list[np.ndarray]) -> list[LonLat]:
+    """Longitude/latitude of several (n, 2) native arrays in one transformation (GDAL
+    builds a coordinate transformation per call, which costs more than the points)."""
+    joined = np.concatenate(arrays)
+    lon, lat = native_to_lonlat(crs, joined[:, 0], joined[:, 1])
+    cuts = np.cumsum([len(a) for a in arrays])[:-1]
+    return list(zip(np.split(lon, cuts), np.split(lat, cuts), strict=True))
+
+
 def _lonlat_polygon(
-    georef: Georeference, polygon: Polygon, max_segment: float
+    georef: Georeference, native: Polygon, lonlats: list[LonLat]
 ) -> tuple[BaseGeometry, bool]:
-    """One pixel-space polygon in EPSG:4326, and whether it crossed the antimeridian."""
-    shell = _ring_to_native(georef, polygon.exterior, max_segment)
-    holes = [_ring_to_native(georef, r, max_segment) for r in polygon.interiors]
-    native = shapely.geometry.polygon.orient(Polygon(shell, holes), 1.0)
+    """One native polygon in EPSG:4326, and whether it crossed the antimeridian;
+    ``lonlats`` holds its flip probe, exterior and interiors in longitude/latitude."""
     north, south = _poles_inside(georef, native)
-    flip = _flips_orientation(georef, native)
-    exterior = _to_lonlat(georef, np.asarray(native.exterior.coords), flip)
-    interiors = [_to_lonlat(georef, np.asarray(r.coords), flip) for r in native.interiors]
+    flip = _is_flipped(*lonlats[0])
+    exterior = _ring_points(*lonlats[1], flip)
+    interiors = [_ring_points(lon, lat, flip) for lon, lat in lonlats[2:]]
     crossed = any(_crosses(ring) for ring in [exterior, *interiors])
+    if not (crossed or north or south):
+        # Nothing to split or close: the antimeridian package (a Python loop over
+        # vertices) would hand the polygon back unchanged.
+        return Polygon(exterior, interiors), False
     fixed = antimeridian.fix_polygon(
         Polygon(exterior, interiors),
         force_north_pole=north,
@@ -180,14 +304,37 @@ def _valid(parts: list[Polygon]) -> BaseGeometry:
     return MultiPolygon([shapely.geometry.polygon.orient(p, 1.0) for p in geometry.geoms])
 
 
-def lonlat_footprint(georef: Georeference, pixels: BaseGeometry) -> tuple[BaseGeometry, bool]:
+def lonlat_footprint(
+    georef: Georeference,
+    pixels: BaseGeometry,
+    anchor: Anchor = None,
+    max_segment: float | None = None,
+) -> tuple[BaseGeometry, bool]:
     """Map a pixel-space footprint to a valid, counter-clockwise (Multi)Polygon in
-    EPSG:4326, split at the antimeridian; the flag says whether a ring crossed it."""
-    max_segment = max(georef.width, georef.height) / EDGE_SEGMENTS
+    EPSG:4326, split at the antimeridian; the flag says whether a ring crossed it.
+
+    Edges are densified to ``max_segment`` pixels (default: 1/``EDGE_SEGMENTS`` of the
+    longer side); with an ``anchor``, vertices past the Earth's limb are pulled onto it
+    (see :func:`.earth.pull_onto_earth`).
+    """
+    longest = max(georef.width, georef.height) / EDGE_SEGMENTS
+    max_segment = min(longest, max_segment) if max_segment else longest
+    natives = [_native_polygon(georef, p, max_segment, anchor) for p in _polygons(pixels)]
+    if not natives:
+        raise InvalidRaster("its valid data has no area to make a footprint from")
+    arrays: list[np.ndarray] = []
+    for native in natives:
+        arrays.append(_flip_probe(native))
+        arrays.append(np.asarray(native.exterior.coords))
+        arrays.extend(np.asarray(ring.coords) for ring in native.interiors)
+    lonlats = _batch_lonlat(georef.crs, arrays)
     parts: list[Polygon] = []
     crossed = False
-    for polygon in _polygons(pixels):
-        fixed, crossing = _lonlat_polygon(georef, polygon, max_segment)
+    start = 0
+    for native in natives:
+        count = 2 + len(native.interiors)
+        fixed, crossing = _lonlat_polygon(georef, native, lonlats[start : start + count])
+        start += count
         parts.extend(_polygons(fixed))
         crossed = crossed or crossing
     if not parts:

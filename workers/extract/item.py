@@ -33,14 +33,22 @@ from workers.extract.bands import (
     band_fields,
     eo_bands,
 )
-from workers.extract.files import FILE_SCHEMA, file_fields
+from workers.extract.files import CHECKSUMS, FILE_SCHEMA, hashing
 from workers.extract.footprint import footprint_from_grid
-from workers.extract.georef import georeference
+from workers.extract.georef import Georeference, georeference
+from workers.extract.integrity import check_blocks
 from workers.extract.media import media_type
 from workers.extract.projection import PROJECTION_SCHEMA, projection_fields_for
 from workers.extract.provider import ProviderMetadata
-from workers.extract.scan import DEFAULT_GRID_SIZE, scan_valid
-from workers.extract.thumbnail import DEFAULT_THUMBNAIL_SIZE, render_thumbnail
+from workers.extract.sample import Sample, read_sample
+from workers.extract.scan import (
+    DEFAULT_GRID_SIZE,
+    ValidGrid,
+    grid_from_sample,
+    sampled_grid_geometry,
+    scan_onto,
+)
+from workers.extract.thumbnail import DEFAULT_THUMBNAIL_SIZE, display_bands, render_thumbnail
 
 STAC_VERSION = "1.1.0"
 
@@ -52,16 +60,38 @@ DEFAULT_GDAL_ENV: Mapping[str, Any] = MappingProxyType({"GDAL_CACHEMAX": 256 * 1
 """GDAL configuration while extracting: a 256 MB block cache bounds memory per worker."""
 
 
+FOOTPRINT_DECIMATION = "stacql:footprint_decimation"
+"""Item property: full-resolution pixels per side of a cell of the grid the footprint
+was traced on (1: every pixel)."""
+STATISTICS_DECIMATION = "stacql:statistics_decimation"
+"""Item property: full-resolution pixels per side of a pixel the statistics (and the
+footprint's validity) were read at (1: every pixel)."""
+
+
 @dataclass(frozen=True)
 class ExtractOptions:
     """How extraction reads a file: grid and read sizes (pixels a side), the GDAL
-    drivers allowed (None: any) and GDAL configuration options."""
+    drivers allowed (None: any), GDAL configuration options and the hash function of
+    ``file:checksum`` (one of ``files.CHECKSUMS``).
+
+    Statistics, the footprint's validity and the thumbnail come from one read of at
+    most ``max(stats_size, grid_size)`` pixels a side (overviews when the file has
+    them); ``full_scan`` decodes every pixel for the footprint instead, which is slower
+    but finds damage anywhere in the file (see :mod:`.integrity`).
+    """
 
     grid_size: int = DEFAULT_GRID_SIZE
     stats_size: int = DEFAULT_STATS_SIZE
     thumbnail_size: int = DEFAULT_THUMBNAIL_SIZE
     allowed_drivers: tuple[str, ...] | None = None
     gdal_env: Mapping[str, Any] = field(default_factory=lambda: DEFAULT_GDAL_ENV)
+    full_scan: bool = False
+    checksum: str = "sha2-256"
+
+    def __post_init__(self) -> None:
+        if self.checksum not in CHECKSUMS:
+            known = ", ".join(CHECKSUMS)
+            raise ValueError(f"checksum must be one of {known}, not {self.checksum!r}")
 
 
 @dataclass(frozen=True)
@@ -125,8 +155,8 @@ def open_raster(path: Path, options: ExtractOptions) -> Iterator[DatasetReaderBa
 
 
 def _asset(
-    ds: DatasetReaderBase, path: Path, href: str, provider: ProviderMetadata,
-    options: ExtractOptions,
+    ds: DatasetReaderBase, href: str, provider: ProviderMetadata, sample: Sample,
+    georef: Georeference,
 ) -> dict[str, Any]:
     names = list(provider.eo_bands) if provider.eo_bands is not None else eo_bands(ds)
     if len(names) != ds.count:
@@ -140,26 +170,69 @@ def _asset(
     if provider.asset_title:
         asset["title"] = provider.asset_title
     asset["roles"] = ["data"]
-    asset["raster:bands"] = band_fields(ds, options.stats_size)
+    asset["raster:bands"] = band_fields(ds, sample=sample, georef=georef)
     asset["eo:bands"] = [dict(b) for b in names]
-    asset.update(file_fields(path))
     return asset
+
+
+def _subdatasets(ds: DatasetReaderBase, shown: int = 10) -> str:
+    """", only N subdatasets: 'name' (description), ..." for a container (HDF5, NetCDF),
+    so the provider knows what to upload one by one; "" otherwise."""
+    tags = ds.tags(ns="SUBDATASETS")
+    found = []
+    for i in range(1, len(ds.subdatasets) + 1):
+        # The path part of GDAL's subdataset name is ours (a temporary file): keep the
+        # variable after the last ':' only.
+        name = tags.get(f"SUBDATASET_{i}_NAME", "").rsplit(":", 1)[-1]
+        description = tags.get(f"SUBDATASET_{i}_DESC", "")
+        found.append(f"{name!r} ({description})" if description else repr(name))
+    if not found:
+        return ""
+    more = f", and {len(found) - shown} more" if len(found) > shown else ""
+    return f", only {len(found)} subdatasets: {', '.join(found[:shown])}{more}"
+
+
+def _valid_grid(ds: DatasetReaderBase, sample: Sample, options: ExtractOptions) -> ValidGrid:
+    """The grid the footprint is traced on: from the sample, or from a full scan when
+    asked, or when the sample shows no valid pixel (only a full scan tells a sparse
+    raster, with data in a few full-resolution blocks, from an empty one)."""
+    if not options.full_scan:
+        grid = grid_from_sample(sample.valid, ds.width, ds.height, options.grid_size)
+        if grid.cells.any():
+            return grid
+    # The same cells as from the sample, so both footprints compare cell for cell.
+    geometry = sampled_grid_geometry(ds.width, ds.height, sample.shape, options.grid_size)
+    return scan_onto(ds, geometry)
+
+
+def _read(
+    ds: DatasetReaderBase, path: Path, options: ExtractOptions, thumbnail: bool
+) -> tuple[Georeference, Sample, ValidGrid]:
+    """Georeferencing, the reduced-resolution sample and the validity grid; raises
+    ``InvalidRaster`` or ``UnreadableRaster`` before any pixel is read when it can."""
+    if ds.count == 0:
+        raise InvalidRaster(f"it has no raster bands{_subdatasets(ds)}")
+    georef = georeference(ds)
+    check_blocks(ds, path.stat().st_size)
+    display = tuple(display_bands(ds)) if thumbnail else ()
+    sample = read_sample(ds, max(options.stats_size, options.grid_size), display)
+    return georef, sample, _valid_grid(ds, sample, options)
 
 
 def _item(
     ds: DatasetReaderBase, path: Path, collection_id: str, item_id: str | None,
-    when: datetime | None, provider: ProviderMetadata, asset_href: str, options: ExtractOptions,
+    when: datetime | None, provider: ProviderMetadata, asset_href: str,
+    read: tuple[Georeference, Sample, ValidGrid],
 ) -> dict[str, Any]:
-    if ds.count == 0:
-        subdatasets = f", only {len(ds.subdatasets)} subdatasets" if ds.subdatasets else ""
-        raise InvalidRaster(f"it has no raster bands{subdatasets}")
-    georef = georeference(ds)
-    located = footprint_from_grid(georef, scan_valid(ds, options.grid_size))
-    acquired = acquisition_datetime(ds, when, provider.datetime)
+    georef, sample, grid = read
+    located = footprint_from_grid(georef, grid)
+    acquired = acquisition_datetime(ds, when, provider.datetime, path.name)
     properties = {
         "datetime": format_rfc3339(acquired),
         **projection_fields_for(georef),
         **imagery_properties(ds),
+        FOOTPRINT_DECIMATION: round(located["cell"], 4),
+        STATISTICS_DECIMATION: round(sample.decimation(ds.width), 4),
         **provider.properties,
     }
     extensions = [PROJECTION_SCHEMA, RASTER_SCHEMA, EO_SCHEMA, FILE_SCHEMA]
@@ -174,7 +247,7 @@ def _item(
         "bbox": located["bbox"],
         "properties": properties,
         "links": [],
-        "assets": {provider.asset_key: _asset(ds, path, asset_href, provider, options)},
+        "assets": {provider.asset_key: _asset(ds, asset_href, provider, sample, georef)},
     }
 
 
@@ -203,12 +276,14 @@ def extract(
     provider = provider_metadata or ProviderMetadata()
     path = local_path(href)
     try:
-        with open_raster(path, options) as ds:
+        with open_raster(path, options) as ds, hashing(path, options.checksum) as file_info:
+            read = _read(ds, path, options, thumbnail)
             item = _item(
                 ds, path, collection_id, item_id, datetime, provider,
-                asset_href or str(href), options,
+                asset_href or str(href), read,
             )
-            png = render_thumbnail(ds, options.thumbnail_size) if thumbnail else None
+            png = render_thumbnail(ds, options.thumbnail_size, read[1]) if thumbnail else None
+            item["assets"][provider.asset_key].update(file_info())
     except RasterioError as exc:
         raise UnreadableRaster(f"{path.name}: reading it failed: {exc}") from exc
     except (InvalidRaster, UnreadableRaster) as exc:

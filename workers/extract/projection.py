@@ -8,6 +8,8 @@ native CRS, so it gets only ``proj:shape``, ``proj:centroid`` and a null code.
 
 from __future__ import annotations
 
+import copy
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -34,15 +36,22 @@ MIN_CONFIDENCE = 70
 
 def crs_fields(crs: CRS) -> dict[str, Any]:
     """``proj:code`` when the CRS has an authority code, else WKT2 and PROJJSON."""
-    native = pyproj.CRS.from_wkt(crs.to_wkt())
-    authority = native.to_authority(min_confidence=MIN_CONFIDENCE)
+    return copy.deepcopy(dict(_crs_fields(crs.to_wkt())))  # callers may edit PROJJSON
+
+
+@lru_cache(maxsize=64)
+def _crs_fields(wkt: str) -> tuple[tuple[str, Any], ...]:
+    # GDAL's matcher (through rasterio) finds the same codes as pyproj's at the same
+    # confidence in a third of the time; rasters of one collection share their CRSs.
+    authority = CRS.from_wkt(wkt).to_authority(confidence_threshold=MIN_CONFIDENCE)
     if authority is not None:
-        return {CODE: f"{authority[0]}:{authority[1]}"}
-    return {
-        CODE: None,
-        WKT2: native.to_wkt("WKT2_2019"),
-        PROJJSON: native.to_json_dict(),
-    }
+        return ((CODE, f"{authority[0]}:{authority[1]}"),)
+    native = pyproj.CRS.from_wkt(wkt)
+    return (
+        (CODE, None),
+        (WKT2, native.to_wkt("WKT2_2019")),
+        (PROJJSON, native.to_json_dict()),
+    )
 
 
 def _outline_bbox(georef: Georeference) -> list[float]:

@@ -1,5 +1,6 @@
-"""A small PNG preview of a raster, rendered from a decimated read (an overview when the
-file has one), with invalid pixels transparent."""
+"""A small PNG preview of a raster, resampled from the reduced-resolution read the other
+fields come from (:mod:`.sample`) or from a decimated read of its own (an overview when
+the file has one), with invalid pixels transparent."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ from rasterio.enums import ColorInterp
 from rasterio.errors import NotGeoreferencedWarning
 from rasterio.io import DatasetReaderBase, MemoryFile
 
+from workers.extract.dtypes import amplitude
+from workers.extract.sample import Sample
+
 DEFAULT_THUMBNAIL_SIZE = 256
 """Default longest side of a thumbnail, in pixels."""
 
@@ -18,7 +22,7 @@ THUMBNAIL_MEDIA_TYPE = "image/png"
 _RGB = (ColorInterp.red, ColorInterp.green, ColorInterp.blue)
 
 
-def _display_bands(ds: DatasetReaderBase) -> list[int]:
+def display_bands(ds: DatasetReaderBase) -> list[int]:
     """Red, green and blue by colour interpretation; else the first three bands of a
     multi-band raster; else the first band alone."""
     interps = list(ds.colorinterp)
@@ -33,48 +37,70 @@ def _shape(ds: DatasetReaderBase, max_size: int) -> tuple[int, int]:
     return max(1, round(ds.height * scale)), max(1, round(ds.width * scale))
 
 
-def _stretch(band: np.ma.MaskedArray) -> np.ndarray:
-    """Scale the 2nd–98th percentile of the valid values to 0–255."""
-    valid = np.ma.masked_invalid(band).compressed().astype("float64")
-    if valid.size == 0:
+def _resize(values: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Nearest-neighbour resampling of a 2-D array to ``shape`` (no Python loop)."""
+    rows = ((np.arange(shape[0]) + 0.5) * values.shape[0] / shape[0]).astype(int)
+    cols = ((np.arange(shape[1]) + 0.5) * values.shape[1] / shape[1]).astype(int)
+    return values[np.ix_(rows, cols)]
+
+
+def _stretch(band: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Scale the 2nd–98th percentile of the valid, finite values to 0–255."""
+    values = band.astype("float64")
+    usable = valid & np.isfinite(values)
+    if not usable.any():
         return np.zeros(band.shape, dtype="uint8")
-    low, high = np.percentile(valid, [2, 98])
+    low, high = np.percentile(values[usable], [2, 98])
     span = high - low or 1.0
-    scaled = (np.ma.filled(band.astype("float64"), low) - low) / span * 255.0
-    return np.clip(np.nan_to_num(scaled, nan=0.0), 0, 255).astype("uint8")
+    scaled = (np.where(usable, values, low) - low) / span * 255.0
+    return np.clip(scaled, 0, 255).astype("uint8")
 
 
-def _colours(ds: DatasetReaderBase, shape: tuple[int, int]) -> np.ndarray:
+def _colours(
+    ds: DatasetReaderBase, indexes: list[int], bands: list[np.ndarray], valid: np.ndarray
+) -> np.ndarray:
     """(bands, rows, cols) uint8 display values: a palette applied, 8-bit data as is,
-    anything else stretched."""
-    indexes = _display_bands(ds)
+    anything else (the amplitude of complex values) stretched."""
     if len(indexes) == 1 and ds.colorinterp[indexes[0] - 1] == ColorInterp.palette:
         palette = ds.colormap(indexes[0])
         lookup = np.zeros((256, 3), dtype="uint8")
         for value, rgba in palette.items():
             if 0 <= value < 256:
                 lookup[value] = rgba[:3]
-        values = ds.read(indexes[0], out_shape=shape)
-        return np.moveaxis(lookup[values], -1, 0)
-    data = ds.read(indexes, out_shape=(len(indexes), *shape), masked=True)
-    if data.dtype == np.uint8:
-        return np.ma.filled(data, 0).astype("uint8")
-    return np.stack([_stretch(band) for band in data])
+        return np.moveaxis(np.take(lookup, bands[0], axis=0, mode="clip"), -1, 0)
+    if all(b.dtype == np.uint8 for b in bands):
+        return np.stack([np.where(valid, b, 0) for b in bands]).astype("uint8")
+    return np.stack([_stretch(amplitude(b), valid) for b in bands])
 
 
-def render_thumbnail(ds: DatasetReaderBase, max_size: int = DEFAULT_THUMBNAIL_SIZE) -> bytes:
+def render_thumbnail(
+    ds: DatasetReaderBase, max_size: int = DEFAULT_THUMBNAIL_SIZE, sample: Sample | None = None
+) -> bytes:
     """PNG bytes of at most ``max_size`` pixels a side: RGB or grey plus an alpha
-    channel from the dataset mask."""
+    channel from the dataset mask.
+
+    With a ``sample`` (see :mod:`.sample`) that holds the display bands at this size or
+    finer, nothing more is read: the thumbnail is resampled from it.
+    """
     shape = _shape(ds, max_size)
-    colours = _colours(ds, shape)
-    alpha = ds.dataset_mask(out_shape=shape).astype("uint8")[np.newaxis]
-    image = np.concatenate([colours, alpha])
+    indexes = display_bands(ds)
+    usable = sample is not None and all(i in sample.display for i in indexes) and (
+        sample.shape[0] >= shape[0] and sample.shape[1] >= shape[1]
+    )
+    if sample is not None and usable:
+        bands = [_resize(sample.display[i], shape) for i in indexes]
+        valid = _resize(sample.valid, shape)
+    else:
+        bands = list(ds.read(indexes, out_shape=(len(indexes), *shape)))
+        valid = ds.dataset_mask(out_shape=shape) > 0
+    alpha = np.where(valid, 255, 0).astype("uint8")[np.newaxis]
+    image = np.concatenate([_colours(ds, indexes, bands, valid), alpha])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NotGeoreferencedWarning)  # a PNG has no CRS
         with MemoryFile() as memory:
             with memory.open(
                 driver="PNG", width=shape[1], height=shape[0], count=image.shape[0],
-                dtype="uint8",
+                dtype="uint8", zlevel=1,  # 4x faster than the default level, 5% larger
             ) as png:
                 png.write(image)
             return bytes(memory.read())

@@ -10,7 +10,6 @@ USDA provider and an ``image`` asset with the Red, Green, Blue and NIR bands.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Literal
 from xml.etree.ElementTree import Element
 
 from workers.errors import InvalidMetadata
+from workers.extract.names import NAIP_NAME
 from workers.providers.fgdc import (
     FgdcTree,
     fgdc_text,
@@ -29,14 +29,6 @@ from workers.providers.fgdc import (
 )
 
 Source = Literal["fgdc-text", "fgdc-xml", "iso-xml"]
-
-NAIP_NAME = re.compile(
-    r"m_(?P<quad>\d{7})_(?P<quarter>ne|nw|se|sw)_(?P<zone>\d{1,2})_(?P<res>[a-z0-9]+?)_"
-    r"(?P<date>\d{8})(?:_(?P<published>\d{8}))?",
-    re.IGNORECASE,
-)
-"""The NAIP file naming convention: quadrangle, quarter, UTM zone, resolution code,
-acquisition date and, on some, the publication date."""
 
 US_STATES = frozenset({
     "AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "FL", "GA", "HI", "ID", "IL", "IN",
