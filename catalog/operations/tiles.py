@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import shapely
+import shapely.geometry
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from catalog.access.principal import Principal
@@ -36,8 +37,9 @@ from catalog.tiles import (
 )
 from catalog.tiles.mosaics import check_mosaic_search
 
-MAX_MOSAIC_ITEMS = 50
-"""Rasters composed into one mosaic tile at most (the newest that cover it)."""
+MAX_MOSAIC_ITEMS = 500
+"""Items considered for one mosaic tile at most (the newest that reach it); of those,
+only the ones not hidden under newer footprints are read, until the tile is covered."""
 
 NEWEST_FIRST = parse_sortby("-datetime")
 
@@ -139,7 +141,7 @@ class TileOperations:
         )
         if request is None:
             return empty_tile(tile.options)
-        sources = await self._mosaic_sources(principal, request, asset_key)
+        sources = await self._mosaic_sources(principal, request, asset_key, area)
         try:
             return await asyncio.to_thread(
                 render_mosaic_tile, sources, tms, tile.x, tile.y, tile.z, tile.options
@@ -149,7 +151,8 @@ class TileOperations:
             return empty_tile(tile.options)
 
     async def _mosaic_sources(
-        self, principal: Principal, request: SearchRequest, asset_key: str | None
+        self, principal: Principal, request: SearchRequest, asset_key: str | None,
+        area: shapely.Geometry,
     ) -> list[RasterSource]:
         # The search hides what the caller may not read; assets come with its items.
         async with self.read_sessions() as session:
@@ -157,7 +160,7 @@ class TileOperations:
                 raise Unauthorized(f"the credential of the {principal.name} has been revoked")
             page = await search(session, request)
         sources = []
-        for item in page.items:
+        for item in _visible(page.items, area):
             chosen = choose_asset(item.get("assets") or {}, self.store, asset_key)
             store_key = self.store.key_of(chosen[1]["href"]) if chosen else None
             if chosen is None or store_key is None:
@@ -167,6 +170,25 @@ class TileOperations:
             except NotFound:
                 continue  # listed in the catalog, gone from the store
         return sources
+
+
+def _visible(items: list[dict[str, Any]], area: shapely.Geometry) -> list[dict[str, Any]]:
+    """Of ``items`` (newest first), those whose footprint shows somewhere in ``area``:
+    an item entirely under newer footprints is skipped, and once newer footprints cover
+    the whole area the rest are (rasters usually fill their footprint)."""
+    shown, covered = [], shapely.Polygon()
+    for item in items:
+        footprint = shapely.geometry.shape(item["geometry"]) if item.get("geometry") else None
+        if footprint is None:
+            continue
+        part = shapely.intersection(footprint, area)
+        if part.is_empty or shapely.covers(covered, part):
+            continue
+        shown.append(item)
+        covered = shapely.union(covered, part)
+        if shapely.covers(covered, area):
+            break
+    return shown
 
 
 def _search_kwargs(body: dict[str, Any]) -> dict[str, Any]:
