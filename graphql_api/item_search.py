@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import strawberry
@@ -50,7 +51,7 @@ def page_size(first: int | None, limits: Limits) -> int:
     return first
 
 
-def item_request(
+async def item_request(
     limits: Limits,
     *,
     collections: list[str] | None = None,
@@ -66,10 +67,12 @@ def item_request(
     after: str | None = None,
     readable_private: frozenset[str] | None = frozenset(),
 ) -> SearchRequest:
-    """The ``catalog.search`` request the GraphQL arguments stand for."""
+    """The ``catalog.search`` request the GraphQL arguments stand for, built in a thread
+    (repairing a search area takes CPU that the event loop must not wait for)."""
     if filter is not None and not isinstance(filter, dict):
         raise InvalidInput("filter must be a CQL2-JSON object")
-    return build_search(
+    return await asyncio.to_thread(
+        build_search,
         collections=collections,
         ids=ids,
         bbox=bbox,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
 import strawberry
@@ -92,7 +93,7 @@ class Query:
         first: int | None = None,
         after: str | None = None,
     ) -> ItemConnection:
-        request = item_request(
+        request = await item_request(
             info.context.services.limits, readable_private=await info.context.readable_private(),
             collections=collections, ids=ids, bbox=bbox,
             intersects=intersects, datetime=datetime, filter=filter, where=where, q=q,
@@ -128,7 +129,7 @@ class Query:
         after: str | None = None,
     ) -> AssetConnection:
         limits = info.context.services.limits
-        request = item_request(
+        request = await item_request(
             limits, readable_private=await info.context.readable_private(),
             collections=collections, bbox=bbox, intersects=intersects, datetime=datetime
         )
@@ -171,7 +172,8 @@ class Query:
     ) -> Aggregation:
         if filter is not None and not isinstance(filter, dict):
             raise InvalidInput("filter must be a CQL2-JSON object")
-        request = build_search(
+        request = await asyncio.to_thread(
+            build_search,
             collections=collections, ids=ids, bbox=bbox, intersects=intersects,
             datetime=datetime.as_interval() if datetime else None,
             filter=combined_filter(filter, where), filter_lang="cql2-json", q=q,

@@ -76,7 +76,7 @@ class Subscription:
         filter: FilterArg = None,
         where: list[PropertyCondition] | None = None,
     ) -> AsyncGenerator[Item, None]:
-        request = item_request(
+        request = await item_request(
             info.context.services.limits, readable_private=await info.context.readable_private(),
             collections=collections, bbox=bbox,
             intersects=intersects, datetime=datetime, filter=filter, where=where,

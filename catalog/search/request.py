@@ -7,10 +7,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+import shapely.geometry
 from shapely.geometry.base import BaseGeometry
 
 from catalog.errors import InvalidFilter, InvalidInput
-from catalog.geometry import parse_bbox, parse_search_area
+from catalog.geometry import GEOMETRY_TYPES, parse_bbox, parse_search_area
 from catalog.search.cql2 import parse_filter
 from catalog.search.freetext import parse_terms
 from catalog.search.query_ext import query_to_cql2
@@ -86,7 +87,10 @@ def build_search(
 ) -> SearchRequest:
     """Validate raw search parameters (query-string or JSON forms) into a request.
 
-    Raises a subclass of ``InvalidInput`` naming the parameter at fault.
+    Search areas (``intersects`` and geometries in the filter) are parsed and repaired here,
+    which may take a CPU for a while: callers on an event loop run this in a thread
+    (``asyncio.to_thread``). Raises a subclass of ``InvalidInput`` naming the parameter
+    at fault.
     """
     if bbox is not None and intersects is not None:
         raise InvalidInput("bbox and intersects cannot be used together")
@@ -121,6 +125,23 @@ def _combined_filter(
         except orjson.JSONDecodeError as exc:
             raise InvalidFilter(f"query is not JSON: {exc}") from exc
     translated = query_to_cql2(query)
+    if parsed is not None:
+        _repair_areas(parsed)
     if translated is None or parsed is None:
         return parsed or translated
     return {"op": "and", "args": [parsed, translated]}
+
+
+def _repair_areas(filter_json: dict[str, Any]) -> None:
+    """Parse every geometry literal of a CQL2-JSON filter as a search area and put its
+    valid form in its place, so that the compiler, which runs on the event loop, only
+    reads valid geometries (cheap) and never repairs one."""
+    pending: list[dict[str, Any] | list[Any]] = [filter_json]  # a stack: filters nest deeply
+    while pending:
+        node = pending.pop()
+        entries = node.items() if isinstance(node, dict) else enumerate(node)
+        for key, child in list(entries):
+            if isinstance(child, dict) and child.get("type") in GEOMETRY_TYPES:
+                node[key] = shapely.geometry.mapping(parse_search_area(child, label="filter"))
+            elif isinstance(child, dict | list):
+                pending.append(child)

@@ -1,0 +1,96 @@
+"""What probing the service as a hostile user found (issue 16), sent to both APIs.
+
+Every case is refused with the API's typed error, or answered, quickly and within bounded
+memory: never a 5xx, a plain-text body, SQL or driver text, or a worker kept busy.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+import shapely
+import shapely.geometry
+
+from tests.graphql_api.conftest import GraphQL
+from tests.support.hostile import random_polygon, star_polygon
+
+LEAKS = ("select ", "sqlalchemy", "asyncpg", "traceback", "$1", "::", 'file "')
+
+
+def assert_stac_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    """A STAC error of that status and code that says nothing of our internals."""
+    assert response.status_code == status, response.text[:500]
+    assert response.headers["content-type"].startswith("application/json")
+    body = response.json()
+    assert body["code"] == code, body
+    assert len(response.content) < 2000
+    for leak in LEAKS:
+        assert leak not in response.text.lower(), response.text[:500]
+    return body
+
+
+async def graphql_errors(gql: GraphQL, query: str, **variables: Any) -> list[dict[str, Any]]:
+    """The errors of an operation that must fail, checked for leaks."""
+    response = await gql.client.post("/graphql", json={"query": query, "variables": variables})
+    assert response.status_code in (200, 400), response.text[:500]
+    assert len(response.content) < 2000
+    for leak in LEAKS:
+        assert leak not in response.text.lower(), response.text[:500]
+    errors = response.json().get("errors")
+    assert errors, response.text[:500]
+    return errors
+
+
+# --- unbounded geometry repair -----------------------------------------------------------
+
+REFUSED_AREAS = {
+    "random-20000": random_polygon(20_000),
+    "random-500": random_polygon(500),
+    "star-151": star_polygon(151),
+}
+
+
+@pytest.mark.parametrize("area", REFUSED_AREAS.values(), ids=REFUSED_AREAS.keys())
+async def test_stac_search_refuses_areas_too_costly_to_repair(
+    stac_client: httpx.AsyncClient, area: dict[str, Any]
+) -> None:
+    response = await stac_client.post("/search", json={"intersects": area})
+    assert_stac_error(response, 400, "INVALID_GEOMETRY")
+
+
+@pytest.mark.parametrize("area", REFUSED_AREAS.values(), ids=REFUSED_AREAS.keys())
+async def test_stac_filter_refuses_areas_too_costly_to_repair(
+    stac_client: httpx.AsyncClient, area: dict[str, Any]
+) -> None:
+    body = {"filter-lang": "cql2-json",
+            "filter": {"op": "s_intersects", "args": [{"property": "geometry"}, area]}}
+    response = await stac_client.post("/search", json=body)
+    assert_stac_error(response, 400, "INVALID_GEOMETRY")
+
+
+@pytest.mark.parametrize("area", REFUSED_AREAS.values(), ids=REFUSED_AREAS.keys())
+@pytest.mark.parametrize("field", ["items(intersects: $g) { nodes { id } }",
+                                   "aggregate(intersects: $g) { totalCount }"])
+async def test_graphql_refuses_areas_too_costly_to_repair(
+    gql: GraphQL, field: str, area: dict[str, Any]
+) -> None:
+    errors = await graphql_errors(gql, f"query($g: GeoJSON) {{ {field} }}", g=area)
+    assert errors[0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+async def test_a_small_star_is_searched_as_the_area_it_encloses(
+    stac_client: httpx.AsyncClient, gql: GraphQL
+) -> None:
+    star = star_polygon(99, radius=1, center=(-86, 31))  # over the NAIP items of Alabama
+    stac = await stac_client.post("/search", json={"intersects": star, "limit": 100})
+    assert stac.status_code == 200, stac.text[:500]
+    data = await gql.data("query($g: GeoJSON) { items(intersects: $g, first: 100) "
+                          "{ nodes { id } } }", g=star)
+    found = [f["id"] for f in stac.json()["features"]]
+    assert found and found == [n["id"] for n in data["items"]["nodes"]]
+    enclosed = shapely.make_valid(shapely.geometry.shape(star), method="structure")
+    reference = await stac_client.post("/search", json={
+        "intersects": shapely.geometry.mapping(enclosed), "limit": 100})
+    assert found == [f["id"] for f in reference.json()["features"]]
