@@ -29,30 +29,47 @@ _UNAVAILABLE = (
 )
 
 
+# Our own words only: the driver's text and SQLAlchemy's quote the statement and its bound
+# values (issue 16: a 4 MB 503 body held the whole SELECT); the original error stays the
+# ``__cause__``, for the server's log.
+UNAVAILABLE = "database unavailable; try again later"
+ALREADY_EXISTS = "already exists: an object with the same key is stored"
+TOO_MANY_VALUES = "the request holds too many values for one database statement"
+CANCELLED = "the query took too long and was cancelled"
+REFUSED_VALUE = "a value of the request is not valid for the database"
+
+
+def _too_many_arguments(driver: BaseException) -> bool:
+    # asyncpg checks this client-side, before sending: the connection is fine.
+    return isinstance(driver, asyncpg.InterfaceError) and "number of query arguments" in str(driver)
+
+
 @contextmanager
 def translate_db_errors() -> Iterator[None]:
-    """Re-raise asyncpg / SQLAlchemy errors as typed catalog errors."""
+    """Re-raise asyncpg / SQLAlchemy errors as typed catalog errors, whose messages never
+    quote SQL, bound values or driver text."""
     try:
         yield
     except CatalogError:
         raise
     except asyncpg.UniqueViolationError as exc:
-        raise Conflict(f"already exists: {exc.detail or exc}") from exc
+        raise Conflict(ALREADY_EXISTS) from exc
     except (OSError, asyncpg.CannotConnectNowError, asyncpg.ConnectionDoesNotExistError) as exc:
-        raise DatabaseUnavailable(f"database unavailable: {exc}") from exc
-    except (OperationalError, InterfaceError) as exc:
-        raise DatabaseUnavailable(f"database unavailable: {exc}") from exc
+        raise DatabaseUnavailable(UNAVAILABLE) from exc
     except DBAPIError as exc:
-        if exc.connection_invalidated:
-            # SQLAlchemy saw a disconnect (a pooled connection the server closed).
-            raise DatabaseUnavailable(f"database unavailable: {_driver_error(exc)}") from exc
         driver = _driver_error(exc)
+        if _too_many_arguments(driver):
+            raise InvalidInput(TOO_MANY_VALUES) from exc
+        if (
+            exc.connection_invalidated  # SQLAlchemy saw a disconnect
+            or isinstance(exc, OperationalError | InterfaceError)
+            or isinstance(driver, _UNAVAILABLE)
+        ):
+            raise DatabaseUnavailable(UNAVAILABLE) from exc
         if isinstance(driver, asyncpg.UniqueViolationError):
-            raise Conflict(f"already exists: {driver.detail or driver}") from exc
-        if isinstance(driver, _UNAVAILABLE):
-            raise DatabaseUnavailable(f"database unavailable: {driver}") from exc
+            raise Conflict(ALREADY_EXISTS) from exc
         if isinstance(driver, asyncpg.QueryCanceledError):
-            raise InvalidInput("the query took too long and was cancelled") from exc
+            raise InvalidInput(CANCELLED) from exc
         if isinstance(driver, asyncpg.DataError | asyncpg.InvalidTextRepresentationError):
-            raise InvalidInput(f"invalid value: {driver}") from exc
+            raise InvalidInput(REFUSED_VALUE) from exc
         raise

@@ -20,6 +20,12 @@ from catalog.temporal import Interval, parse_interval
 
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 10_000
+MAX_LIST_ENTRIES = 1_000
+"""Longest ``ids`` or ``collections`` list, and longest list in a filter (``in``, ``a_*``)."""
+MAX_FILTER_NODES = 2_000
+"""Nodes of a filter (operators, properties, values; a geometry counts once). Each value
+becomes a bound parameter, and a statement takes at most 32,767 of them (issue 16: an
+``or`` of 33,000 terms reached the driver and came back as a 503 quoting the SQL)."""
 
 
 @dataclass(frozen=True)
@@ -49,6 +55,8 @@ def _strings(value: str | Sequence[str] | None, name: str) -> tuple[str, ...] | 
         value = [v for v in value.split(",") if v]
     if not all(isinstance(v, str) for v in value):
         raise InvalidInput(f"{name} must be a list of strings")
+    if len(value) > MAX_LIST_ENTRIES:
+        raise InvalidInput(f"{name}: {len(value)} entries; at most {MAX_LIST_ENTRIES}")
     return tuple(value)
 
 
@@ -125,22 +133,33 @@ def _combined_filter(
         except orjson.JSONDecodeError as exc:
             raise InvalidFilter(f"query is not JSON: {exc}") from exc
     translated = query_to_cql2(query)
-    if parsed is not None:
-        _repair_areas(parsed)
     if translated is None or parsed is None:
-        return parsed or translated
-    return {"op": "and", "args": [parsed, translated]}
+        combined = parsed or translated
+    else:
+        combined = {"op": "and", "args": [parsed, translated]}
+    if combined is not None:
+        _check_filter_size_and_areas(combined)
+    return combined
 
 
-def _repair_areas(filter_json: dict[str, Any]) -> None:
-    """Parse every geometry literal of a CQL2-JSON filter as a search area and put its
-    valid form in its place, so that the compiler, which runs on the event loop, only
-    reads valid geometries (cheap) and never repairs one."""
+def _check_filter_size_and_areas(filter_json: dict[str, Any]) -> None:
+    """Refuse a filter of more than ``MAX_FILTER_NODES`` nodes or with a list longer than
+    ``MAX_LIST_ENTRIES``; parse every geometry literal as a search area and put its valid
+    form in its place, so that the compiler, which runs on the event loop, only reads
+    valid geometries (cheap) and never repairs one."""
     pending: list[dict[str, Any] | list[Any]] = [filter_json]  # a stack: filters nest deeply
+    nodes = 1
     while pending:
         node = pending.pop()
-        entries = node.items() if isinstance(node, dict) else enumerate(node)
-        for key, child in list(entries):
+        if isinstance(node, list) and len(node) > MAX_LIST_ENTRIES:
+            raise InvalidFilter(
+                f"filter: a list of {len(node)} values; at most {MAX_LIST_ENTRIES}"
+            )
+        entries = list(node.items() if isinstance(node, dict) else enumerate(node))
+        nodes += len(entries)
+        if nodes > MAX_FILTER_NODES:
+            raise InvalidFilter(f"filter: more than {MAX_FILTER_NODES} terms and values")
+        for key, child in entries:
             if isinstance(child, dict) and child.get("type") in GEOMETRY_TYPES:
                 node[key] = shapely.geometry.mapping(parse_search_area(child, label="filter"))
             elif isinstance(child, dict | list):

@@ -13,6 +13,7 @@ import pytest
 import shapely
 import shapely.geometry
 
+from catalog.search.request import MAX_LIST_ENTRIES
 from tests.graphql_api.conftest import GraphQL
 from tests.support.hostile import random_polygon, star_polygon
 
@@ -94,3 +95,63 @@ async def test_a_small_star_is_searched_as_the_area_it_encloses(
     reference = await stac_client.post("/search", json={
         "intersects": shapely.geometry.mapping(enclosed), "limit": 100})
     assert found == [f["id"] for f in reference.json()["features"]]
+
+
+# --- long lists: a clear 400, never the statement echoed ----------------------------------
+
+MANY = 40_000
+MANY_IDS = [f"id-{i}" for i in range(MANY)]
+BIG_IN = {"op": "in", "args": [{"property": "gsd"}, list(range(33_000))]}
+BIG_OR = {"op": "or", "args": [{"op": "=", "args": [{"property": "gsd"}, i]}
+                               for i in range(33_000)]}
+LONG_LISTS = {
+    "ids": ({"ids": MANY_IDS}, "INVALID_INPUT"),
+    "collections": ({"collections": MANY_IDS}, "INVALID_INPUT"),
+    "in-33000": ({"filter-lang": "cql2-json", "filter": BIG_IN}, "INVALID_FILTER"),
+    "or-33000": ({"filter-lang": "cql2-json", "filter": BIG_OR}, "INVALID_FILTER"),
+    "a_overlaps-33000": ({"filter-lang": "cql2-json", "filter": {
+        "op": "a_overlaps", "args": [{"property": "instruments"}, MANY_IDS[:33_000]]}},
+        "INVALID_FILTER"),
+    "query-in": ({"query": {"gsd": {"in": list(range(5_000))}}}, "INVALID_FILTER"),
+    "sortby-50": ({"sortby": [{"field": "id", "direction": "asc"}] * 50}, "INVALID_SORTBY"),
+    "fields-5000": ({"fields": {"include": MANY_IDS[:5_000]}}, "INVALID_INPUT"),
+}
+
+
+@pytest.mark.parametrize(("body", "code"), LONG_LISTS.values(), ids=LONG_LISTS.keys())
+async def test_stac_search_refuses_long_lists(
+    stac_client: httpx.AsyncClient, body: dict[str, Any], code: str
+) -> None:
+    assert_stac_error(await stac_client.post("/search", json=body), 400, code)
+
+
+async def test_stac_get_search_refuses_long_lists(stac_client: httpx.AsyncClient) -> None:
+    response = await stac_client.get("/search", params={"ids": ",".join(MANY_IDS[:2_000])})
+    assert_stac_error(response, 400, "INVALID_INPUT")
+
+
+GRAPHQL_LONG_LISTS = {
+    "ids": ("query($v: [String!]) { items(ids: $v) { nodes { id } } }", MANY_IDS),
+    "collections": ("query($v: [String!]) { aggregate(collections: $v) { totalCount } }",
+                    MANY_IDS),
+    "filter-in": ("query($v: JSON) { items(filter: $v) { nodes { id } } }", BIG_IN),
+    "filter-or": ("query($v: JSON) { aggregate(filter: $v) { totalCount } }", BIG_OR),
+    "where-in": ("query($v: [JSON!]) { items(where: [{property: \"gsd\", in: $v}]) "
+                 "{ nodes { id } } }", list(range(33_000))),
+}
+
+
+@pytest.mark.parametrize(("query", "value"), GRAPHQL_LONG_LISTS.values(),
+                         ids=GRAPHQL_LONG_LISTS.keys())
+async def test_graphql_refuses_long_lists(gql: GraphQL, query: str, value: Any) -> None:
+    errors = await graphql_errors(gql, query, v=value)
+    assert errors[0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+async def test_lists_at_the_limit_are_searched(stac_client: httpx.AsyncClient) -> None:
+    body = {"ids": MANY_IDS[:MAX_LIST_ENTRIES], "filter-lang": "cql2-json",
+            "filter": {"op": "in", "args": [{"property": "gsd"},
+                                            list(range(MAX_LIST_ENTRIES))]}}
+    response = await stac_client.post("/search", json=body)
+    assert response.status_code == 200, response.text[:500]
+    assert response.json()["features"] == []
