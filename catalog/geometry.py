@@ -38,6 +38,10 @@ bowtie grew a worker to 22 GB, 250 vertices took 13 s with GEOS' default method)
 the "structure" method and this bound, the worst shapes we know (star polygons, zigzag
 grids) take under 0.05 s and repair to fewer than ``MAX_AREA_POSITIONS``."""
 
+MAX_COLLECTION_NESTING = 8
+"""GeometryCollections inside one another (RFC 7946 3.1.8: nesting SHOULD be avoided);
+deeper ones overflowed orjson's and Python's recursion limits (issue 16)."""
+
 # Nesting depth of "coordinates" for each GeoJSON type.
 _DEPTH = {
     "Point": 1,
@@ -59,7 +63,7 @@ def _depth(value: Any) -> int:
     return depth
 
 
-def _check_structure(geojson: Any, label: str) -> None:
+def _check_structure(geojson: Any, label: str, nesting: int = 0) -> None:
     if not isinstance(geojson, dict):
         raise InvalidGeometry(f"{label}: a GeoJSON geometry object is required")
     kind = geojson.get("type")
@@ -69,8 +73,12 @@ def _check_structure(geojson: Any, label: str) -> None:
         members = geojson.get("geometries")
         if not isinstance(members, list | tuple):
             raise InvalidGeometry(f"{label}: a GeometryCollection needs 'geometries'")
+        if nesting >= MAX_COLLECTION_NESTING:
+            raise InvalidGeometry(
+                f"{label}: GeometryCollections nested more than {MAX_COLLECTION_NESTING} deep"
+            )
         for member in members:
-            _check_structure(member, label)
+            _check_structure(member, label, nesting + 1)
         return
     coords = geojson.get("coordinates")
     # Tuples too: pydantic GeoJSON models (stac-fastapi's request bodies) dump positions

@@ -53,12 +53,22 @@ async def _catalog_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(error_body(exc.code, exc.message), status_code=status)
 
 
+MAX_REPORTED = 5
+"""Validation errors named in a 400: a list of 40,000 bad entries would make a 4 MB body."""
+
+
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
     details = "; ".join(
-        f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in exc.errors()
+        f"{'.'.join(str(p) for p in e.get('loc', ()))[:200]}: {e.get('msg')}"
+        for e in errors[:MAX_REPORTED]
     )
-    return JSONResponse(error_body("INVALID_INPUT", details or str(exc)), status_code=400)
+    if len(errors) > MAX_REPORTED:
+        details += f"; and {len(errors) - MAX_REPORTED} more"
+    return JSONResponse(
+        error_body("INVALID_INPUT", details or "the request is not valid"), status_code=400
+    )
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -69,8 +79,17 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    # Starlette logs the exception after this answer (its ServerErrorMiddleware re-raises).
+    return JSONResponse(
+        error_body("INTERNAL_SERVER_ERROR", "internal server error"), status_code=500
+    )
+
+
 def add_error_handlers(app: FastAPI) -> None:
-    """Render every catalog, validation and routing error as ``{"code", "description"}``."""
+    """Render every catalog, validation and routing error as ``{"code", "description"}``,
+    and any other failure as a JSON 500 that says nothing of it."""
     app.add_exception_handler(CatalogError, _catalog_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)

@@ -14,6 +14,7 @@ from catalog.errors import InvalidFilter, InvalidInput
 from catalog.geometry import GEOMETRY_TYPES, parse_bbox, parse_search_area
 from catalog.search.cql2 import parse_filter
 from catalog.search.freetext import parse_terms
+from catalog.search.nesting import check_filter_nesting
 from catalog.search.query_ext import query_to_cql2
 from catalog.search.sort import SortField, parse_sortby
 from catalog.temporal import Interval, parse_interval
@@ -126,7 +127,10 @@ def _combined_filter(
     query: str | dict[str, Any] | None,
 ) -> dict[str, Any] | None:
     """The CQL2 filter AND the Query-extension conditions, as one CQL2-JSON tree."""
-    parsed = parse_filter(filter, filter_lang) if filter not in (None, "", {}) else None
+    parsed = None
+    if filter not in (None, "", {}):
+        check_filter_nesting(filter)  # before a parser recurses into it
+        parsed = parse_filter(filter, filter_lang)
     if isinstance(query, str):
         try:
             query = orjson.loads(query)

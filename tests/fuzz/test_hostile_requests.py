@@ -15,7 +15,13 @@ import shapely.geometry
 
 from catalog.search.request import MAX_LIST_ENTRIES
 from tests.graphql_api.conftest import GraphQL
-from tests.support.hostile import random_polygon, star_polygon
+from tests.support.hostile import (
+    nested_collection,
+    nested_list,
+    nested_predicate,
+    random_polygon,
+    star_polygon,
+)
 
 LEAKS = ("select ", "sqlalchemy", "asyncpg", "traceback", "$1", "::", 'file "')
 
@@ -155,3 +161,70 @@ async def test_lists_at_the_limit_are_searched(stac_client: httpx.AsyncClient) -
     response = await stac_client.post("/search", json=body)
     assert response.status_code == 200, response.text[:500]
     assert response.json()["features"] == []
+
+
+# --- deep nesting: a typed JSON error, never a plain-text 500 or a crash --------------------
+
+DEEP_NOT = nested_predicate(300)
+
+
+@pytest.mark.parametrize(("body", "code"), [
+    ({"intersects": nested_collection(200)}, "INVALID_GEOMETRY"),
+    ({"intersects": nested_collection(9)}, "INVALID_GEOMETRY"),
+    ({"filter-lang": "cql2-json", "filter": DEEP_NOT}, "INVALID_FILTER"),
+    ({"filter-lang": "cql2-json", "filter": {"op": "s_intersects", "args": [
+        {"property": "geometry"}, nested_collection(20)]}}, "INVALID_GEOMETRY"),
+], ids=["collection-200", "collection-9", "not-300", "filter-collection-20"])
+async def test_stac_refuses_deep_nesting_as_json(
+    stac_client: httpx.AsyncClient, body: dict[str, Any], code: str
+) -> None:
+    assert_stac_error(await stac_client.post("/search", json=body), 400, code)
+
+
+@pytest.mark.parametrize("text", [
+    "(" * 2_000 + "gsd = 1" + ")" * 2_000,
+    "NOT " * 5_000 + "gsd = 1",
+    "gsd = " + "-" * 5_000 + "1",
+    "gsd IN (" + "(" * 3_000 + "1" + ")" * 3_000 + ")",
+], ids=["parentheses-2000", "not-5000", "minus-5000", "brackets-3000"])
+async def test_cql2_text_nested_past_the_parser_stack_is_refused(
+    stac_client: httpx.AsyncClient, text: str
+) -> None:
+    response = await stac_client.get("/search", params={"filter": text})
+    assert_stac_error(response, 400, "INVALID_FILTER")
+
+
+async def test_a_cql2_text_filter_at_the_nesting_limit_is_searched(
+    stac_client: httpx.AsyncClient,
+) -> None:
+    text = "(" * 50 + "gsd = 1" + ")" * 50
+    response = await stac_client.get("/search", params={"filter": text})
+    assert response.status_code == 200, response.text[:500]
+
+
+@pytest.mark.parametrize(("query", "value"), [
+    ("query($v: JSON) { items(filter: $v) { nodes { id } } }", DEEP_NOT),
+    ("query($v: GeoJSON) { items(intersects: $v) { nodes { id } } }", nested_collection(200)),
+    ("query($v: JSON) { aggregate(filter: $v) { totalCount } }", nested_list(900)),
+], ids=["filter-not-300", "geojson-collection-200", "filter-list-900"])
+async def test_graphql_refuses_deep_variables_with_a_code(
+    gql: GraphQL, query: str, value: Any
+) -> None:
+    errors = await graphql_errors(gql, query, v=value)
+    assert errors[0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+@pytest.mark.parametrize("body", [
+    b'{"query": "{ items { nodes { id } } }", "variables": {"v": ' + b"[" * 5_000
+    + b"]" * 5_000 + b"}}",
+    b'{"query": "{ items { nodes { id } } }", "variables": {"v": ' + b"[" * 1_100 + b"1"
+    + b"]" * 1_100 + b"}}",
+    b"{not json",
+], ids=["arrays-5000", "arrays-1100", "not-json"])
+async def test_graphql_bodies_it_cannot_read_get_a_json_error(gql: GraphQL, body: bytes) -> None:
+    response = await gql.client.post(
+        "/graphql", content=body, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert response.headers["content-type"].startswith("application/json")
+    assert response.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"

@@ -59,3 +59,11 @@ def nested_list(depth: int) -> Any:
     for _ in range(depth):
         value = [value]
     return value
+
+
+def nested_predicate(depth: int) -> dict[str, Any]:
+    """A CQL2-JSON comparison inside ``depth`` NOTs."""
+    predicate: dict[str, Any] = {"op": "=", "args": [{"property": "gsd"}, 1]}
+    for _ in range(depth):
+        predicate = {"op": "not", "args": [predicate]}
+    return predicate
