@@ -153,7 +153,8 @@ class Query:
     async def job(self, info: Info, id: strawberry.ID) -> Job | None:
         async with info.context.services.sessions() as session:
             try:
-                return Job(_record=await get_job(session, job_uuid(id)))
+                readable = await info.context.readable_private()
+                return Job(_record=await get_job(session, job_uuid(id), readable))
             except NotFound:
                 return None
 

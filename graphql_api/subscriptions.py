@@ -49,11 +49,12 @@ class Subscription:
     async def job(self, info: Info, id: strawberry.ID) -> AsyncGenerator[Job, None]:
         key = job_uuid(id)
         sessions = info.context.services.sessions
+        readable = await info.context.readable_private()
         last = None
         async with _queue(info, JOBS_CHANNEL) as queue:
             while True:
                 async with sessions() as session:
-                    record = await get_job(session, key)
+                    record = await get_job(session, key, readable)
                 state = (record.status, record.progress, record.message)
                 if state != last:
                     last = state

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from stac_fastapi.extensions.aggregation.client import AsyncBaseAggregationClient
 from stac_fastapi.types.requests import get_base_url
 
+from catalog.errors import InvalidInput
 from catalog.search import build_search
 from catalog.search.aggregate import AVAILABLE, AggregationSpec, aggregate
 from catalog.search.lookup import get_collection
@@ -34,6 +35,16 @@ def _names(value: Any) -> tuple[str, ...]:
     if isinstance(value, str):
         value = value.split(",")
     return tuple(v.strip() for v in value if v.strip())
+
+
+def _integer(query: Any, name: str, default: int) -> int:
+    value = query.get(name)
+    if value is None:
+        return default
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise InvalidInput(f"{name} must be an integer") from exc
 
 
 @attr.s
@@ -67,8 +78,8 @@ class AggregationClient(AsyncBaseAggregationClient):
             names=_names(values.get("aggregations")),
             datetime_interval=query.get("datetime_interval", "month"),  # type: ignore[arg-type]
             property=query.get("property"),
-            buckets=int(query.get("buckets", 10)),
-            geohash_precision=int(query.get("precision", 1)),
+            buckets=_integer(query, "buckets", 10),
+            geohash_precision=_integer(query, "precision", 1),
         )
         search_values = dict(values)
         if collection_id is not None:

@@ -13,6 +13,7 @@ import pytest
 import shapely
 import shapely.geometry
 
+from catalog.search.aggregate import MAX_BUCKETS
 from catalog.search.request import MAX_LIST_ENTRIES
 from tests.graphql_api.conftest import GraphQL
 from tests.support.hostile import (
@@ -228,3 +229,90 @@ async def test_graphql_bodies_it_cannot_read_get_a_json_error(gql: GraphQL, body
     assert response.status_code == 400
     assert response.headers["content-type"].startswith("application/json")
     assert response.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+
+
+# --- expensive reads: refused before they scan ---------------------------------------------
+
+@pytest.mark.parametrize("text", ["gsd = NaN", "gsd > Infinity", "gsd IN (1, nan)",
+                                  "gsd = 1e999", "NaN = gsd"])
+async def test_filters_on_numbers_that_are_not_finite_are_refused(
+    stac_client: httpx.AsyncClient, text: str
+) -> None:
+    response = await stac_client.get("/search", params={"filter": text})
+    assert_stac_error(response, 400, "INVALID_FILTER")
+
+
+async def test_graphql_filters_on_numbers_that_are_not_finite_are_refused(gql: GraphQL) -> None:
+    errors = await graphql_errors(
+        gql, "query($v: JSON) { items(filter: $v) { nodes { id } } }",
+        v={"op": "=", "args": [{"property": "gsd"}, {"property": "NaN"}]},
+    )
+    assert errors[0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+@pytest.mark.parametrize(("params", "code"), [
+    ({"aggregations": "property_histogram", "property": "gsd", "buckets": "1000"},
+     "INVALID_INPUT"),
+    ({"aggregations": "property_histogram", "property": "gsd", "buckets": "ten"},
+     "INVALID_INPUT"),
+    ({"aggregations": "geohash_frequency", "precision": "1.5"}, "INVALID_INPUT"),
+], ids=["buckets-1000", "buckets-not-a-number", "precision-not-an-integer"])
+async def test_aggregation_sizes_are_bounded(
+    stac_client: httpx.AsyncClient, params: dict[str, str], code: str
+) -> None:
+    assert_stac_error(await stac_client.get("/aggregate", params=params), 400, code)
+
+
+async def test_graphql_histograms_are_bounded(gql: GraphQL) -> None:
+    errors = await graphql_errors(
+        gql, '{ aggregate { histogram(property: "gsd", buckets: 1000) { count } } }'
+    )
+    assert errors[0]["extensions"]["code"] == "BAD_USER_INPUT"
+    data = await gql.data(
+        f'{{ aggregate {{ histogram(property: "gsd", buckets: {MAX_BUCKETS}) {{ count }} }} }}'
+    )
+    assert len(data["aggregate"]["histogram"]) <= MAX_BUCKETS
+
+
+# --- NUL and lone surrogates: a 4xx in our words ----------------------------------------
+
+@pytest.mark.parametrize("path", [
+    "/search?ids=a%00b", "/search?collections=a%00b", "/search?filter=title%3D%27a%00b%27",
+    "/search?filter=%22a%00b%22%3D1", "/search?q=a%00b", "/collections/a%00b",
+    "/collections/a%00b/items/x", "/search?sortby=a%00b",
+])
+async def test_nul_characters_get_a_4xx_without_driver_text(
+    stac_client: httpx.AsyncClient, path: str
+) -> None:
+    response = await stac_client.get(path)
+    assert 400 <= response.status_code < 500, response.text
+    assert_stac_error(response, response.status_code, response.json()["code"])
+    assert "byte sequence" not in response.text and "0x00" not in response.text
+
+
+@pytest.mark.parametrize("body", [
+    b'{"ids": ["a\\u0000b"]}', b'{"ids": ["\\ud800"]}',
+    b'{"filter": {"op": "=", "args": [{"property": "ti\\u0000tle"}, "x"]}}',
+], ids=["nul-id", "surrogate-id", "nul-property"])
+async def test_nul_and_lone_surrogates_in_bodies_get_a_400(
+    stac_client: httpx.AsyncClient, body: bytes
+) -> None:
+    response = await stac_client.post(
+        "/search", content=body, headers={"content-type": "application/json"}
+    )
+    assert_stac_error(response, 400, "INVALID_INPUT")
+
+
+@pytest.mark.parametrize(("value", "code"), [
+    (b'"a\\u0000b"', "BAD_USER_INPUT"), (b'"\\ud800"', "BAD_REQUEST"),
+], ids=["nul", "surrogate"])
+async def test_graphql_nul_and_lone_surrogates_get_a_code(
+    gql: GraphQL, value: bytes, code: str
+) -> None:
+    body = (b'{"query": "query($v: String!) { items(ids: [$v]) { nodes { id } } }", '
+            b'"variables": {"v": ' + value + b"}}")
+    response = await gql.client.post(
+        "/graphql", content=body, headers={"content-type": "application/json"}
+    )
+    assert response.json()["errors"][0]["extensions"]["code"] == code, response.text
+    assert "byte sequence" not in response.text and "select" not in response.text.lower()

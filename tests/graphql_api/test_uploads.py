@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import sys
+import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -162,6 +163,7 @@ async def test_files_that_are_not_georeferenced_rasters_are_refused(
         "BAD_USER_INPUT", "INVALID_RASTER"
     ), body
     assert not [p for p in storage.rglob("*") if p.is_file()]
+    assert "stacql-upload-" not in error["message"] and tempfile.gettempdir() not in str(body)
 
 
 async def test_with_the_queue_down_an_upload_is_refused_and_nothing_kept(
