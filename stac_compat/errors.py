@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from catalog.db.errors import as_catalog_error
 from catalog.errors import (
     CatalogError,
     Conflict,
@@ -44,13 +45,17 @@ def error_body(code: str, description: str) -> dict[str, str]:
     return {"code": code, "description": description}
 
 
-async def _catalog_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, CatalogError)
+def _catalog_response(exc: CatalogError, cause: Exception) -> JSONResponse:
     status = status_for(exc)
     if status >= 500:
         # Only server faults are logged; a client's bad request is not our error.
-        logger.error("request failed: %s", exc, exc_info=exc)
+        logger.error("request failed: %s", exc, exc_info=cause)
     return JSONResponse(error_body(exc.code, exc.message), status_code=status)
+
+
+async def _catalog_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, CatalogError)
+    return _catalog_response(exc, exc)
 
 
 MAX_REPORTED = 5
@@ -80,6 +85,11 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    # A database error no catalog function translated (a dead pooled connection met at
+    # checkout or on its way back to the pool) is still the catalog error it stands for.
+    translated = as_catalog_error(exc)
+    if translated is not None:
+        return _catalog_response(translated, exc)
     # Starlette logs the exception after this answer (its ServerErrorMiddleware re-raises).
     return JSONResponse(
         error_body("INTERNAL_SERVER_ERROR", "internal server error"), status_code=500

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import asyncpg
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import (
+    DBAPIError,
+    InterfaceError,
+    OperationalError,
+    PendingRollbackError,
+)
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 
 from catalog.errors import CatalogError, Conflict, DatabaseUnavailable, InvalidInput
 
@@ -44,6 +52,51 @@ def _too_many_arguments(driver: BaseException) -> bool:
     return isinstance(driver, asyncpg.InterfaceError) and "number of query arguments" in str(driver)
 
 
+def _raised_by_driver(exc: BaseException) -> bool:
+    frames = traceback.extract_tb(exc.__traceback__)
+    return any(f"{os.sep}asyncpg{os.sep}" in frame.filename for frame in frames)
+
+
+def as_catalog_error(exc: BaseException, *, database_call: bool = False) -> CatalogError | None:
+    """The catalog error a driver or SQLAlchemy error stands for; None for anything else.
+
+    Used by ``translate_db_errors`` (``database_call``: any ``OSError`` is the
+    connection's) and, at the APIs' edges, for whatever escaped it: a dead pooled
+    connection may surface where no statement of ours is translated (a checkout for
+    authentication, the reset of a connection returned to the pool).
+    """
+    if isinstance(exc, asyncpg.UniqueViolationError):
+        return Conflict(ALREADY_EXISTS)
+    if isinstance(exc, OSError) and (database_call or _raised_by_driver(exc)):
+        return DatabaseUnavailable(UNAVAILABLE)  # no route, refused, reset
+    if isinstance(exc, asyncpg.InterfaceError) and _too_many_arguments(exc):
+        return InvalidInput(TOO_MANY_VALUES)
+    if isinstance(exc, asyncpg.PostgresConnectionError | asyncpg.InterfaceError):
+        return DatabaseUnavailable(UNAVAILABLE)
+    if isinstance(exc, SQLAlchemyTimeoutError | PendingRollbackError):
+        # The pool stayed exhausted (connections hanging), or a connection was lost
+        # mid-transaction and the session still holds it.
+        return DatabaseUnavailable(UNAVAILABLE)
+    if not isinstance(exc, DBAPIError):
+        return None
+    driver = _driver_error(exc)
+    if _too_many_arguments(driver):
+        return InvalidInput(TOO_MANY_VALUES)
+    if (
+        exc.connection_invalidated  # SQLAlchemy saw a disconnect
+        or isinstance(exc, OperationalError | InterfaceError)
+        or isinstance(driver, (*_UNAVAILABLE, OSError))
+    ):
+        return DatabaseUnavailable(UNAVAILABLE)
+    if isinstance(driver, asyncpg.UniqueViolationError):
+        return Conflict(ALREADY_EXISTS)
+    if isinstance(driver, asyncpg.QueryCanceledError):
+        return InvalidInput(CANCELLED)
+    if isinstance(driver, asyncpg.DataError | asyncpg.InvalidTextRepresentationError):
+        return InvalidInput(REFUSED_VALUE)
+    return None
+
+
 @contextmanager
 def translate_db_errors() -> Iterator[None]:
     """Re-raise asyncpg / SQLAlchemy errors as typed catalog errors, whose messages never
@@ -52,24 +105,8 @@ def translate_db_errors() -> Iterator[None]:
         yield
     except CatalogError:
         raise
-    except asyncpg.UniqueViolationError as exc:
-        raise Conflict(ALREADY_EXISTS) from exc
-    except (OSError, asyncpg.CannotConnectNowError, asyncpg.ConnectionDoesNotExistError) as exc:
-        raise DatabaseUnavailable(UNAVAILABLE) from exc
-    except DBAPIError as exc:
-        driver = _driver_error(exc)
-        if _too_many_arguments(driver):
-            raise InvalidInput(TOO_MANY_VALUES) from exc
-        if (
-            exc.connection_invalidated  # SQLAlchemy saw a disconnect
-            or isinstance(exc, OperationalError | InterfaceError)
-            or isinstance(driver, _UNAVAILABLE)
-        ):
-            raise DatabaseUnavailable(UNAVAILABLE) from exc
-        if isinstance(driver, asyncpg.UniqueViolationError):
-            raise Conflict(ALREADY_EXISTS) from exc
-        if isinstance(driver, asyncpg.QueryCanceledError):
-            raise InvalidInput(CANCELLED) from exc
-        if isinstance(driver, asyncpg.DataError | asyncpg.InvalidTextRepresentationError):
-            raise InvalidInput(REFUSED_VALUE) from exc
-        raise
+    except Exception as exc:
+        error = as_catalog_error(exc, database_call=True)
+        if error is None:
+            raise
+        raise error from exc
