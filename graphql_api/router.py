@@ -19,7 +19,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from strawberry.fastapi import GraphQLRouter
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 
+from catalog.db.errors import as_catalog_error
+from catalog.errors import ServiceUnavailable
 from graphql_api.context import Context, Services
+from graphql_api.errors import code_of
 from graphql_api.schema import create_schema
 
 logger = logging.getLogger(__name__)
@@ -28,9 +31,10 @@ _CODES = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED",
           413: "PAYLOAD_TOO_LARGE", 415: "UNSUPPORTED_MEDIA_TYPE"}
 
 
-def error_response(status: int, message: str) -> JSONResponse:
+def error_response(status: int, message: str, code: str | None = None) -> JSONResponse:
     """A GraphQL-shaped error answer (``errors[0].extensions.code``)."""
-    code = "INTERNAL_SERVER_ERROR" if status >= 500 else _CODES.get(status, f"HTTP_{status}")
+    if code is None:
+        code = "INTERNAL_SERVER_ERROR" if status >= 500 else _CODES.get(status, f"HTTP_{status}")
     body = {"errors": [{"message": message, "extensions": {"code": code}}]}
     return JSONResponse(body, status_code=status)
 
@@ -47,6 +51,9 @@ class JsonErrorRoute(APIRoute):
             except StarletteHTTPException:
                 raise  # FastAPI's own (validation, 404...): the app's handlers render them
             except Exception as exc:
+                translated = as_catalog_error(exc)  # a dead connection met outside a resolver
+                if isinstance(translated, ServiceUnavailable):
+                    return error_response(503, translated.message, code_of(translated))
                 logger.error("GraphQL request failed: %s", exc, exc_info=exc)
                 return error_response(500, "Internal server error")
             media_type = response.headers.get("content-type", "")

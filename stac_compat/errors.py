@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from catalog.db.errors import as_catalog_error
+from catalog.db.errors import DATABASE_ERRORS, as_catalog_error
 from catalog.errors import (
     CatalogError,
     Conflict,
@@ -90,7 +90,7 @@ async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     translated = as_catalog_error(exc)
     if translated is not None:
         return _catalog_response(translated, exc)
-    # Starlette logs the exception after this answer (its ServerErrorMiddleware re-raises).
+    logger.error("request failed: %s", exc, exc_info=exc)
     return JSONResponse(
         error_body("INTERNAL_SERVER_ERROR", "internal server error"), status_code=500
     )
@@ -102,4 +102,8 @@ def add_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(CatalogError, _catalog_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
+    # Handled like the errors above, not as a 500: Starlette's handler of 500s re-raises
+    # after answering, and uvicorn then drops the keep-alive connection under the client.
+    for kind in DATABASE_ERRORS:
+        app.add_exception_handler(kind, _unexpected_error)
     app.add_exception_handler(Exception, _unexpected_error)

@@ -52,6 +52,13 @@ def _too_many_arguments(driver: BaseException) -> bool:
     return isinstance(driver, asyncpg.InterfaceError) and "number of query arguments" in str(driver)
 
 
+DATABASE_ERRORS: tuple[type[Exception], ...] = (
+    DBAPIError, SQLAlchemyTimeoutError, PendingRollbackError, asyncpg.PostgresError,
+    asyncpg.InterfaceError, OSError,
+)
+"""What a database call may raise; ``as_catalog_error`` tells what each one means."""
+
+
 def _raised_by_driver(exc: BaseException) -> bool:
     frames = traceback.extract_tb(exc.__traceback__)
     return any(f"{os.sep}asyncpg{os.sep}" in frame.filename for frame in frames)
