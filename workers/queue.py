@@ -20,7 +20,7 @@ from rq import Queue, Retry
 from rq.serializers import JSONSerializer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from catalog.errors import InvalidInput
+from catalog.errors import InvalidInput, InvalidStorageKey
 from catalog.jobs import JobRecord, create_job, mark_failed
 from catalog.stac.common import check_id
 from catalog.storage import check_key
@@ -85,10 +85,20 @@ class ExtractRequest:
         return {k: v for k, v in asdict(self).items() if v is not None}
 
 
+def in_collection(key: str, collection_id: str) -> bool:
+    """Whether a storage key lies under the collection's folder (``<collection id>/``),
+    where uploads to it are stored."""
+    return key.startswith(f"{collection_id}/")
+
+
 @dataclass(frozen=True)
 class CompleteItemRequest:
     """Complete the stored item ``item_id`` with the metadata of the raster its asset
-    ``asset_key`` points to (stored at ``key``); see :mod:`workers.completion`."""
+    ``asset_key`` points to (stored at ``key``); see :mod:`workers.completion`.
+
+    Its files must lie under the collection's folder: whoever may write an item of
+    collection A must not have a job read (and write a thumbnail beside) a file of
+    another, maybe private, collection through an href (issue 16)."""
 
     collection_id: str
     item_id: str
@@ -104,6 +114,11 @@ class CompleteItemRequest:
         ).checked()
         if not isinstance(self.asset_key, str) or not self.asset_key:
             raise InvalidInput("an asset key must be a non-empty string")
+        for key in (extract.key, extract.metadata_key):
+            if key is not None and not in_collection(key, self.collection_id):
+                raise InvalidStorageKey(
+                    f"{key!r} is not stored under collection {self.collection_id!r}"
+                )
         return CompleteItemRequest(
             self.collection_id, self.item_id, self.asset_key, extract.key, self.datetime,
             extract.metadata_key,
