@@ -393,8 +393,11 @@ def complete_item(
     request = CompleteItemRequest(
         collection_id, item_id, asset_key, key, datetime, metadata_key
     )
-    write = _completer(request)
-    return run_recorded(
-        job_id,
-        lambda config: _extract_then_write(config, job_id, request.extraction(), write),
-    )
+
+    async def complete(config: WorkerConfig) -> dict[str, Any]:
+        checked = request.checked()  # again here: a job queued by an older version
+        return await _extract_then_write(
+            config, job_id, checked.extraction(), _completer(checked)
+        )
+
+    return run_recorded(job_id, complete)

@@ -30,11 +30,11 @@ from stacql.settings import (
 )
 from tests.support.access import admin_key
 from tests.support.paths import RASTERS
-from tests.workers.conftest import TEST_REDIS_URL
-from tests.workers.test_jobs import NAIP_FGDC, NAIP_TIF, upload, work
+from tests.workers.conftest import TEST_REDIS_URL, run_with_sessions
+from tests.workers.test_jobs import NAIP_FGDC, NAIP_TIF, job_row, upload, work
 from workers import create_queue
 from workers.completion import completion_request, merge_extracted
-from workers.queue import CompleteItemRequest
+from workers.queue import COMPLETE_FUNCTION, COMPLETE_KIND, CompleteItemRequest, submit_job
 
 BYTE = RASTERS / "rasterio/byte.tif"
 
@@ -241,3 +241,18 @@ def test_with_redis_down_the_write_stands_and_the_job_row_says_why(
     assert (status, ids) == ("failed", ["stub"])
     assert "could not be queued" in error
 
+
+
+def test_a_queued_completion_of_another_collections_file_fails_without_reading_it(
+    catalog_db: str, queue: Queue, store_root: Path, redis_conn: Redis
+) -> None:
+    # As a job queued before the check existed would be: the worker checks it again.
+    upload(store_root, BYTE, "secret/byte.tif")
+    params = {"collection_id": "rasters", "item_id": "stub", "asset_key": "raster",
+              "key": "secret/byte.tif"}
+    job = run_with_sessions(catalog_db, lambda sessions: submit_job(
+        sessions, queue, COMPLETE_KIND, COMPLETE_FUNCTION, params))
+    work(redis_conn, catalog_db, store_root, queue)
+    row = job_row(catalog_db, job)
+    assert row.status == "failed" and row.error.startswith("INVALID_STORAGE_KEY"), row.error
+    assert not list(store_root.rglob("*.thumbnail.png"))
