@@ -213,3 +213,17 @@ async def test_ingest_catalog_loads_a_catalog_through_a_worker(
 
         stored = (await session.execute(text("SELECT count(*) FROM items"))).scalar_one()
     assert found["items"]["totalCount"] == stored > 0
+
+
+async def test_a_sidecar_that_is_not_a_text_record_is_refused_and_nothing_kept(
+    upload_gql: tuple[GraphQL, str, Path],
+) -> None:
+    gql, _queue, storage = upload_gql
+    await gql.data(CREATE, stac=a_collection("naip"))
+    # A raster smuggled in as a sidecar, to be named later as an item's data asset.
+    body = await upload(gql, {"file": NAIP_TIF, "sidecar": RASTERS / "rasterio/byte.tif"},
+                        collectionId="naip")
+    error = body["errors"][0]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT", body
+    assert "text metadata record" in error["message"]
+    assert not [p for p in storage.rglob("*") if p.is_file()]
