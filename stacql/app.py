@@ -61,7 +61,7 @@ def graphql_services(
     async def submit_extract(upload: UploadedRaster) -> JobRecord:
         request = ExtractRequest(
             collection_id=upload.collection_id, key=upload.key, item_id=upload.item_id,
-            metadata_key=upload.metadata_key, datetime=upload.datetime,
+            metadata_key=upload.metadata_key, datetime=upload.datetime, uploaded=True,
         )
         return await enqueue_extract(sessions, queue, request)
 

@@ -284,16 +284,39 @@ def extract_item(
     item_id: str | None = None,
     datetime: str | None = None,
     metadata_key: str | None = None,
+    uploaded: bool = False,
 ) -> Any:
-    """RQ job: build the item of the raster stored at ``key`` and upsert it.
+    """RQ job: build the item of the raster stored at ``key`` and upsert it (and, for
+    an upload, remove its files when it fails for good).
 
     Returns the job's result (also stored in the ``jobs`` row): the collection and
     item ids and whether the item was inserted, updated or unchanged.
     """
-    request = ExtractRequest(collection_id, key, item_id, datetime, metadata_key)
-    return run_recorded(
-        job_id, lambda config: _extract_then_write(config, job_id, request, _store_item)
-    )
+    request = ExtractRequest(collection_id, key, item_id, datetime, metadata_key, uploaded)
+
+    async def work(config: WorkerConfig) -> dict[str, Any]:
+        try:
+            return await _extract_then_write(config, job_id, request, _store_item)
+        except Exception as exc:
+            if request.uploaded and not is_transient(exc):
+                await _remove_upload(config, request)
+            raise
+
+    return run_recorded(job_id, work)
+
+
+async def _remove_upload(config: WorkerConfig, request: ExtractRequest) -> None:
+    """Remove the files of an upload whose job failed for good (raster, sidecar and any
+    thumbnail already stored); a file that cannot be removed is logged, not raised."""
+    store = create_asset_store(config.storage_url, config.storage_options)
+    keys = [request.key, thumbnail_key(request.key), request.metadata_key]
+    for key in filter(None, keys):
+        try:
+            await store.delete(key)
+        except NotFound:
+            continue
+        except CatalogError as exc:
+            log.warning("cannot remove %s of a refused upload: %s", key, exc)
 
 
 class _LoadProgress:

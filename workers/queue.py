@@ -59,6 +59,8 @@ class ExtractRequest:
 
     ``metadata_key`` names the provider's metadata record stored beside it (a NAIP
     FGDC file); ``datetime`` (RFC 3339) and ``item_id`` override what extraction finds.
+    ``uploaded``: the job owns its files (an upload's raster and sidecar), and removes
+    them when it fails for good, so a refused upload leaves nothing in the store.
     """
 
     collection_id: str
@@ -66,6 +68,7 @@ class ExtractRequest:
     item_id: str | None = None
     datetime: str | None = None
     metadata_key: str | None = None
+    uploaded: bool = False
 
     def checked(self) -> ExtractRequest:
         """The request with its keys normalized; raises ``InvalidInput`` subclasses for
@@ -77,12 +80,13 @@ class ExtractRequest:
             parse_rfc3339(self.datetime, field="datetime")
         metadata = check_key(self.metadata_key) if self.metadata_key is not None else None
         return ExtractRequest(
-            self.collection_id, check_key(self.key), self.item_id, self.datetime, metadata
+            self.collection_id, check_key(self.key), self.item_id, self.datetime, metadata,
+            self.uploaded,
         )
 
     def params(self) -> dict[str, Any]:
         """The request as the JSON the ``jobs`` row and the RQ job carry."""
-        return {k: v for k, v in asdict(self).items() if v is not None}
+        return {k: v for k, v in asdict(self).items() if v is not None and v is not False}
 
 
 def in_collection(key: str, collection_id: str) -> bool:

@@ -227,3 +227,20 @@ async def test_a_sidecar_that_is_not_a_text_record_is_refused_and_nothing_kept(
     assert error["extensions"]["code"] == "BAD_USER_INPUT", body
     assert "text metadata record" in error["message"]
     assert not [p for p in storage.rglob("*") if p.is_file()]
+
+
+async def test_an_upload_the_worker_refuses_leaves_nothing_in_the_store(
+    upload_gql: tuple[GraphQL, str, Path], scratch_url: str
+) -> None:
+    gql, queue, storage = upload_gql
+    await gql.data(CREATE, stac=a_collection("rasters"))
+    # The upload passes its checks; the worker refuses it (the generic processor of
+    # this collection reads no metadata record).
+    body = await upload(gql, {"file": RASTERS / "rasterio/byte.tif",
+                              "sidecar": NAIP_FGDC}, collectionId="rasters")
+    job = body["data"]["uploadAsset"]
+    assert [p for p in storage.rglob("*") if p.is_file()]
+    await run_worker_burst(scratch_url, storage, queue)
+    done = (await gql.data(JOB, id=job["id"]))["job"]
+    assert done["status"] == "FAILED" and "INVALID_METADATA" in done["error"], done
+    assert not [p for p in storage.rglob("*") if p.is_file()]
