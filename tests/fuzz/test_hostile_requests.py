@@ -316,3 +316,17 @@ async def test_graphql_nul_and_lone_surrogates_get_a_code(
     )
     assert response.json()["errors"][0]["extensions"]["code"] == code, response.text
     assert "byte sequence" not in response.text and "select" not in response.text.lower()
+
+
+# --- memory: bodies are bounded by what the route needs -----------------------------------
+
+async def test_a_search_body_past_its_bound_is_refused_before_it_is_decoded(
+    stac_client: httpx.AsyncClient,
+) -> None:
+    numbers = b",".join([b"0.5"] * 1_500_000)  # 6 MB; decoded, some 120 MB
+    for path in ("/search", "/aggregate"):
+        response = await stac_client.post(
+            path, content=b'{"bbox": [' + numbers + b"]}",
+            headers={"content-type": "application/json"},
+        )
+        assert_stac_error(response, 413, "BODY_TOO_LARGE")
