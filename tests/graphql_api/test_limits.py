@@ -91,3 +91,22 @@ async def test_page_sizes_given_as_variables_count_in_the_cost(gql: GraphQL) -> 
 async def test_the_introspection_query_of_graphiql_is_within_limits(gql: GraphQL) -> None:
     data = await gql.data(get_introspection_query(descriptions=True))
     assert data["__schema"]["queryType"]["name"] == "Query"
+
+
+async def test_operations_running_many_statements_are_refused(gql: GraphQL) -> None:
+    # Each aggregation is a statement over every matching item, bounded in time one by one.
+    fields = ('totalCount byCollection { key } byTime { key } '
+              'byProperty(name: "gsd") { key } histogram(property: "gsd") { count }')
+    query = "{ " + " ".join(f"a{i}: aggregate {{ {fields} }}" for i in range(4)) + " }"
+    body = await gql.post(query)
+    assert body["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    assert "database statements" in body["errors"][0]["message"]
+    assert "errors" not in await gql.post("{ " + f"aggregate {{ {fields} }}" + " }")
+
+
+def test_a_connection_counts_its_total_once_and_its_nodes_per_page() -> None:
+    query = "{ items(first: 50) { totalCount pageInfo { hasNextPage } nodes { id bbox } } }"
+    [measure] = measure_operations(create_schema()._schema, parse(query), {}, Limits()).values()
+    assert measure.statements == 2  # the page and its count
+    # items, totalCount, pageInfo { hasNextPage }, then nodes { id bbox } for each node
+    assert measure.cost == 1 + 1 + 2 + 50 * (1 + 2)
