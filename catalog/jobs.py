@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import ColumnElement, func, insert, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog.db.errors import translate_db_errors
+from catalog.db.models import Collection as CollectionRow
 from catalog.db.models import Job
 from catalog.errors import Conflict, InvalidInput, NotFound
 
@@ -96,11 +97,28 @@ async def create_job(
     return _record(row)
 
 
-async def get_job(session: AsyncSession, job_id: uuid.UUID | str) -> JobRecord:
-    """The job with that id; raises ``NotFound``."""
+def _of_hidden_collection(readable_private: frozenset[str]) -> ColumnElement[bool]:
+    """The job works on a private collection that is not in ``readable_private``."""
+    hidden = select(CollectionRow.id).where(
+        CollectionRow.id == Job.params["collection_id"].astext, CollectionRow.private,
+        CollectionRow.id.not_in(sorted(readable_private)) if readable_private else true(),
+    )
+    return hidden.exists()
+
+
+async def get_job(
+    session: AsyncSession,
+    job_id: uuid.UUID | str,
+    readable_private: frozenset[str] | None = None,
+) -> JobRecord:
+    """The job with that id; raises ``NotFound``, also for a job on a private collection
+    the caller may not read (``readable_private``: those it may; None: all)."""
     key = job_uuid(job_id)
+    query = select(*_COLUMNS).where(Job.id == key)
+    if readable_private is not None:
+        query = query.where(~_of_hidden_collection(readable_private))
     with translate_db_errors():
-        row = (await session.execute(select(*_COLUMNS).where(Job.id == key))).one_or_none()
+        row = (await session.execute(query)).one_or_none()
     if row is None:
         raise NotFound(f"no job {key}")
     return _record(row)

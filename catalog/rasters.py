@@ -43,7 +43,9 @@ def check_raster(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> None:
                 warnings.simplefilter("ignore", NotGeoreferencedWarning)
                 _check_dataset(path, drivers, max_pixels)
     except RasterioError as exc:
-        raise InvalidRaster(f"the file is not a raster GDAL can read: {exc}") from exc
+        # GDAL names the file by its path: the caller sees only the name it gave.
+        reason = str(exc).replace(str(path), path.name)
+        raise InvalidRaster(f"the file is not a raster GDAL can read: {reason}") from exc
 
 
 def _check_dataset(path: Path, drivers: list[str], max_pixels: int) -> None:

@@ -38,6 +38,9 @@ class Limits:
     max_depth: int = 12
     max_aliases: int = 30
     max_tokens: int = 5000
+    max_fields: int = 1000
+    max_cost: int = 50_000
+    max_statements: int = 20
     max_upload_bytes: int = 2 * 1024**3
     max_upload_pixels: int = 50_000 * 50_000
 

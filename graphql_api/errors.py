@@ -13,6 +13,7 @@ import logging
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
 
+from catalog.db.errors import as_catalog_error
 from catalog.errors import (
     CatalogError,
     Conflict,
@@ -77,6 +78,10 @@ class ErrorCodes(MaskErrors):
 
     def _process(self, error: GraphQLError) -> GraphQLError:
         original = error.original_error
+        if original is not None and not isinstance(original, CatalogError | GraphQLError):
+            # A database error no catalog function translated (a dead pooled connection
+            # met at checkout, or on its way back to the pool) is still a catalog error.
+            original = as_catalog_error(original) or original
         if isinstance(original, CatalogError):
             return with_code(error, code_of(original), reason=original.code)
         given = (error.extensions or {}).get("code")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import strawberry
@@ -50,7 +51,7 @@ def page_size(first: int | None, limits: Limits) -> int:
     return first
 
 
-def item_request(
+async def item_request(
     limits: Limits,
     *,
     collections: list[str] | None = None,
@@ -66,8 +67,10 @@ def item_request(
     after: str | None = None,
     readable_private: frozenset[str] | None = frozenset(),
 ) -> SearchRequest:
-    """The ``catalog.search`` request the GraphQL arguments stand for."""
-    return build_search(
+    """The ``catalog.search`` request the GraphQL arguments stand for, built in a thread
+    (repairing a search area takes CPU that the event loop must not wait for)."""
+    return await asyncio.to_thread(
+        build_search,
         collections=collections,
         ids=ids,
         bbox=bbox,

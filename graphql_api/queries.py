@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
 import strawberry
@@ -92,7 +93,7 @@ class Query:
         first: int | None = None,
         after: str | None = None,
     ) -> ItemConnection:
-        request = item_request(
+        request = await item_request(
             info.context.services.limits, readable_private=await info.context.readable_private(),
             collections=collections, ids=ids, bbox=bbox,
             intersects=intersects, datetime=datetime, filter=filter, where=where, q=q,
@@ -128,7 +129,7 @@ class Query:
         after: str | None = None,
     ) -> AssetConnection:
         limits = info.context.services.limits
-        request = item_request(
+        request = await item_request(
             limits, readable_private=await info.context.readable_private(),
             collections=collections, bbox=bbox, intersects=intersects, datetime=datetime
         )
@@ -152,7 +153,8 @@ class Query:
     async def job(self, info: Info, id: strawberry.ID) -> Job | None:
         async with info.context.services.sessions() as session:
             try:
-                return Job(_record=await get_job(session, job_uuid(id)))
+                readable = await info.context.readable_private()
+                return Job(_record=await get_job(session, job_uuid(id), readable))
             except NotFound:
                 return None
 
@@ -169,7 +171,8 @@ class Query:
         where: list[PropertyCondition] | None = None,
         q: TextArg = None,
     ) -> Aggregation:
-        request = build_search(
+        request = await asyncio.to_thread(
+            build_search,
             collections=collections, ids=ids, bbox=bbox, intersects=intersects,
             datetime=datetime.as_interval() if datetime else None,
             filter=combined_filter(filter, where), filter_lang="cql2-json", q=q,

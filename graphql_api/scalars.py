@@ -8,17 +8,18 @@ import strawberry
 from strawberry.scalars import JSON
 
 from catalog.errors import InvalidGeometry
-from catalog.geometry import parse_search_area
+from catalog.geometry import check_search_area
 
 __all__ = ["JSON", "SCALARS", "GeoJSON"]
 
 
 def _parse_geojson(value: Any) -> dict[str, Any]:
-    """Accept a GeoJSON geometry object only; refuse anything shapely finds invalid."""
+    """Accept a well-formed GeoJSON geometry object only. Its validity (and any repair)
+    is checked by ``build_search``, in a thread: this runs on the event loop."""
     if not isinstance(value, dict):
         raise ValueError("a GeoJSON geometry must be an object")
     try:
-        parse_search_area(value)
+        check_search_area(value)
     except InvalidGeometry as exc:
         raise ValueError(exc.message) from exc
     return value

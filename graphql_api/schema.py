@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import strawberry
-from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.extensions import MaxTokensLimiter
 from strawberry.schema.config import StrawberryConfig
 
 from graphql_api.context import Limits
 from graphql_api.errors import ErrorCodes
+from graphql_api.limits import DocumentLimits
 from graphql_api.mutations import Mutation
 from graphql_api.queries import Query
 from graphql_api.scalars import SCALARS
@@ -19,7 +20,8 @@ SDL_PATH = Path(__file__).with_name("schema.graphql")
 
 
 def create_schema(limits: Limits | None = None) -> strawberry.Schema:
-    """The schema with depth, alias and token limits and coded, masked errors."""
+    """The schema with document limits (tokens, depth, aliases, fields, cost) and coded,
+    masked errors."""
     limits = limits or Limits()
     return strawberry.Schema(
         query=Query,
@@ -27,9 +29,9 @@ def create_schema(limits: Limits | None = None) -> strawberry.Schema:
         subscription=Subscription,
         config=StrawberryConfig(scalar_map=SCALARS),
         extensions=[
-            lambda: QueryDepthLimiter(max_depth=limits.max_depth),
-            lambda: MaxAliasesLimiter(max_alias_count=limits.max_aliases),
             lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
+            # Depth, aliases, fields and cost measured in one pass linear in the document.
+            lambda: DocumentLimits(limits),
             ErrorCodes,
         ],
     )

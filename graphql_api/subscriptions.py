@@ -49,11 +49,12 @@ class Subscription:
     async def job(self, info: Info, id: strawberry.ID) -> AsyncGenerator[Job, None]:
         key = job_uuid(id)
         sessions = info.context.services.sessions
+        readable = await info.context.readable_private()
         last = None
         async with _queue(info, JOBS_CHANNEL) as queue:
             while True:
                 async with sessions() as session:
-                    record = await get_job(session, key)
+                    record = await get_job(session, key, readable)
                 state = (record.status, record.progress, record.message)
                 if state != last:
                     last = state
@@ -76,7 +77,7 @@ class Subscription:
         filter: FilterArg = None,
         where: list[PropertyCondition] | None = None,
     ) -> AsyncGenerator[Item, None]:
-        request = item_request(
+        request = await item_request(
             info.context.services.limits, readable_private=await info.context.readable_private(),
             collections=collections, bbox=bbox,
             intersects=intersects, datetime=datetime, filter=filter, where=where,

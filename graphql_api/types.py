@@ -335,7 +335,7 @@ class Collection:
     ) -> Annotated[ItemConnection, strawberry.lazy("graphql_api.item_search")]:
         from graphql_api.item_search import find_items, item_request
 
-        request = item_request(
+        request = await item_request(
             info.context.services.limits, readable_private=await info.context.readable_private(),
             collections=[self._doc["id"]], ids=ids, bbox=bbox,
             intersects=intersects, datetime=datetime, filter=filter, where=where, q=q,

@@ -23,6 +23,9 @@ from catalog.storage import AssetStore
 from graphql_api.context import Services, UploadedRaster
 
 CHUNK = 1024 * 1024
+MAX_SIDECAR_BYTES = 16 * 1024 * 1024
+"""A sidecar is a provider's metadata record (FGDC text or XML): kilobytes, and text.
+Stored unchecked, a sidecar could carry a raster past the raster checks (issue 16)."""
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -44,6 +47,16 @@ async def _stage(upload: Upload, target: Path, limit: int) -> None:
             out.write(chunk)
     if size == 0:
         raise InvalidInput(f"{target.name} is empty")
+
+
+def _check_sidecar(path: Path) -> None:
+    """Refuse a sidecar that is not text (a NUL byte: a raster or other binary file)."""
+    with path.open("rb") as data:
+        while chunk := data.read(CHUNK):
+            if b"\0" in chunk:
+                raise InvalidInput(
+                    "the sidecar must be a text metadata record (FGDC text or XML)"
+                )
 
 
 async def _put(store: AssetStore, key: str, path: Path, stored: list[str]) -> str:
@@ -75,7 +88,8 @@ async def store_upload(
             metadata_key = None
             if sidecar is not None:
                 side = Path(folder) / safe_name(getattr(sidecar, "filename", None), "metadata")
-                await _stage(sidecar, side, limits.max_upload_bytes)
+                await _stage(sidecar, side, min(limits.max_upload_bytes, MAX_SIDECAR_BYTES))
+                await asyncio.to_thread(_check_sidecar, side)
                 metadata_key = await _put(
                     services.store, f"{request.key}/{side.name}", side, stored
                 )

@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from catalog.access import ANONYMOUS, JwtVerifier, Principal, authenticate, credential_of
+from catalog.db.errors import translate_db_errors
 from catalog.errors import CatalogError
 from stac_compat.errors import error_body, status_for
 
@@ -49,8 +50,10 @@ class Authentication:
         try:
             token = credential_of(headers.get("authorization"), headers.get("x-api-key"))
             if token is not None:
-                async with self.sessions() as session:
-                    scope[_KEY] = await authenticate(session, token, self.jwt)
+                # Closing the session returns its connection, which may turn out dead.
+                with translate_db_errors():
+                    async with self.sessions() as session:
+                        scope[_KEY] = await authenticate(session, token, self.jwt)
         except CatalogError as exc:
             body = orjson.dumps(error_body(exc.code, exc.message))
             await send({"type": "http.response.start", "status": status_for(exc), "headers": [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import attr
@@ -97,7 +98,8 @@ class AggregationClient(AsyncBaseAggregationClient):
             search_values["collections"] = [collection_id]
         search_values["limit"] = None
         readable = principal_of(request).readable_private
-        request_model = build_search(
+        request_model = await asyncio.to_thread(
+            build_search,
             readable_private=readable, **params.search_kwargs(search_values)
         )
         async with self.sessions() as session:

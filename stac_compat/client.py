@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -93,7 +94,9 @@ class CatalogClient(AsyncBaseCoreClient):
         return body
 
     async def _run(self, values: dict[str, Any], request: Request) -> ItemPage:
-        query = build_search(
+        # In a thread: repairing a search area takes CPU the event loop must not wait for.
+        query = await asyncio.to_thread(
+            build_search,
             max_limit=self.max_limit, readable_private=principal_of(request).readable_private,
             **params.search_kwargs(values),
         )

@@ -5,6 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from catalog.errors import InvalidInput
+
+MAX_FIELDS = 100
+"""Members ``fields`` may name: each is applied to every returned item, on the event loop."""
+
 # Always kept so the result stays a valid GeoJSON feature with its STAC identity.
 _ALWAYS = ("type", "stac_version", "id", "collection", "links")
 _DEFAULT = (*_ALWAYS, "stac_extensions", "geometry", "bbox", "assets", "properties.datetime")
@@ -22,7 +27,14 @@ def parse_fields(fields: Iterable[str] | None) -> tuple[set[str], set[str]]:
                 exclude.add(field[1:])
             else:
                 include.add(field.lstrip("+"))
+            check_field_count(include, exclude)
     return include, exclude
+
+
+def check_field_count(include: set[str], exclude: set[str]) -> None:
+    """Refuse more than ``MAX_FIELDS`` members to include or exclude."""
+    if len(include) + len(exclude) > MAX_FIELDS:
+        raise InvalidInput(f"fields: more than {MAX_FIELDS} members")
 
 
 def _pick(doc: dict[str, Any], path: list[str]) -> Any:

@@ -8,7 +8,7 @@ import orjson
 from fastapi import Request
 
 from catalog.errors import InvalidInput
-from stac_compat.fields import parse_fields
+from stac_compat.fields import check_field_count, parse_fields
 
 
 def geometry(value: Any) -> dict[str, Any] | None:
@@ -38,9 +38,10 @@ def fields(value: Any) -> tuple[set[str], set[str]]:
         return set(), set()
     if isinstance(value, list):
         return parse_fields(value)
-    include = getattr(value, "include", None) or set()
-    exclude = getattr(value, "exclude", None) or set()
-    return set(include), set(exclude)
+    include = set(getattr(value, "include", None) or ())
+    exclude = set(getattr(value, "exclude", None) or ())
+    check_field_count(include, exclude)
+    return include, exclude
 
 
 def search_kwargs(values: dict[str, Any]) -> dict[str, Any]:

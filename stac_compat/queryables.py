@@ -44,7 +44,7 @@ class QueryablesClient(AsyncBaseFiltersClient):
         async with self.sessions() as session:
             if collection_id is not None:
                 await get_collection(session, collection_id, readable)
-            types = await property_types_of(session, collection_id)
+            types = await property_types_of(session, collection_id, readable)
         properties = dict(CORE_QUERYABLES)
         for name, kinds in types.items():
             properties.setdefault(name, property_schema(kinds))

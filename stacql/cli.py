@@ -2,24 +2,25 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from sqlalchemy.exc import SQLAlchemyError
 
-from catalog.db import create_engine, create_sessionmaker, current_revision, upgrade
-from catalog.errors import CatalogError
-from catalog.ingest import LoadReport, load_path
-from catalog.ingest.sources import stac_files
 from stacql.cli_access import collections_app, keys_app
-from stacql.settings import Settings
 
-app = typer.Typer(help="stacql: a STAC catalog service on PostGIS.", no_args_is_help=True)
-db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+# Commands import what they need when they run (SQLAlchemy, Alembic, shapely, pydantic
+# settings take a second to import): `stacql --help` only builds the command tree.
+if TYPE_CHECKING:
+    from catalog.ingest import LoadReport
+    from stacql.settings import Settings
+
+# Plain help text: rich's help formatter alone takes longer to import than the target
+# start-up of the whole command (0.3 s).
+app = typer.Typer(help="stacql: a STAC catalog service on PostGIS.", no_args_is_help=True,
+                  rich_markup_mode=None)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
 app.add_typer(collections_app, name="collections")
@@ -29,6 +30,9 @@ console = Console(stderr=True)
 @db_app.command("upgrade")
 def db_upgrade(revision: str = "head") -> None:
     """Create the database and PostGIS if needed and apply migrations (safe to rerun)."""
+    from catalog.db import current_revision, upgrade
+    from stacql.settings import Settings
+
     settings = Settings()
     try:
         upgrade(settings.database.url, revision)
@@ -41,12 +45,27 @@ def db_upgrade(revision: str = "head") -> None:
 @db_app.command("current")
 def db_current() -> None:
     """Print the schema revision of the database."""
+    from catalog.db import current_revision
+    from stacql.settings import Settings
+
     typer.echo(current_revision(Settings().database.url) or "none")
 
 
 async def _ingest(
     settings: Settings, paths: list[Path], collection: str | None, batch: int
 ) -> LoadReport:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    from catalog.db import create_engine, create_sessionmaker
+    from catalog.ingest import LoadReport, load_path
+    from catalog.ingest.sources import stac_files
+
     engine = create_engine(settings.database.url, pool_size=2)
     try:
         sessions = create_sessionmaker(engine)
@@ -86,7 +105,9 @@ async def _enqueue_rasters(
     key_prefix: str | None,
 ) -> tuple[int, list[str]]:
     from redis import Redis
+    from rich.progress import MofNCompleteColumn, Progress, TextColumn
 
+    from catalog.db import create_engine, create_sessionmaker
     from catalog.storage import create_asset_store
     from workers import FolderIngest, create_queue, enqueue_raster_folder
 
@@ -118,6 +139,7 @@ async def _enqueue_catalogs(
 ) -> list[str]:
     from redis import Redis
 
+    from catalog.db import create_engine, create_sessionmaker
     from workers import create_queue, enqueue_ingest_catalog
 
     engine = create_engine(settings.database.url, pool_size=2)
@@ -135,7 +157,18 @@ async def _enqueue_catalogs(
         await engine.dispose()
 
 
+def _expected_failures() -> tuple[type[Exception], ...]:
+    """What a command reports in one line rather than with a traceback."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from catalog.errors import CatalogError
+
+    return (CatalogError, OSError, SQLAlchemyError)
+
+
 def _report_failure(exc: Exception) -> typer.Exit:
+    from sqlalchemy.exc import SQLAlchemyError
+
     if isinstance(exc, SQLAlchemyError):
         console.print(
             f"[red]ingest failed:[/red] database error ({exc.__class__.__name__}: "
@@ -150,6 +183,8 @@ def _ingest_rasters(
     settings: Settings, paths: list[Path], collection: str | None, when: str | None,
     queue: str, key_prefix: str | None,
 ) -> None:
+    import asyncio
+
     if collection is None:
         console.print("[red]ingest failed:[/red] --rasters needs --collection")
         raise typer.Exit(2)
@@ -190,7 +225,12 @@ def ingest(
 ) -> None:
     """Load STAC collections and items (running it again changes nothing), or queue jobs:
     raster extraction (--rasters) or bulk ingest (--enqueue) for `stacql worker`."""
+    import asyncio
+
+    from stacql.settings import Settings
+
     settings = Settings()
+    failures = _expected_failures()
     queue_name = queue or settings.workers.queues[0]
     try:
         if rasters:
@@ -204,7 +244,7 @@ def ingest(
         report = asyncio.run(
             _ingest(settings, paths, collection, batch_size or settings.ingest.batch_size)
         )
-    except (CatalogError, OSError, SQLAlchemyError) as exc:
+    except failures as exc:
         raise _report_failure(exc) from exc
     items = report.items
     console.print(
@@ -225,6 +265,7 @@ def worker(
     burst: Annotated[bool, typer.Option(help="Stop when the queues are empty")] = False,
 ) -> None:
     """Run an RQ worker: raster extraction and ingest jobs, state kept in the jobs table."""
+    from stacql.settings import Settings
     from workers import WorkerConfig, run_worker
     from workers.extract import SAFE_DRIVERS, ExtractOptions
 
@@ -253,10 +294,12 @@ async def _watch(
     settings: Settings, collection: str, prefix: str | None, interval: float, when: str | None,
     queue_name: str,
 ) -> None:
+    import asyncio
     import signal
 
     from redis import Redis
 
+    from catalog.db import create_engine, create_sessionmaker
     from catalog.storage import create_asset_store
     from workers import create_queue
     from workers.watch import RasterWatcher, WatchPlan
@@ -297,13 +340,18 @@ def watch(
 ) -> None:
     """Queue an extraction job for every raster that appears or changes under a storage
     prefix (a folder or object-store prefix, polled); stops on SIGINT/SIGTERM."""
+    import asyncio
+
+    from stacql.settings import Settings
+
     settings = Settings()
+    failures = _expected_failures()
     try:
         asyncio.run(
             _watch(settings, collection, prefix, interval, datetime,
                    queue or settings.workers.queues[0])
         )
-    except (CatalogError, OSError, SQLAlchemyError) as exc:
+    except failures as exc:
         console.print(f"[red]watch failed:[/red] {exc}")
         raise typer.Exit(1) from exc
 
@@ -319,6 +367,8 @@ def serve(
 ) -> None:
     """Serve the STAC API (and, as it lands, GraphQL) with uvicorn."""
     import uvicorn
+
+    from stacql.settings import Settings
 
     settings = Settings()
     uvicorn.run(

@@ -2,29 +2,31 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.console import Console
-from rich.table import Table
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from catalog.access import create_key, list_keys, revoke_key, set_private
-from catalog.db import create_engine, create_sessionmaker
-from catalog.errors import CatalogError
-from stacql.settings import Settings
+if TYPE_CHECKING:  # imported when a command runs: `stacql --help` stays fast
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 keys_app = typer.Typer(help="API keys (only a salted hash of each token is stored).",
-                       no_args_is_help=True)
-collections_app = typer.Typer(help="Collection visibility.", no_args_is_help=True)
+                       no_args_is_help=True, rich_markup_mode=None)
+collections_app = typer.Typer(help="Collection visibility.", no_args_is_help=True,
+                              rich_markup_mode=None)
 console = Console(stderr=True)
 T = TypeVar("T")
 
 
 def _run(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
     """Run ``work`` in one committed transaction; a catalog error exits with status 1."""
+
+    import asyncio
+
+    from catalog.db import create_engine, create_sessionmaker
+    from catalog.errors import CatalogError
+    from stacql.settings import Settings
 
     async def main() -> T:
         engine = create_engine(Settings().database.url, pool_size=1)
@@ -50,6 +52,8 @@ def keys_create(
     ] = None,
 ) -> None:
     """Create a key and print its token once (it cannot be shown again)."""
+    from catalog.access import create_key
+
     record, token = _run(lambda s: create_key(s, name, scope, collection))
     console.print(f"key {record.id} ({record.scope}"
                   f"{', collection ' + record.collection_id if record.collection_id else ''})")
@@ -59,6 +63,10 @@ def keys_create(
 @keys_app.command("list")
 def keys_list() -> None:
     """List keys (never their tokens)."""
+    from rich.table import Table
+
+    from catalog.access import list_keys
+
     table = Table("id", "name", "scope", "collection", "created", "revoked")
     for key in _run(list_keys):
         table.add_row(str(key.id), key.name, key.scope, key.collection_id or "*",
@@ -70,6 +78,8 @@ def keys_list() -> None:
 @keys_app.command("revoke")
 def keys_revoke(key: Annotated[str, typer.Argument(help="Key id or name")]) -> None:
     """Revoke a key (by id, or every active key of that name); it stops working at once."""
+    from catalog.access import revoke_key
+
     for record in _run(lambda s: revoke_key(s, key)):
         console.print(f"revoked {record.id} ({record.name})")
 
@@ -80,5 +90,7 @@ def collections_private(
     public: Annotated[bool, typer.Option("--public", help="Make it public again")] = False,
 ) -> None:
     """Make a collection private: invisible without a key that may read it."""
+    from catalog.access import set_private
+
     _run(lambda s: set_private(s, collection, not public))
     console.print(f"collection {collection} is now {'public' if public else 'private'}")

@@ -86,6 +86,11 @@ class GraphQLSettings(BaseModel):
     max_depth: int = Field(12, ge=2)
     max_aliases: int = Field(30, ge=1)
     max_tokens: int = Field(5000, ge=100)
+    # After fragment expansion; the cost weighs each field by the pages above it.
+    max_fields: int = Field(1000, ge=10)
+    max_cost: int = Field(50_000, ge=10)
+    # Each statement is bounded by the statement timeout, not how many an operation runs.
+    max_statements: int = Field(20, ge=1)
     max_upload_bytes: int = Field(2 * 1024**3, ge=1024)
     max_upload_pixels: int = Field(50_000 * 50_000, ge=1)
 

@@ -4,7 +4,9 @@ The rule, kept deliberately narrow: after an item is created, replaced or patche
 extraction job is queued when the item has an asset that
 
 * has the role ``data``,
-* points into our asset store (its href is one the store hands out), and
+* points into our asset store (its href is one the store hands out), under the item's
+  collection's folder (``<collection id>/``: a file of another collection is not read
+  for it), and
 * carries no projection information, on the asset or in the item's properties
   (none of ``proj:code``, ``proj:epsg``, ``proj:wkt2``, ``proj:projjson``).
 
@@ -26,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from catalog.jobs import JobRecord
 from catalog.storage import AssetStore
-from workers.queue import CompleteItemRequest, enqueue_complete_item
+from workers.queue import CompleteItemRequest, enqueue_complete_item, in_collection
 
 PROJECTION_FIELDS = ("proj:code", "proj:epsg", "proj:wkt2", "proj:projjson")
 """Any of these, on the item or the asset, marks its metadata as already there."""
@@ -41,21 +43,23 @@ def _has_projection(fields: Any) -> bool:
     return isinstance(fields, dict) and any(name in fields for name in PROJECTION_FIELDS)
 
 
-def _stored_key(store: AssetStore, asset: Any) -> str | None:
+def _stored_key(store: AssetStore, asset: Any, collection_id: str) -> str | None:
     href = asset.get("href") if isinstance(asset, dict) else None
-    return store.key_of(href) if isinstance(href, str) else None
+    key = store.key_of(href) if isinstance(href, str) else None
+    return key if key is not None and in_collection(key, collection_id) else None
 
 
 def completion_request(item: dict[str, Any], store: AssetStore) -> CompleteItemRequest | None:
     """The extraction the stored ``item`` asks for under the rule above, or None."""
-    if _has_projection(item.get("properties")):
+    if _has_projection(item.get("properties")) or not isinstance(item.get("collection"), str):
         return None
+    collection_id = item["collection"]
     assets = item.get("assets") if isinstance(item.get("assets"), dict) else {}
     target = next(
         (
             (name, key) for name, asset in assets.items()
             if "data" in _roles(asset) and not _has_projection(asset)
-            and (key := _stored_key(store, asset)) is not None
+            and (key := _stored_key(store, asset, collection_id)) is not None
         ),
         None,
     )
@@ -64,14 +68,15 @@ def completion_request(item: dict[str, Any], store: AssetStore) -> CompleteItemR
     metadata_key = next(
         (
             key for asset in assets.values()
-            if "metadata" in _roles(asset) and (key := _stored_key(store, asset)) is not None
+            if "metadata" in _roles(asset)
+            and (key := _stored_key(store, asset, collection_id)) is not None
         ),
         None,
     )
     properties = item.get("properties") or {}
     when = properties.get("datetime") or properties.get("start_datetime")
     return CompleteItemRequest(
-        item["collection"], item["id"], target[0], target[1],
+        collection_id, item["id"], target[0], target[1],
         datetime=when if isinstance(when, str) else None, metadata_key=metadata_key,
     )
 

@@ -320,22 +320,45 @@ def extract_item(
     metadata_key: str | None = None,
     asset_key: str | None = None,
     roles: list[str] | None = None,
+    uploaded: bool = False,
 ) -> Any:
-    """RQ job: build the item of the raster stored at ``key`` and upsert it.
+    """RQ job: build the item of the raster stored at ``key`` and upsert it (and, for
+    an upload, remove its files when it fails for good).
 
     Returns the job's result (also stored in the ``jobs`` row): the collection and
     item ids and whether the item was inserted, updated or unchanged.
     """
     request = ExtractRequest(
         collection_id, key, item_id, datetime, metadata_key, asset_key,
-        tuple(roles) if roles is not None else None,
+        tuple(roles) if roles is not None else None, uploaded,
     )
-    return run_recorded(
-        job_id,
-        lambda config: _extract_then_write(
-            config, job_id, request, _store_item, config.convert_to_cog
-        ),
-    )
+
+    async def work(config: WorkerConfig) -> dict[str, Any]:
+        try:
+            return await _extract_then_write(
+                config, job_id, request, _store_item, config.convert_to_cog
+            )
+        except Exception as exc:
+            if request.uploaded and not is_transient(exc):
+                await _remove_upload(config, request)
+            raise
+
+    return run_recorded(job_id, work)
+
+
+async def _remove_upload(config: WorkerConfig, request: ExtractRequest) -> None:
+    """Remove the files of an upload whose job failed for good (raster, sidecar and any
+    thumbnail or COG already stored); a file that cannot be removed is logged, not
+    raised."""
+    store = create_asset_store(config.storage_url, config.storage_options)
+    keys = [request.key, thumbnail_key(request.key), cog_key(request.key), request.metadata_key]
+    for key in filter(None, keys):
+        try:
+            await store.delete(key)
+        except NotFound:
+            continue
+        except CatalogError as exc:
+            log.warning("cannot remove %s of a refused upload: %s", key, exc)
 
 
 class _LoadProgress:
@@ -435,8 +458,11 @@ def complete_item(
     request = CompleteItemRequest(
         collection_id, item_id, asset_key, key, datetime, metadata_key
     )
-    write = _completer(request)
-    return run_recorded(
-        job_id,
-        lambda config: _extract_then_write(config, job_id, request.extraction(), write),
-    )
+
+    async def complete(config: WorkerConfig) -> dict[str, Any]:
+        checked = request.checked()  # again here: a job queued by an older version
+        return await _extract_then_write(
+            config, job_id, checked.extraction(), _completer(checked)
+        )
+
+    return run_recorded(job_id, complete)

@@ -20,7 +20,7 @@ from rq import Queue, Retry
 from rq.serializers import JSONSerializer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from catalog.errors import InvalidInput
+from catalog.errors import InvalidInput, InvalidStorageKey
 from catalog.jobs import JobRecord, create_job, mark_failed
 from catalog.stac.common import check_id
 from catalog.storage import check_key
@@ -60,7 +60,9 @@ class ExtractRequest:
     ``metadata_key`` names the provider's metadata record stored beside it (a NAIP
     FGDC file); ``datetime`` (RFC 3339) and ``item_id`` override what extraction finds;
     ``asset_key`` and ``roles``, those of the raster's asset in the item (default: the
-    collection's processor's, ``data``).
+    collection's processor's, ``data``). ``uploaded``: the job owns its files (an
+    upload's raster and sidecar), and removes them when it fails for good, so a refused
+    upload leaves nothing in the store.
     """
 
     collection_id: str
@@ -70,6 +72,7 @@ class ExtractRequest:
     metadata_key: str | None = None
     asset_key: str | None = None
     roles: tuple[str, ...] | None = None
+    uploaded: bool = False
 
     def checked(self) -> ExtractRequest:
         """The request with its keys normalized; raises ``InvalidInput`` subclasses for
@@ -95,16 +98,26 @@ class ExtractRequest:
 
     def params(self) -> dict[str, Any]:
         """The request as the JSON the ``jobs`` row and the RQ job carry."""
-        values = {k: v for k, v in asdict(self).items() if v is not None}
+        values = {k: v for k, v in asdict(self).items() if v is not None and v is not False}
         if "roles" in values:
             values["roles"] = list(values["roles"])
         return values
 
 
+def in_collection(key: str, collection_id: str) -> bool:
+    """Whether a storage key lies under the collection's folder (``<collection id>/``),
+    where uploads to it are stored."""
+    return key.startswith(f"{collection_id}/")
+
+
 @dataclass(frozen=True)
 class CompleteItemRequest:
     """Complete the stored item ``item_id`` with the metadata of the raster its asset
-    ``asset_key`` points to (stored at ``key``); see :mod:`workers.completion`."""
+    ``asset_key`` points to (stored at ``key``); see :mod:`workers.completion`.
+
+    Its files must lie under the collection's folder: whoever may write an item of
+    collection A must not have a job read (and write a thumbnail beside) a file of
+    another, maybe private, collection through an href (issue 16)."""
 
     collection_id: str
     item_id: str
@@ -120,6 +133,11 @@ class CompleteItemRequest:
         ).checked()
         if not isinstance(self.asset_key, str) or not self.asset_key:
             raise InvalidInput("an asset key must be a non-empty string")
+        for key in (extract.key, extract.metadata_key):
+            if key is not None and not in_collection(key, self.collection_id):
+                raise InvalidStorageKey(
+                    f"{key!r} is not stored under collection {self.collection_id!r}"
+                )
         return CompleteItemRequest(
             self.collection_id, self.item_id, self.asset_key, extract.key, self.datetime,
             extract.metadata_key,

@@ -7,7 +7,9 @@ record beside it when the collection's processor reads one) has stayed the same 
 two polls, so a file still being copied in is not read half-written. Signatures
 already queued are kept in Redis, per queue, collection and prefix: a restarted
 watcher, or a second one on the same prefix, does not queue a file again until it
-changes. The item upsert is idempotent as well, so a duplicate job changes nothing.
+changes. A file missing from a listing is forgotten, so one deleted and put back (even
+with the same size and modification time) is queued again. The item upsert is
+idempotent as well, so a duplicate job changes nothing.
 """
 
 from __future__ import annotations
@@ -121,6 +123,7 @@ class RasterWatcher:
         """List the prefix once and queue the rasters that are new or changed and have
         settled (same signature as at the previous poll); returns their jobs."""
         candidates = self._candidates(await self.store.list_info(self.plan.folder))
+        await self._forget_all_but({c.key for c in candidates})
         settled = [c for c in candidates if self._previous.get(c.key) == c.signature]
         self._previous = {c.key: c.signature for c in candidates}
         jobs = []
@@ -140,6 +143,15 @@ class RasterWatcher:
             if self.on_job is not None:
                 self.on_job(candidate.key, job)
         return jobs
+
+    async def _forget_all_but(self, present: set[str]) -> None:
+        """Drop the claims of rasters no longer listed (deleted or moved away)."""
+        redis = self.queue.connection
+        claimed = await asyncio.to_thread(redis.hkeys, self.state_key)
+        names = (key.decode() if isinstance(key, bytes) else key for key in claimed)
+        gone = [key for key in names if key not in present]
+        if gone:
+            await asyncio.to_thread(redis.hdel, self.state_key, *gone)
 
     async def _enqueue(self, candidate: _Candidate) -> JobRecord:
         request = ExtractRequest(

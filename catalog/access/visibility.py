@@ -14,14 +14,19 @@ from catalog.errors import Unauthorized, UnknownCollection
 
 
 def credential_of(authorization: str | None, api_key: str | None) -> str | None:
-    """The token of an ``Authorization: Bearer`` value or of an ``X-API-Key`` value."""
-    if api_key:
-        return api_key.strip()
+    """The token of an ``Authorization: Bearer`` value or of an ``X-API-Key`` value.
+
+    Both may be sent only when they carry the same token: otherwise one of them would be
+    silently ignored (a revoked bearer token passing on a valid key), so ``Unauthorized``.
+    """
+    key = api_key.strip() if api_key else None
     if not authorization:
-        return None
+        return key
     kind, _, token = authorization.strip().partition(" ")
     if kind.lower() != "bearer" or not token.strip():
         raise Unauthorized("use 'Authorization: Bearer <token>' or 'X-API-Key: <key>'")
+    if key and token.strip() != key:
+        raise Unauthorized("Authorization and X-API-Key carry different credentials: send one")
     return token.strip()
 
 

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import asyncpg
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import (
+    DBAPIError,
+    InterfaceError,
+    OperationalError,
+    PendingRollbackError,
+)
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 
 from catalog.errors import CatalogError, Conflict, DatabaseUnavailable, InvalidInput
 
@@ -30,30 +38,83 @@ _UNAVAILABLE = (
 )
 
 
+# Our own words only: the driver's text and SQLAlchemy's quote the statement and its bound
+# values (issue 16: a 4 MB 503 body held the whole SELECT); the original error stays the
+# ``__cause__``, for the server's log.
+UNAVAILABLE = "database unavailable; try again later"
+ALREADY_EXISTS = "already exists: an object with the same key is stored"
+TOO_MANY_VALUES = "the request holds too many values for one database statement"
+CANCELLED = "the query took too long and was cancelled"
+REFUSED_VALUE = "a value of the request is not valid for the database"
+
+
+def _too_many_arguments(driver: BaseException) -> bool:
+    # asyncpg checks this client-side, before sending: the connection is fine.
+    return isinstance(driver, asyncpg.InterfaceError) and "number of query arguments" in str(driver)
+
+
+DATABASE_ERRORS: tuple[type[Exception], ...] = (
+    DBAPIError, SQLAlchemyTimeoutError, PendingRollbackError, asyncpg.PostgresError,
+    asyncpg.InterfaceError, OSError,
+)
+"""What a database call may raise; ``as_catalog_error`` tells what each one means."""
+
+
+def _raised_by_driver(exc: BaseException) -> bool:
+    frames = traceback.extract_tb(exc.__traceback__)
+    return any(f"{os.sep}asyncpg{os.sep}" in frame.filename for frame in frames)
+
+
+def as_catalog_error(exc: BaseException, *, database_call: bool = False) -> CatalogError | None:
+    """The catalog error a driver or SQLAlchemy error stands for; None for anything else.
+
+    Used by ``translate_db_errors`` (``database_call``: any ``OSError`` is the
+    connection's) and, at the APIs' edges, for whatever escaped it: a dead pooled
+    connection may surface where no statement of ours is translated (a checkout for
+    authentication, the reset of a connection returned to the pool).
+    """
+    if isinstance(exc, asyncpg.UniqueViolationError):
+        return Conflict(ALREADY_EXISTS)
+    if isinstance(exc, OSError) and (database_call or _raised_by_driver(exc)):
+        return DatabaseUnavailable(UNAVAILABLE)  # no route, refused, reset
+    if isinstance(exc, asyncpg.InterfaceError) and _too_many_arguments(exc):
+        return InvalidInput(TOO_MANY_VALUES)
+    if isinstance(exc, asyncpg.PostgresConnectionError | asyncpg.InterfaceError):
+        return DatabaseUnavailable(UNAVAILABLE)
+    if isinstance(exc, SQLAlchemyTimeoutError | PendingRollbackError):
+        # The pool stayed exhausted (connections hanging), or a connection was lost
+        # mid-transaction and the session still holds it.
+        return DatabaseUnavailable(UNAVAILABLE)
+    if not isinstance(exc, DBAPIError):
+        return None
+    driver = driver_error(exc)
+    if _too_many_arguments(driver):
+        return InvalidInput(TOO_MANY_VALUES)
+    if (
+        exc.connection_invalidated  # SQLAlchemy saw a disconnect
+        or isinstance(exc, OperationalError | InterfaceError)
+        or isinstance(driver, (*_UNAVAILABLE, OSError))
+    ):
+        return DatabaseUnavailable(UNAVAILABLE)
+    if isinstance(driver, asyncpg.UniqueViolationError):
+        return Conflict(ALREADY_EXISTS)
+    if isinstance(driver, asyncpg.QueryCanceledError):
+        return InvalidInput(CANCELLED)
+    if isinstance(driver, asyncpg.DataError | asyncpg.InvalidTextRepresentationError):
+        return InvalidInput(REFUSED_VALUE)
+    return None
+
+
 @contextmanager
 def translate_db_errors() -> Iterator[None]:
-    """Re-raise asyncpg / SQLAlchemy errors as typed catalog errors."""
+    """Re-raise asyncpg / SQLAlchemy errors as typed catalog errors, whose messages never
+    quote SQL, bound values or driver text."""
     try:
         yield
     except CatalogError:
         raise
-    except asyncpg.UniqueViolationError as exc:
-        raise Conflict(f"already exists: {exc.detail or exc}") from exc
-    except (OSError, asyncpg.CannotConnectNowError, asyncpg.ConnectionDoesNotExistError) as exc:
-        raise DatabaseUnavailable(f"database unavailable: {exc}") from exc
-    except (OperationalError, InterfaceError) as exc:
-        raise DatabaseUnavailable(f"database unavailable: {exc}") from exc
-    except DBAPIError as exc:
-        if exc.connection_invalidated:
-            # SQLAlchemy saw a disconnect (a pooled connection the server closed).
-            raise DatabaseUnavailable(f"database unavailable: {driver_error(exc)}") from exc
-        driver = driver_error(exc)
-        if isinstance(driver, asyncpg.UniqueViolationError):
-            raise Conflict(f"already exists: {driver.detail or driver}") from exc
-        if isinstance(driver, _UNAVAILABLE):
-            raise DatabaseUnavailable(f"database unavailable: {driver}") from exc
-        if isinstance(driver, asyncpg.QueryCanceledError):
-            raise InvalidInput("the query took too long and was cancelled") from exc
-        if isinstance(driver, asyncpg.DataError | asyncpg.InvalidTextRepresentationError):
-            raise InvalidInput(f"invalid value: {driver}") from exc
-        raise
+    except Exception as exc:
+        error = as_catalog_error(exc, database_call=True)
+        if error is None:
+            raise
+        raise error from exc

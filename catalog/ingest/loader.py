@@ -14,20 +14,22 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 import multiprocessing
 import os
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from catalog.db.errors import translate_db_errors
-from catalog.errors import CatalogError
+from catalog.errors import CatalogError, DatabaseUnavailable
 from catalog.ingest.collections import upsert_collection
 from catalog.ingest.items import PreparedItems, UpsertSummary, prepare_items, upsert_prepared
 from catalog.ingest.sources import (
@@ -47,6 +49,11 @@ MAX_PROCESSES = 4
 # Below this size an ndjson file is prepared by a thread: starting processes costs more.
 PROCESS_MIN_BYTES = 16 * 1024 * 1024
 Progress = Callable[[str, int], None]
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+# Seconds to wait before each new attempt at a write the database was unavailable for
+# (some 30 s in all); past them the load stops, and loading again completes it.
+RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0)
 # Generation-0 threshold of the garbage collector while a load runs (the default is 700).
 BULK_GC_THRESHOLD = 50_000
 
@@ -136,37 +143,57 @@ def _units(
         yield _prepare(batch, collection_id)
 
 
-async def _write_batch(
-    sessions: async_sessionmaker[AsyncSession],
-    batch: _ItemBatch,
-    report: LoadReport,
-    likely_new: bool,
-) -> bool:
+async def _retried(write: Callable[[], Awaitable[T]], delays: Sequence[float]) -> T:
+    """``write()``, tried again after each of ``delays`` while the database is
+    unavailable; ``DatabaseUnavailable`` once they are spent (the load stops there:
+    every batch is all-or-nothing, so loading again completes it)."""
+    for delay in delays:
+        try:
+            with translate_db_errors():  # also what the commit, outside the writes, meets
+                return await write()
+        except DatabaseUnavailable as exc:
+            log.warning("database unavailable (%s); trying again in %.1f s", exc, delay)
+            await asyncio.sleep(delay)
+    with translate_db_errors():
+        return await write()
+
+
+async def _write_batch(target: _LoadTarget, batch: _ItemBatch, likely_new: bool) -> bool:
     """Write a batch; True when all its items were new (so the next ones likely are)."""
-    try:
-        async with sessions() as session, session.begin():
+
+    async def write() -> UpsertSummary:
+        async with target.sessions() as session, session.begin():
             # The commit does not wait for the WAL flush: the writer goes on to the next
             # batch at once. A crash can lose the last batches reported written, never
             # half of one, and loading the file again completes it.
-            with translate_db_errors():
-                await session.execute(text("SET LOCAL synchronous_commit = off"))
-            summary = await upsert_prepared(session, batch.prepared, likely_new=likely_new)
+            await session.execute(text("SET LOCAL synchronous_commit = off"))
+            return await upsert_prepared(session, batch.prepared, likely_new=likely_new)
+
+    try:
+        summary = await _retried(write, target.retry_delays)
+    except DatabaseUnavailable:
+        raise
     except CatalogError as exc:
-        report.errors.append(f"{batch.first_source} .. {batch.last_source}: {exc}")
+        target.report.errors.append(f"{batch.first_source} .. {batch.last_source}: {exc}")
         return False
-    report.items += summary
+    target.report.items += summary
     return summary.inserted == len(batch.prepared)
 
 
-async def _load_collection(
-    sessions: async_sessionmaker[AsyncSession], document: SourceDocument, report: LoadReport
-) -> None:
+async def _load_collection(target: _LoadTarget, document: SourceDocument) -> None:
+    async def write() -> str:
+        async with target.sessions() as session, session.begin():
+            return await upsert_collection(session, document.doc)
+
+    report = target.report
     try:
-        async with sessions() as session, session.begin():
-            outcome = await upsert_collection(session, document.doc)
-        report.collections[outcome] = report.collections.get(outcome, 0) + 1
+        outcome = await _retried(write, target.retry_delays)
+    except DatabaseUnavailable:
+        raise
     except CatalogError as exc:
         report.errors.append(f"{document.source}: {exc}")
+        return
+    report.collections[outcome] = report.collections.get(outcome, 0) + 1
 
 
 @dataclass(frozen=True)
@@ -179,6 +206,7 @@ class _LoadTarget:
     batch_size: int
     progress: Progress | None
     writers: int
+    retry_delays: Sequence[float] = RETRY_DELAYS
 
 
 class _WritePipeline:
@@ -203,7 +231,7 @@ class _WritePipeline:
         (a collection: once it is written)."""
         if not isinstance(unit, _ItemBatch):
             await self.drain()
-            await _load_collection(self.target.sessions, unit, self.target.report)
+            await _load_collection(self.target, unit)
             self._progress(1)
             return
         self.target.report.errors.extend(unit.errors)
@@ -237,9 +265,7 @@ class _WritePipeline:
             task.result()  # an unexpected error ends the load, as in a sequential one
 
     async def _write(self, batch: _ItemBatch, likely_new: bool) -> None:
-        self.likely_new = await _write_batch(
-            self.target.sessions, batch, self.target.report, likely_new
-        )
+        self.likely_new = await _write_batch(self.target, batch, likely_new)
         self._progress(batch.size)
 
     def _progress(self, count: int) -> None:
@@ -424,6 +450,7 @@ async def load_path(
     progress: Progress | None = None,
     processes: int | None = None,
     writers: int = DEFAULT_WRITERS,
+    retry_delays: Sequence[float] = RETRY_DELAYS,
 ) -> LoadReport:
     """Load every STAC document under ``path`` (see ``catalog.ingest.sources``).
 
@@ -436,9 +463,15 @@ async def load_path(
     per CPU (at most ``MAX_PROCESSES``) for files of at least ``PROCESS_MIN_BYTES``; 0
     prepares everything in a thread of this process. Up to ``writers`` batches are
     written at once, each on its own connection of ``sessions``.
+
+    A write the database is unavailable for is tried again after each of
+    ``retry_delays`` seconds; then ``DatabaseUnavailable`` stops the load. What was
+    written stays, and loading the same path again writes only what is missing.
     """
     report = LoadReport()
-    target = _LoadTarget(sessions, report, collection_id, batch_size, progress, writers)
+    target = _LoadTarget(
+        sessions, report, collection_id, batch_size, progress, writers, retry_delays
+    )
     files = _collections_first(stac_files(path))
     size = processes if processes is not None else min(os.cpu_count() or 1, MAX_PROCESSES)
     with _bulk_gc():

@@ -76,30 +76,42 @@ async def merge_queryables(
         )
 
 
-async def known_properties(session: AsyncSession, collections: Iterable[str] | None) -> set[str]:
-    """Property names seen in the given collections (all collections when None)."""
-    if collections is None:
-        query = text("SELECT DISTINCT jsonb_object_keys(queryables) FROM collections")
-        rows = await session.execute(query)
-    else:
-        query = text(
-            "SELECT DISTINCT jsonb_object_keys(queryables) FROM collections "
-            "WHERE id = ANY(:ids)"
-        )
-        rows = await session.execute(query, {"ids": list(collections)})
+def _visible(readable_private: frozenset[str] | None) -> tuple[str, dict[str, Any]]:
+    """A condition on ``collections`` keeping those the caller may read (None: all)."""
+    if readable_private is None:
+        return "TRUE", {}
+    return "(NOT private OR id = ANY(:readable))", {"readable": sorted(readable_private)}
+
+
+async def known_properties(
+    session: AsyncSession,
+    collections: Iterable[str] | None,
+    readable_private: frozenset[str] | None = None,
+) -> set[str]:
+    """Property names seen in the given collections (all collections when None) that the
+    caller may read (``readable_private``: the private ones it may read; None: all)."""
+    visible, params = _visible(readable_private)
+    query = f"SELECT DISTINCT jsonb_object_keys(queryables) FROM collections WHERE {visible}"
+    if collections is not None:
+        query += " AND id = ANY(:ids)"
+        params["ids"] = list(collections)
+    rows = await session.execute(text(query), params)
     return {name for (name,) in rows.all()}
 
 
 async def property_types_of(
-    session: AsyncSession, collection_id: str | None
+    session: AsyncSession,
+    collection_id: str | None,
+    readable_private: frozenset[str] | None = None,
 ) -> dict[str, list[str]]:
-    """``{property: [json types]}`` seen in one collection, or across all of them."""
-    if collection_id is None:
-        rows = await session.execute(text("SELECT queryables FROM collections"))
-    else:
-        rows = await session.execute(
-            text("SELECT queryables FROM collections WHERE id = :id"), {"id": collection_id}
-        )
+    """``{property: [json types]}`` seen in one collection, or across all of those the
+    caller may read (see ``known_properties``)."""
+    visible, params = _visible(readable_private)
+    query = f"SELECT queryables FROM collections WHERE {visible}"
+    if collection_id is not None:
+        query += " AND id = :id"
+        params["id"] = collection_id
+    rows = await session.execute(text(query), params)
     merged: dict[str, set[str]] = defaultdict(set)
     for (stored,) in rows.all():
         for name, types in stored.items():

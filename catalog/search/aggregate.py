@@ -19,6 +19,9 @@ from catalog.temporal import format_rfc3339
 Interval = Literal["day", "month", "year"]
 
 
+MAX_BUCKETS = 100
+"""Histogram buckets: a 1,000-bucket histogram took 5.8 s over 1.1M items (issue 16)."""
+
 @dataclass(frozen=True)
 class AggregationSpec:
     """What to aggregate: names plus the knobs of the histogram kinds."""
@@ -51,8 +54,8 @@ def check_spec(spec: AggregationSpec) -> None:
         raise InvalidInput("datetime interval must be day, month or year")
     if {"property_frequency", "property_histogram"} & set(spec.names) and not spec.property:
         raise InvalidInput("property_frequency and property_histogram need a property")
-    if not 1 <= spec.buckets <= 1000:
-        raise InvalidInput("buckets must be between 1 and 1000")
+    if not 1 <= spec.buckets <= MAX_BUCKETS:
+        raise InvalidInput(f"buckets must be between 1 and {MAX_BUCKETS}")
     if not 1 <= spec.geohash_precision <= 12:
         raise InvalidInput("geohash precision must be between 1 and 12")
 

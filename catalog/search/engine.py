@@ -258,7 +258,7 @@ async def search_rows(
     if request.sortby:
         with translate_db_errors():  # collection ids PostgreSQL cannot hold (NUL)
             properties = (
-                await known_properties(session, request.collections)
+                await known_properties(session, request.collections, request.readable_private)
                 if any(canonical_name(k.field) not in CORE_FIELDS for k in request.sortby)
                 else set()
             )

@@ -2,23 +2,32 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+import shapely.geometry
 from shapely.geometry.base import BaseGeometry
 
 from catalog.errors import InvalidFilter, InvalidInput
-from catalog.geometry import parse_bbox, parse_search_area
+from catalog.geometry import GEOMETRY_TYPES, parse_bbox, parse_search_area
 from catalog.search.cql2 import parse_filter
 from catalog.search.freetext import parse_terms
+from catalog.search.nesting import check_filter_nesting
 from catalog.search.query_ext import query_to_cql2
 from catalog.search.sort import SortField, parse_sortby
 from catalog.temporal import Interval, parse_interval
 
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 10_000
+MAX_LIST_ENTRIES = 1_000
+"""Longest ``ids`` or ``collections`` list, and longest list in a filter (``in``, ``a_*``)."""
+MAX_FILTER_NODES = 2_000
+"""Nodes of a filter (operators, properties, values; a geometry counts once). Each value
+becomes a bound parameter, and a statement takes at most 32,767 of them (issue 16: an
+``or`` of 33,000 terms reached the driver and came back as a 503 quoting the SQL)."""
 
 
 @dataclass(frozen=True)
@@ -48,6 +57,8 @@ def _strings(value: str | Sequence[str] | None, name: str) -> tuple[str, ...] | 
         value = [v for v in value.split(",") if v]
     if not all(isinstance(v, str) for v in value):
         raise InvalidInput(f"{name} must be a list of strings")
+    if len(value) > MAX_LIST_ENTRIES:
+        raise InvalidInput(f"{name}: {len(value)} entries; at most {MAX_LIST_ENTRIES}")
     return tuple(value)
 
 
@@ -86,7 +97,10 @@ def build_search(
 ) -> SearchRequest:
     """Validate raw search parameters (query-string or JSON forms) into a request.
 
-    Raises a subclass of ``InvalidInput`` naming the parameter at fault.
+    Search areas (``intersects`` and geometries in the filter) are parsed and repaired here,
+    which may take a CPU for a while: callers on an event loop run this in a thread
+    (``asyncio.to_thread``). Raises a subclass of ``InvalidInput`` naming the parameter
+    at fault.
     """
     if bbox is not None and intersects is not None:
         raise InvalidInput("bbox and intersects cannot be used together")
@@ -114,7 +128,10 @@ def _combined_filter(
     query: str | dict[str, Any] | None,
 ) -> dict[str, Any] | None:
     """The CQL2 filter AND the Query-extension conditions, as one CQL2-JSON tree."""
-    parsed = parse_filter(filter, filter_lang) if filter not in (None, "", {}) else None
+    parsed = None
+    if filter not in (None, "", {}):
+        check_filter_nesting(filter)  # before a parser recurses into it
+        parsed = parse_filter(filter, filter_lang)
     if isinstance(query, str):
         try:
             query = orjson.loads(query)
@@ -122,5 +139,50 @@ def _combined_filter(
             raise InvalidFilter(f"query is not JSON: {exc}") from exc
     translated = query_to_cql2(query)
     if translated is None or parsed is None:
-        return parsed or translated
-    return {"op": "and", "args": [parsed, translated]}
+        combined = parsed or translated
+    else:
+        combined = {"op": "and", "args": [parsed, translated]}
+    if combined is not None:
+        _check_filter_size_and_areas(combined)
+    return combined
+
+
+_NOT_NUMBERS = frozenset({"nan", "infinity", "inf"})
+
+
+def _check_finite(value: Any) -> None:
+    """Refuse a number that is not finite, and the property cql2-text makes of NaN."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InvalidFilter(f"filter: {value} is not a finite number")
+    if isinstance(value, dict) and str(value.get("property")).lower() in _NOT_NUMBERS:
+        # cql2-text reads `gsd = NaN` as two properties compared, which no index serves:
+        # it scanned 1.1M items for 22 s (issue 16).
+        raise InvalidFilter(
+            f"filter: {value['property']} is not a number in CQL2 (it would name a "
+            "property); use finite numbers"
+        )
+
+
+def _check_filter_size_and_areas(filter_json: dict[str, Any]) -> None:
+    """Refuse a filter of more than ``MAX_FILTER_NODES`` nodes, with a list longer than
+    ``MAX_LIST_ENTRIES`` or a number that is not finite; parse every geometry literal as
+    a search area and put its valid form in its place, so that the compiler, which runs
+    on the event loop, only reads valid geometries (cheap) and never repairs one."""
+    pending: list[dict[str, Any] | list[Any]] = [filter_json]  # a stack: filters nest deeply
+    nodes = 1
+    while pending:
+        node = pending.pop()
+        if isinstance(node, list) and len(node) > MAX_LIST_ENTRIES:
+            raise InvalidFilter(
+                f"filter: a list of {len(node)} values; at most {MAX_LIST_ENTRIES}"
+            )
+        entries = list(node.items() if isinstance(node, dict) else enumerate(node))
+        nodes += len(entries)
+        if nodes > MAX_FILTER_NODES:
+            raise InvalidFilter(f"filter: more than {MAX_FILTER_NODES} terms and values")
+        for key, child in entries:
+            _check_finite(child)
+            if isinstance(child, dict) and child.get("type") in GEOMETRY_TYPES:
+                node[key] = shapely.geometry.mapping(parse_search_area(child, label="filter"))
+            elif isinstance(child, dict | list):
+                pending.append(child)

@@ -23,6 +23,8 @@ class SortField:
 
 
 DEFAULT_SORT: tuple[SortField, ...] = (SortField("datetime", "desc"),)
+MAX_SORT_FIELDS = 8
+"""Sort keys a request may give; each one widens every keyset comparison of paging."""
 _SORTABLE_CORE = ("id", "collection", "datetime", "start_datetime", "end_datetime")
 
 
@@ -30,6 +32,11 @@ def parse_sortby(value: str | Sequence[Any] | None) -> tuple[SortField, ...]:
     """Parse ``"-datetime,+id"`` or ``[{"field": ..., "direction": ...}]`` into sort keys."""
     if value is None or value == "" or value == []:
         return ()
+    if not isinstance(value, str | list | tuple):
+        raise InvalidSortBy("sortby is a string or a list of {field, direction} entries")
+    count = value.count(",") + 1 if isinstance(value, str) else len(value)
+    if count > MAX_SORT_FIELDS:
+        raise InvalidSortBy(f"sortby: {count} fields; at most {MAX_SORT_FIELDS}")
     if isinstance(value, str):
         parts = [p.strip() for p in value.split(",")]
         if any(not p for p in parts):

@@ -8,17 +8,23 @@ from typing import Any
 import orjson
 import pytest
 import shapely
+import shapely.geometry
 
 from catalog.errors import InvalidBbox, InvalidGeometry
 from catalog.geometry import (
+    MAX_AREA_POSITIONS,
+    MAX_REPAIR_POSITIONS,
     bbox_2d,
     bbox_boxes,
     bbox_polygon,
+    check_search_area,
     geometry_bbox,
     parse_bbox,
     parse_geometries,
     parse_geometry,
+    parse_search_area,
 )
+from tests.support.hostile import circle, random_polygon, star_polygon
 from tests.support.paths import STAC_DATA
 
 GEOMETRY_FIXTURES = STAC_DATA / "stac-server" / "geometry"
@@ -142,3 +148,50 @@ def test_batch_error_names_the_offending_label() -> None:
 
 def test_geometry_bbox_is_west_south_east_north() -> None:
     assert geometry_bbox(shapely.box(-1, -2, 3, 4)) == [-1.0, -2.0, 3.0, 4.0]
+
+
+# --- search areas: bounded repair (issue 16) -----------------------------------------------
+
+
+def _structure_repair(geojson: dict[str, Any]) -> shapely.Geometry:
+    return shapely.make_valid(shapely.geometry.shape(geojson), method="structure")
+
+
+@pytest.mark.parametrize("geojson", [star_polygon(99), random_polygon(99), star_polygon(5)],
+                         ids=["star-99", "random-99", "pentagram"])
+def test_small_self_intersecting_areas_are_repaired_as_the_area_they_enclose(
+    geojson: dict[str, Any],
+) -> None:
+    area = parse_search_area(geojson)
+    assert area.is_valid
+    assert area.equals(_structure_repair(geojson))
+
+
+@pytest.mark.parametrize("geojson", [star_polygon(151), random_polygon(500)],
+                         ids=["star-151", "random-500"])
+def test_larger_self_intersecting_areas_are_refused_without_repair(
+    geojson: dict[str, Any],
+) -> None:
+    with pytest.raises(InvalidGeometry, match=f"at most {MAX_REPAIR_POSITIONS} positions"):
+        parse_search_area(geojson)
+
+
+def test_areas_of_too_many_positions_are_refused_before_parsing() -> None:
+    many = circle(MAX_AREA_POSITIONS)  # one position more, closing the ring
+    with pytest.raises(InvalidGeometry, match=f"at most {MAX_AREA_POSITIONS}"):
+        check_search_area(many)
+    with pytest.raises(InvalidGeometry, match=f"at most {MAX_AREA_POSITIONS}"):
+        parse_search_area(random_polygon(20_000))
+    assert parse_search_area(circle(MAX_AREA_POSITIONS - 1)).is_valid
+
+
+def test_positions_of_every_part_count() -> None:
+    parts = [circle(4000)["coordinates"]] * 3
+    with pytest.raises(InvalidGeometry, match="12003 positions"):
+        check_search_area({"type": "MultiPolygon", "coordinates": parts})
+
+
+def test_ragged_coordinates_are_refused_with_the_reason() -> None:
+    ragged = {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 0]], 5]}
+    with pytest.raises(InvalidGeometry, match="nested"):
+        check_search_area(ragged)

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from catalog.access import create_key, revoke_key
+from catalog.jobs import create_job
 from tests.graphql_api.conftest import GraphQL, app_settings
 from tests.graphql_api.test_mutations import UPSERT, a_collection, an_item
 from tests.support.app_client import app_client
@@ -137,3 +138,34 @@ async def test_a_bad_key_is_refused_even_for_public_reads(world: tuple[GraphQL, 
     assert code(await post(gql, callers["wrong key"], "{ items { nodes { id } } }")) == (
         "UNAUTHENTICATED"
     )
+
+
+JOB = """query($id: ID!) { job(id: $id) { id params } }"""
+
+
+@pytest.mark.parametrize(
+    ("caller", "sees"), [("none", False), ("other collection", False), ("read only", True),
+                         ("right key", True), ("admin", True)],
+)
+async def test_jobs_on_private_collections_are_invisible_without_read(
+    world, scratch_sessions: Sessions, caller: str, sees: bool
+) -> None:
+    gql, callers = world
+    async with scratch_sessions() as session, session.begin():
+        secret = await create_job(session, "extract", {"collection_id": "secret",
+                                                       "key": "secret/uploads/a.tif"})
+        public = await create_job(session, "extract", {"collection_id": "open", "key": "o.tif"})
+    found = await post(gql, callers[caller], JOB, id=str(secret.id))
+    assert "errors" not in found, found
+    assert (found["data"]["job"] is not None) is sees
+    assert "secret/uploads" in str(found) if sees else "secret/uploads" not in str(found)
+    opened = await post(gql, callers[caller], JOB, id=str(public.id))
+    assert opened["data"]["job"]["id"] == str(public.id)
+
+
+async def test_a_key_with_a_different_bearer_token_is_refused(world) -> None:
+    gql, callers = world
+    revoked = callers["revoked key"]["X-API-Key"]
+    headers = {**callers["read only"], "Authorization": f"Bearer {revoked}"}
+    body = await post(gql, headers, "{ items { nodes { id } } }")
+    assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"

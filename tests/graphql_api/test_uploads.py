@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import sys
+import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -162,6 +163,7 @@ async def test_files_that_are_not_georeferenced_rasters_are_refused(
         "BAD_USER_INPUT", "INVALID_RASTER"
     ), body
     assert not [p for p in storage.rglob("*") if p.is_file()]
+    assert "stacql-upload-" not in error["message"] and tempfile.gettempdir() not in str(body)
 
 
 async def test_with_the_queue_down_an_upload_is_refused_and_nothing_kept(
@@ -211,6 +213,37 @@ async def test_ingest_catalog_loads_a_catalog_through_a_worker(
 
         stored = (await session.execute(text("SELECT count(*) FROM items"))).scalar_one()
     assert found["items"]["totalCount"] == stored > 0
+
+
+async def test_a_sidecar_that_is_not_a_text_record_is_refused_and_nothing_kept(
+    upload_gql: tuple[GraphQL, str, Path],
+) -> None:
+    gql, _queue, storage = upload_gql
+    await gql.data(CREATE, stac=a_collection("naip"))
+    # A raster smuggled in as a sidecar, to be named later as an item's data asset.
+    body = await upload(gql, {"file": NAIP_TIF, "sidecar": RASTERS / "rasterio/byte.tif"},
+                        collectionId="naip")
+    error = body["errors"][0]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT", body
+    assert "text metadata record" in error["message"]
+    assert not [p for p in storage.rglob("*") if p.is_file()]
+
+
+async def test_an_upload_the_worker_refuses_leaves_nothing_in_the_store(
+    upload_gql: tuple[GraphQL, str, Path], scratch_url: str
+) -> None:
+    gql, queue, storage = upload_gql
+    await gql.data(CREATE, stac=a_collection("rasters"))
+    # The upload passes its checks; the worker refuses it (the generic processor of
+    # this collection reads no metadata record).
+    body = await upload(gql, {"file": RASTERS / "rasterio/byte.tif",
+                              "sidecar": NAIP_FGDC}, collectionId="rasters")
+    job = body["data"]["uploadAsset"]
+    assert [p for p in storage.rglob("*") if p.is_file()]
+    await run_worker_burst(scratch_url, storage, queue)
+    done = (await gql.data(JOB, id=job["id"]))["job"]
+    assert done["status"] == "FAILED" and "INVALID_METADATA" in done["error"], done
+    assert not [p for p in storage.rglob("*") if p.is_file()]
 
 
 UPLOAD_AS = """mutation($file: Upload!, $collectionId: String!, $when: DateTime,

@@ -110,3 +110,41 @@ async def test_private_collections_are_invisible_without_read(world, caller: str
         assert (await client.get(path, headers=headers)).status_code == expected, path
     total = (await client.get("/aggregate?aggregations=total_count", headers=headers)).json()
     assert total["aggregations"][0]["value"] == len(ids)
+
+
+@pytest.mark.parametrize(
+    ("caller", "sees"), [("none", False), ("other collection", False), ("read only", True),
+                         ("admin", True)],
+)
+async def test_catalog_queryables_leave_out_properties_of_unreadable_collections(
+    world, caller: str, sees: bool
+) -> None:
+    client, callers = world
+    patched = await client.patch("/collections/secret/items/secret-1",
+                                 json={"properties": {"secret:codename": "x"}},
+                                 headers=callers["admin"])
+    assert patched.status_code < 300, patched.text
+    queryables = (await client.get("/queryables", headers=callers[caller])).json()
+    assert ("secret:codename" in queryables["properties"]) is sees
+    assert "eo:cloud_cover" in queryables["properties"]
+    sorted_by = await client.get("/search", params={"sortby": "secret:codename"},
+                                 headers=callers[caller])
+    assert sorted_by.status_code == (200 if sees else 400)
+
+
+@pytest.mark.parametrize("bearer_of", ["revoked key", "wrong key", "other collection"])
+async def test_two_different_credentials_are_refused(world, bearer_of: str) -> None:
+    client, callers = world
+    other = next(iter(callers[bearer_of].values()))
+    headers = {**callers["read only"], "Authorization": f"Bearer {other}"}
+    response = await client.get("/search", headers=headers)
+    assert response.status_code == 401
+    assert response.json()["code"] == "UNAUTHORIZED"
+
+
+async def test_the_same_key_in_both_headers_is_accepted(world) -> None:
+    client, callers = world
+    key = callers["read only"]["X-API-Key"]
+    headers = {"X-API-Key": key, "Authorization": f"Bearer {key}"}
+    search = (await client.get("/search", headers=headers)).json()
+    assert sorted(f["id"] for f in search["features"]) == ["open-1", "secret-1"]

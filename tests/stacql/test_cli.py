@@ -77,3 +77,34 @@ def test_unreachable_database_is_reported_without_traceback(tmp_path: Path) -> N
     )
     assert result.returncode == 1
     assert "database" in result.stderr and "Traceback" not in result.stderr
+
+
+HEAVY = ("sqlalchemy", "alembic", "shapely", "pydantic_settings", "asyncpg", "rasterio",
+         "catalog.db", "catalog.ingest")
+
+
+def test_help_imports_none_of_what_commands_need() -> None:
+    # `stacql --help` (and shell completion) must not pay for SQLAlchemy, Alembic, shapely
+    # and the settings: commands import them when they run (bench/cli.py times it).
+    probe = (
+        "import sys, contextlib\n"
+        "from stacql.cli import app\n"
+        "with contextlib.suppress(SystemExit):\n"
+        "    app(['--help'])\n"
+        "print('LOADED:', *sorted(m for m in sys.modules if m.split('.')[0] in"
+        f" {sorted({h.split('.')[0] for h in HEAVY})!r} or m in {list(HEAVY)!r}),"
+        " file=sys.stderr)\n"
+    )
+    shown = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                           check=True, cwd=REPO)
+    assert "Usage" in shown.stdout
+    [line] = [line for line in shown.stderr.splitlines() if line.startswith("LOADED:")]
+    assert line.split()[1:] == []
+
+
+def test_every_command_has_help() -> None:
+    for command in ("ingest", "worker", "watch", "serve", "db upgrade", "keys create",
+                    "collections private"):
+        shown = subprocess.run([sys.executable, "-m", "stacql.cli", *command.split(), "--help"],
+                               capture_output=True, text=True, cwd=REPO)
+        assert shown.returncode == 0 and "Usage" in shown.stdout, (command, shown.stderr)

@@ -18,6 +18,7 @@ from shapely.geometry import box, shape
 from sqlalchemy import Engine, text
 
 from catalog.db import create_engine, create_sessionmaker
+from catalog.errors import InvalidStorageKey
 from catalog.storage import LocalAssetStore
 from stacql.app import create_app
 from stacql.settings import (
@@ -29,10 +30,11 @@ from stacql.settings import (
 )
 from tests.support.access import admin_key
 from tests.support.paths import RASTERS
-from tests.workers.conftest import TEST_REDIS_URL
-from tests.workers.test_jobs import NAIP_FGDC, NAIP_TIF, upload, work
+from tests.workers.conftest import TEST_REDIS_URL, run_with_sessions
+from tests.workers.test_jobs import NAIP_FGDC, NAIP_TIF, job_row, upload, work
 from workers import create_queue
 from workers.completion import completion_request, merge_extracted
+from workers.queue import COMPLETE_FUNCTION, COMPLETE_KIND, CompleteItemRequest, submit_job
 
 BYTE = RASTERS / "rasterio/byte.tif"
 
@@ -55,10 +57,10 @@ def stub_item(href: str, **asset: Any) -> dict[str, Any]:
 
 def test_the_rule_asks_for_a_data_asset_in_storage_without_projection(tmp_path: Path) -> None:
     store = LocalAssetStore(tmp_path)
-    request = completion_request(stub_item(store.href("a/b.tif")), store)
+    request = completion_request(stub_item(store.href("rasters/b.tif")), store)
     assert request is not None
     assert (request.item_id, request.asset_key, request.key, request.datetime) == (
-        "stub", "raster", "a/b.tif", "2021-06-01T00:00:00Z",
+        "stub", "raster", "rasters/b.tif", "2021-06-01T00:00:00Z",
     )
 
 
@@ -70,21 +72,43 @@ def test_the_rule_asks_for_a_data_asset_in_storage_without_projection(tmp_path: 
         lambda item: item["assets"]["raster"].update({"proj:code": "EPSG:4326"}),
         lambda item: item["properties"].update({"proj:epsg": 4326}),
         lambda item: item["assets"]["raster"].pop("roles"),
+        lambda item: item["assets"]["raster"].update(
+            href=item["assets"]["raster"]["href"].replace("/rasters/", "/secret/")),
+        lambda item: item.update(collection="other"),
     ],
-    ids=["outside-storage", "not-data", "asset-proj", "item-proj", "no-roles"],
+    ids=["outside-storage", "not-data", "asset-proj", "item-proj", "no-roles",
+         "another-collections-file", "item-of-another-collection"],
 )
 def test_the_rule_leaves_other_items_alone(tmp_path: Path, change: Any) -> None:
     store = LocalAssetStore(tmp_path)
-    item = stub_item(store.href("a/b.tif"))
+    item = stub_item(store.href("rasters/b.tif"))
     change(item)
     assert completion_request(item, store) is None
 
 
 def test_a_metadata_asset_in_storage_is_sent_as_the_provider_record(tmp_path: Path) -> None:
     store = LocalAssetStore(tmp_path)
-    item = stub_item(store.href("n/tile.tif"))
-    item["assets"]["fgdc"] = {"href": store.href("n/tile.txt"), "roles": ["metadata"]}
-    assert completion_request(item, store).metadata_key == "n/tile.txt"
+    item = stub_item(store.href("rasters/n/tile.tif"))
+    item["assets"]["fgdc"] = {"href": store.href("rasters/n/tile.txt"), "roles": ["metadata"]}
+    assert completion_request(item, store).metadata_key == "rasters/n/tile.txt"
+
+
+def test_a_metadata_record_of_another_collection_is_not_sent(tmp_path: Path) -> None:
+    store = LocalAssetStore(tmp_path)
+    item = stub_item(store.href("rasters/n/tile.tif"))
+    item["assets"]["fgdc"] = {"href": store.href("secret/tile.txt"), "roles": ["metadata"]}
+    assert completion_request(item, store).metadata_key is None
+
+
+@pytest.mark.parametrize(("key", "metadata_key"), [
+    ("secret/a.tif", None), ("rasters/a.tif", "secret/a.txt"), ("rasters-x/a.tif", None),
+])
+def test_a_completion_job_reads_only_files_of_its_collection(
+    key: str, metadata_key: str | None
+) -> None:
+    request = CompleteItemRequest("rasters", "stub", "data", key, metadata_key=metadata_key)
+    with pytest.raises(InvalidStorageKey, match="not stored under collection 'rasters'"):
+        request.checked()
 
 
 def test_merge_keeps_the_stored_values_and_takes_the_footprint() -> None:
@@ -140,7 +164,7 @@ def test_a_posted_stub_is_completed_by_the_worker(
     catalog_db: str, redis_conn: Redis, queue: Queue, store_root: Path, sync_engine: Engine
 ) -> None:
     settings = _settings(catalog_db, store_root, queue)
-    key = upload(store_root, BYTE, "tx/byte.tif")
+    key = upload(store_root, BYTE, "rasters/tx/byte.tif")
     href = LocalAssetStore(store_root).href(key)
     created = call(settings, "POST", "/collections/rasters/items", json=stub_item(href))
     assert created.status_code == 201, created.text
@@ -194,7 +218,7 @@ def test_a_stub_deleted_before_its_job_runs_fails_the_job_and_is_not_recreated(
     catalog_db: str, redis_conn: Redis, queue: Queue, store_root: Path, sync_engine: Engine
 ) -> None:
     settings = _settings(catalog_db, store_root, queue)
-    href = LocalAssetStore(store_root).href(upload(store_root, BYTE, "tx/byte.tif"))
+    href = LocalAssetStore(store_root).href(upload(store_root, BYTE, "rasters/tx/byte.tif"))
     assert call(settings, "POST", "/collections/rasters/items", json=stub_item(href)).is_success
     assert call(settings, "DELETE", "/collections/rasters/items/stub").status_code == 204
     work(redis_conn, catalog_db, store_root, queue)
@@ -208,7 +232,7 @@ def test_with_redis_down_the_write_stands_and_the_job_row_says_why(
     catalog_db: str, queue: Queue, store_root: Path, sync_engine: Engine
 ) -> None:
     settings = _settings(catalog_db, store_root, queue, redis_url="redis://127.0.0.1:1/0")
-    href = LocalAssetStore(store_root).href(upload(store_root, BYTE, "tx/byte.tif"))
+    href = LocalAssetStore(store_root).href(upload(store_root, BYTE, "rasters/tx/byte.tif"))
     created = call(settings, "POST", "/collections/rasters/items", json=stub_item(href))
     assert created.status_code == 201 and "Stacql-Jobs" not in created.headers
     with sync_engine.connect() as conn:
@@ -236,7 +260,7 @@ def test_the_same_write_through_graphql_is_completed_the_same_way(
     catalog_db: str, redis_conn: Redis, queue: Queue, store_root: Path
 ) -> None:
     settings = _settings(catalog_db, store_root, queue)
-    href = LocalAssetStore(store_root).href(upload(store_root, BYTE, "tx/byte.tif"))
+    href = LocalAssetStore(store_root).href(upload(store_root, BYTE, "rasters/tx/byte.tif"))
     by_stac = stub_item(href)
     by_graphql = {**stub_item(href), "id": "stub-graphql"}
     assert call(settings, "POST", "/collections/rasters/items", json=by_stac).is_success
@@ -247,3 +271,18 @@ def test_the_same_write_through_graphql_is_completed_the_same_way(
     work(redis_conn, catalog_db, store_root, queue)
     assert _completed(settings, "stub-graphql") == _completed(settings, "stub")
     assert "proj:code" in _completed(settings, "stub")["properties"]
+
+
+def test_a_queued_completion_of_another_collections_file_fails_without_reading_it(
+    catalog_db: str, queue: Queue, store_root: Path, redis_conn: Redis
+) -> None:
+    # As a job queued before the check existed would be: the worker checks it again.
+    upload(store_root, BYTE, "secret/byte.tif")
+    params = {"collection_id": "rasters", "item_id": "stub", "asset_key": "raster",
+              "key": "secret/byte.tif"}
+    job = run_with_sessions(catalog_db, lambda sessions: submit_job(
+        sessions, queue, COMPLETE_KIND, COMPLETE_FUNCTION, params))
+    work(redis_conn, catalog_db, store_root, queue)
+    row = job_row(catalog_db, job)
+    assert row.status == "failed" and row.error.startswith("INVALID_STORAGE_KEY"), row.error
+    assert not list(store_root.rglob("*.thumbnail.png"))

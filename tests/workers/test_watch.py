@@ -75,6 +75,22 @@ def test_a_raster_is_queued_once_it_settles_and_never_again_until_it_changes(
     assert queue.count == 2
 
 
+def test_a_raster_deleted_and_put_back_unchanged_is_queued_again(
+    catalog_db: str, queue: Queue, store_root: Path
+) -> None:
+    plan = WatchPlan("rasters", prefix="drop")
+    target = store_root / "drop/a.tif"
+    drop(COG, target)
+    times = (target.stat().st_atime, target.stat().st_mtime)
+    assert polls(catalog_db, queue, store_root, plan, 2) == [[], ["drop/a.tif"]]
+    target.unlink()
+    assert polls(catalog_db, queue, store_root, plan, 1) == [[]]
+    drop(COG, target)
+    os.utime(target, times)  # the same size and modification time as before
+    assert polls(catalog_db, queue, store_root, plan, 2) == [[], ["drop/a.tif"]]
+    assert queue.count == 2
+
+
 def test_a_file_still_growing_is_not_queued(
     catalog_db: str, queue: Queue, store_root: Path
 ) -> None:

@@ -23,6 +23,7 @@ import rasterio
 from rasterio.errors import NotGeoreferencedWarning, RasterioError
 from rasterio.io import DatasetReader, DatasetReaderBase
 
+from catalog.rasters import DEFAULT_MAX_PIXELS
 from catalog.temporal import format_rfc3339
 from workers.errors import InvalidRaster, UnreadableRaster
 from workers.extract.acquired import acquisition_datetime
@@ -92,6 +93,9 @@ class ExtractOptions:
         if self.checksum not in CHECKSUMS:
             known = ", ".join(CHECKSUMS)
             raise ValueError(f"checksum must be one of {known}, not {self.checksum!r}")
+    # The upload limit, applied to every file a worker reads: a huge sparse TIFF stored
+    # as a sidecar, then named as an item's data asset, took 28 s to scan (issue 16).
+    max_pixels: int = DEFAULT_MAX_PIXELS
 
 
 @dataclass(frozen=True)
@@ -149,8 +153,14 @@ def open_raster(path: Path, options: ExtractOptions) -> Iterator[DatasetReaderBa
             allowed = f" (allowed formats: {', '.join(options.allowed_drivers)})" if (
                 options.allowed_drivers
             ) else ""
-            raise UnreadableRaster(f"GDAL cannot open it{allowed}: {exc}") from exc
+            reason = str(exc).replace(str(path), path.name)  # no server path in job errors
+            raise UnreadableRaster(f"GDAL cannot open it{allowed}: {reason}") from exc
         with ds:
+            if ds.width * ds.height > options.max_pixels:
+                raise InvalidRaster(
+                    f"the raster has {ds.width} x {ds.height} pixels, more than the limit "
+                    f"of {options.max_pixels}"
+                )
             yield ds
 
 

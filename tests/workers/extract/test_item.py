@@ -273,3 +273,34 @@ def test_an_item_id_given_wins_over_the_file_name() -> None:
 def test_the_same_file_gives_the_same_item() -> None:
     first = build_item(RASTERS / "rasterio/RGB.byte.tif", "rasters", datetime=WHEN)
     assert first == build_item(RASTERS / "rasterio/RGB.byte.tif", "rasters", datetime=WHEN)
+
+
+def test_a_raster_over_the_pixel_limit_is_refused_before_it_is_read(tmp_path) -> None:
+    # 100,000 x 100,000 pixels in a few KB: a sparse tiled GeoTIFF, as a hostile upload.
+    huge = tmp_path / "huge.tif"
+    profile = {"driver": "GTiff", "width": 100_000, "height": 100_000, "count": 1,
+               "dtype": "uint8", "crs": "EPSG:4326", "tiled": True, "sparse_ok": True,
+               "transform": rasterio.transform.from_origin(0, 1, 1e-5, 1e-5)}
+    with rasterio.open(huge, "w", **profile):
+        pass
+    assert huge.stat().st_size < 10_000_000
+    with pytest.raises(InvalidRaster, match="more than the limit"):
+        build_item(huge, "rasters", datetime=WHEN)
+
+
+def test_the_pixel_limit_is_an_option(tmp_path) -> None:
+    with rasterio.open(RASTERS / "rasterio/byte.tif") as dataset:
+        pixels = dataset.width * dataset.height
+    small = ExtractOptions(max_pixels=pixels - 1)
+    with pytest.raises(InvalidRaster, match=f"more than the limit of {pixels - 1}"):
+        build_item(RASTERS / "rasterio/byte.tif", "rasters", datetime=WHEN, options=small)
+    assert build_item(RASTERS / "rasterio/byte.tif", "rasters", datetime=WHEN,
+                      options=ExtractOptions(max_pixels=pixels))["id"] == "byte"
+
+
+def test_gdal_errors_name_the_file_not_its_server_path(tmp_path) -> None:
+    junk = tmp_path / "junk.tif"
+    junk.write_bytes(b"not a raster at all")
+    with pytest.raises(UnreadableRaster) as raised:
+        build_item(junk, "rasters", datetime=WHEN)
+    assert str(tmp_path) not in str(raised.value) and "junk.tif" in str(raised.value)

@@ -1,0 +1,112 @@
+"""Document limits: what a GraphQL operation may cost is bounded before anything runs."""
+
+from __future__ import annotations
+
+import pytest
+from graphql import (
+    FieldNode,
+    FragmentSpreadNode,
+    InlineFragmentNode,
+    SelectionSetNode,
+    get_introspection_query,
+    parse,
+)
+
+from graphql_api.context import Limits
+from graphql_api.limits import measure_operations
+from graphql_api.schema import create_schema
+from tests.graphql_api.conftest import GraphQL
+
+
+def doubling_fragments(count: int) -> str:
+    """``count`` fragments, each spreading the one before twice (issue 16, item 1)."""
+    fragments = ["fragment F0 on Query { items(first: 1) { nodes { id } } }"]
+    fragments += [f"fragment F{i} on Query {{ ...F{i - 1} ...F{i - 1} }}" for i in range(1, count)]
+    return f"query {{ ...F{count - 1} }}\n" + "\n".join(fragments)
+
+
+def expanded_field_count(query: str) -> int:
+    """Fields of the document's operation with every spread written out (a reference
+    that walks the whole expansion, fine for small documents)."""
+    document = parse(query)
+    fragments = {d.name.value: d for d in document.definitions if hasattr(d, "type_condition")
+                 and not isinstance(d, InlineFragmentNode)}
+
+    def count(selections: SelectionSetNode | None) -> int:
+        total = 0
+        for selection in selections.selections if selections else ():
+            if isinstance(selection, FieldNode):
+                total += 1 + count(selection.selection_set)
+            elif isinstance(selection, FragmentSpreadNode):
+                total += count(fragments[selection.name.value].selection_set)
+            else:
+                total += count(selection.selection_set)
+        return total
+
+    return count(document.definitions[0].selection_set)
+
+
+@pytest.mark.parametrize("count", [20, 40])
+async def test_fragments_that_double_are_refused_before_running(gql: GraphQL, count: int) -> None:
+    body = await gql.post(doubling_fragments(count))
+    assert body.get("data") is None
+    [error] = body["errors"]
+    assert error["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    assert "fragment expansion" in error["message"]
+
+
+@pytest.mark.parametrize("count", [1, 2, 5, 9])
+def test_fields_are_counted_as_if_fragments_were_written_out(count: int) -> None:
+    query = doubling_fragments(count) + """
+        fragment Page on ItemConnection { nodes { id ... on Item { bbox } } }
+        query Other { a: items { ...Page } b: items { ...Page } }"""
+    measures = measure_operations(create_schema()._schema, parse(query), {}, Limits())
+    assert measures[""].fields == expanded_field_count(doubling_fragments(count))
+    assert measures["Other"].fields == 2 * (1 + 1 + 2)
+    assert measures["Other"].aliases == 2
+
+
+async def test_aliases_hidden_in_fragments_are_counted(gql: GraphQL) -> None:
+    aliases = " ".join(f"n{i}: nodes {{ id }}" for i in range(20))
+    query = f"""fragment A on ItemConnection {{ {aliases} }}
+        {{ items(first: 1) {{ ...A }} more: items(first: 1) {{ ...A }} }}"""
+    assert await gql.error_codes(query) == ["GRAPHQL_VALIDATION_FAILED"]
+
+
+async def test_nested_pages_are_refused_by_their_cost(gql: GraphQL) -> None:
+    query = "{ collections(first: 100) { nodes { items(first: 1000) { nodes { id } } } } }"
+    body = await gql.post(query)
+    assert body["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    assert "cost" in body["errors"][0]["message"]
+
+
+async def test_page_sizes_given_as_variables_count_in_the_cost(gql: GraphQL) -> None:
+    query = """query($n: Int) {
+        collections(first: $n) { nodes { items(first: $n) { nodes { id } } } } }"""
+    assert await gql.error_codes(query, n=1000) == ["GRAPHQL_VALIDATION_FAILED"]
+    data = await gql.data(query, n=2)
+    assert len(data["collections"]["nodes"]) == 2
+
+
+async def test_the_introspection_query_of_graphiql_is_within_limits(gql: GraphQL) -> None:
+    data = await gql.data(get_introspection_query(descriptions=True))
+    assert data["__schema"]["queryType"]["name"] == "Query"
+
+
+async def test_operations_running_many_statements_are_refused(gql: GraphQL) -> None:
+    # Each aggregation is a statement over every matching item, bounded in time one by one.
+    fields = ('totalCount byCollection { key } byTime { key } '
+              'byProperty(name: "gsd") { key } histogram(property: "gsd") { count }')
+    query = "{ " + " ".join(f"a{i}: aggregate {{ {fields} }}" for i in range(4)) + " }"
+    body = await gql.post(query)
+    assert body["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    assert "database statements" in body["errors"][0]["message"]
+    assert "errors" not in await gql.post("{ " + f"aggregate {{ {fields} }}" + " }")
+
+
+def test_a_connection_counts_its_total_once_and_its_nodes_per_page() -> None:
+    query = "{ items(first: 50) { totalCount pageInfo { hasNextPage } nodes { id bbox } } }"
+    [measure] = measure_operations(create_schema()._schema, parse(query), {}, Limits()).values()
+    assert measure.statements == 2  # the page and its count
+    # items, totalCount, pageInfo { hasNextPage }, then nodes { id bbox } for each node
+    assert measure.cost == 1 + 1 + 2 + 50 * (1 + 2)
