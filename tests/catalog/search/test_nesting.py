@@ -69,3 +69,19 @@ def test_text_within_the_limit_never_crashes_the_parser(runs: list[tuple[str, in
         return
     with contextlib.suppress(cql2.ParseError, cql2.ValidationError, ValueError):
         cql2.parse_text(text)
+
+
+@pytest.mark.parametrize("text", [
+    "(" * 25,
+    "(" * 20 + "gsd = 1 AND" + ")" * 20,
+    "(" * 13 + "gsd = 1" + ")" * 13,
+])
+def test_deep_parentheses_in_text_are_refused_before_the_parser_backtracks(text: str) -> None:
+    with pytest.raises(InvalidFilter, match="parentheses"):
+        check_filter_nesting(text)
+
+
+def test_twelve_parentheses_still_parse() -> None:
+    text = "(" * 12 + "gsd = 1" + ")" * 12
+    check_filter_nesting(text)
+    assert cql2.parse_text(text).to_json() == {"op": "=", "args": [{"property": "gsd"}, 1]}
