@@ -56,6 +56,7 @@ class UploadedRaster:
     asset_key: str = "data"
     datetime: str | None = None
     roles: tuple[str, ...] = ("data",)
+    replace_item: bool = False
 
 
 SubmitExtract = Callable[[UploadedRaster], Awaitable[JobRecord]]

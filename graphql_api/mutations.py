@@ -204,7 +204,10 @@ class Mutation:
 
     @strawberry.mutation(
         description="Store a raster (and an optional provider metadata sidecar such as a NAIP "
-        "FGDC file) and queue the job that builds its item; returns the job at once."
+        "FGDC file) and queue the job that builds its item; returns the job at once. Into "
+        "an item that exists, the upload adds or replaces the asset `assetKey` and keeps "
+        "the rest of the item, unless `replaceItem` asks to replace the whole item; the "
+        "job's result says which happened (`action`)."
     )
     async def upload_asset(
         self,
@@ -216,6 +219,7 @@ class Mutation:
         roles: list[str] | None = None,
         sidecar: Upload | None = None,
         datetime: datetime | None = None,
+        replace_item: bool = False,
     ) -> Job:
         services = info.context.services
         if services.store is None or services.submit_extract is None:
@@ -232,6 +236,7 @@ class Mutation:
         request = UploadedRaster(
             collection_id=collection_id, key=folder, item_id=item_id, asset_key=asset_key,
             roles=tuple(roles or ("data",)), datetime=_instant(datetime),
+            replace_item=replace_item,
         )
         upload = await store_upload(services, file, sidecar, request)
         async with removed_on_error(services, upload):

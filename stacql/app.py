@@ -85,6 +85,7 @@ def graphql_services(
             collection_id=upload.collection_id, key=upload.key, item_id=upload.item_id,
             metadata_key=upload.metadata_key, datetime=upload.datetime,
             asset_key=upload.asset_key, roles=upload.roles, uploaded=True,
+            replace_item=upload.replace_item,
         )
         return await enqueue_extract(sessions, queue, request)
 

@@ -26,7 +26,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from catalog.db import create_engine, create_sessionmaker
 from catalog.db.errors import translate_db_errors
-from catalog.errors import CatalogError, DatabaseUnavailable, NotFound, StorageError
+from catalog.errors import (
+    CatalogError,
+    DatabaseUnavailable,
+    ItemNotFound,
+    NotFound,
+    StorageError,
+)
 from catalog.ingest import LoadReport, load_path, upsert_items
 from catalog.ingest.sources import stac_files
 from catalog.jobs import mark_failed, mark_finished, mark_requeued, mark_started, set_progress
@@ -212,6 +218,43 @@ async def _store_item(session: AsyncSession, store: AssetStore, item: dict) -> d
     }
 
 
+def _upload_writer(request: ExtractRequest) -> Writer:
+    """Writes an upload's item, or, into an item that exists, only the upload's asset
+    (added or replaced) and the extra assets it brings whose keys are free: the rest of
+    the stored item (its other assets, properties, geometry) stays as it was, unless the
+    request says to replace the whole item. The result's ``action`` says which."""
+
+    async def write(session: AsyncSession, store: AssetStore, extracted: dict) -> dict[str, Any]:
+        if request.replace_item:
+            result = await _store_item(session, store, extracted)
+            return {**result, "action": "inserted" if result["inserted"] else "replaced"}
+        collection_id, item_id = extracted["collection"], extracted["id"]
+        await lock_item(session, collection_id, item_id)
+        try:
+            stored = await get_item(session, collection_id, item_id)
+        except ItemNotFound:
+            return {**await _store_item(session, store, extracted), "action": "inserted"}
+        hrefs = {store.href(request.key), store.href(cog_key(request.key))}
+        key = next(k for k, a in extracted["assets"].items() if a.get("href") in hrefs)
+        merged = with_upload(stored, extracted, key)
+        action = "asset_replaced" if key in stored.get("assets", {}) else "asset_added"
+        return {**await _store_item(session, store, merged), "action": action, "asset_key": key}
+
+    return write
+
+
+def with_upload(stored: dict[str, Any], extracted: dict[str, Any], key: str) -> dict[str, Any]:
+    """``stored`` with the asset ``key`` of ``extracted`` (added or replaced), the other
+    assets of ``extracted`` whose keys are free, and the extensions they need."""
+    assets = dict(stored.get("assets") or {})
+    assets[key] = extracted["assets"][key]
+    for name, asset in extracted["assets"].items():
+        assets.setdefault(name, asset)
+    extensions = list(stored.get("stac_extensions") or [])
+    extensions += [e for e in extracted.get("stac_extensions") or [] if e not in extensions]
+    return {**stored, "assets": assets, "stac_extensions": extensions}
+
+
 async def lock_item_key(session: AsyncSession, collection_id: str, item_id: str) -> None:
     """Take a transaction-scoped advisory lock on the item's key, so jobs writing the
     same item (the same file twice, on two workers) write one after the other instead
@@ -321,6 +364,7 @@ def extract_item(
     asset_key: str | None = None,
     roles: list[str] | None = None,
     uploaded: bool = False,
+    replace_item: bool = False,
 ) -> Any:
     """RQ job: build the item of the raster stored at ``key`` and upsert it (and, for
     an upload, remove its files when it fails for good).
@@ -330,13 +374,14 @@ def extract_item(
     """
     request = ExtractRequest(
         collection_id, key, item_id, datetime, metadata_key, asset_key,
-        tuple(roles) if roles is not None else None, uploaded,
+        tuple(roles) if roles is not None else None, uploaded, replace_item,
     )
+    write = _upload_writer(request) if uploaded else _store_item
 
     async def work(config: WorkerConfig) -> dict[str, Any]:
         try:
             return await _extract_then_write(
-                config, job_id, request, _store_item, config.convert_to_cog
+                config, job_id, request, write, config.convert_to_cog
             )
         except Exception as exc:
             if request.uploaded and not is_transient(exc):

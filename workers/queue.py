@@ -62,7 +62,8 @@ class ExtractRequest:
     ``asset_key`` and ``roles``, those of the raster's asset in the item (default: the
     collection's processor's, ``data``). ``uploaded``: the job owns its files (an
     upload's raster and sidecar), and removes them when it fails for good, so a refused
-    upload leaves nothing in the store.
+    upload leaves nothing in the store. An upload into an item that exists adds or
+    replaces its one asset and keeps the rest, unless ``replace_item``.
     """
 
     collection_id: str
@@ -73,6 +74,7 @@ class ExtractRequest:
     asset_key: str | None = None
     roles: tuple[str, ...] | None = None
     uploaded: bool = False
+    replace_item: bool = False
 
     def checked(self) -> ExtractRequest:
         """The request with its keys normalized; raises ``InvalidInput`` subclasses for

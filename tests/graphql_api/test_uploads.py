@@ -19,7 +19,7 @@ from rasterio.warp import transform_bounds
 
 from stacql.settings import WorkerSettings
 from tests.graphql_api.conftest import TEST_REDIS_URL, GraphQL, admin_key, app_settings
-from tests.graphql_api.test_mutations import CREATE, a_collection
+from tests.graphql_api.test_mutations import CREATE, UPSERT, a_collection, an_item
 from tests.support.app_client import app_client
 from tests.support.paths import DATA, RASTERS, REPO, STAC_DATA
 
@@ -273,3 +273,56 @@ async def test_upload_asset_key_and_roles_reach_the_item(
     assets = {a["key"]: a["roles"] for a in done["item"]["assets"]}
     assert assets["visual"] == ["visual", "overview"]
     assert "data" not in assets
+
+
+UPLOAD_INTO = """mutation($file: Upload!, $collectionId: String!, $itemId: String,
+                     $replace: Boolean!) {
+  uploadAsset(file: $file, collectionId: $collectionId, itemId: $itemId,
+              replaceItem: $replace) { id } }"""
+ITEM_ASSETS = """query($id: String!) { item(collectionId: "naip", id: $id) {
+  property(name: "title") assets { key href } } }"""
+
+
+def _ingested_naip_item(item_id: str) -> dict[str, Any]:
+    """An item as another catalog published it: https assets and its own title."""
+    item = an_item(item_id, -85.9, "2011-08-15T00:00:00Z", 0.0, collection="naip")
+    item["properties"]["title"] = "a COG from elsewhere"
+    item["assets"] = {
+        "tiles": {"href": "https://tiles.example.com/naip.tif", "roles": ["data"]},
+        "preview": {"href": "https://tiles.example.com/naip.png", "roles": ["overview"]},
+    }
+    return item
+
+
+async def _upload_into(gql: GraphQL, item_id: str, replace: bool) -> str:
+    operations = {"query": UPLOAD_INTO, "variables": {
+        "file": None, "collectionId": "naip", "itemId": item_id, "replace": replace}}
+    response = await gql.client.post(
+        "/graphql",
+        data={"operations": json.dumps(operations), "map": json.dumps({"0": ["variables.file"]})},
+        files={"0": (NAIP_TIF.name, NAIP_TIF.read_bytes())},
+    )
+    return response.json()["data"]["uploadAsset"]["id"]
+
+
+@pytest.mark.parametrize(
+    ("replace", "action", "kept"),
+    [(False, "asset_added", {"tiles", "preview"}), (True, "replaced", set())],
+)
+async def test_an_upload_into_an_existing_item_adds_its_asset_unless_told_to_replace(
+    upload_gql: tuple[GraphQL, str, Path], scratch_url: str, replace: bool, action: str,
+    kept: set[str],
+) -> None:
+    gql, queue, storage = upload_gql
+    await gql.data(CREATE, stac=a_collection("naip"))
+    await gql.data(UPSERT, items=[_ingested_naip_item("tile")])
+    job_id = await _upload_into(gql, "tile", replace)
+    await run_worker_burst(scratch_url, storage, queue)
+    done = (await gql.data(JOB, id=job_id))["job"]
+    assert done["status"] == "FINISHED", done["error"]
+    assert done["result"]["action"] == action
+    item = (await gql.data(ITEM_ASSETS, id="tile"))["item"]
+    hrefs = {a["key"]: a["href"] for a in item["assets"]}
+    assert {"tiles", "preview"} & set(hrefs) == kept
+    assert hrefs["data"].startswith("http://") and "file:" not in hrefs["data"]
+    assert (item["property"] == "a COG from elsewhere") is not replace
