@@ -168,6 +168,8 @@ def _check_filter_size_and_areas(filter_json: dict[str, Any]) -> None:
     ``MAX_LIST_ENTRIES`` or a number that is not finite; parse every geometry literal as
     a search area and put its valid form in its place, so that the compiler, which runs
     on the event loop, only reads valid geometries (cheap) and never repairs one."""
+    if not isinstance(filter_json, dict):
+        raise InvalidFilter("filter must be a CQL2 expression (a JSON object or cql2-text)")
     pending: list[dict[str, Any] | list[Any]] = [filter_json]  # a stack: filters nest deeply
     nodes = 1
     while pending:
