@@ -276,16 +276,16 @@ async def test_upload_asset_key_and_roles_reach_the_item(
 
 
 UPLOAD_INTO = """mutation($file: Upload!, $collectionId: String!, $itemId: String,
-                     $replace: Boolean!) {
-  uploadAsset(file: $file, collectionId: $collectionId, itemId: $itemId,
+                     $replace: Boolean!, $when: DateTime) {
+  uploadAsset(file: $file, collectionId: $collectionId, itemId: $itemId, datetime: $when,
               replaceItem: $replace) { id } }"""
-ITEM_ASSETS = """query($id: String!) { item(collectionId: "naip", id: $id) {
+ITEM_ASSETS = """query($id: String!) { item(collectionId: "rasters", id: $id) {
   property(name: "title") assets { key href } } }"""
 
 
-def _ingested_naip_item(item_id: str) -> dict[str, Any]:
+def _ingested_item(item_id: str) -> dict[str, Any]:
     """An item as another catalog published it: https assets and its own title."""
-    item = an_item(item_id, -85.9, "2011-08-15T00:00:00Z", 0.0, collection="naip")
+    item = an_item(item_id, -85.9, "2011-08-15T00:00:00Z", 0.0, collection="rasters")
     item["properties"]["title"] = "a COG from elsewhere"
     item["assets"] = {
         "tiles": {"href": "https://tiles.example.com/naip.tif", "roles": ["data"]},
@@ -295,12 +295,14 @@ def _ingested_naip_item(item_id: str) -> dict[str, Any]:
 
 
 async def _upload_into(gql: GraphQL, item_id: str, replace: bool) -> str:
+    byte = RASTERS / "rasterio/byte.tif"
     operations = {"query": UPLOAD_INTO, "variables": {
-        "file": None, "collectionId": "naip", "itemId": item_id, "replace": replace}}
+        "file": None, "collectionId": "rasters", "itemId": item_id, "replace": replace,
+        "when": "2011-08-15T00:00:00Z"}}
     response = await gql.client.post(
         "/graphql",
         data={"operations": json.dumps(operations), "map": json.dumps({"0": ["variables.file"]})},
-        files={"0": (NAIP_TIF.name, NAIP_TIF.read_bytes())},
+        files={"0": (byte.name, byte.read_bytes())},
     )
     return response.json()["data"]["uploadAsset"]["id"]
 
@@ -314,8 +316,8 @@ async def test_an_upload_into_an_existing_item_adds_its_asset_unless_told_to_rep
     kept: set[str],
 ) -> None:
     gql, queue, storage = upload_gql
-    await gql.data(CREATE, stac=a_collection("naip"))
-    await gql.data(UPSERT, items=[_ingested_naip_item("tile")])
+    await gql.data(CREATE, stac=a_collection("rasters"))
+    await gql.data(UPSERT, items=[_ingested_item("tile")])
     job_id = await _upload_into(gql, "tile", replace)
     await run_worker_burst(scratch_url, storage, queue)
     done = (await gql.data(JOB, id=job_id))["job"]

@@ -262,7 +262,7 @@ def test_storage_unreachable_is_retried_with_backoff_until_it_is_back_or_the_pol
         config = WorkerConfig(
             database_url=catalog_db, storage_url="s3://assets/up",
             storage_options=s3_options(f"http://127.0.0.1:{proxy.port}"),
-            retry=RetryPolicy(3, (0,)),
+            retry=RetryPolicy(3, (0,)), convert_to_cog=False,
         )
         job = enqueue(catalog_db, queue, ExtractRequest("rasters", "byte.tif", datetime=WHEN))
         StacqlSimpleWorker([queue], config, connection=redis_conn).work(burst=True)
