@@ -13,10 +13,8 @@ both at zooms 8 to 12, in alternating order, at concurrency 1 and 8; medians ove
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import random
-import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -26,14 +24,13 @@ import morecantile
 import numpy as np
 import orjson
 import rasterio
-from rasterio.io import MemoryFile
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # run as a script: make bench/ importable as a package
     sys.path.insert(0, str(REPO))
 
 from bench.servers import DATABASE, OUT, free_port, serve  # noqa: E402
-from bench.tiles import run  # noqa: E402
+from bench.tiles import alternate, differing_share, print_table  # noqa: E402
 
 STORE = OUT / "mosaic-store"
 VENV = OUT / "titiler-pgstac-venv"
@@ -130,25 +127,6 @@ def sample_tiles(zoom: int, count: int, seed: int) -> list[morecantile.Tile]:
     return [rng.choice(inside) for _ in range(count)]
 
 
-def decode(png: bytes) -> np.ndarray:
-    with MemoryFile(png) as file, file.open() as dataset:
-        return dataset.read()
-
-
-def compare(sides: dict, tiles: list[morecantile.Tile]) -> float:
-    """The share of pixel values that differ between the two sides on ``tiles``."""
-    differing = total = 0
-    for tile in tiles:
-        ours, theirs = (decode(httpx.get(sides[name](tile), timeout=120).content)
-                        for name in sides)
-        if ours.shape != theirs.shape:
-            differing, total = differing + ours.size, total + ours.size
-            continue
-        differing += int((ours != theirs).sum())
-        total += ours.size
-    return differing / total
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
@@ -180,31 +158,14 @@ def main() -> None:
             "titiler-pgstac": lambda t: f"{theirs}searches/{theirs_id}/tiles/WebMercatorQuad/"
                                         f"{t.z}/{t.x}/{t.y}.png?assets=visual",
         }
-        differing = {zoom: compare(sides, sample_tiles(zoom, 4, 99)) for zoom in zooms}
-        results: dict[tuple[str, int, int], list[tuple[float, float, int]]] = {}
-        for index in range(args.rounds):
-            order = list(sides) if index % 2 == 0 else list(reversed(sides))
-            for zoom in zooms:
-                tiles = sample_tiles(zoom, args.requests, index)
-                for concurrency in (1, 8):
-                    for name in order:
-                        urls = [sides[name](t) for t in tiles]
-                        results.setdefault((name, zoom, concurrency), []).append(
-                            asyncio.run(run(urls, concurrency)))
+        differing = {zoom: differing_share(sides, sample_tiles(zoom, 4, 99)) for zoom in zooms}
+        results = alternate(
+            sides, zooms, lambda zoom, index: sample_tiles(zoom, args.requests, index),
+            args.rounds,
+        )
     print(f"mosaic tiles of a {GRID * GRID}-item search, {args.requests} requests per run, "
           f"{args.rounds} rounds (medians), {args.workers} uvicorn workers each")
-    print(f"{'zoom':>5} {'c':>2} | {'stacql t/s':>10} {'p50 ms':>7} | "
-          f"{'titiler-pgstac t/s':>18} {'p50 ms':>7} | {'rate x':>6} {'p50 x':>6}")
-    for zoom in zooms:
-        for concurrency in (1, 8):
-            ours_runs = results[("stacql", zoom, concurrency)]
-            theirs_runs = results[("titiler-pgstac", zoom, concurrency)]
-            rate = [statistics.median(r[0] for r in runs) for runs in (ours_runs, theirs_runs)]
-            p50 = [statistics.median(r[1] for r in runs) for runs in (ours_runs, theirs_runs)]
-            errors = sum(r[2] for r in ours_runs + theirs_runs)
-            print(f"{zoom:>5} {concurrency:>2} | {rate[0]:>10.1f} {p50[0]:>7.1f} | "
-                  f"{rate[1]:>18.1f} {p50[1]:>7.1f} | {rate[0] / rate[1]:>6.2f} "
-                  f"{p50[0] / p50[1]:>6.2f}" + (f"  errors {errors}" if errors else ""))
+    print_table(results, zooms, "stacql", "titiler-pgstac")
     shares = ", ".join(f"z{zoom} {share:.2%}" for zoom, share in differing.items())
     print(f"pixel values that differ on 4 sample tiles per zoom: {shares}")
 
