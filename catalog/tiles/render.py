@@ -18,6 +18,7 @@ import rasterio
 from rasterio.errors import RasterioError
 from rasterio.io import DatasetReader
 from rio_tiler.colormap import cmap as colormaps
+from rio_tiler.constants import MAX_THREADS
 from rio_tiler.errors import RioTilerError, TileOutsideBounds
 from rio_tiler.io import Reader
 from rio_tiler.models import ImageData
@@ -210,7 +211,9 @@ def render_mosaic_tile(
         return _read_tile(source, tms, x, y, z, options)
 
     try:
-        image, used = mosaic_reader(list(sources), read, x, y, z, threads=0)
+        # Reads overlap in threads (GDAL releases the GIL), in batches of MAX_THREADS,
+        # and stop at the first batch that fills the tile; as titiler-pgstac does.
+        image, used = mosaic_reader(list(sources), read, x, y, z, threads=MAX_THREADS)
     except (TileOutsideBounds, RioTilerError) as exc:
         if isinstance(exc, TileOutsideBounds) or "No data" in str(exc):
             raise TileNotAvailable(f"no raster of the mosaic covers tile {z}/{x}/{y}") from exc
