@@ -23,6 +23,7 @@ import rasterio
 from rasterio.errors import NotGeoreferencedWarning, RasterioError
 from rasterio.io import DatasetReader, DatasetReaderBase
 
+from catalog.checksums import CHECKSUMS
 from catalog.rasters import DEFAULT_MAX_PIXELS
 from catalog.temporal import format_rfc3339
 from workers.errors import InvalidRaster, UnreadableRaster
@@ -34,7 +35,7 @@ from workers.extract.bands import (
     band_fields,
     eo_bands,
 )
-from workers.extract.files import CHECKSUMS, FILE_SCHEMA, hashing
+from workers.extract.files import FILE_SCHEMA, KnownChecksum, hashing
 from workers.extract.footprint import footprint_from_grid
 from workers.extract.georef import Georeference, georeference
 from workers.extract.integrity import check_blocks
@@ -271,12 +272,15 @@ def extract(
     asset_href: str | None = None,
     thumbnail: bool = False,
     options: ExtractOptions | None = None,
+    known_checksum: KnownChecksum | None = None,
 ) -> Extraction:
     """Open a local raster once and build its STAC item (and thumbnail, if asked).
 
     ``href`` is a local path or ``file://`` URI; ``asset_href`` is what the data asset
     points to (default: ``href``). The item id is ``item_id``, else the provider's id,
     else derived from the file name, so the same file always gives the same id.
+    ``known_checksum``: the file's size and checksum as computed where it was received
+    (an upload); used instead of hashing the file when the size still matches.
 
     Raises ``UnreadableRaster`` (GDAL cannot open or decode it), ``InvalidRaster`` (no
     bands, no georeferencing, not on Earth, no valid pixel, bands the provider does not
@@ -286,7 +290,9 @@ def extract(
     provider = provider_metadata or ProviderMetadata()
     path = local_path(href)
     try:
-        with open_raster(path, options) as ds, hashing(path, options.checksum) as file_info:
+        with open_raster(path, options) as ds, hashing(
+            path, options.checksum, known_checksum
+        ) as file_info:
             read = _read(ds, path, options, thumbnail)
             item = _item(
                 ds, path, collection_id, item_id, datetime, provider,
