@@ -42,11 +42,11 @@ from workers.extract.integrity import check_blocks
 from workers.extract.media import media_type
 from workers.extract.projection import PROJECTION_SCHEMA, projection_fields_for
 from workers.extract.provider import ProviderMetadata
+from workers.extract.refine import DEFAULT_REFINE_BYTES, reduced_grid
 from workers.extract.sample import Sample, read_sample
 from workers.extract.scan import (
     DEFAULT_GRID_SIZE,
     ValidGrid,
-    grid_from_sample,
     sampled_grid_geometry,
     scan_onto,
 )
@@ -89,6 +89,9 @@ class ExtractOptions:
     gdal_env: Mapping[str, Any] = field(default_factory=lambda: DEFAULT_GDAL_ENV)
     full_scan: bool = False
     checksum: str = "sha2-256"
+    # Decoded bytes the validity of a thin or speckled footprint may be read again in,
+    # finer (see .refine); 0: never.
+    refine_bytes: int = DEFAULT_REFINE_BYTES
 
     def __post_init__(self) -> None:
         if self.checksum not in CHECKSUMS:
@@ -208,7 +211,7 @@ def _valid_grid(ds: DatasetReaderBase, sample: Sample, options: ExtractOptions) 
     asked, or when the sample shows no valid pixel (only a full scan tells a sparse
     raster, with data in a few full-resolution blocks, from an empty one)."""
     if not options.full_scan:
-        grid = grid_from_sample(sample.valid, ds.width, ds.height, options.grid_size)
+        grid = reduced_grid(ds, sample, options.grid_size, options.refine_bytes)
         if grid.cells.any():
             return grid
     # The same cells as from the sample, so both footprints compare cell for cell.
