@@ -227,7 +227,7 @@ def _read(
     if ds.count == 0:
         raise InvalidRaster(f"it has no raster bands{_subdatasets(ds)}")
     georef = georeference(ds)
-    check_blocks(ds, path.stat().st_size)
+    check_blocks(ds, path.stat().st_size, path)
     display = tuple(display_bands(ds)) if thumbnail else ()
     sample = read_sample(ds, max(options.stats_size, options.grid_size), display)
     return georef, sample, _valid_grid(ds, sample, options)
