@@ -154,14 +154,14 @@ def run_child(tool: str, files: list[str]) -> dict[str, Any]:
     import_mb = _rss_mb()
     per_file = []
     for path in files:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         try:
             one(path)
             ok, error = True, None
         except Exception as exc:  # the bench reports failures, it does not judge them
             ok, error = False, f"{type(exc).__name__}: {str(exc)[:120]}"
         per_file.append({"path": path, "seconds": time.perf_counter() - started, "ok": ok,
-                         "error": error})
+                         "cpu": time.process_time() - cpu, "error": error})
     return {"import_mb": import_mb, "peak_mb": _rss_mb(), "files": per_file,
             "receipt_seconds": receipt}
 
@@ -184,13 +184,15 @@ def summarize(name: str, runs: dict[str, list[dict[str, Any]]]) -> list[str]:
     for tool in runs:
         seconds = [sum(f["seconds"] for f in run["files"] if f["path"] in both)
                    for run in runs[tool]]
+        cpu = [sum(f["cpu"] for f in run["files"] if f["path"] in both) for run in runs[tool]]
         ok = sum(f["ok"] for f in runs[tool][0]["files"])
         total = len(runs[tool][0]["files"])
         median_s = statistics.median(seconds)
         rate = len(both) / median_s if median_s else float("nan")
         rows.append(
             f"{name:<8} {tool:<11} {ok:>3}/{total:<3} {len(both):>5} {median_s:>9.2f} "
-            f"{rate:>10.2f} {statistics.median(r['peak_mb'] for r in runs[tool]):>9.0f} "
+            f"{rate:>10.2f} {statistics.median(cpu):>7.2f} "
+            f"{statistics.median(r['peak_mb'] for r in runs[tool]):>9.0f} "
             f"{statistics.median(r['import_mb'] for r in runs[tool]):>9.0f}"
         )
     return rows
@@ -253,7 +255,7 @@ def main() -> None:
     large = args.large_path or Path(f"/tmp/stacql-bench/large-cog-{args.large_size}.tif")
     sets = {"shared": shared_rasters, "large": lambda: [generated(large, args.large_size)]}
     header = (f"{'set':<8} {'tool':<11} {'ok':>7} {'files':>5} {'seconds':>9} {'rasters/s':>10} "
-              f"{'peak MB':>9} {'base MB':>9}")
+              f"{'cpu s':>7} {'peak MB':>9} {'base MB':>9}")
     table, notes = [header, "-" * len(header)], []
     for name in args.sets.split(","):
         if name == "accuracy":
@@ -269,7 +271,8 @@ def main() -> None:
         notes += receipt_note(name, runs) + failures(runs)
     print("\n".join(table))
     print("\nfiles = files both tools turned into items (the rates count only those); "
-          "peak MB = max RSS of the run; base MB = RSS after imports")
+          "cpu s = CPU time of the process on them (all threads; steadier than wall time "
+          "on a loaded machine); peak MB = max RSS of the run; base MB = RSS after imports")
     if notes:
         print("\n".join(notes))
 

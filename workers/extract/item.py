@@ -78,8 +78,10 @@ class ExtractOptions:
 
     Statistics, the footprint's validity and the thumbnail come from one read of at
     most ``max(stats_size, grid_size)`` pixels a side (overviews when the file has
-    them); ``full_scan`` decodes every pixel for the footprint instead, which is slower
-    but finds damage anywhere in the file (see :mod:`.integrity`).
+    them); a thin or speckled valid area has its validity read again at full
+    resolution when the raster fits ``refine_bytes`` decoded (see :mod:`.refine`);
+    ``full_scan`` decodes every pixel for the footprint instead, which is slower but
+    finds damage anywhere in the file (see :mod:`.integrity`).
     """
 
     grid_size: int = DEFAULT_GRID_SIZE
