@@ -305,7 +305,9 @@ def _crosses(ring: list[tuple[float, float]]) -> bool:
 def _valid(parts: list[Polygon]) -> BaseGeometry:
     geometry: BaseGeometry = parts[0] if len(parts) == 1 else MultiPolygon(parts)
     if not geometry.is_valid:
-        repaired = shapely.make_valid(geometry)
+        # Parts that overlap (grown back after simplifying) are unioned: GEOS's
+        # "structure" repair does that, in about half the time of the default.
+        repaired = shapely.make_valid(geometry, method="structure", keep_collapsed=False)
         parts = [p for g in shapely.get_parts(repaired) for p in _polygons(g)]
         if not parts:
             raise InvalidRaster("its footprint collapses to nothing in EPSG:4326")
