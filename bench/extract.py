@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # this checkout's packages, not an installed copy's
 SHARED_RASTERS = REPO.parent / "shared" / "data" / "rasters"
 RASTER_SUFFIXES = {".tif", ".tiff", ".cog", ".jp2"}
 WHEN = datetime(2020, 1, 1, tzinfo=UTC)
@@ -130,7 +131,6 @@ def _received(files: list[str]) -> tuple[dict[str, Any], float]:
 
 def run_child(tool: str, files: list[str]) -> dict[str, Any]:
     """Run ``tool`` on ``files`` in this process; per-file seconds and outcome, RSS."""
-    sys.path.insert(0, str(REPO))  # this checkout's packages, not an installed copy's
     receipt = None
     if tool.startswith("ours"):
         from workers.extract import SAFE_DRIVERS, ExtractOptions, extract
