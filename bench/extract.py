@@ -14,10 +14,14 @@ default footprint (reduced resolution) is from the footprint of a full scan of e
 pixel traced on the same cells (``workers.extract.accuracy``): geodesic area of their
 symmetric difference / area of the full scan's footprint.
 
-* ``ours``: ``workers.extract.extract`` as the worker runs it (GDAL drivers limited to
-  ``SAFE_DRIVERS``; footprint, statistics and thumbnail from one reduced-resolution
-  read, block index check, SHA-256 checksum, thumbnail); ``ours-blake3`` the same
-  with a BLAKE3 checksum (``STACQL_WORKERS_CHECKSUM=blake3``);
+* ``ours-upload``: ``workers.extract.extract`` as the worker runs an upload's job (GDAL
+  drivers limited to ``SAFE_DRIVERS``; footprint, statistics and thumbnail from one
+  reduced-resolution read, block index check, thumbnail), with the SHA-256
+  ``file:checksum`` the API computed while the upload streamed in (computed before the
+  timing; its cost is printed below the table);
+* ``ours``: the same hashing the file itself (SHA-256 in a thread while GDAL reads), as
+  folder ingests and watchers run it; ``--tools ...,ours-blake3`` adds the same with a
+  BLAKE3 checksum (``STACQL_WORKERS_CHECKSUM=blake3``);
 * ``rio-stac``: ``rio_stac.create_stac_item`` with the projection, raster (statistics)
   and eo extensions, on its defaults otherwise.
 """
@@ -36,10 +40,12 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # this checkout's packages, not an installed copy's
 SHARED_RASTERS = REPO.parent / "shared" / "data" / "rasters"
 RASTER_SUFFIXES = {".tif", ".tiff", ".cog", ".jp2"}
 WHEN = datetime(2020, 1, 1, tzinfo=UTC)
-TOOLS = ("ours", "ours-blake3", "rio-stac")
+TOOLS = ("ours-upload", "ours", "rio-stac")
+OPTIONAL_TOOLS = ("ours-blake3",)
 
 
 def shared_rasters() -> list[Path]:
@@ -107,16 +113,37 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
+def _received(files: list[str]) -> tuple[dict[str, Any], float]:
+    """The checksum of each file as the API computes it while an upload streams in
+    (1 MiB chunks), and the seconds that hashing took (spent in the API, not the job)."""
+    from catalog.checksums import Multihash
+    from workers.extract.files import KnownChecksum
+
+    known, started = {}, time.perf_counter()
+    for path in files:
+        digest = Multihash()
+        with open(path, "rb") as file:
+            while chunk := file.read(1024 * 1024):
+                digest.update(chunk)
+        known[path] = KnownChecksum(digest.size, digest.hexdigest())
+    return known, time.perf_counter() - started
+
+
 def run_child(tool: str, files: list[str]) -> dict[str, Any]:
     """Run ``tool`` on ``files`` in this process; per-file seconds and outcome, RSS."""
+    receipt = None
     if tool.startswith("ours"):
         from workers.extract import SAFE_DRIVERS, ExtractOptions, extract
 
         checksum = "blake3" if tool == "ours-blake3" else "sha2-256"
         options = ExtractOptions(allowed_drivers=SAFE_DRIVERS, checksum=checksum)
+        known: dict[str, Any] = {}
+        if tool == "ours-upload":
+            known, receipt = _received(files)
 
         def one(path: str) -> None:
-            extract(path, "bench", datetime=WHEN, thumbnail=True, options=options)
+            extract(path, "bench", datetime=WHEN, thumbnail=True, options=options,
+                    known_checksum=known.get(path))
     else:
         from rio_stac import create_stac_item
 
@@ -127,15 +154,16 @@ def run_child(tool: str, files: list[str]) -> dict[str, Any]:
     import_mb = _rss_mb()
     per_file = []
     for path in files:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         try:
             one(path)
             ok, error = True, None
         except Exception as exc:  # the bench reports failures, it does not judge them
             ok, error = False, f"{type(exc).__name__}: {str(exc)[:120]}"
         per_file.append({"path": path, "seconds": time.perf_counter() - started, "ok": ok,
-                         "error": error})
-    return {"import_mb": import_mb, "peak_mb": _rss_mb(), "files": per_file}
+                         "cpu": time.process_time() - cpu, "error": error})
+    return {"import_mb": import_mb, "peak_mb": _rss_mb(), "files": per_file,
+            "receipt_seconds": receipt}
 
 
 def measure(tool: str, files: list[Path]) -> dict[str, Any]:
@@ -150,28 +178,39 @@ def measure(tool: str, files: list[Path]) -> dict[str, Any]:
 def summarize(name: str, runs: dict[str, list[dict[str, Any]]]) -> list[str]:
     """Table rows of one file set: medians over the repeats."""
     both = set.intersection(*(
-        {f["path"] for f in runs[tool][0]["files"] if f["ok"]} for tool in TOOLS
+        {f["path"] for f in runs[tool][0]["files"] if f["ok"]} for tool in runs
     ))
     rows = []
-    for tool in TOOLS:
+    for tool in runs:
         seconds = [sum(f["seconds"] for f in run["files"] if f["path"] in both)
                    for run in runs[tool]]
+        cpu = [sum(f["cpu"] for f in run["files"] if f["path"] in both) for run in runs[tool]]
         ok = sum(f["ok"] for f in runs[tool][0]["files"])
         total = len(runs[tool][0]["files"])
         median_s = statistics.median(seconds)
         rate = len(both) / median_s if median_s else float("nan")
         rows.append(
             f"{name:<8} {tool:<11} {ok:>3}/{total:<3} {len(both):>5} {median_s:>9.2f} "
-            f"{rate:>10.2f} {statistics.median(r['peak_mb'] for r in runs[tool]):>9.0f} "
+            f"{rate:>10.2f} {statistics.median(cpu):>7.2f} "
+            f"{statistics.median(r['peak_mb'] for r in runs[tool]):>9.0f} "
             f"{statistics.median(r['import_mb'] for r in runs[tool]):>9.0f}"
         )
     return rows
 
 
+def receipt_note(name: str, runs: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """What hashing the files as they are received costs the API (ours-upload)."""
+    seconds = [r["receipt_seconds"] for r in runs.get("ours-upload", [])]
+    if not seconds:
+        return []
+    return [f"{name}: SHA-256 of the files as the API receives them (ours-upload, not in its "
+            f"rate): {statistics.median(seconds):.2f} s"]
+
+
 def failures(runs: dict[str, list[dict[str, Any]]]) -> list[str]:
     """Files a tool could not turn into an item (first run), with the reason."""
     lines = []
-    for tool in ("ours", "rio-stac"):  # ours-blake3 refuses what ours refuses
+    for tool in ("ours", "rio-stac"):  # the other ours refuse what ours refuses
         for f in runs[tool][0]["files"]:
             if not f["ok"]:
                 lines.append(f"  {tool}: {Path(f['path']).name}: {f['error']}")
@@ -201,6 +240,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--sets", default="shared,large")
     parser.add_argument("--large-size", type=int, default=20_000)
+    parser.add_argument("--tools", default=",".join(TOOLS),
+                        help=f"of {', '.join(TOOLS + OPTIONAL_TOOLS)}; ours and rio-stac always")
     parser.add_argument("--large-path", type=Path, default=None)
     parser.add_argument("--child", nargs=2, metavar=("TOOL", "FILES"), help=argparse.SUPPRESS)
     parser.add_argument("--generate", nargs=2, metavar=("PATH", "SIZE"), help=argparse.SUPPRESS)
@@ -214,22 +255,24 @@ def main() -> None:
     large = args.large_path or Path(f"/tmp/stacql-bench/large-cog-{args.large_size}.tif")
     sets = {"shared": shared_rasters, "large": lambda: [generated(large, args.large_size)]}
     header = (f"{'set':<8} {'tool':<11} {'ok':>7} {'files':>5} {'seconds':>9} {'rasters/s':>10} "
-              f"{'peak MB':>9} {'base MB':>9}")
+              f"{'cpu s':>7} {'peak MB':>9} {'base MB':>9}")
     table, notes = [header, "-" * len(header)], []
     for name in args.sets.split(","):
         if name == "accuracy":
             notes += ["", "footprint accuracy (reduced resolution vs full scan):", *accuracy()]
             continue
         files = sets[name]()
-        runs: dict[str, list[dict[str, Any]]] = {tool: [] for tool in TOOLS}
+        tools = list(dict.fromkeys([*args.tools.split(","), "ours", "rio-stac"]))
+        runs: dict[str, list[dict[str, Any]]] = {tool: [] for tool in tools}
         for _ in range(args.repeat):
-            for tool in TOOLS:
+            for tool in tools:
                 runs[tool].append(measure(tool, files))
         table += summarize(name, runs)
-        notes += failures(runs)
+        notes += receipt_note(name, runs) + failures(runs)
     print("\n".join(table))
     print("\nfiles = files both tools turned into items (the rates count only those); "
-          "peak MB = max RSS of the run; base MB = RSS after imports")
+          "cpu s = CPU time of the process on them (all threads; steadier than wall time "
+          "on a loaded machine); peak MB = max RSS of the run; base MB = RSS after imports")
     if notes:
         print("\n".join(notes))
 

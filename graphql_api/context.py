@@ -57,6 +57,10 @@ class UploadedRaster:
     datetime: str | None = None
     roles: tuple[str, ...] = ("data",)
     replace_item: bool = False
+    # The stored raster's size and multihash, computed while it was received, so the
+    # worker need not read the whole file again to fill file:checksum.
+    file_size: int | None = None
+    file_checksum: str | None = None
 
 
 SubmitExtract = Callable[[UploadedRaster], Awaitable[JobRecord]]
@@ -81,6 +85,8 @@ class Services:
     fetch_policy: FetchPolicy = field(default_factory=FetchPolicy)
     assets: AssetOperations | None = None
     after_item_write: ItemWritten | None = None
+    checksum: str = "sha2-256"
+    """The hash function of an upload's ``file:checksum`` (``catalog.checksums``)."""
 
 
 def _header(source: Any, name: str) -> str | None:

@@ -17,6 +17,7 @@ from pathlib import Path, PurePosixPath
 
 from strawberry.file_uploads import Upload
 
+from catalog.checksums import Multihash
 from catalog.errors import InvalidInput, ServiceUnavailable
 from catalog.rasters import check_raster
 from catalog.storage import AssetStore
@@ -37,16 +38,19 @@ def safe_name(filename: str | None, fallback: str) -> str:
     return name or fallback
 
 
-async def _stage(upload: Upload, target: Path, limit: int) -> None:
-    size = 0
+async def _stage(upload: Upload, target: Path, limit: int, checksum: str = "sha2-256") -> Multihash:
+    """Write the upload to ``target`` and return its checksum, hashed as it streams in,
+    so no one reads the file again for ``file:checksum``."""
+    digest = Multihash(checksum)
     with target.open("wb") as out:
         while chunk := await upload.read(CHUNK):
-            size += len(chunk)
-            if size > limit:
+            if digest.size + len(chunk) > limit:
                 raise InvalidInput(f"the file exceeds the upload limit of {limit} bytes")
             out.write(chunk)
-    if size == 0:
+            digest.update(chunk)
+    if digest.size == 0:
         raise InvalidInput(f"{target.name} is empty")
+    return digest
 
 
 def _check_sidecar(path: Path) -> None:
@@ -81,7 +85,7 @@ async def store_upload(
     stored: list[str] = []
     with tempfile.TemporaryDirectory(prefix="stacql-upload-") as folder:
         raster = Path(folder) / name
-        await _stage(file, raster, limits.max_upload_bytes)
+        digest = await _stage(file, raster, limits.max_upload_bytes, services.checksum)
         await asyncio.to_thread(check_raster, raster, limits.max_upload_pixels)
         try:
             key = await _put(services.store, f"{request.key}/{name}", raster, stored)
@@ -96,7 +100,10 @@ async def store_upload(
         except BaseException:
             await _remove(services.store, stored)
             raise
-    return UploadedRaster(**{**vars(request), "key": key, "metadata_key": metadata_key})
+    return UploadedRaster(**{
+        **vars(request), "key": key, "metadata_key": metadata_key,
+        "file_size": digest.size, "file_checksum": digest.hexdigest(),
+    })
 
 
 async def _remove(store: AssetStore, keys: list[str]) -> None:

@@ -85,7 +85,8 @@ def graphql_services(
             collection_id=upload.collection_id, key=upload.key, item_id=upload.item_id,
             metadata_key=upload.metadata_key, datetime=upload.datetime,
             asset_key=upload.asset_key, roles=upload.roles, uploaded=True,
-            replace_item=upload.replace_item,
+            replace_item=upload.replace_item, file_size=upload.file_size,
+            file_checksum=upload.file_checksum,
         )
         return await enqueue_extract(sessions, queue, request)
 
@@ -108,6 +109,7 @@ def graphql_services(
         assets=assets,
         # The same write has the same effect from either API.
         after_item_write=_completion_hook(sessions, queue, store),
+        checksum=settings.workers.checksum,
     )
 
 

@@ -278,6 +278,7 @@ def worker(
         allowed_drivers=SAFE_DRIVERS,
         full_scan=settings.workers.full_scan,
         checksum=settings.workers.checksum,
+        refine_bytes=settings.workers.refine_bytes,
     )
     config = WorkerConfig(
         database_url=settings.database.url, storage_url=settings.storage.url,

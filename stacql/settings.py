@@ -120,11 +120,14 @@ class WorkerSettings(BaseModel):
     # Raster extraction (workers.extract.ExtractOptions): longest side in pixels of the
     # reduced-resolution read statistics, footprint and thumbnail come from, and of the
     # grid footprints are traced on; full_scan decodes every pixel for the footprint
-    # (slower; finds damage anywhere in a file); the hash of file:checksum.
+    # (slower; finds damage anywhere in a file); the hash of file:checksum (also what the
+    # API hashes uploads with as they arrive); the decoded bytes within which the
+    # validity of a thin or speckled footprint is read again at full resolution.
     sample_size: int = Field(1024, ge=16)
     footprint_size: int = Field(512, ge=16)
     full_scan: bool = False
     checksum: Literal["sha2-256", "blake3"] = "sha2-256"
+    refine_bytes: int = Field(24 * 1024 * 1024, ge=0)
 
 
 class IngestSettings(BaseModel):

@@ -59,14 +59,15 @@ def converted(path: Path) -> Iterator[Path]:
 
 
 def with_cog(
-    item: dict[str, Any], asset_key: str, cog_href: str, cog_path: Path
+    item: dict[str, Any], asset_key: str, cog_href: str, cog_path: Path,
+    checksum: str = "sha2-256",
 ) -> dict[str, Any]:
     """``item`` whose asset ``asset_key`` points to the COG (its file fields those of the
     COG) and whose original file is kept as the asset ``original`` (role ``source``)."""
     assets = dict(item["assets"])
     original = dict(assets[asset_key])
     assets[asset_key] = {**original, "href": cog_href, "type": COG_MEDIA_TYPE,
-                         **file_fields(cog_path)}
+                         **file_fields(cog_path, algorithm=checksum)}
     assets[ORIGINAL_ASSET] = {
         **{k: v for k, v in original.items() if k in ("href", "type", "file:size",
                                                      "file:checksum")},

@@ -43,6 +43,7 @@ from catalog.temporal import parse_rfc3339
 from workers.cog import cog_key, converted, is_cloud_optimized, with_cog
 from workers.completion import merge_extracted
 from workers.context import WorkerConfig, current_config
+from workers.extract.files import KnownChecksum
 from workers.extract.item import extract, local_path
 from workers.extract.thumbnail import THUMBNAIL_MEDIA_TYPE
 from workers.queue import CompleteItemRequest, ExtractRequest, IngestCatalogRequest
@@ -143,18 +144,24 @@ async def _build(
         extracted = extract(
             path, request.collection_id, item_id=request.item_id, datetime=when,
             provider_metadata=provided, asset_href=store.href(request.key), thumbnail=True,
-            options=config.extract,
+            options=config.extract, known_checksum=_known_checksum(request),
         )
         item = _named_as_asked(extracted.item, store.href(request.key), request)
         if cloud_optimize and not is_cloud_optimized(path):
             await record_step(sessions, set_progress, job_id, 0.6, "writing a cloud-optimized copy")
-            item = await _store_cog(store, request, item, path)
+            item = await _store_cog(store, request, item, path, config.extract.checksum)
     await record_step(sessions, set_progress, job_id, 0.8, "storing the thumbnail")
     thumb = None
     if extracted.thumbnail is not None:
         thumb = (await store.put(thumbnail_key(request.key), extracted.thumbnail)).key
     item["assets"].update(_extra_assets(store, request, thumb))
     return item
+
+
+def _known_checksum(request: ExtractRequest) -> KnownChecksum | None:
+    if request.file_size is None or request.file_checksum is None:
+        return None
+    return KnownChecksum(request.file_size, request.file_checksum)
 
 
 def _named_as_asked(
@@ -174,14 +181,15 @@ def _named_as_asked(
 
 
 async def _store_cog(
-    store: AssetStore, request: ExtractRequest, item: dict[str, Any], path: Path
+    store: AssetStore, request: ExtractRequest, item: dict[str, Any], path: Path,
+    checksum: str,
 ) -> dict[str, Any]:
     """Store a COG of the upload beside it and point the item's data asset to it."""
     href = store.href(request.key)
     key = next(k for k, asset in item["assets"].items() if asset.get("href") == href)
     with converted(path) as cog_path, cog_path.open("rb") as file:
         stored = await store.put(cog_key(request.key), file)
-        return with_cog(item, key, stored.href, cog_path)
+        return with_cog(item, key, stored.href, cog_path, checksum)
 
 
 Writer = Callable[[AsyncSession, AssetStore, dict[str, Any]], Awaitable[dict[str, Any]]]
@@ -365,6 +373,8 @@ def extract_item(
     roles: list[str] | None = None,
     uploaded: bool = False,
     replace_item: bool = False,
+    file_size: int | None = None,
+    file_checksum: str | None = None,
 ) -> Any:
     """RQ job: build the item of the raster stored at ``key`` and upsert it (and, for
     an upload, remove its files when it fails for good).
@@ -375,6 +385,7 @@ def extract_item(
     request = ExtractRequest(
         collection_id, key, item_id, datetime, metadata_key, asset_key,
         tuple(roles) if roles is not None else None, uploaded, replace_item,
+        file_size, file_checksum,
     )
     write = _upload_writer(request) if uploaded else _store_item
 

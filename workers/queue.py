@@ -20,6 +20,7 @@ from rq import Queue, Retry
 from rq.serializers import JSONSerializer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from catalog.checksums import is_multihash
 from catalog.errors import InvalidInput, InvalidStorageKey
 from catalog.jobs import JobRecord, create_job, mark_failed
 from catalog.stac.common import check_id
@@ -64,6 +65,8 @@ class ExtractRequest:
     upload's raster and sidecar), and removes them when it fails for good, so a refused
     upload leaves nothing in the store. An upload into an item that exists adds or
     replaces its one asset and keeps the rest, unless ``replace_item``.
+    ``file_size`` and ``file_checksum``: the stored file's, computed as it was received
+    (an upload), used for ``file:checksum`` instead of reading the file again.
     """
 
     collection_id: str
@@ -75,6 +78,8 @@ class ExtractRequest:
     roles: tuple[str, ...] | None = None
     uploaded: bool = False
     replace_item: bool = False
+    file_size: int | None = None
+    file_checksum: str | None = None
 
     def checked(self) -> ExtractRequest:
         """The request with its keys normalized; raises ``InvalidInput`` subclasses for
@@ -94,6 +99,11 @@ class ExtractRequest:
             if not all(isinstance(role, str) and role.strip() for role in roles):
                 raise InvalidInput("asset roles must be non-empty strings")
             roles = tuple(roles)
+        if (self.file_size is None) != (self.file_checksum is None) or (
+            self.file_checksum is not None
+            and not (is_multihash(self.file_checksum) and isinstance(self.file_size, int))
+        ):
+            raise InvalidInput("a file's checksum needs its size, as a multihash")
         return replace(
             self, key=check_key(self.key), metadata_key=metadata, roles=roles
         )

@@ -4,19 +4,23 @@ real RQ worker turns it into a searchable item."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import sys
 import tempfile
 import uuid
 from collections.abc import AsyncIterator
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
+import blake3
 import pytest
 import rasterio
 from rasterio.warp import transform_bounds
+from sqlalchemy import text
 
+from catalog.search.lookup import get_item
 from stacql.settings import WorkerSettings
 from tests.graphql_api.conftest import TEST_REDIS_URL, GraphQL, admin_key, app_settings
 from tests.graphql_api.test_mutations import CREATE, UPSERT, a_collection, an_item
@@ -34,11 +38,14 @@ JOB = """query($id: ID!) { job(id: $id) { status error result
          assets { key roles mediaType } } } }"""
 
 
-async def run_worker_burst(database_url: str, storage: Path, queue: str) -> None:
-    """``stacql worker --burst`` on ``queue``: it works until the queue is empty."""
+async def run_worker_burst(
+    database_url: str, storage: Path, queue: str, **settings: str
+) -> None:
+    """``stacql worker --burst`` on ``queue``: it works until the queue is empty;
+    ``settings`` are more environment variables (``STACQL_WORKERS_CHECKSUM=...``)."""
     env = {
         **os.environ, "STACQL_DATABASE_URL": database_url, "STACQL_REDIS_URL": TEST_REDIS_URL,
-        "STACQL_STORAGE_URL": str(storage),
+        "STACQL_STORAGE_URL": str(storage), **settings,
     }
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "stacql.cli", "worker", "--burst", "--queue", queue,
@@ -61,6 +68,21 @@ async def upload_gql(
     headers = {"X-API-Key": await admin_key(scratch_sessions)}
     async with app_client(settings, headers) as (app, client):
         yield GraphQL(app, client), queue, storage
+
+
+@pytest.fixture(params=["sha2-256", "blake3"])
+async def checksum_gql(
+    request: pytest.FixtureRequest, scratch_url: str, scratch_sessions, tmp_path: Path
+) -> AsyncIterator[tuple[GraphQL, str, Path, str]]:
+    """``upload_gql`` with uploads hashed by each hash function ``file:checksum`` can use."""
+    queue = f"test-uploads-{uuid.uuid4().hex[:8]}"
+    storage = tmp_path / "assets"
+    settings = app_settings(scratch_url, storage).model_copy(
+        update={"workers": WorkerSettings(queues=[queue], checksum=request.param)}
+    )
+    headers = {"X-API-Key": await admin_key(scratch_sessions)}
+    async with app_client(settings, headers) as (app, client):
+        yield GraphQL(app, client), queue, storage, request.param
 
 
 async def upload(gql: GraphQL, files: dict[str, Path], **variables: Any) -> dict[str, Any]:
@@ -328,3 +350,35 @@ async def test_an_upload_into_an_existing_item_adds_its_asset_unless_told_to_rep
     assert {"tiles", "preview"} & set(hrefs) == kept
     assert hrefs["data"].startswith("http://") and "file:" not in hrefs["data"]
     assert (item["property"] == "a COG from elsewhere") is not replace
+
+
+def _multihash(data: bytes, algorithm: str) -> str:
+    """hashlib's SHA-256 or the blake3 package's digest, with its multihash header."""
+    if algorithm == "blake3":
+        return "1e20" + blake3.blake3(data).hexdigest()
+    return "1220" + hashlib.sha256(data).hexdigest()
+
+
+async def test_an_uploads_checksum_is_hashed_as_it_is_received(
+    checksum_gql: tuple[GraphQL, str, Path, str], scratch_url: str, scratch_sessions
+) -> None:
+    gql, queue, storage, algorithm = checksum_gql
+    await gql.data(CREATE, stac=a_collection("rasters"))
+    byte = RASTERS / "rasterio/byte.tif"
+    body = await upload(gql, {"file": byte}, collectionId="rasters", when="2020-05-01T00:00:00Z")
+    job_id = body["data"]["uploadAsset"]["id"]
+    expected = _multihash(byte.read_bytes(), algorithm)
+    async with scratch_sessions() as session:
+        params = (await session.execute(
+            text("SELECT params FROM jobs WHERE id = :id"), {"id": job_id}
+        )).scalar_one()
+    # Hashed by the API as the file came in: the job carries it, the worker reads no more.
+    assert (params["file_checksum"], params["file_size"]) == (expected, byte.stat().st_size)
+    await run_worker_burst(scratch_url, storage, queue, STACQL_WORKERS_CHECKSUM=algorithm)
+    async with scratch_sessions() as session:
+        item = await get_item(session, "rasters", "byte")
+    original = item["assets"]["original"]  # the upload, kept beside its COG
+    assert original["file:checksum"] == expected
+    assert original["file:size"] == byte.stat().st_size
+    cog = storage / "rasters/byte" / PurePosixPath(item["assets"]["data"]["href"]).name
+    assert item["assets"]["data"]["file:checksum"] == _multihash(cog.read_bytes(), algorithm)

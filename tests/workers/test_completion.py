@@ -32,16 +32,10 @@ from tests.support.access import admin_key
 from tests.support.paths import RASTERS
 from tests.workers.conftest import TEST_REDIS_URL, run_with_sessions
 from tests.workers.test_jobs import NAIP_FGDC, NAIP_TIF, job_row, upload, work
-from workers import create_queue
 from workers.completion import completion_request, merge_extracted
 from workers.queue import COMPLETE_FUNCTION, COMPLETE_KIND, CompleteItemRequest, submit_job
 
 BYTE = RASTERS / "rasterio/byte.tif"
-
-
-@pytest.fixture
-def queue(redis_conn: Redis) -> Queue:
-    return create_queue(redis_conn, "stacql-test")
 
 
 def stub_item(href: str, **asset: Any) -> dict[str, Any]:

@@ -21,17 +21,12 @@ from catalog.jobs import JobRecord, get_job, mark_started
 from tests.support.paths import RASTERS, REPO, STAC_DATA
 from tests.workers.conftest import TEST_REDIS_URL, run_with_sessions
 from tests.workers.test_jobs import NAIP_FGDC, NAIP_TIF, WHEN, items, job_row, work
-from workers import create_queue, enqueue_ingest_catalog
+from workers import enqueue_ingest_catalog
 from workers import jobs as jobs_module
 from workers.jobs import record_step
 
 PLANET = STAC_DATA / "stactools/planet-disaster/collection.json"
 NAIP_ITEMS = STAC_DATA / "pgstac/planetary-computer/data/naip/items.ndjson"
-
-
-@pytest.fixture
-def queue(redis_conn: Redis) -> Queue:
-    return create_queue(redis_conn, "stacql-test")
 
 
 def stacql(database_url: str, store_root: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -6,7 +6,6 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import pytest
 from redis import Redis
 from rq import Queue
 from sqlalchemy import Engine, text
@@ -19,7 +18,6 @@ from workers import (
     RetryPolicy,
     StacqlSimpleWorker,
     WorkerConfig,
-    create_queue,
     enqueue_extract,
     run_worker,
 )
@@ -59,11 +57,6 @@ def job_row(url: str, job: JobRecord) -> JobRecord:
 def items(engine: Engine) -> list[tuple[str, str]]:
     with engine.connect() as conn:
         return [tuple(r) for r in conn.execute(text("SELECT collection_id, id FROM items"))]
-
-
-@pytest.fixture
-def queue(redis_conn: Redis) -> Queue:
-    return create_queue(redis_conn, "stacql-test")
 
 
 def test_extract_job_stores_the_item_and_finishes(

@@ -37,13 +37,7 @@ from workers import (
     RetryPolicy,
     StacqlSimpleWorker,
     WorkerConfig,
-    create_queue,
 )
-
-
-@pytest.fixture
-def queue(redis_conn: Redis) -> Queue:
-    return create_queue(redis_conn, "stacql-test")
 
 
 @pytest.fixture(scope="session")

@@ -12,8 +12,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-from redis import Redis
 from rq import Queue
 from sqlalchemy import Engine, text
 
@@ -23,15 +21,9 @@ from catalog.storage import LocalAssetStore
 from tests.support.paths import RASTERS, REPO
 from tests.workers.conftest import TEST_REDIS_URL
 from tests.workers.test_jobs import NAIP_FGDC, NAIP_TIF, items
-from workers import create_queue
 from workers.watch import RasterWatcher, WatchPlan
 
 COG = RASTERS / "rio-tiler/cog.tif"
-
-
-@pytest.fixture
-def queue(redis_conn: Redis) -> Queue:
-    return create_queue(redis_conn, "stacql-test")
 
 
 def drop(source: Path, target: Path) -> None:

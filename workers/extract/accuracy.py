@@ -1,6 +1,7 @@
 """How far the reduced-resolution footprint is from the one every pixel gives.
 
-The default footprint comes from a decimated read (:mod:`.sample`); the reference is a
+The default footprint comes from a decimated read (:mod:`.sample`), read again finer
+where its outline says it may be wrong (:mod:`.refine`); the reference is a
 full scan of every pixel (:func:`.scan.scan_onto`) max-pooled onto the same grid and
 traced on cells of the same size, so what differs is only what decimation misses or
 adds. The measure is the geodesic area of their symmetric difference over the
@@ -16,13 +17,9 @@ from rasterio.io import DatasetReaderBase
 
 from workers.extract.footprint import footprint_from_grid
 from workers.extract.georef import georeference
+from workers.extract.refine import reduced_grid
 from workers.extract.sample import read_sample
-from workers.extract.scan import (
-    DEFAULT_GRID_SIZE,
-    grid_from_sample,
-    sampled_grid_geometry,
-    scan_onto,
-)
+from workers.extract.scan import DEFAULT_GRID_SIZE, sampled_grid_geometry, scan_onto
 
 _GEOD = pyproj.Geod(ellps="WGS84")
 
@@ -39,9 +36,7 @@ def footprint_error(
     extraction does (``InvalidRaster``, ``UnreadableRaster``)."""
     georef = georeference(ds)
     sample = read_sample(ds, max(read_size, grid_size))
-    reduced = footprint_from_grid(
-        georef, grid_from_sample(sample.valid, ds.width, ds.height, grid_size)
-    )
+    reduced = footprint_from_grid(georef, reduced_grid(ds, sample, grid_size))
     geometry = sampled_grid_geometry(ds.width, ds.height, sample.shape, grid_size)
     full = footprint_from_grid(georef, scan_onto(ds, geometry), cell=reduced["cell"])
     a = shapely.geometry.shape(reduced["geometry"])

@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import blake3
+from catalog.checksums import CHECKSUMS, Multihash, is_multihash
 
 FILE_SCHEMA = "https://stac-extensions.github.io/file/v2.1.0/schema.json"
-
-# Multihash headers (https://multiformats.io/multihash/): function code, digest length.
-SHA2_256_MULTIHASH = "1220"  # sha2-256 (0x12), 32 bytes
-BLAKE3_MULTIHASH = "1e20"  # blake3 (0x1e), 32 bytes
-CHECKSUMS = ("sha2-256", "blake3")
-"""The hash functions ``file:checksum`` can use: SHA2-256 is what every tool checks
-(``sha256sum``); BLAKE3 is several times faster on large files (``b3sum``)."""
 _CHUNK = 1024 * 1024
 
 
@@ -33,18 +26,15 @@ def multihash(
     """The file's digest as a hex multihash ("1220" + 64 hex digits for SHA2-256,
     "1e20" + 64 for BLAKE3), read in chunks so memory stays bounded; raises
     ``HashingStopped`` once ``stop`` is set."""
-    if algorithm not in CHECKSUMS:
-        raise ValueError(f"unknown checksum {algorithm!r}; one of {', '.join(CHECKSUMS)}")
-    digest: Any = hashlib.sha256() if algorithm == "sha2-256" else blake3.blake3()
-    header = SHA2_256_MULTIHASH if algorithm == "sha2-256" else BLAKE3_MULTIHASH
+    digest = Multihash(algorithm)
     buffer = bytearray(_CHUNK)
     view = memoryview(buffer)
     with path.open("rb", buffering=0) as file:
         while count := file.readinto(buffer):
             if stop is not None and stop.is_set():
                 raise HashingStopped(path.name)
-            digest.update(view[:count])  # both let go of the GIL for large updates
-    return header + digest.hexdigest()
+            digest.update(view[:count])
+    return digest.hexdigest()
 
 
 def file_fields(
@@ -56,13 +46,40 @@ def file_fields(
     return {"file:size": path.stat().st_size, "file:checksum": checksum}
 
 
+@dataclass(frozen=True)
+class KnownChecksum:
+    """A file's size and multihash computed where the file was received (an upload,
+    hashed while it streamed in), so extraction need not read the file again."""
+
+    size: int
+    checksum: str
+
+    def __post_init__(self) -> None:
+        if not is_multihash(self.checksum):
+            raise ValueError(f"not a multihash of {', '.join(CHECKSUMS)}: {self.checksum!r}")
+
+    def fields_of(self, path: Path) -> dict[str, Any] | None:
+        """The file fields of ``path`` when it still has the size this was computed
+        for; None otherwise (another file: hash it again)."""
+        if path.stat().st_size != self.size:
+            return None
+        return {"file:size": self.size, "file:checksum": self.checksum}
+
+
 @contextmanager
 def hashing(
-    path: str | Path, algorithm: str = "sha2-256"
+    path: str | Path, algorithm: str = "sha2-256", known: KnownChecksum | None = None
 ) -> Iterator[Callable[[], dict[str, Any]]]:
     """Compute :func:`file_fields` in a background thread while the caller reads the
     raster (both mostly run outside the GIL: GDAL decoding, SHA-256), and yield the
-    function that waits for them. Leaving early stops the hashing at the next chunk."""
+    function that waits for them. Leaving early stops the hashing at the next chunk.
+
+    With a ``known`` checksum of a file of this size, nothing is read."""
+    path = Path(path)
+    given = known.fields_of(path) if known is not None else None
+    if given is not None:
+        yield lambda: dict(given)
+        return
     stop = threading.Event()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="stacql-hash") as pool:
         future = pool.submit(file_fields, path, stop, algorithm)

@@ -139,8 +139,19 @@ def pixel_footprint(grid: ValidGrid, width: int, height: int) -> BaseGeometry:
 
 def _trace(cells: np.ndarray, cell: tuple[float, float]) -> BaseGeometry:
     scale = Affine.scale(*cell)
-    found = shapes(cells.astype("uint8"), mask=cells, transform=scale)
-    parts = [shapely.geometry.shape(g) for g, _ in found]
+    coords: list[tuple[float, float]] = []
+    ring_of: list[int] = []
+    part_of: list[int] = []
+    for part, (traced, _) in enumerate(shapes(cells.astype("uint8"), mask=cells, transform=scale)):
+        for ring in traced["coordinates"]:
+            coords += ring
+            ring_of += [len(part_of)] * len(ring)
+            part_of.append(part)
+    if not coords:
+        return MultiPolygon()
+    # All rings, then all polygons, built in two vectorized calls (not one per part).
+    rings = shapely.linearrings(np.asarray(coords, dtype=float), indices=ring_of)
+    parts = list(shapely.polygons(rings, indices=part_of))
     # Traced regions are disjoint (they touch at corners at most): no union needed.
     return parts[0] if len(parts) == 1 else MultiPolygon(parts)
 
@@ -294,7 +305,9 @@ def _crosses(ring: list[tuple[float, float]]) -> bool:
 def _valid(parts: list[Polygon]) -> BaseGeometry:
     geometry: BaseGeometry = parts[0] if len(parts) == 1 else MultiPolygon(parts)
     if not geometry.is_valid:
-        repaired = shapely.make_valid(geometry)
+        # Parts that overlap (grown back after simplifying) are unioned: GEOS's
+        # "structure" repair does that, in about half the time of the default.
+        repaired = shapely.make_valid(geometry, method="structure", keep_collapsed=False)
         parts = [p for g in shapely.get_parts(repaired) for p in _polygons(g)]
         if not parts:
             raise InvalidRaster("its footprint collapses to nothing in EPSG:4326")

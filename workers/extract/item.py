@@ -23,6 +23,7 @@ import rasterio
 from rasterio.errors import NotGeoreferencedWarning, RasterioError
 from rasterio.io import DatasetReader, DatasetReaderBase
 
+from catalog.checksums import CHECKSUMS
 from catalog.rasters import DEFAULT_MAX_PIXELS
 from catalog.temporal import format_rfc3339
 from workers.errors import InvalidRaster, UnreadableRaster
@@ -34,18 +35,18 @@ from workers.extract.bands import (
     band_fields,
     eo_bands,
 )
-from workers.extract.files import CHECKSUMS, FILE_SCHEMA, hashing
+from workers.extract.files import FILE_SCHEMA, KnownChecksum, hashing
 from workers.extract.footprint import footprint_from_grid
 from workers.extract.georef import Georeference, georeference
 from workers.extract.integrity import check_blocks
 from workers.extract.media import media_type
 from workers.extract.projection import PROJECTION_SCHEMA, projection_fields_for
 from workers.extract.provider import ProviderMetadata
+from workers.extract.refine import DEFAULT_REFINE_BYTES, reduced_grid
 from workers.extract.sample import Sample, read_sample
 from workers.extract.scan import (
     DEFAULT_GRID_SIZE,
     ValidGrid,
-    grid_from_sample,
     sampled_grid_geometry,
     scan_onto,
 )
@@ -77,8 +78,10 @@ class ExtractOptions:
 
     Statistics, the footprint's validity and the thumbnail come from one read of at
     most ``max(stats_size, grid_size)`` pixels a side (overviews when the file has
-    them); ``full_scan`` decodes every pixel for the footprint instead, which is slower
-    but finds damage anywhere in the file (see :mod:`.integrity`).
+    them); a thin or speckled valid area has its validity read again at full
+    resolution when the raster fits ``refine_bytes`` decoded (see :mod:`.refine`);
+    ``full_scan`` decodes every pixel for the footprint instead, which is slower but
+    finds damage anywhere in the file (see :mod:`.integrity`).
     """
 
     grid_size: int = DEFAULT_GRID_SIZE
@@ -88,6 +91,9 @@ class ExtractOptions:
     gdal_env: Mapping[str, Any] = field(default_factory=lambda: DEFAULT_GDAL_ENV)
     full_scan: bool = False
     checksum: str = "sha2-256"
+    # Decoded bytes the validity of a thin or speckled footprint may be read again in,
+    # finer (see .refine); 0: never.
+    refine_bytes: int = DEFAULT_REFINE_BYTES
 
     def __post_init__(self) -> None:
         if self.checksum not in CHECKSUMS:
@@ -207,7 +213,7 @@ def _valid_grid(ds: DatasetReaderBase, sample: Sample, options: ExtractOptions) 
     asked, or when the sample shows no valid pixel (only a full scan tells a sparse
     raster, with data in a few full-resolution blocks, from an empty one)."""
     if not options.full_scan:
-        grid = grid_from_sample(sample.valid, ds.width, ds.height, options.grid_size)
+        grid = reduced_grid(ds, sample, options.grid_size, options.refine_bytes)
         if grid.cells.any():
             return grid
     # The same cells as from the sample, so both footprints compare cell for cell.
@@ -223,7 +229,7 @@ def _read(
     if ds.count == 0:
         raise InvalidRaster(f"it has no raster bands{_subdatasets(ds)}")
     georef = georeference(ds)
-    check_blocks(ds, path.stat().st_size)
+    check_blocks(ds, path.stat().st_size, path)
     display = tuple(display_bands(ds)) if thumbnail else ()
     sample = read_sample(ds, max(options.stats_size, options.grid_size), display)
     return georef, sample, _valid_grid(ds, sample, options)
@@ -271,12 +277,15 @@ def extract(
     asset_href: str | None = None,
     thumbnail: bool = False,
     options: ExtractOptions | None = None,
+    known_checksum: KnownChecksum | None = None,
 ) -> Extraction:
     """Open a local raster once and build its STAC item (and thumbnail, if asked).
 
     ``href`` is a local path or ``file://`` URI; ``asset_href`` is what the data asset
     points to (default: ``href``). The item id is ``item_id``, else the provider's id,
     else derived from the file name, so the same file always gives the same id.
+    ``known_checksum``: the file's size and checksum as computed where it was received
+    (an upload); used instead of hashing the file when the size still matches.
 
     Raises ``UnreadableRaster`` (GDAL cannot open or decode it), ``InvalidRaster`` (no
     bands, no georeferencing, not on Earth, no valid pixel, bands the provider does not
@@ -286,7 +295,9 @@ def extract(
     provider = provider_metadata or ProviderMetadata()
     path = local_path(href)
     try:
-        with open_raster(path, options) as ds, hashing(path, options.checksum) as file_info:
+        with open_raster(path, options) as ds, hashing(
+            path, options.checksum, known_checksum
+        ) as file_info:
             read = _read(ds, path, options, thumbnail)
             item = _item(
                 ds, path, collection_id, item_id, datetime, provider,

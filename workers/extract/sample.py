@@ -17,6 +17,7 @@ because asking GDAL for a nodata mask reads the pixels a second time.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -110,6 +111,32 @@ def _band_valid(
     return ds.read_masks(index, out_shape=values.shape) > 0
 
 
+def _read_bands(
+    ds: DatasetReaderBase, shape: tuple[int, int]
+) -> Iterator[tuple[int, np.ndarray, np.ndarray | None, np.ndarray | None]]:
+    """(index, values, band validity or None, per-dataset mask or None) of every band
+    read at ``shape``, one band at a time."""
+    shared: np.ndarray | None = None  # a per-dataset mask, read once for all bands
+    try:
+        if any(MaskFlags.per_dataset in f for f in ds.mask_flag_enums):
+            shared = ds.read_masks(1, out_shape=shape) > 0
+        for index in ds.indexes:
+            values = ds.read(index, out_shape=shape)
+            yield index, values, _band_valid(ds, index, values, shared), shared
+    except (RasterioError, MemoryError) as exc:
+        raise UnreadableRaster(f"reading its pixels failed: {exc}") from exc
+
+
+def _combine(dataset: np.ndarray, valid: np.ndarray | None, shared: np.ndarray | None) -> None:
+    """Add a band's validity to the dataset's, in place."""
+    if shared is not None:
+        dataset[...] = shared  # an alpha band's own mask says nothing
+    elif valid is None:
+        dataset[...] = True
+    else:
+        dataset |= valid
+
+
 def read_sample(
     ds: DatasetReaderBase, max_size: int, display: tuple[int, ...] = ()
 ) -> Sample:
@@ -120,22 +147,18 @@ def read_sample(
     """
     shape = sample_shape(ds.width, ds.height, max_size)
     sample = Sample(shape, np.zeros(shape, dtype=bool))
-    shared: np.ndarray | None = None  # a per-dataset mask, read once for all bands
-    try:
-        if any(MaskFlags.per_dataset in f for f in ds.mask_flag_enums):
-            shared = ds.read_masks(1, out_shape=shape) > 0
-        for index in ds.indexes:
-            values = ds.read(index, out_shape=shape)
-            valid = _band_valid(ds, index, values, shared)
-            sample.statistics.append(statistics(values, valid))
-            if shared is not None:
-                sample.valid = shared  # an alpha band's own mask says nothing
-            elif valid is None:
-                sample.valid[...] = True
-            else:
-                sample.valid |= valid
-            if index in display:
-                sample.display[index] = values
-    except (RasterioError, MemoryError) as exc:
-        raise UnreadableRaster(f"reading its pixels failed: {exc}") from exc
+    for index, values, valid, shared in _read_bands(ds, shape):
+        sample.statistics.append(statistics(values, valid))
+        _combine(sample.valid, valid, shared)
+        if index in display:
+            sample.display[index] = values
     return sample
+
+
+def read_validity(ds: DatasetReaderBase, shape: tuple[int, int]) -> np.ndarray:
+    """The dataset's validity read at ``shape`` (rows, cols), decided as
+    :func:`read_sample` decides it, without statistics."""
+    valid = np.zeros(shape, dtype=bool)
+    for _, _, band, shared in _read_bands(ds, shape):
+        _combine(valid, band, shared)
+    return valid

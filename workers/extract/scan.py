@@ -147,12 +147,47 @@ def grid_from_sample(
     return ValidGrid(cells, factor, estimate, geometry.cell)
 
 
-def _cell_runs(count: int, size: float, cells: int) -> tuple[np.ndarray, np.ndarray]:
-    """For ``count`` pixels in cells of ``size`` pixels: where each run of pixels of one
-    cell starts, and that cell (a pixel belongs to the cell its centre is in)."""
-    index = np.minimum(((np.arange(count) + 0.5) / size).astype(int), cells - 1)
+def _cell_runs(
+    count: int, pixel: float, size: float, cells: int, offset: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """For ``count`` pixels of ``pixel`` full-resolution pixels each, the first at
+    ``offset``, in cells of ``size`` full-resolution pixels: where each run of pixels of
+    one cell starts, and that cell (a pixel belongs to the cell its centre is in)."""
+    centres = (np.arange(offset, offset + count) + 0.5) * pixel
+    index = np.minimum((centres / size).astype(int), cells - 1)
     starts = np.flatnonzero(np.diff(index, prepend=-1))
     return starts, index[starts]
+
+
+def _or_runs(mask: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """OR the rows of ``mask`` in runs starting at ``starts``: one gather of whole rows
+    per position in a run, several times faster than ``np.logical_or.reduceat``."""
+    ends = np.append(starts[1:], mask.shape[0])
+    pooled = mask[starts]
+    for k in range(1, int((ends - starts).max())):
+        rows = starts + k
+        inside = rows < ends
+        if inside.all():
+            pooled |= mask[rows]
+        else:
+            pooled[inside] |= mask[rows[inside]]
+    return pooled
+
+
+def pool_onto(
+    cells: np.ndarray, mask: np.ndarray, pixel: tuple[float, float], geometry: GridGeometry,
+    row_off: int = 0,
+) -> None:
+    """OR ``mask`` into ``cells`` (of ``geometry``), in place: its pixels span ``pixel``
+    (width, height) full-resolution pixels, its first row is row ``row_off`` of its own
+    resolution, and each pixel goes to the cell its centre is in."""
+    col_starts, col_cells = _cell_runs(mask.shape[1], pixel[0], geometry.cell[0],
+                                       geometry.shape[1])
+    row_starts, row_cells = _cell_runs(mask.shape[0], pixel[1], geometry.cell[1],
+                                       geometry.shape[0], row_off)
+    by_rows = _or_runs(mask, row_starts)
+    pooled = _or_runs(np.ascontiguousarray(by_rows.T), col_starts).T
+    cells[np.ix_(row_cells, col_cells)] |= pooled
 
 
 def scan_onto(ds: DatasetReaderBase, geometry: GridGeometry) -> ValidGrid:
@@ -164,17 +199,11 @@ def scan_onto(ds: DatasetReaderBase, geometry: GridGeometry) -> ValidGrid:
     if ds.count == 0:
         raise InvalidRaster("it has no raster bands")
     cells = np.zeros(geometry.shape, dtype=bool)
-    col_starts, col_cells = _cell_runs(ds.width, geometry.cell[0], geometry.shape[1])
     valid = 0
     for window in _row_bands(ds, 1):
         mask = _read_band(ds, window)
         valid += int(np.count_nonzero(mask))
-        rows = np.arange(window.row_off, window.row_off + window.height)
-        row_index = np.minimum(((rows + 0.5) / geometry.cell[1]).astype(int), geometry.shape[0] - 1)
-        row_starts = np.flatnonzero(np.diff(row_index, prepend=-1))
-        pooled = np.logical_or.reduceat(mask, row_starts, axis=0)
-        pooled = np.logical_or.reduceat(pooled, col_starts, axis=1)
-        cells[np.ix_(row_index[row_starts], col_cells)] |= pooled
+        pool_onto(cells, mask, (1.0, 1.0), geometry, window.row_off)
     if valid == 0:
         raise InvalidRaster("it holds no valid pixel: every value is nodata or masked")
     return ValidGrid(cells, 0, valid, geometry.cell)

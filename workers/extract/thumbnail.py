@@ -4,12 +4,12 @@ the file has one), with invalid pixels transparent."""
 
 from __future__ import annotations
 
-import warnings
+import struct
+import zlib
 
 import numpy as np
 from rasterio.enums import ColorInterp
-from rasterio.errors import NotGeoreferencedWarning
-from rasterio.io import DatasetReaderBase, MemoryFile
+from rasterio.io import DatasetReaderBase
 
 from workers.extract.dtypes import amplitude
 from workers.extract.sample import Sample
@@ -94,13 +94,34 @@ def render_thumbnail(
         bands = list(ds.read(indexes, out_shape=(len(indexes), *shape)))
         valid = ds.dataset_mask(out_shape=shape) > 0
     alpha = np.where(valid, 255, 0).astype("uint8")[np.newaxis]
-    image = np.concatenate([_colours(ds, indexes, bands, valid), alpha])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", NotGeoreferencedWarning)  # a PNG has no CRS
-        with MemoryFile() as memory:
-            with memory.open(
-                driver="PNG", width=shape[1], height=shape[0], count=image.shape[0],
-                dtype="uint8", zlevel=1,  # 4x faster than the default level, 5% larger
-            ) as png:
-                png.write(image)
-            return bytes(memory.read())
+    return encode_png(np.concatenate([_colours(ds, indexes, bands, valid), alpha]))
+
+
+_PNG_COLOUR_TYPES = {2: 4, 4: 6}  # bands -> PNG colour type: grey + alpha, RGBA
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def encode_png(image: np.ndarray) -> bytes:
+    """PNG bytes of a (bands, rows, cols) uint8 image of grey + alpha or RGBA bands.
+
+    Every row carries PNG's "Sub" filter (each byte minus the same channel of the pixel
+    to its left), computed for all rows at once, then zlib at level 1: half the time of
+    GDAL's PNG driver at its level 1 (libpng tries filters row by row), the same size
+    within a few percent.
+    """
+    bands, rows, cols = image.shape
+    pixels = np.ascontiguousarray(np.moveaxis(image, 0, -1)).reshape(rows, cols * bands)
+    filtered = np.empty((rows, 1 + cols * bands), dtype=np.uint8)
+    filtered[:, 0] = 1  # the filter type byte of each row: Sub
+    filtered[:, 1 : 1 + bands] = pixels[:, :bands]
+    filtered[:, 1 + bands :] = pixels[:, bands:] - pixels[:, :-bands]  # wraps mod 256
+    header = struct.pack(">IIBBBBB", cols, rows, 8, _PNG_COLOUR_TYPES[bands], 0, 0, 0)
+    return b"".join((
+        b"\x89PNG\r\n\x1a\n",
+        _png_chunk(b"IHDR", header),
+        _png_chunk(b"IDAT", zlib.compress(filtered.tobytes(), 1)),
+        _png_chunk(b"IEND", b""),
+    ))

@@ -9,9 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
+import shapely
 from rasterio.io import MemoryFile
 from rasterio.shutil import copy as rio_copy
 from rasterio.transform import from_origin
+from rasterio.warp import transform, transform_bounds
 
 from catalog.stac import normalize_items
 from workers.extract import extract
@@ -88,3 +90,20 @@ def test_a_complex_raster_becomes_an_item_with_amplitude_statistics(
     # The thumbnail shows the amplitude: brighter where the modulus is larger.
     amplitude = np.abs(stored[0])
     assert np.corrcoef(grey.ravel(), amplitude.ravel())[0, 1] > 0.9
+
+
+def test_a_complex_rasters_footprint_is_its_grid_as_rasterio_places_it(tmp_path: Path) -> None:
+    path = _write(tmp_path / "slc.tif", "complex64", _values((2, 90, 120)))
+    item = extract(path, "sar", datetime=WHEN).item
+    with rasterio.open(path) as ds:  # every pixel is valid: the footprint is the grid
+        expected = transform_bounds(ds.crs, "EPSG:4326", *ds.bounds, densify_pts=21)
+        # The outline with 21 points an edge (UTM edges curve in longitude/latitude).
+        steps = np.linspace(0, 1, 21)[:-1]
+        cols = np.concatenate([steps * 120, np.full(20, 120), (1 - steps) * 120, np.zeros(20)])
+        rows = np.concatenate([np.zeros(20), steps * 90, np.full(20, 90), (1 - steps) * 90])
+        xs, ys = ds.transform * (cols, rows)
+    assert item["bbox"] == pytest.approx(list(expected), abs=1e-7)
+    lon, lat = transform(ds.crs, "EPSG:4326", xs, ys)
+    outline = shapely.Polygon(zip(lon, lat, strict=True))
+    footprint = shapely.geometry.shape(item["geometry"])
+    assert footprint.symmetric_difference(outline).area / outline.area < 1e-6

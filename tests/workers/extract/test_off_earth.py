@@ -121,3 +121,15 @@ def test_a_raster_whose_valid_pixels_are_all_past_the_limb_is_refused(tmp_path: 
         ds.write(np.where(sky, 7, 0).astype("uint16"), 1)  # 0 is nodata
     with pytest.raises(InvalidRaster, match="none of its valid pixels lies on the Earth"):
         build_item(path, "disks", datetime=WHEN)
+
+
+def test_a_polar_view_past_the_limb_is_an_item_holding_the_pole(tmp_path: Path) -> None:
+    # An orthographic view down on the North Pole: the image's corners lie past the limb.
+    polar = "+proj=ortho +lat_0=90 +lon_0=0 +ellps=WGS84 +units=m +no_defs"
+    item = check_footprint(write_disk(tmp_path / "arctic.tif", polar, 300))
+    west, south, east, north = item["bbox"]
+    assert (west, east, north) == (-180.0, 180.0, 90.0)
+    with rasterio.open(tmp_path / "arctic.tif") as ds:
+        _, lat = pixel_lonlat(ds)
+    assert south == pytest.approx(np.nanmin(lat), abs=1.0)
+    assert shapely.geometry.shape(item["geometry"]).covers(shapely.Point(0, 89.9))
