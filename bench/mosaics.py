@@ -99,7 +99,7 @@ def load_both(items: list[dict]) -> None:
     subprocess.run([stacql, "db", "upgrade"], check=True, env=env, capture_output=True)
     subprocess.run([stacql, "ingest", str(OUT / "mosaic-collection.json"), str(ndjson)],
                    check=True, env=env, capture_output=True)
-    subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", "root", "--if-exists", PGSTAC_DB],
+    subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", "root", "--if-exists", "--force", PGSTAC_DB],
                    check=True)
     subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "root", PGSTAC_DB], check=True)
     pypgstac = str(VENV / "bin" / "pypgstac")
