@@ -12,6 +12,7 @@ from sqlalchemy import (
     ColumnElement,
     CompoundSelect,
     Select,
+    Text,
     and_,
     cast,
     false,
@@ -114,11 +115,10 @@ def _one_of(column: ColumnElement, values: Sequence[str]) -> ColumnElement:
 
 
 def item_text() -> ColumnElement:
-    """The text free-text search reads in an item: its title, description and keywords."""
-    props = items.c.properties
-    return func.concat_ws(
-        " ", props["title"].astext, props["description"].astext, props["keywords"].astext
-    )
+    """The text free-text search reads in an item: its title, description and keywords
+    (their JSON text), lowercased; NULL when it has none of them. The very expression of
+    the trigram index of migration 0010, so ``LIKE '%term%'`` is answered from it."""
+    return func.stacql_item_text(items.c.properties, type_=Text)
 
 
 def _sort_value(key: SortField, value: Any) -> ColumnElement:
