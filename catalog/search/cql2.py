@@ -37,7 +37,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from catalog.db.models import UNINDEXED_PROPERTIES, indexed_properties
 from catalog.errors import InvalidFilter, InvalidInput
 from catalog.geometry import bbox_polygon, parse_bbox, parse_search_area
-from catalog.search.fields import Field, items, resolve_field
+from catalog.search.fields import Field, items, property_value, resolve_field
 from catalog.stac.common import dumps
 from catalog.temporal import parse_rfc3339
 
@@ -244,7 +244,28 @@ def _comparison(c: Compiler, op: str, args: list[Any]) -> ColumnElement:
     kind = "text" if right.kind == "text" and left.kind != "timestamp" else right.kind
     if kind in ("geometry", "list", "interval"):
         raise InvalidFilter(f"{op} cannot compare {right.kind} values")
-    return _COMPARATORS[op](coerce(left, kind), coerce(right, kind))
+    compared = _COMPARATORS[op](coerce(left, kind), coerce(right, kind))
+    if left.kind == "json" and kind == "numeric" and op in _JSON_BOUNDS and c.negations == 0:
+        return and_(compared, *_JSON_BOUNDS[op](property_value(left.field), right.value))
+    return compared
+
+
+def _json_number(value: int | float) -> ColumnElement:
+    return cast(literal(dumps(value)), JSONB)
+
+
+# In JSONB's order, numbers sit between strings (and null) and booleans, and compare as
+# numbers: a number property above (below) X is a JSONB value above (below) X and below
+# false. These bounds are implied by the typed comparison, so adding them changes no
+# result where no NOT encloses them (see ``_comparison``), and they are index ranges on a
+# declared property index (catalog.search.property_indexes).
+_JSON_FALSE = literal_column("'false'::jsonb")
+_JSON_BOUNDS: dict[str, Callable[[ColumnElement, Any], list[ColumnElement]]] = {
+    "<": lambda v, x: [v < _json_number(x)],
+    "<=": lambda v, x: [v <= _json_number(x)],
+    ">": lambda v, x: [v > _json_number(x), v < _JSON_FALSE],
+    ">=": lambda v, x: [v >= _json_number(x), v < _JSON_FALSE],
+}
 
 
 def _logical(c: Compiler, op: str, args: list[Any]) -> ColumnElement:
@@ -283,7 +304,15 @@ def _between(c: Compiler, op: str, args: list[Any]) -> ColumnElement:
     kind = low.kind
     if kind not in ("numeric", "timestamp") or high.kind != kind:
         raise InvalidFilter("between needs two numeric or two timestamp bounds")
-    return coerce(value, kind).between(low.sql, high.sql)
+    between = coerce(value, kind).between(low.sql, high.sql)
+    if value.kind == "json" and kind == "numeric" and c.negations == 0:
+        # Bounds implied by the typed test, as for comparisons (see _JSON_BOUNDS).
+        json_value = property_value(value.field)
+        return and_(
+            between, json_value >= _json_number(low.value),
+            json_value <= _json_number(high.value),
+        )
+    return between
 
 
 def _in(c: Compiler, op: str, args: list[Any]) -> ColumnElement:
