@@ -213,6 +213,22 @@ def _page_query(
     return union_all(*(part(split) for split in splits)).order_by(*order).limit(limit)
 
 
+def page_statement(
+    request: SearchRequest, columns: Sequence[ColumnElement]
+) -> Select | CompoundSelect:
+    """The one statement :func:`search_rows` sends for a page of ``request`` (one row more
+    than the page, to tell whether another follows). Raises ``InvalidCursor``."""
+    sort = with_tie_break(request.sortby)
+    cursor = decode_cursor(request.token, sort) if request.token else None
+    forward = cursor is None or cursor.direction == "next"
+    clauses = where_clauses(request)
+    if cursor is not None:
+        clauses.append(_after(sort, cursor.values, forward))
+    return _page_query(
+        columns, sort, forward, clauses, request.limit + 1, time_splits(request.datetime)
+    )
+
+
 def _row_values(row: Any, sort: Sequence[SortField]) -> tuple[Any, ...]:
     return tuple(row[f"k{i}"] for i in range(len(sort)))
 
@@ -266,12 +282,7 @@ async def search_rows(
     sort = with_tie_break(request.sortby)
     cursor = decode_cursor(request.token, sort) if request.token else None
     forward = cursor is None or cursor.direction == "next"
-    clauses = where_clauses(request)
-    if cursor is not None:
-        clauses.append(_after(sort, cursor.values, forward))
-    query = _page_query(
-        columns, sort, forward, clauses, request.limit + 1, time_splits(request.datetime)
-    )
+    query = page_statement(request, columns)
     with translate_db_errors():
         rows = (await session.execute(query)).mappings().all()
     more = len(rows) > request.limit

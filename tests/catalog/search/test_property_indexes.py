@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from catalog.errors import InvalidInput, UnknownCollection
 from catalog.search import build_search, search
-from catalog.search.engine import _page_query, time_splits, where_clauses
+from catalog.search.engine import _page_query, page_statement, where_clauses
 from catalog.search.fields import items
 from catalog.search.property_indexes import (
     create_property_index,
@@ -68,11 +68,7 @@ async def _all_pages(sessions, **params: Any) -> list[Key]:
 
 
 async def _plan(sessions, **params: Any) -> str:
-    request = build_search(**params)
-    query = _page_query(
-        [items.c.id], with_tie_break(request.sortby), True, where_clauses(request),
-        request.limit + 1, time_splits(request.datetime),
-    )
+    query = page_statement(build_search(**params), [items.c.id])
     sql = str(query.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
     async with sessions() as session, session.begin():
         # Few rows: without this the planner rightly prefers reading the whole table.
