@@ -45,7 +45,8 @@ from typing import Any
 
 import psycopg
 from sqlalchemy import text
-from sqlalchemy.dialects import postgresql
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import ClauseElement, Executable
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # run as a script: make the catalog importable
@@ -204,7 +205,8 @@ def run_mix(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
     )
     ours_port, peer_port = free_port(), free_port()
     ours_env = {"STACQL_DATABASE_URL": _url(args.database)}
-    peer_env = {"PGHOST": "127.0.0.1", "PGUSER": "root", "PGDATABASE": args.peer_database,
+    peer_env = {"PGHOST": "127.0.0.1", "PGPORT": "5432", "PGUSER": "root",
+                "PGDATABASE": args.peer_database,
                 "PGPASSWORD": "trust", "STAC_FASTAPI_TITLE": "peer"}
     with tempfile.TemporaryDirectory() as empty:  # the peer reads ./.env: run it elsewhere
         peer_command = ["env", "-C", empty, *_peer_command(peer_port, args.workers)]
@@ -235,12 +237,23 @@ def _request_params(kind: str, body: dict[str, Any] | None) -> dict[str, Any]:
     return params
 
 
+class _ExplainAnalyze(Executable, ClauseElement):
+    """``EXPLAIN (ANALYZE, FORMAT JSON)`` of a statement, its parameters bound as ours."""
+
+    inherit_cache = False
+
+    def __init__(self, statement: Any) -> None:
+        self.statement = statement
+
+
+@compiles(_ExplainAnalyze, "postgresql")
+def _compile_explain(element: _ExplainAnalyze, compiler: Any, **kw: Any) -> str:
+    return "EXPLAIN (ANALYZE, FORMAT JSON) " + compiler.process(element.statement, **kw)
+
+
 async def _explain(session: Any, statement: Any) -> float:
-    sql = str(statement.compile(dialect=postgresql.dialect(),
-                                compile_kwargs={"literal_binds": True}))
-    rows = await session.execute(text(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}"))
-    plan = rows.scalar_one()
-    plan = plan[0] if isinstance(plan, list) else json.loads(plan)[0]
+    plan = (await session.execute(_ExplainAnalyze(statement))).scalar_one()
+    plan = (json.loads(plan) if isinstance(plan, str | bytes) else plan)[0]
     return plan["Planning Time"] + plan["Execution Time"]
 
 
