@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -12,9 +15,11 @@ from sqlalchemy import select, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from catalog.ingest import load_path
 from catalog.search import build_search, search
-from catalog.search.engine import where_clauses
+from catalog.search.engine import page_statement, where_clauses
 from catalog.search.fields import items
+from tests.support.paths import SHARED
 from tests.support.reference import Key
 
 
@@ -83,3 +88,37 @@ async def test_free_text_plan_uses_the_trigram_index(loaded_sessions) -> None:
         await session.execute(text("SET LOCAL enable_seqscan = off"))
         plan = "\n".join(row[0] for row in await session.execute(text(f"EXPLAIN {sql}")))
     assert "items_text_trgm" in plan, plan
+
+
+async def test_a_catalog_without_text_is_searched_in_the_index_not_by_date(
+    scratch_sessions, tmp_path
+) -> None:
+    """The default order walks the datetime index; without statistics of the searched
+    text, the planner took that walk (testing every item) for a term found nowhere."""
+    items_file, collection = tmp_path / "items.ndjson", tmp_path / "collection.json"
+    subprocess.run(
+        [sys.executable, str(SHARED / "peer" / "gen_items.py"), "--n", "3000",
+         "--out", str(items_file), "--collection-out", str(collection)],
+        check=True, capture_output=True,
+    )
+    for path in (collection, items_file):
+        assert (await load_path(scratch_sessions, path)).ok
+    async with scratch_sessions() as session:
+        await session.execute(text("ANALYZE items"))
+        await session.commit()
+        query = page_statement(build_search(q="naip"), [items.c.id])
+        sql = str(query.compile(dialect=postgresql.dialect(),
+                                compile_kwargs={"literal_binds": True}))
+        plan = (await session.execute(text(f"EXPLAIN (FORMAT JSON) {sql}"))).scalar_one()
+    scans = list(_index_scans(plan[0]["Plan"]))
+    # Statistics of the text: the planner expects no match (over 3,000 items it would
+    # still use the index without them, expecting 120; over 100,000 it walked by date).
+    assert [name for name, _ in scans] == ["items_text_trgm"], plan
+    assert scans[0][1] <= 1, plan
+
+
+def _index_scans(node: dict[str, Any]) -> Iterator[tuple[str, float]]:
+    if "Index Name" in node:
+        yield node["Index Name"], node["Plan Rows"]
+    for child in node.get("Plans", ()):
+        yield from _index_scans(child)

@@ -12,6 +12,12 @@ The function yields NULL, not '', for an item with none of the three members: th
 is partial on ``IS NOT NULL`` (implied by the strict LIKE of every search), so items
 without text (most of a large imagery catalog) cost no index entry at all.
 
+The planner has no statistics of a partial index's expression over the rows outside it:
+it took ``LIKE '%naip%'`` for a common match and walked the datetime index of the default
+order, testing every item (1.1 s over 100,000 items with no text at all, instead of
+0.5 ms from the index). Extended statistics on the expression (``items_text_stats``) tell
+it how many items have text, so a term matching few items is looked up in the index.
+
 Built CONCURRENTLY: writes to ``items`` go on while it is built.
 
 Revision ID: 0010_item_text_index
@@ -39,6 +45,10 @@ def upgrade() -> None:
         $$
         """
     )
+    op.execute(
+        "CREATE STATISTICS IF NOT EXISTS items_text_stats "
+        "ON (stacql_item_text(properties)) FROM items"
+    )
     with op.get_context().autocommit_block():
         op.execute(
             "CREATE INDEX CONCURRENTLY IF NOT EXISTS items_text_trgm ON items "
@@ -49,4 +59,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.execute("DROP INDEX IF EXISTS items_text_trgm")
+    op.execute("DROP STATISTICS IF EXISTS items_text_stats")
     op.execute("DROP FUNCTION IF EXISTS stacql_item_text(jsonb)")
