@@ -260,8 +260,8 @@ def _json_number(value: int | float) -> ColumnElement:
 # comparison: it is an index range on a declared property index
 # (catalog.search.property_indexes), and the planner estimates it from that index's
 # statistics (the range added to the typed comparison, the two estimated as
-# independent, made it expect five times too few matches over 100,000 items). Below X has no such range: no JSONB value lies between
-# every string and every number.
+# independent, made it expect five times too few matches over 100,000 items). Below X
+# has no such range: no JSONB value lies between every string and every number.
 _JSON_FALSE = literal_column("'false'::jsonb")
 _JSON_RANGES: dict[str, Callable[[ColumnElement, Any], list[ColumnElement]]] = {
     ">": lambda v, x: [v > _json_number(x), v < _JSON_FALSE],
