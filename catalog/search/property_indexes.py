@@ -27,7 +27,9 @@ from catalog.search.fields import CORE_FIELDS, canonical_name
 
 MAX_NAME_LENGTH = 256
 _PREFIX = "items_prop_"
-# Identifiers and literals are quoted by PostgreSQL's format(), never by us.
+# Identifiers and literals are quoted by PostgreSQL's format(), never by us. The
+# subscript form is the one SQLAlchemy writes for a JSONB key on PostgreSQL 14 and later;
+# the planner matches `properties -> 'k'` to neither it nor back.
 _CATALOG_WIDE = (
     "CREATE INDEX CONCURRENTLY %I ON items "
     "((coalesce(properties[%L], 'null'::jsonb)), collection_id, id)"
