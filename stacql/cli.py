@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
-from stacql.cli_access import collections_app, keys_app
+from stacql.cli_access import collections_app, keys_app, run_with_engine
 
 # Commands import what they need when they run (SQLAlchemy, Alembic, shapely, pydantic
 # settings take a second to import): `stacql --help` only builds the command tree.
@@ -49,6 +49,36 @@ def db_current() -> None:
     from stacql.settings import Settings
 
     typer.echo(current_revision(Settings().database.url) or "none")
+
+
+@db_app.command("index-property")
+def db_index_property(
+    name: Annotated[str, typer.Argument(help="An item property, e.g. eo:cloud_cover")],
+    collection: Annotated[
+        str | None, typer.Option(help="Index it in this collection only")
+    ] = None,
+    drop: Annotated[bool, typer.Option("--drop", help="Drop the index instead")] = False,
+) -> None:
+    """Index a property for sortby and range filters (built without blocking writes)."""
+    from catalog.search.property_indexes import create_property_index, drop_property_index
+
+    if drop:
+        dropped = run_with_engine(lambda e: drop_property_index(e, name, collection))
+        console.print("dropped" if dropped else "no such property index")
+        return
+    index = run_with_engine(lambda e: create_property_index(e, name, collection))
+    console.print(f"{index.index_name}: {index.property} in "
+                  f"{index.collection_id or 'every collection'}")
+
+
+@db_app.command("property-indexes")
+def db_property_indexes() -> None:
+    """List the declared property indexes (an invalid one is rebuilt by index-property)."""
+    from catalog.search.property_indexes import list_property_indexes
+
+    for index in run_with_engine(list_property_indexes):
+        typer.echo(f"{index.property}\t{index.collection_id or '*'}\t{index.index_name}"
+                   f"\t{'valid' if index.valid else 'INVALID'}")
 
 
 async def _ingest(

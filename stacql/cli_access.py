@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 
 if TYPE_CHECKING:  # imported when a command runs: `stacql --help` stays fast
-    from sqlalchemy.ext.asyncio import AsyncSession
+    from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 keys_app = typer.Typer(help="API keys (only a salted hash of each token is stored).",
                        no_args_is_help=True, rich_markup_mode=None)
@@ -19,20 +19,20 @@ console = Console(stderr=True)
 T = TypeVar("T")
 
 
-def _run(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    """Run ``work`` in one committed transaction; a catalog error exits with status 1."""
+def run_with_engine(work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
+    """Run ``work`` on an engine of the configured database; a catalog error exits with
+    status 1."""
 
     import asyncio
 
-    from catalog.db import create_engine, create_sessionmaker
+    from catalog.db import create_engine
     from catalog.errors import CatalogError
     from stacql.settings import Settings
 
     async def main() -> T:
         engine = create_engine(Settings().database.url, pool_size=1)
         try:
-            async with create_sessionmaker(engine)() as session, session.begin():
-                return await work(session)
+            return await work(engine)
         finally:
             await engine.dispose()
 
@@ -41,6 +41,17 @@ def _run(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
     except CatalogError as exc:
         console.print(f"[red]{exc.code}:[/red] {exc.message}")
         raise typer.Exit(1) from exc
+
+
+def _run(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run ``work`` in one committed transaction; a catalog error exits with status 1."""
+    from catalog.db import create_sessionmaker
+
+    async def in_transaction(engine: AsyncEngine) -> T:
+        async with create_sessionmaker(engine)() as session, session.begin():
+            return await work(session)
+
+    return run_with_engine(in_transaction)
 
 
 @keys_app.command("create")

@@ -12,6 +12,7 @@ from sqlalchemy import (
     ColumnElement,
     CompoundSelect,
     Select,
+    Text,
     and_,
     cast,
     false,
@@ -114,11 +115,10 @@ def _one_of(column: ColumnElement, values: Sequence[str]) -> ColumnElement:
 
 
 def item_text() -> ColumnElement:
-    """The text free-text search reads in an item: its title, description and keywords."""
-    props = items.c.properties
-    return func.concat_ws(
-        " ", props["title"].astext, props["description"].astext, props["keywords"].astext
-    )
+    """The text free-text search reads in an item: its title, description and keywords
+    (their JSON text), lowercased; NULL when it has none of them. The very expression of
+    the trigram index of migration 0010, so ``LIKE '%term%'`` is answered from it."""
+    return func.stacql_item_text(items.c.properties, type_=Text)
 
 
 def _sort_value(key: SortField, value: Any) -> ColumnElement:
@@ -213,6 +213,22 @@ def _page_query(
     return union_all(*(part(split) for split in splits)).order_by(*order).limit(limit)
 
 
+def page_statement(
+    request: SearchRequest, columns: Sequence[ColumnElement]
+) -> Select | CompoundSelect:
+    """The one statement :func:`search_rows` sends for a page of ``request`` (one row more
+    than the page, to tell whether another follows). Raises ``InvalidCursor``."""
+    sort = with_tie_break(request.sortby)
+    cursor = decode_cursor(request.token, sort) if request.token else None
+    forward = cursor is None or cursor.direction == "next"
+    clauses = where_clauses(request)
+    if cursor is not None:
+        clauses.append(_after(sort, cursor.values, forward))
+    return _page_query(
+        columns, sort, forward, clauses, request.limit + 1, time_splits(request.datetime)
+    )
+
+
 def _row_values(row: Any, sort: Sequence[SortField]) -> tuple[Any, ...]:
     return tuple(row[f"k{i}"] for i in range(len(sort)))
 
@@ -266,12 +282,7 @@ async def search_rows(
     sort = with_tie_break(request.sortby)
     cursor = decode_cursor(request.token, sort) if request.token else None
     forward = cursor is None or cursor.direction == "next"
-    clauses = where_clauses(request)
-    if cursor is not None:
-        clauses.append(_after(sort, cursor.values, forward))
-    query = _page_query(
-        columns, sort, forward, clauses, request.limit + 1, time_splits(request.datetime)
-    )
+    query = page_statement(request, columns)
     with translate_db_errors():
         rows = (await session.execute(query)).mappings().all()
     more = len(rows) > request.limit

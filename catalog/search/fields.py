@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlalchemy import ColumnElement, literal_column
+from sqlalchemy import ColumnElement, func, literal_column
 
 from catalog.db.models import Item
 
@@ -53,3 +53,10 @@ def resolve_field(name: str) -> Field:
         kind, column = CORE_FIELDS[canonical]
         return Field(canonical, kind, column)
     return Field(canonical, "json", items.c.properties[canonical])
+
+
+def property_value(field: Field) -> ColumnElement:
+    """A property as sorted and range-indexed: its JSON value, JSON null when missing
+    (never SQL NULL). The expression of the property indexes operators declare
+    (``catalog.search.property_indexes``), repeated exactly so the planner uses them."""
+    return func.coalesce(field.sql, JSON_NULL)

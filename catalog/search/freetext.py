@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, false, func, or_
+from sqlalchemy import ColumnElement, false, or_
 
 from catalog.errors import InvalidInput
 
@@ -41,7 +41,8 @@ def _escaped(term: str) -> str:
 
 
 def text_match(document: ColumnElement, terms: Sequence[str]) -> ColumnElement:
-    """``document`` (SQL text) contains any of ``terms``, ignoring case."""
+    """``document`` (SQL text, already lowercased) contains any of ``terms`` (lowercased
+    by :func:`parse_terms`)."""
     if not terms:
         return false()
-    return or_(*(func.lower(document).like(f"%{_escaped(t)}%") for t in terms))
+    return or_(*(document.like(f"%{_escaped(t)}%") for t in terms))

@@ -6,10 +6,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, func
+from sqlalchemy import ColumnElement
 
 from catalog.errors import InvalidSortBy
-from catalog.search.fields import CORE_FIELDS, JSON_NULL, canonical_name, resolve_field
+from catalog.search.fields import CORE_FIELDS, canonical_name, property_value, resolve_field
 
 Direction = Literal["asc", "desc"]
 
@@ -85,5 +85,5 @@ def sort_expression(key: SortField) -> ColumnElement:
     """The SQL value ordered on; missing properties sort as JSON null, never SQL NULL."""
     field = resolve_field(key.field)
     if field.is_property:
-        return func.coalesce(field.sql, JSON_NULL)
+        return property_value(field)
     return field.sql

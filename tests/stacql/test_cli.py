@@ -108,3 +108,23 @@ def test_every_command_has_help() -> None:
         shown = subprocess.run([sys.executable, "-m", "stacql.cli", *command.split(), "--help"],
                                capture_output=True, text=True, cwd=REPO)
         assert shown.returncode == 0 and "Usage" in shown.stdout, (command, shown.stderr)
+
+
+async def test_property_indexes_are_declared_listed_and_dropped(
+    scratch_url: str, scratch_sessions
+) -> None:
+    assert stacql(scratch_url, "ingest", str(PLANET)).returncode == 0
+    collection = "planet-disaster-data"
+    made = stacql(scratch_url, "db", "index-property", "gsd", "--collection", collection)
+    assert made.returncode == 0, made.stderr
+    listed = stacql(scratch_url, "db", "property-indexes").stdout.split("\t")
+    assert listed[:2] == ["gsd", collection] and listed[3].strip() == "valid"
+    async with scratch_sessions() as session:
+        found = await session.execute(text("SELECT to_regclass(:n)::text"), {"n": listed[2]})
+        assert found.scalar() == listed[2]
+    dropped = stacql(scratch_url, "db", "index-property", "gsd", "--collection", collection,
+                     "--drop")
+    assert dropped.returncode == 0
+    assert stacql(scratch_url, "db", "property-indexes").stdout == ""
+    refused = stacql(scratch_url, "db", "index-property", "datetime")
+    assert refused.returncode == 1 and "INVALID_INPUT" in refused.stderr
