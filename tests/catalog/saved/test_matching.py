@@ -97,7 +97,8 @@ async def test_an_item_changed_again_is_notified_again_and_an_unchanged_one_is_n
     await _write(naip_sessions, docs)
     await _match_all(naip_sessions)
     await _write(naip_sessions, docs)  # the same documents: nothing changes
-    changed = {**docs[0], "properties": {**docs[0]["properties"], "gsd": docs[0]["properties"]["gsd"] * 2}}
+    properties = docs[0]["properties"]
+    changed = {**docs[0], "properties": {**properties, "gsd": properties["gsd"] * 2}}
     await _write(naip_sessions, [changed])
     await _match_all(naip_sessions)
     assert sorted(await _notified(naip_sessions, search.id)) == sorted(
