@@ -8,6 +8,7 @@ import orjson
 
 from catalog.errors import InvalidSavedSearch
 from catalog.search import build_search
+from catalog.search.engine import where_clauses
 from catalog.search.request import SearchRequest
 
 SAVED_FIELDS = frozenset(
@@ -62,5 +63,6 @@ def check_search_body(body: Any) -> dict[str, Any]:
         raise InvalidSavedSearch(
             f"the search must be under {MAX_BODY_BYTES} bytes of JSON without NUL characters"
         )
-    search_request(body, frozenset())
+    # Operators and properties are only checked when the filter is compiled to SQL.
+    where_clauses(search_request(body, frozenset()))
     return body
