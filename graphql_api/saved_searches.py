@@ -85,9 +85,11 @@ class SavedSearchUpdateInput:
 @strawberry.type(description="One webhook notice of a saved search and its delivery.")
 class SavedSearchDelivery:
     id: strawberry.ID
-    status: str = strawberry.field(description="pending, delivered or failed (given up).")
+    status: str = strawberry.field(
+        description="pending, delivered, failed (given up) or cancelled (webhook removed)."
+    )
     attempts: int
-    items: JSON = strawberry.field(description="The items reported: collection, id, changedAt.")
+    items: JSON = strawberry.field(description="The items reported: collection, id, changed_at.")
     created_at: datetime
     next_attempt_at: datetime | None
     delivered_at: datetime | None

@@ -238,6 +238,10 @@ class MatchTrigger(threading.Thread):
                         await asyncio.to_thread(enqueue_match, self.queue)
                 except (CatalogError, RedisError) as exc:
                     log.warning("saved-search match trigger: %s", exc)
+                except Exception:
+                    # A dead thread would stop every notice of this worker until it is
+                    # restarted: log the fault and look again at the next tick.
+                    log.exception("saved-search match trigger failed")
         finally:
             await engine.dispose()
 

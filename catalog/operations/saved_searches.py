@@ -28,6 +28,7 @@ from catalog.saved.records import (
     owner_of,
 )
 from catalog.saved.store import (
+    cancel_pending_notices,
     delete_saved_search,
     insert_saved_search,
     list_notices,
@@ -131,7 +132,10 @@ class SavedSearchOperations:
         async with self.sessions() as session, session.begin():
             if not values:
                 return await owned_saved_search(session, owner, key)
-            return await update_saved_search(session, owner, key, values)
+            record = await update_saved_search(session, owner, key, values)
+            if changes.remove_webhook:
+                await cancel_pending_notices(session, key)
+            return record
 
     async def delete(self, principal: Principal, search_id: str) -> None:
         """Delete the caller's saved search; its pending notices are never sent."""

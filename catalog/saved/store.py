@@ -117,6 +117,17 @@ async def delete_saved_search(session: AsyncSession, owner: str, search_id: uuid
         raise SavedSearchNotFound(f"no saved search {str(search_id)!r}")
 
 
+async def cancel_pending_notices(session: AsyncSession, search_id: uuid.UUID) -> None:
+    """Mark the notices of a saved search still waiting ``cancelled`` (its webhook was
+    removed: they will never be sent)."""
+    with translate_db_errors():
+        await session.execute(
+            update(notices)
+            .where(notices.c.saved_search_id == search_id, notices.c.status == "pending")
+            .values(status="cancelled")
+        )
+
+
 async def list_notices(
     session: AsyncSession, search_id: uuid.UUID, limit: int = 100, before: int | None = None
 ) -> list[NoticeRecord]:
