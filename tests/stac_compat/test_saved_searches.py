@@ -17,6 +17,7 @@ from catalog.access import create_key
 from stacql.settings import DatabaseSettings, Settings
 from tests.support.app_client import app_client
 from tests.support.paths import STAC_DATA
+from tests.support.tokens import bearer
 
 NAIP = STAC_DATA / "pgstac/planetary-computer/data/naip"
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -153,3 +154,20 @@ async def test_the_feed_lists_the_latest_matching_items_as_atom(
     updated = [e.find(f"{ATOM}updated").text for e in entries]
     assert updated == sorted(updated, reverse=True)
     assert feed.find(f"{ATOM}title").text == "mine"
+
+
+async def test_bearer_tokens_own_saved_searches_by_subject(
+    scratch_url: str, scratch_sessions: Any, signer: tuple[Any, Any]
+) -> None:
+    settings = Settings(database=DatabaseSettings(url=scratch_url))
+    settings.auth.jwks = str(signer[1])
+    erin = {"Authorization": bearer(signer[0], "stacql:read", sub="erin")}
+    frank = {"Authorization": bearer(signer[0], "stacql:read", sub="frank")}
+    erin_again = {"Authorization": bearer(signer[0], "stacql:read", sub="erin")}
+    async with app_client(settings) as (_, client):
+        created = await client.post(
+            "/saved-searches", json={"name": "e", "search": {}}, headers=erin
+        )
+        path = f"/saved-searches/{created.json()['id']}"
+        assert (await client.get(path, headers=frank)).status_code == 404
+        assert (await client.get(path, headers=erin_again)).json()["name"] == "e"
