@@ -35,7 +35,7 @@ from catalog.errors import CatalogError
 from catalog.saved import (
     SIGNATURE_HEADER,
     DueNotice,
-    lock_saved_search,
+    delivery_lock,
     match_changes,
     next_notice,
     notice_payload,
@@ -166,39 +166,45 @@ async def post_notice(
 async def _deliver_one(
     sessions: Sessions, client: httpx.AsyncClient, notify: NotifyConfig, search_id: uuid.UUID
 ) -> float | None:
-    """Send the next due notice. Returns None when there is nothing to send now, 0 to
-    go on, or the seconds after which to look again."""
-    async with sessions() as session, session.begin():
-        if not await lock_saved_search(session, search_id):
-            return BUSY_RETRY_SECONDS
+    """Send the next due notice (the caller holds the search's delivery lock). Returns
+    None when there is nothing to send now, 0 to go on, or the seconds after which to
+    look again."""
+    async with sessions() as session:
         due = await next_notice(session, search_id)
         if due is None:
             return None
         if due.wait > 0:
             return due.wait
         body = orjson.dumps(await notice_payload(session, due))
-        result = await post_notice(client, notify, due, body)
+    result = await post_notice(client, notify, due, body)
+    async with sessions() as session, session.begin():
         if result.ok:
             await record_delivered(session, due.notice.id, result.status or 0)
             return 0.0
         delay = await record_failure(session, due, result.status, result.error or "", notify.retry)
-        log.info("notice %s of saved search %s: %s", due.notice.id, search_id, result.error)
-        return 0.0 if delay is None else delay
+    log.info("notice %s of saved search %s: %s", due.notice.id, search_id, result.error)
+    return 0.0 if delay is None else delay
 
 
 async def _deliver(config: WorkerConfig, search_id: uuid.UUID) -> float | None:
     notify = config.notify
     timeout = httpx.Timeout(notify.timeout)
-    async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
-
-        async def work(sessions: Sessions) -> float | None:
+    engine = create_engine(config.database_url, pool_size=2)
+    sessions = create_sessionmaker(engine)
+    try:
+        async with (
+            httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client,
+            delivery_lock(engine, search_id) as locked,
+        ):
+            if not locked:
+                return BUSY_RETRY_SECONDS
             for _ in range(NOTICES_PER_JOB):
                 wait = await _deliver_one(sessions, client, notify, search_id)
                 if wait is None or wait > 0:
                     return wait
             return 0.0
-
-        return await _with_sessions(config, work)
+    finally:
+        await engine.dispose()
 
 
 def deliver_saved_search(saved_search_id: str) -> str:

@@ -5,7 +5,7 @@ from catalog.saved.body import SAVED_FIELDS, check_search_body, search_request
 from catalog.saved.delivery import (
     DueNotice,
     RetryPolicy,
-    lock_saved_search,
+    delivery_lock,
     next_notice,
     notice_payload,
     record_delivered,
@@ -35,8 +35,8 @@ __all__ = [
     "SavedSearchRecord",
     "atom_feed",
     "check_search_body",
+    "delivery_lock",
     "latest_matches",
-    "lock_saved_search",
     "match_changes",
     "new_secret",
     "next_notice",

@@ -2,19 +2,21 @@
 next, what it says, and how its attempt went.
 
 Notices of one saved search go out one at a time in id order: a notice is not sent
-before the ones ahead of it are delivered or given up. A transaction-scoped advisory
-lock per saved search keeps two workers from sending the same search's notices.
+before the ones ahead of it are delivered or given up. An advisory lock per saved search
+(``delivery_lock``) keeps two workers from sending the same search's notices.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, tuple_, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from catalog.db.errors import translate_db_errors
 from catalog.saved.records import NoticeRecord, SavedSearchRecord
@@ -53,12 +55,27 @@ class DueNotice:
         return max(0.0, (self.notice.next_attempt_at - self.now).total_seconds())
 
 
-async def lock_saved_search(session: AsyncSession, search_id: uuid.UUID) -> bool:
-    """Take the delivery lock of a saved search for the current transaction; False when
-    another transaction holds it."""
+@asynccontextmanager
+async def delivery_lock(engine: AsyncEngine, search_id: uuid.UUID) -> AsyncIterator[bool]:
+    """Hold the delivery lock of a saved search (True) while the context is open, or
+    yield False when another worker holds it. A session-level advisory lock on a
+    connection of its own: no transaction stays open while receivers answer, so slow
+    webhooks never hold table locks."""
     key = func.hashtextextended(str(search_id), 0)
     with translate_db_errors():
-        return bool((await session.execute(select(func.pg_try_advisory_xact_lock(key)))).scalar())
+        connection = await engine.connect()
+    try:
+        with translate_db_errors():
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
+            lock = await connection.execute(select(func.pg_try_advisory_lock(key)))
+            locked = bool(lock.scalar())
+        yield locked
+        if locked:
+            with translate_db_errors():
+                await connection.execute(select(func.pg_advisory_unlock(key)))
+    finally:
+        # Closing the connection ends its session, which releases the lock anyway.
+        await connection.close()
 
 
 async def next_notice(session: AsyncSession, search_id: uuid.UUID) -> DueNotice | None:

@@ -91,10 +91,15 @@ def _signature_ok(call: dict[str, Any], secret: str) -> bool:
 
 
 @pytest.fixture
-def notify_db(catalog_db: str, sync_engine: Engine, redis_conn: Redis) -> str:
+def notify_db(catalog_db: str, sync_engine: Engine, redis_conn: Redis) -> Iterator[str]:
+    """The scratch catalog without saved searches, before and after the test (a webhook
+    left behind would queue the writes of later tests)."""
+    forget = text("TRUNCATE saved_searches, saved_search_changes CASCADE")
     with sync_engine.begin() as conn:
-        conn.execute(text("TRUNCATE saved_searches, saved_search_changes CASCADE"))
-    return catalog_db
+        conn.execute(forget)
+    yield catalog_db
+    with sync_engine.begin() as conn:
+        conn.execute(forget)
 
 
 @pytest.fixture

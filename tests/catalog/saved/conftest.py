@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
@@ -26,12 +27,18 @@ def owner(name: str, scope: str = "write") -> Principal:
     return Principal(scope, None, f"token of {name!r}", subject=name)
 
 
+FORGET = text("TRUNCATE saved_searches, saved_search_changes CASCADE")
+
+
 @pytest.fixture
 async def naip_sessions(
     scratch_sessions: async_sessionmaker[AsyncSession],
-) -> async_sessionmaker[AsyncSession]:
-    """An empty catalog with the NAIP collection and no saved searches nor changes."""
+) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """An empty catalog with the NAIP collection and no saved searches nor changes
+    (none left behind either: a webhook would queue the writes of later tests)."""
     async with scratch_sessions() as session, session.begin():
-        await session.execute(text("TRUNCATE saved_searches, saved_search_changes CASCADE"))
+        await session.execute(FORGET)
         await upsert_collection(session, orjson.loads((NAIP / "collection.json").read_bytes()))
-    return scratch_sessions
+    yield scratch_sessions
+    async with scratch_sessions() as session, session.begin():
+        await session.execute(FORGET)
