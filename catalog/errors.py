@@ -93,6 +93,19 @@ class ItemNotFound(NotFound):
     code = "ITEM_NOT_FOUND"
 
 
+class SavedSearchNotFound(NotFound):
+    """No saved search with that id belongs to the caller (another owner's is not shown
+    to exist)."""
+
+    code = "SAVED_SEARCH_NOT_FOUND"
+
+
+class InvalidSavedSearch(InvalidInput):
+    """A saved search's name, search body or webhook URL is malformed."""
+
+    code = "INVALID_SAVED_SEARCH"
+
+
 class Unauthorized(CatalogError):
     """The credentials are missing where they are required, malformed, unknown, revoked
     or expired."""
@@ -104,6 +117,13 @@ class Forbidden(CatalogError):
     """The caller is known but may not do this."""
 
     code = "FORBIDDEN"
+
+
+class WebhookNotAllowed(Forbidden):
+    """A webhook URL the fetch policy refuses (a private or loopback address, a host
+    outside the allowed list, a scheme other than http(s))."""
+
+    code = "WEBHOOK_NOT_ALLOWED"
 
 
 class Conflict(CatalogError):

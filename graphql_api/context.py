@@ -23,7 +23,7 @@ from catalog.access import (
 )
 from catalog.assets import AssetUrls
 from catalog.jobs import JobRecord
-from catalog.operations import AssetOperations
+from catalog.operations import AssetOperations, SavedSearchOperations
 from catalog.storage import AssetStore
 from graphql_api.events import ItemEvents
 from graphql_api.loaders import Loaders
@@ -87,6 +87,7 @@ class Services:
     after_item_write: ItemWritten | None = None
     checksum: str = "sha2-256"
     """The hash function of an upload's ``file:checksum`` (``catalog.checksums``)."""
+    saved_searches: SavedSearchOperations | None = None
 
 
 def _header(source: Any, name: str) -> str | None:

@@ -7,12 +7,18 @@ from pathlib import Path
 import strawberry
 from strawberry.extensions import MaxTokensLimiter
 from strawberry.schema.config import StrawberryConfig
+from strawberry.tools import merge_types
 
 from graphql_api.context import Limits
 from graphql_api.errors import ErrorCodes
 from graphql_api.limits import DocumentLimits
 from graphql_api.mutations import Mutation
 from graphql_api.queries import Query
+from graphql_api.saved_searches import (
+    SavedSearchMutation,
+    SavedSearchQuery,
+    SavedSearchSubscription,
+)
 from graphql_api.scalars import SCALARS
 from graphql_api.subscriptions import Subscription
 
@@ -24,9 +30,9 @@ def create_schema(limits: Limits | None = None) -> strawberry.Schema:
     masked errors."""
     limits = limits or Limits()
     return strawberry.Schema(
-        query=Query,
-        mutation=Mutation,
-        subscription=Subscription,
+        query=merge_types("Query", (Query, SavedSearchQuery)),
+        mutation=merge_types("Mutation", (Mutation, SavedSearchMutation)),
+        subscription=merge_types("Subscription", (Subscription, SavedSearchSubscription)),
         config=StrawberryConfig(scalar_map=SCALARS),
         extensions=[
             lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),

@@ -12,6 +12,7 @@ import strawberry
 from catalog.jobs import get_job, job_uuid
 from catalog.search.changes import changed_items, database_now
 from catalog.search.render import item_parts
+from catalog.search.request import SearchRequest
 from graphql_api.events import ITEMS_CHANNEL, JOBS_CHANNEL, wait_for
 from graphql_api.inputs import BboxArg, DatetimeRange, FilterArg, PropertyCondition
 from graphql_api.item_search import item_request
@@ -82,22 +83,29 @@ class Subscription:
             collections=collections, bbox=bbox,
             intersects=intersects, datetime=datetime, filter=filter, where=where,
         )
-        columns = item_parts(item_parts_of(info.selected_fields[0].selections))
-        sessions = info.context.services.sessions
-        async with sessions() as session:
-            since = await database_now(session)
-        seen: dict[tuple[str, str], Any] = {}
-        async with _queue(info, ITEMS_CHANNEL) as queue:
-            while True:
-                await _pause(queue)
-                async with sessions() as session:
-                    rows = await changed_items(session, request, since - LOOKBACK, columns)
-                for row in rows:
-                    key = (row["collection"], row["id"])
-                    if seen.get(key) == row["changed_at"]:
-                        continue
-                    seen[key] = row["changed_at"]
-                    since = max(since, row["changed_at"])
-                    yield Item(_row=dict(row))
-                horizon = since - 2 * LOOKBACK
-                seen = {k: v for k, v in seen.items() if v >= horizon}
+        async for item in follow_items(info, request):
+            yield item
+
+
+async def follow_items(info: Info, request: SearchRequest) -> AsyncGenerator[Item, None]:
+    """Items matching ``request`` created or updated from now on, each change once, as
+    they are committed (``itemsAdded`` and ``savedSearchItems``)."""
+    columns = item_parts(item_parts_of(info.selected_fields[0].selections))
+    sessions = info.context.services.sessions
+    async with sessions() as session:
+        since = await database_now(session)
+    seen: dict[tuple[str, str], Any] = {}
+    async with _queue(info, ITEMS_CHANNEL) as queue:
+        while True:
+            await _pause(queue)
+            async with sessions() as session:
+                rows = await changed_items(session, request, since - LOOKBACK, columns)
+            for row in rows:
+                key = (row["collection"], row["id"])
+                if seen.get(key) == row["changed_at"]:
+                    continue
+                seen[key] = row["changed_at"]
+                since = max(since, row["changed_at"])
+                yield Item(_row=dict(row))
+            horizon = since - 2 * LOOKBACK
+            seen = {k: v for k, v in seen.items() if v >= horizon}

@@ -19,14 +19,16 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from catalog.access import FetchPolicy, JwtSettings, JwtVerifier
 from catalog.db import create_engine, create_read_sessionmaker, create_sessionmaker
 from catalog.jobs import JobRecord
-from catalog.operations import AssetOperations, TileOperations
+from catalog.operations import AssetOperations, SavedSearchOperations, TileOperations
 from catalog.search.count import CountBudget
 from catalog.storage import AssetStore, create_asset_store
 from graphql_api import ItemEvents, Limits, Services, UploadedRaster, create_graphql_router
 from graphql_api.body_limit import BodySizeLimit
 from stac_compat import create_stac_api
 from stac_compat.middleware import JsonBodyGuard
+from stac_compat.saved_searches import create_saved_search_router
 from stac_compat.transactions import ItemHook
+from stacql.notify import saved_search_operations
 from stacql.public_url import PublicUrl
 from stacql.settings import Settings
 from workers import create_queue
@@ -77,6 +79,7 @@ def graphql_services(
     store: AssetStore,
     verifier: JwtVerifier | None = None,
     assets: AssetOperations | None = None,
+    saved_searches: SavedSearchOperations | None = None,
 ) -> Services:
     """What the GraphQL API needs, wired to the asset store and the RQ queue."""
 
@@ -107,6 +110,7 @@ def graphql_services(
         submit_ingest=submit_ingest,
         events=events,
         assets=assets,
+        saved_searches=saved_searches,
         # The same write has the same effect from either API.
         after_item_write=_completion_hook(sessions, queue, store),
         checksum=settings.workers.checksum,
@@ -161,6 +165,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     read_sessions = create_read_sessionmaker(engine)
     assets = asset_operations(settings, sessions, store, read_sessions)
     verifier = jwt_verifier(settings)
+    saved_searches = saved_search_operations(settings, sessions, read_sessions)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -180,12 +185,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.include_router(
         create_graphql_router(
-            graphql_services(settings, sessions, events, queue, store, verifier, assets)
+            graphql_services(
+                settings, sessions, events, queue, store, verifier, assets, saved_searches
+            )
         ),
         prefix=GRAPHQL_PATH,
         include_in_schema=False,
     )
     app.mount(BROWSER_PATH, browser_app(settings.browser.dir), name="browser")
+    app.include_router(create_saved_search_router(saved_searches))
     create_stac_api(
         app, sessions, max_limit=settings.api.max_limit,
         count_budget=CountBudget(settings.api.count_budget_ms, settings.api.count_max_rows),

@@ -295,6 +295,7 @@ def worker(
     burst: Annotated[bool, typer.Option(help="Stop when the queues are empty")] = False,
 ) -> None:
     """Run an RQ worker: raster extraction and ingest jobs, state kept in the jobs table."""
+    from stacql.notify import notify_config
     from stacql.settings import Settings
     from workers import WorkerConfig, run_worker
     from workers.extract import SAFE_DRIVERS, ExtractOptions
@@ -314,6 +315,7 @@ def worker(
         database_url=settings.database.url, storage_url=settings.storage.url,
         storage_options=settings.storage.options, extract=extract,
         convert_to_cog=settings.workers.convert_to_cog,
+        notify=notify_config(settings),
     )
     run_worker(
         settings.redis.url, settings.database.url, settings.storage.url, queues, burst=burst,

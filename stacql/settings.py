@@ -111,6 +111,20 @@ class FetchSettings(BaseModel):
     local_roots: list[str] = []
 
 
+class NotifySettings(BaseModel):
+    """Webhook notices of saved searches (sent by the workers; target URLs obey the fetch
+    settings: set ``STACQL_FETCH_ALLOW_PRIVATE`` to reach private or loopback hosts)."""
+
+    # Seconds before each retry of a failed delivery; the last one repeats.
+    retry_intervals: list[float] = Field([5, 30, 120, 600, 1800], min_length=1)
+    # Attempts in all before a notice is given up (``failed`` in the delivery log).
+    max_attempts: int = Field(8, ge=1)
+    timeout_seconds: float = Field(10.0, gt=0)
+    # How often a `stacql worker` looks for written items to match against saved
+    # searches (0: this worker does not; another one must).
+    poll_seconds: float = Field(1.0, ge=0)
+
+
 class WorkerSettings(BaseModel):
     """RQ workers."""
 
@@ -163,4 +177,5 @@ class Settings(BaseSettings):
     fetch: FetchSettings = FetchSettings()
     ingest: IngestSettings = IngestSettings()
     workers: WorkerSettings = WorkerSettings()
+    notify: NotifySettings = NotifySettings()
     browser: BrowserSettings = BrowserSettings()

@@ -14,6 +14,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
+from catalog.access import FetchPolicy
+from catalog.saved import RetryPolicy as NoticeRetryPolicy
 from workers.extract.item import SAFE_DRIVERS, ExtractOptions
 from workers.providers.processors import ProcessorRegistry, default_registry
 
@@ -32,6 +34,17 @@ class RetryPolicy:
 
 
 @dataclass(frozen=True)
+class NotifyConfig:
+    """Webhook notices: which URLs may be posted to, retries, the request timeout
+    (seconds), and how often the worker looks for written items (0: never)."""
+
+    fetch_policy: FetchPolicy = field(default_factory=FetchPolicy)
+    retry: NoticeRetryPolicy = field(default_factory=NoticeRetryPolicy)
+    timeout: float = 10.0
+    poll_seconds: float = 1.0
+
+
+@dataclass(frozen=True)
 class WorkerConfig:
     """Everything a job needs besides its arguments."""
 
@@ -46,6 +59,7 @@ class WorkerConfig:
     database_pool_size: int = 2
     # Uploads that are not cloud-optimized get a COG beside them (workers.cog).
     convert_to_cog: bool = True
+    notify: NotifyConfig = field(default_factory=NotifyConfig)
 
 
 WORKER_CONFIG: ContextVar[WorkerConfig] = ContextVar("stacql_worker_config")

@@ -15,6 +15,7 @@ from rq.serializers import JSONSerializer
 
 from workers.context import WORKER_CONFIG, WorkerConfig
 from workers.jobs import FINAL_FAILURE
+from workers.notify import MatchTrigger
 from workers.queue import DEFAULT_QUEUE, create_queue
 
 
@@ -79,17 +80,22 @@ def run_worker(
     """Work on ``queues`` until stopped (or, with ``burst``, until they are empty).
 
     Runs RQ's scheduler too, so retries scheduled after transient errors are queued
-    again on time. ``config`` overrides the defaults built from the URLs (processor
-    registry, retry policy, extraction options). Returns RQ's "worked on something".
+    again on time, and (unless ``burst``) a thread that queues a saved-search match pass
+    on the first queue when items were written (``workers.notify``). ``config``
+    overrides the defaults built from the URLs (processor registry, retry policy,
+    extraction options). Returns RQ's "worked on something".
     """
     config = config or WorkerConfig(database_url=database_url, storage_url=storage_url)
     connection = Redis.from_url(redis_url)
+    trigger = None
     try:
-        worker = StacqlWorker(
-            [create_queue(connection, name) for name in queues or (DEFAULT_QUEUE,)],
-            config,
-            connection=connection,
-        )
+        rq_queues = [create_queue(connection, name) for name in queues or (DEFAULT_QUEUE,)]
+        worker = StacqlWorker(rq_queues, config, connection=connection)
+        if not burst and config.notify.poll_seconds > 0:
+            trigger = MatchTrigger(database_url, rq_queues[0], config.notify.poll_seconds)
+            trigger.start()
         return bool(worker.work(burst=burst, with_scheduler=True))
     finally:
+        if trigger is not None:
+            trigger.stop()
         connection.close()

@@ -26,8 +26,9 @@ def check_scope(scope: str) -> str:
 class Principal:
     """The caller: a scope (None when anonymous) and the one collection it is limited to.
 
-    ``key_id`` names the API key it came from (so a revoked key's signed URLs stop), and
-    ``expires_at`` (seconds since the epoch) the end of the credential's life, when known.
+    ``key_id`` names the API key it came from (so a revoked key's signed URLs stop),
+    ``subject`` the ``sub`` of the bearer token it came from, and ``expires_at`` (seconds
+    since the epoch) the end of the credential's life, when known.
     """
 
     scope: str | None = None
@@ -35,6 +36,7 @@ class Principal:
     name: str = "anonymous"
     key_id: str | None = None
     expires_at: float | None = None
+    subject: str | None = None
 
     @property
     def is_anonymous(self) -> bool:

@@ -85,4 +85,5 @@ class JwtVerifier:
             scope, collection if isinstance(collection, str) else None,
             f"token of {claims.get('sub', 'unknown')!r}",
             expires_at=float(claims["exp"]),
+            subject=claims["sub"] if isinstance(claims.get("sub"), str) else None,
         )

@@ -243,3 +243,56 @@ class MosaicSearch(Base):
     id: Mapped[str] = mapped_column(Text, primary_key=True)
     search: Mapped[Any] = mapped_column(JSONB)
     created_at: Mapped[CreatedAt]
+
+
+class SavedSearch(Base):
+    """A STAC search kept by its owner (an API key or a JWT subject), with the private
+    collections it may see and, optionally, a webhook notified of new matches."""
+
+    __tablename__ = "saved_searches"
+    __table_args__ = (Index("saved_searches_owner_idx", "owner", "created_at", "id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    owner: Mapped[str] = mapped_column(Text)
+    name: Mapped[str] = mapped_column(Text)
+    search: Mapped[Json]
+    readable_private: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
+    key_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("api_keys.id", ondelete="CASCADE")
+    )
+    webhook_url: Mapped[str | None] = mapped_column(Text)
+    secret: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[CreatedAt]
+    updated_at: Mapped[CreatedAt]
+
+
+class SavedSearchChange(Base):
+    """An item written while some saved search has a webhook (filled by triggers on
+    ``items``; migration 0015), waiting for the matcher."""
+
+    __tablename__ = "saved_search_changes"
+
+    seq: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    collection_id: Mapped[str] = mapped_column(KeyText)
+    item_id: Mapped[str] = mapped_column(KeyText)
+    changed_at: Mapped[Timestamp]
+
+
+class SavedSearchNotice(Base):
+    """One webhook notice of a saved search: the items it reports and its delivery."""
+
+    __tablename__ = "saved_search_notices"
+    __table_args__ = (Index("saved_search_notices_search_idx", "saved_search_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    saved_search_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("saved_searches.id", ondelete="CASCADE")
+    )
+    items: Mapped[Json]
+    status: Mapped[str] = mapped_column(Text, server_default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    next_attempt_at: Mapped[CreatedAt]
+    last_status: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[CreatedAt]
+    delivered_at: Mapped[Timestamp | None]
