@@ -23,7 +23,7 @@ from catalog.access import (
 )
 from catalog.assets import AssetUrls
 from catalog.jobs import JobRecord
-from catalog.operations import AssetOperations
+from catalog.operations import AssetOperations, ExportOperations
 from catalog.storage import AssetStore
 from graphql_api.events import ItemEvents
 from graphql_api.loaders import Loaders
@@ -81,6 +81,7 @@ class Services:
     fetch_policy: FetchPolicy = field(default_factory=FetchPolicy)
     assets: AssetOperations | None = None
     after_item_write: ItemWritten | None = None
+    exports: ExportOperations | None = None
 
 
 def _header(source: Any, name: str) -> str | None:

@@ -7,9 +7,11 @@ from pathlib import Path
 import strawberry
 from strawberry.extensions import MaxTokensLimiter
 from strawberry.schema.config import StrawberryConfig
+from strawberry.tools import merge_types
 
 from graphql_api.context import Limits
 from graphql_api.errors import ErrorCodes
+from graphql_api.exports import ExportMutation
 from graphql_api.limits import DocumentLimits
 from graphql_api.mutations import Mutation
 from graphql_api.queries import Query
@@ -17,6 +19,7 @@ from graphql_api.scalars import SCALARS
 from graphql_api.subscriptions import Subscription
 
 SDL_PATH = Path(__file__).with_name("schema.graphql")
+MUTATION = merge_types("Mutation", (Mutation, ExportMutation))
 
 
 def create_schema(limits: Limits | None = None) -> strawberry.Schema:
@@ -25,7 +28,7 @@ def create_schema(limits: Limits | None = None) -> strawberry.Schema:
     limits = limits or Limits()
     return strawberry.Schema(
         query=Query,
-        mutation=Mutation,
+        mutation=MUTATION,
         subscription=Subscription,
         config=StrawberryConfig(scalar_map=SCALARS),
         extensions=[

@@ -18,8 +18,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from catalog.access import FetchPolicy, JwtSettings, JwtVerifier
 from catalog.db import create_engine, create_read_sessionmaker, create_sessionmaker
+from catalog.export import ExportSpec
 from catalog.jobs import JobRecord
-from catalog.operations import AssetOperations, TileOperations
+from catalog.operations import AssetOperations, ExportOperations, TileOperations
 from catalog.search.count import CountBudget
 from catalog.storage import AssetStore, create_asset_store
 from graphql_api import ItemEvents, Limits, Services, UploadedRaster, create_graphql_router
@@ -29,7 +30,7 @@ from stac_compat.middleware import JsonBodyGuard
 from stac_compat.transactions import ItemHook
 from stacql.public_url import PublicUrl
 from stacql.settings import Settings
-from workers import create_queue
+from workers import create_queue, enqueue_export
 from workers.completion import enqueue_item_completion
 from workers.queue import ExtractRequest, enqueue_extract, enqueue_ingest_catalog
 
@@ -77,6 +78,7 @@ def graphql_services(
     store: AssetStore,
     verifier: JwtVerifier | None = None,
     assets: AssetOperations | None = None,
+    exports: ExportOperations | None = None,
 ) -> Services:
     """What the GraphQL API needs, wired to the asset store and the RQ queue."""
 
@@ -108,6 +110,23 @@ def graphql_services(
         assets=assets,
         # The same write has the same effect from either API.
         after_item_write=_completion_hook(sessions, queue, store),
+        exports=exports,
+    )
+
+
+def export_operations(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], queue: Queue,
+    store: AssetStore,
+) -> ExportOperations:
+    """Exports of searches, run by the workers of ``queue``, files kept in ``store``."""
+
+    async def submit(spec: ExportSpec) -> JobRecord:
+        return await enqueue_export(sessions, queue, spec)
+
+    return ExportOperations(
+        sessions, store, submit,
+        url_ttl=timedelta(seconds=settings.assets.url_ttl_seconds),
+        sign_object_urls=settings.assets.sign_object_urls,
     )
 
 
@@ -159,6 +178,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     read_sessions = create_read_sessionmaker(engine)
     assets = asset_operations(settings, sessions, store, read_sessions)
     verifier = jwt_verifier(settings)
+    exports = export_operations(settings, sessions, queue, store)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -178,7 +198,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.include_router(
         create_graphql_router(
-            graphql_services(settings, sessions, events, queue, store, verifier, assets)
+            graphql_services(
+                settings, sessions, events, queue, store, verifier, assets, exports
+            )
         ),
         prefix=GRAPHQL_PATH,
         include_in_schema=False,
@@ -195,6 +217,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         tiles=TileOperations(sessions, store, read_sessions),
         trust_forwarded=settings.api.trust_forwarded,
         accel_redirect=settings.assets.accel_redirect,
+        exports=exports,
     )
     app.add_middleware(
         JsonBodyGuard, max_body=settings.api.max_body_bytes, skip_prefixes=(GRAPHQL_PATH,)

@@ -2,6 +2,7 @@
 inputs, enforces access once, and leaves wire formats to the adapters."""
 
 from catalog.operations.assets import AssetOperations
+from catalog.operations.export import ExportOperations
 from catalog.operations.tiles import TileOperations, TileRequest
 
-__all__ = ["AssetOperations", "TileOperations", "TileRequest"]
+__all__ = ["AssetOperations", "ExportOperations", "TileOperations", "TileRequest"]
