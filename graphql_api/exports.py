@@ -1,8 +1,8 @@
 """The ``exportItems`` mutation: a search's items to a stac-geoparquet or ndjson file.
 
 It takes the arguments of the ``items`` query and returns the export's job at once;
-the job's ``result`` names the file (format, items, bytes and, for exports started
-over HTTP, its ``href`` at ``/exports/{id}/file``). The rules are
+the job's ``result`` describes the file (format, media type, items, bytes,
+collections), which its owner downloads at ``/exports/{id}/file``. The rules are
 ``catalog.operations.ExportOperations``'.
 """
 

@@ -27,7 +27,6 @@ from catalog.errors import InvalidInput, InvalidStac
 CHUNK_SIZE = 10_000
 """Items per Arrow batch (and Parquet row group)."""
 METADATA_KEY = b"stac-geoparquet"
-PARQUET_SUFFIXES = (".parquet", ".geoparquet")
 
 
 def ndjson_to_geoparquet(

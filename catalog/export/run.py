@@ -78,8 +78,9 @@ async def export_to_file(
 ) -> ExportResult:
     """Write every item ``spec``'s search matches for its caller to the local file
     ``target``, holding one page of items in memory at a time (and one Arrow chunk
-    while converting to stac-geoparquet). Raises ``InvalidInput`` subclasses for a bad
-    search."""
+    while converting to stac-geoparquet). The file appears whole or not at all (it is
+    written beside ``target``, then renamed). Raises ``InvalidInput`` subclasses for a
+    bad search."""
     file_format = spec.file_format
     report = progress or (lambda _fraction, _message: None)
     request = await asyncio.to_thread(spec.request, page_size)
@@ -87,22 +88,24 @@ async def export_to_file(
         total = await count_matches(session, request)
     # ndjson is written first in either case: the geoparquet conversion reads it twice.
     share = 0.5 if file_format is GEOPARQUET else 1.0
-    ndjson = target if file_format is not GEOPARQUET else target.with_suffix(".ndjson")
-    written, seen = 0, dict[str, None]()
-    with ndjson.open("wb") as out:
-        async for page in item_pages(sessions, request, urls):
-            out.writelines(line for _, line in page)
-            seen.update(dict.fromkeys(collection for collection, _ in page))
-            written += len(page)
-            report(share * min(written / max(total, 1), 1.0), f"{written} of {total} items read")
-    if file_format is GEOPARQUET:
-        try:
-            await _convert(sessions, spec, ndjson, target, (written, list(seen)), report)
-        finally:
-            ndjson.unlink(missing_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".stacql-export-") as folder:
+        ndjson = Path(folder) / "items.ndjson"
+        written, seen = 0, dict[str, None]()
+        with ndjson.open("wb") as out:
+            async for page in item_pages(sessions, request, urls):
+                out.writelines(line for _, line in page)
+                seen.update(dict.fromkeys(collection for collection, _ in page))
+                written += len(page)
+                report(share * min(written / max(total, 1), 1.0),
+                       f"{written} of {total} items read")
+        done = ndjson
+        if file_format is GEOPARQUET:
+            done = Path(folder) / "items.parquet"
+            await _convert(sessions, spec, ndjson, done, (written, list(seen)), report)
+        size = done.stat().st_size
+        done.replace(target)
     return ExportResult(
-        file_format.name, file_format.media_type, written, target.stat().st_size,
-        tuple(seen),
+        file_format.name, file_format.media_type, written, size, tuple(seen)
     )
 
 
