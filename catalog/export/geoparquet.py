@@ -59,6 +59,7 @@ def ndjson_to_geoparquet(
 EMPTY_SCHEMA = pa.schema([
     ("type", pa.string()), ("stac_version", pa.string()), ("id", pa.string()),
     ("geometry", pa.binary()), ("collection", pa.string()),
+    ("datetime", pa.timestamp("us", tz="UTC")),
 ])
 """Columns of an export that matched nothing (no schema can be inferred from no items)."""
 

@@ -65,6 +65,7 @@ class ExportSpec:
     ) -> ExportSpec:
         """The spec of ``principal``'s export; validates the search and the format
         (``InvalidInput`` subclasses) without running anything."""
+        search_arguments(search)  # refuses what is not a search body before dict() does
         spec = cls(
             dict(search), export_format(format).name, owner_of(principal), principal.scope,
             principal.collection_id, base_url,
