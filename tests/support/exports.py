@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +16,18 @@ import shapely.geometry
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from stac_geoparquet.arrow import stac_table_to_items
 
+from catalog.access import create_key
 from catalog.ingest.sources import STRUCTURAL_RELS
 from catalog.search import build_search, search
 from catalog.temporal import parse_rfc3339
+from stacql.settings import (
+    DatabaseSettings,
+    RedisSettings,
+    Settings,
+    StorageSettings,
+    WorkerSettings,
+)
+from tests.support.paths import REPO
 
 DATETIME_FIELDS = frozenset({"datetime", "start_datetime", "end_datetime", "created", "updated"})
 
@@ -71,3 +84,42 @@ def duckdb_rows(path: Path) -> list[tuple[str, str, Any, str]]:
         f"SELECT id, collection, datetime, geometry::BLOB FROM read_parquet('{path}')"
     ).fetchall()
     return [(i, c, d, shapely.from_wkb(bytes(g)).wkb_hex) for i, c, d, g in rows]
+
+
+TEST_REDIS_URL = os.environ.get("STACQL_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def export_settings(database_url: str, storage: Path) -> Settings:
+    """Settings of an app whose jobs go to a queue of their own on the test Redis."""
+    return Settings(
+        database=DatabaseSettings(url=database_url),
+        storage=StorageSettings(url=str(storage)),
+        redis=RedisSettings(url=TEST_REDIS_URL),
+        workers=WorkerSettings(queues=[f"test-exports-{uuid.uuid4().hex[:8]}"]),
+    )
+
+
+async def run_worker_burst(settings: Settings) -> None:
+    """``stacql worker --burst`` for the app of ``settings``: it works until its queue
+    is empty."""
+    env = {
+        **os.environ, "STACQL_DATABASE_URL": settings.database.url,
+        "STACQL_REDIS_URL": settings.redis.url, "STACQL_STORAGE_URL": settings.storage.url,
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "stacql.cli", "worker", "--burst",
+        "--queue", settings.workers.queues[0], cwd=REPO, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await asyncio.wait_for(process.communicate(), timeout=300)
+    assert process.returncode == 0, output.decode(errors="replace")
+
+
+async def key_of(
+    sessions: async_sessionmaker[AsyncSession], name: str, scope: str,
+    collection_id: str | None = None,
+) -> str:
+    """The token of a new API key."""
+    async with sessions() as session, session.begin():
+        _, token = await create_key(session, name, scope, collection_id)
+    return token
