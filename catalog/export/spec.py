@@ -9,6 +9,7 @@ from typing import Any
 from catalog.access.principal import Principal
 from catalog.errors import InvalidInput
 from catalog.export.formats import ExportFormat, export_format
+from catalog.search.engine import where_clauses
 from catalog.search.request import MAX_LIMIT, SearchRequest, build_search
 
 SEARCH_FIELDS = {
@@ -70,7 +71,8 @@ class ExportSpec:
             dict(search), export_format(format).name, owner_of(principal), principal.scope,
             principal.collection_id, base_url,
         )
-        spec.request(1)
+        # Compiled too: a filter that parses may still name an operator that no SQL has.
+        where_clauses(spec.request(1))
         return spec
 
     @classmethod

@@ -154,6 +154,7 @@ async def test_an_export_that_matches_nothing_is_an_empty_file(
     ("search", "file_format", "error"),
     [
         ({"filter": "naip:state = "}, "geoparquet", InvalidFilter),
+        ({"filter": {"op": "no-such-op", "args": []}}, "geoparquet", InvalidFilter),
         ({"colections": ["naip"]}, "geoparquet", InvalidInput),
         ({"collections": ["naip"]}, "shapefile", InvalidInput),
         ([1, 2], "ndjson", InvalidInput),
