@@ -4,31 +4,26 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from typing import Any
 
-import orjson
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from catalog.assets import AssetUrls
-from catalog.ingest.sources import STRUCTURAL_RELS
 from catalog.search.engine import search_rows
-from catalog.search.render import item_json
+from catalog.search.render import item_text_parts
 from catalog.search.request import SearchRequest
 
 PAGE_SIZE = 1000
 """Items read per statement: one page is all an export holds in memory at a time."""
 
 
-def _portable(item: dict[str, Any], urls: AssetUrls | None) -> dict[str, Any]:
-    """The item as a file holds it: without the structural links an API writes around
-    it, with the public hrefs of stored assets when ``urls`` is given."""
-    links = item.get("links") or []
-    if any(isinstance(link, dict) and link.get("rel") in STRUCTURAL_RELS for link in links):
-        item = {**item, "links": [
-            link for link in links
-            if not (isinstance(link, dict) and link.get("rel") in STRUCTURAL_RELS)
-        ]}
-    return urls.item(item) if urls is not None else item
+def _line(document: str, kept_links: str, urls: AssetUrls | None) -> bytes:
+    """The item as a file holds it: the stored document with its links but the structural
+    ones an API writes around it, and the public hrefs of stored assets when ``urls`` is
+    given. The JSON text is passed through (decoding it costs more than reading it)."""
+    text = f'{document[:-1]}, "links": {kept_links}}}'
+    if urls is not None:
+        text = urls.item_text(text)
+    return text.encode() + b"\n"
 
 
 async def item_pages(
@@ -43,12 +38,10 @@ async def item_pages(
     while True:
         async with sessions() as session:
             page = await search_rows(
-                session, replace(request, token=token, count=False),
-                [item_json().label("item")],
+                session, replace(request, token=token, count=False), item_text_parts()
             )
         yield [
-            (row["item"].get("collection", ""),
-             orjson.dumps(_portable(row["item"], urls)) + b"\n")
+            (row["collection"], _line(row["document"], row["kept_links"], urls))
             for row in page.rows
         ]
         token = page.next_token
