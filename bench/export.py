@@ -11,8 +11,7 @@ when missing) into a dedicated database, then alternates ``--rounds`` rounds of:
   and ``rustac translate``, which read a file and never touch a database;
 - loads into the emptied collection of our stac-geoparquet file and of the ndjson.
 
-Medians are printed, with the peak resident memory of a ``stacql export`` process (the
-export streams: memory stays bounded whatever ``--n``).
+Medians are printed, with the peak resident memory of a ``stacql export`` process.
 
     .venv/bin/python bench/export.py --n 100000 --rounds 3
 """
