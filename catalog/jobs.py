@@ -206,3 +206,18 @@ async def mark_failed(
         session, job_id, (QUEUED, STARTED), "failed",
         status=FAILED, error=error, message=message,
     )
+
+
+async def list_jobs(
+    session: AsyncSession, kind: str, params: Mapping[str, Any], limit: int = 100
+) -> list[JobRecord]:
+    """The latest ``limit`` jobs of ``kind`` whose params hold ``params``, newest first."""
+    query = (
+        select(*_COLUMNS)
+        .where(Job.kind == kind, Job.params.contains(dict(params)))
+        .order_by(Job.created_at.desc(), Job.id)
+        .limit(limit)
+    )
+    with translate_db_errors():
+        rows = (await session.execute(query)).all()
+    return [_record(row) for row in rows]

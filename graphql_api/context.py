@@ -23,7 +23,7 @@ from catalog.access import (
 )
 from catalog.assets import AssetUrls
 from catalog.jobs import JobRecord
-from catalog.operations import AssetOperations, SavedSearchOperations
+from catalog.operations import AssetOperations, ExportOperations, SavedSearchOperations
 from catalog.storage import AssetStore
 from graphql_api.events import ItemEvents
 from graphql_api.loaders import Loaders
@@ -88,6 +88,7 @@ class Services:
     checksum: str = "sha2-256"
     """The hash function of an upload's ``file:checksum`` (``catalog.checksums``)."""
     saved_searches: SavedSearchOperations | None = None
+    exports: ExportOperations | None = None
 
 
 def _header(source: Any, name: str) -> str | None:

@@ -11,6 +11,7 @@ from strawberry.tools import merge_types
 
 from graphql_api.context import Limits
 from graphql_api.errors import ErrorCodes
+from graphql_api.exports import ExportMutation
 from graphql_api.limits import DocumentLimits
 from graphql_api.mutations import Mutation
 from graphql_api.queries import Query
@@ -23,6 +24,9 @@ from graphql_api.scalars import SCALARS
 from graphql_api.subscriptions import Subscription
 
 SDL_PATH = Path(__file__).with_name("schema.graphql")
+QUERY = merge_types("Query", (Query, SavedSearchQuery))
+MUTATION = merge_types("Mutation", (Mutation, ExportMutation, SavedSearchMutation))
+SUBSCRIPTION = merge_types("Subscription", (Subscription, SavedSearchSubscription))
 
 
 def create_schema(limits: Limits | None = None) -> strawberry.Schema:
@@ -30,9 +34,9 @@ def create_schema(limits: Limits | None = None) -> strawberry.Schema:
     masked errors."""
     limits = limits or Limits()
     return strawberry.Schema(
-        query=merge_types("Query", (Query, SavedSearchQuery)),
-        mutation=merge_types("Mutation", (Mutation, SavedSearchMutation)),
-        subscription=merge_types("Subscription", (Subscription, SavedSearchSubscription)),
+        query=QUERY,
+        mutation=MUTATION,
+        subscription=SUBSCRIPTION,
         config=StrawberryConfig(scalar_map=SCALARS),
         extensions=[
             lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),

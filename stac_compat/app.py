@@ -31,7 +31,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 
 from catalog.access import JwtVerifier
-from catalog.operations import AssetOperations, TileOperations
+from catalog.operations import AssetOperations, ExportOperations, TileOperations
 from catalog.search.count import CountBudget
 from stac_compat.access import Authentication
 from stac_compat.aggregation import AggregationClient
@@ -39,6 +39,7 @@ from stac_compat.assets import create_asset_router
 from stac_compat.client import CatalogClient
 from stac_compat.count import CountExtension
 from stac_compat.errors import add_error_handlers
+from stac_compat.exports import create_export_router
 from stac_compat.filter import FilterPostRequest
 from stac_compat.queryables import QueryablesClient
 from stac_compat.tiles import create_tile_router
@@ -122,6 +123,7 @@ def create_stac_api(
     tiles: TileOperations | None = None,
     trust_forwarded: bool = False,
     accel_redirect: str | None = None,
+    exports: ExportOperations | None = None,
 ) -> StacApi:
     """Mount the STAC API routes on ``app`` (at its root) and return the StacApi.
 
@@ -136,7 +138,8 @@ def create_stac_api(
     ``/collections/{c}/items/{i}/assets/{key}`` and item hrefs point there; with
     ``tiles`` too, item tiles and mosaics are served (``stac_compat.tiles``).
     ``Forwarded`` / ``X-Forwarded-*`` headers shape links only with ``trust_forwarded``.
-    ``accel_redirect`` hands local files to nginx (``stac_compat.assets``).
+    ``accel_redirect`` hands local files to nginx (``stac_compat.assets``). With
+    ``exports`` too, searches are exported to files at ``/exports`` (``stac_compat.exports``).
     """
     writes, sessions = sessions, read_sessions or sessions
     settings = ApiSettings(
@@ -196,6 +199,8 @@ def create_stac_api(
         app.include_router(create_asset_router(assets, accel_redirect), tags=["Assets"])
         if tiles is not None:
             app.include_router(create_tile_router(assets, tiles))
+        if exports is not None:
+            app.include_router(create_export_router(exports, assets, accel_redirect))
     add_error_handlers(app)
     app.add_middleware(
         Authentication, sessions=writes, jwt=jwt, skip_prefixes=skip_auth_prefixes

@@ -20,7 +20,13 @@ from starlette.datastructures import Headers
 from starlette.responses import FileResponse, RedirectResponse, Response, StreamingResponse
 from starlette.types import Message, Receive, Scope, Send
 
-from catalog.assets import GRANT_PARAMETER, FileDelivery, ObjectDelivery, RedirectDelivery
+from catalog.assets import (
+    GRANT_PARAMETER,
+    Delivery,
+    FileDelivery,
+    ObjectDelivery,
+    RedirectDelivery,
+)
 from catalog.errors import InvalidInput
 from catalog.operations import AssetOperations
 from stac_compat.access import principal_of
@@ -50,25 +56,32 @@ def create_asset_router(assets: AssetOperations, accel_redirect: str | None = No
         """An item's stored asset, if the caller (headers or signed grant) may read it."""
         caller = await assets.caller(principal_of(request), token)
         delivery = await assets.open(caller, collection_id, item_id, key)
-        if isinstance(delivery, RedirectDelivery):
-            return RedirectResponse(
-                delivery.url, status_code=307, headers={"cache-control": "no-store"}
-            )
-        validators = _validators(delivery)
-        if _not_modified(request.headers, delivery):
-            return Response(status_code=304, headers=validators)
-        if isinstance(delivery, FileDelivery) and accel_redirect is not None:
-            target = accel_redirect + quote(delivery.key)
-            return Response(media_type=delivery.media_type,
-                            headers={**validators, "x-accel-redirect": target})
-        if isinstance(delivery, FileDelivery):
-            return _FileResponse(
-                delivery.path, media_type=delivery.media_type, headers=validators,
-                stat_result=delivery.stat,
-            )
-        return _object_response(request, delivery, validators)
+        return delivery_response(request, delivery, accel_redirect)
 
     return router
+
+
+def delivery_response(
+    request: Request, delivery: Delivery, accel_redirect: str | None = None
+) -> Response:
+    """The response sending ``delivery``'s bytes (see the module docstring)."""
+    if isinstance(delivery, RedirectDelivery):
+        return RedirectResponse(
+            delivery.url, status_code=307, headers={"cache-control": "no-store"}
+        )
+    validators = _validators(delivery)
+    if _not_modified(request.headers, delivery):
+        return Response(status_code=304, headers=validators)
+    if isinstance(delivery, FileDelivery) and accel_redirect is not None:
+        target = accel_redirect + quote(delivery.key)
+        return Response(media_type=delivery.media_type,
+                        headers={**validators, "x-accel-redirect": target})
+    if isinstance(delivery, FileDelivery):
+        return _FileResponse(
+            delivery.path, media_type=delivery.media_type, headers=validators,
+            stat_result=delivery.stat,
+        )
+    return _object_response(request, delivery, validators)
 
 
 def _validators(delivery: FileDelivery | ObjectDelivery) -> dict[str, str]:

@@ -18,8 +18,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from catalog.access import FetchPolicy, JwtSettings, JwtVerifier
 from catalog.db import create_engine, create_read_sessionmaker, create_sessionmaker
+from catalog.export import ExportSpec
 from catalog.jobs import JobRecord
-from catalog.operations import AssetOperations, SavedSearchOperations, TileOperations
+from catalog.operations import (
+    AssetOperations, ExportOperations, SavedSearchOperations, TileOperations,
+)
 from catalog.search.count import CountBudget
 from catalog.storage import AssetStore, create_asset_store
 from graphql_api import ItemEvents, Limits, Services, UploadedRaster, create_graphql_router
@@ -31,7 +34,7 @@ from stac_compat.transactions import ItemHook
 from stacql.notify import saved_search_operations
 from stacql.public_url import PublicUrl
 from stacql.settings import Settings
-from workers import create_queue
+from workers import create_queue, enqueue_export
 from workers.completion import enqueue_item_completion
 from workers.queue import ExtractRequest, enqueue_extract, enqueue_ingest_catalog
 
@@ -80,6 +83,7 @@ def graphql_services(
     verifier: JwtVerifier | None = None,
     assets: AssetOperations | None = None,
     saved_searches: SavedSearchOperations | None = None,
+    exports: ExportOperations | None = None,
 ) -> Services:
     """What the GraphQL API needs, wired to the asset store and the RQ queue."""
 
@@ -114,6 +118,23 @@ def graphql_services(
         # The same write has the same effect from either API.
         after_item_write=_completion_hook(sessions, queue, store),
         checksum=settings.workers.checksum,
+        exports=exports,
+    )
+
+
+def export_operations(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], queue: Queue,
+    store: AssetStore,
+) -> ExportOperations:
+    """Exports of searches, run by the workers of ``queue``, files kept in ``store``."""
+
+    async def submit(spec: ExportSpec) -> JobRecord:
+        return await enqueue_export(sessions, queue, spec)
+
+    return ExportOperations(
+        sessions, store, submit,
+        url_ttl=timedelta(seconds=settings.assets.url_ttl_seconds),
+        sign_object_urls=settings.assets.sign_object_urls,
     )
 
 
@@ -166,6 +187,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     assets = asset_operations(settings, sessions, store, read_sessions)
     verifier = jwt_verifier(settings)
     saved_searches = saved_search_operations(settings, sessions, read_sessions)
+    exports = export_operations(settings, sessions, queue, store)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -186,7 +208,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(
         create_graphql_router(
             graphql_services(
-                settings, sessions, events, queue, store, verifier, assets, saved_searches
+                settings, sessions, events, queue, store, verifier, assets, saved_searches,
+                exports,
             )
         ),
         prefix=GRAPHQL_PATH,
@@ -205,6 +228,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         tiles=TileOperations(sessions, store, read_sessions),
         trust_forwarded=settings.api.trust_forwarded,
         accel_redirect=settings.assets.accel_redirect,
+        exports=exports,
     )
     app.add_middleware(
         JsonBodyGuard, max_body=settings.api.max_body_bytes, skip_prefixes=(GRAPHQL_PATH,)

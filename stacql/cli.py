@@ -1,4 +1,4 @@
-"""The ``stacql`` command line: database migrations and bulk ingest."""
+"""The ``stacql`` command line: database migrations, bulk ingest and export."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from stacql.cli_access import collections_app, keys_app, run_with_engine
 # Commands import what they need when they run (SQLAlchemy, Alembic, shapely, pydantic
 # settings take a second to import): `stacql --help` only builds the command tree.
 if TYPE_CHECKING:
+    from catalog.export import ExportResult
     from catalog.ingest import LoadReport
     from stacql.settings import Settings
 
@@ -232,7 +233,9 @@ def _ingest_rasters(
 def ingest(
     paths: Annotated[
         list[Path],
-        typer.Argument(help="catalog.json, collection/item JSON, ndjson files or folders"),
+        typer.Argument(
+            help="catalog.json, collection/item JSON, ndjson, stac-geoparquet files or folders"
+        ),
     ],
     collection: Annotated[
         str | None, typer.Option(help="Collection for items that name none")
@@ -285,6 +288,96 @@ def ingest(
         console.print(f"[red]refused[/red] {error}", highlight=False)
     if not report.ok:
         raise typer.Exit(1)
+
+
+async def _export(
+    settings: Settings, search: dict, file_format: str, output: Path, base_url: str | None
+) -> ExportResult:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from catalog.access import Principal
+    from catalog.assets import AssetUrls
+    from catalog.db import create_engine, create_sessionmaker
+    from catalog.export import ExportSpec
+    from catalog.export.run import export_to_file
+    from catalog.storage import create_asset_store
+
+    engine = create_engine(settings.database.url, pool_size=2)
+    try:
+        # The command line reads the whole catalog, private collections included.
+        spec = ExportSpec.of(Principal("admin", name="command line"), search, file_format)
+        store = create_asset_store(settings.storage.url, settings.storage.options)
+        urls = AssetUrls(store, base_url.rstrip("/") + "/") if base_url else None
+        columns = (TextColumn("[bold]export"), BarColumn(), TextColumn("{task.description}"),
+                   TimeElapsedColumn())
+        with Progress(*columns, console=console) as bar:
+            task = bar.add_task("", total=1.0)
+            return await export_to_file(
+                create_sessionmaker(engine), spec, output, urls=urls,
+                progress=lambda done, what: bar.update(task, completed=done, description=what),
+            )
+    finally:
+        await engine.dispose()
+
+
+def _search_body(
+    search: str | None, collections: list[str] | None, ids: list[str] | None,
+    bbox: str | None, datetime: str | None, filter: str | None,
+) -> dict:
+    """The STAC search body of the options: ``--search`` (JSON, or @file) and the rest."""
+    import orjson
+
+    body: dict = {}
+    if search:
+        raw = Path(search[1:]).read_bytes() if search.startswith("@") else search.encode()
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            console.print(f"[red]export failed:[/red] --search is not JSON ({exc})")
+            raise typer.Exit(2) from exc
+    given = {"collections": collections, "ids": ids, "bbox": bbox, "datetime": datetime,
+             "filter": filter}
+    return {**body, **{k: v for k, v in given.items() if v}}
+
+
+@app.command()
+def export(
+    output: Annotated[Path, typer.Argument(help="File to write (.parquet or .ndjson)")],
+    collections: Annotated[
+        list[str] | None, typer.Option("--collection", "-c", help="Collection (repeatable)")
+    ] = None,
+    ids: Annotated[list[str] | None, typer.Option("--id", help="Item id (repeatable)")] = None,
+    bbox: Annotated[str | None, typer.Option(help="west,south,east,north")] = None,
+    datetime: Annotated[str | None, typer.Option(help="RFC 3339 instant or interval")] = None,
+    filter: Annotated[str | None, typer.Option(help="CQL2 text or JSON filter")] = None,
+    search: Annotated[
+        str | None, typer.Option(help="A STAC search body as JSON, or @file holding one")
+    ] = None,
+    format: Annotated[
+        str | None,
+        typer.Option(help="geoparquet or ndjson (default: by the output's suffix)"),
+    ] = None,
+    base_url: Annotated[
+        str | None, typer.Option(help="Public URL of the API: stored assets' hrefs point there")
+    ] = None,
+) -> None:
+    """Export the items a search matches to stac-geoparquet or ndjson (streamed: memory
+    stays bounded whatever the count)."""
+    import asyncio
+
+    from stacql.settings import Settings
+
+    chosen = format or ("ndjson" if output.suffix in (".ndjson", ".jsonl") else "geoparquet")
+    body = _search_body(search, collections, ids, bbox, datetime, filter)
+    try:
+        result = asyncio.run(_export(Settings(), body, chosen, output, base_url))
+    except _expected_failures() as exc:
+        console.print(f"[red]export failed:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    console.print(
+        f"{result.items} items of {len(result.collections)} collections written to {output} "
+        f"({result.format}, {result.bytes} bytes)"
+    )
 
 
 @app.command()

@@ -2,7 +2,8 @@
 
 ``run_worker`` is what ``stacql worker`` runs; ``enqueue_extract`` is what the APIs call
 for an uploaded raster, ``enqueue_ingest_catalog`` for a bulk load of a static catalog or
-ndjson file, ``enqueue_raster_folder`` what ``stacql ingest --rasters`` calls.
+ndjson file, ``enqueue_raster_folder`` what ``stacql ingest --rasters`` calls,
+``enqueue_export`` for a search exported to a file.
 Job state lives in the ``jobs`` table (``catalog.jobs``).
 """
 
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
         QueueUnavailable,
         UnreadableRaster,
     )
+    from workers.export import enqueue_export
     from workers.extract import ExtractOptions, ProviderMetadata, build_item
     from workers.folders import FolderIngest, FolderReport, enqueue_raster_folder, find_rasters
     from workers.queue import (
@@ -42,6 +44,7 @@ _HOMES = {
     "RetryPolicy": "context", "WorkerConfig": "context",
     "InvalidMetadata": "errors", "InvalidRaster": "errors", "MissingDatetime": "errors",
     "QueueUnavailable": "errors", "UnreadableRaster": "errors",
+    "enqueue_export": "export",
     "ExtractOptions": "extract", "ProviderMetadata": "extract", "build_item": "extract",
     "FolderIngest": "folders", "FolderReport": "folders",
     "enqueue_raster_folder": "folders", "find_rasters": "folders",
@@ -81,6 +84,7 @@ __all__ = [
     "WorkerConfig",
     "build_item",
     "create_queue",
+    "enqueue_export",
     "enqueue_extract",
     "enqueue_ingest_catalog",
     "enqueue_raster_folder",

@@ -1,4 +1,5 @@
-"""Reading STAC documents from local files: static catalogs, ndjson, JSON and folders.
+"""Reading STAC documents from local files: static catalogs, ndjson, JSON, stac-geoparquet
+and folders.
 
 Everything here yields plain dicts tagged as collections or items; writing is the
 loader's job. Static catalogs (a catalog.json or collection.json tree with relative
@@ -21,6 +22,7 @@ DocumentKind = Literal["collection", "item"]
 STRUCTURAL_RELS = frozenset({"self", "root", "parent", "child", "item", "items", "collection"})
 JSON_SUFFIXES = (".json", ".geojson")
 NDJSON_SUFFIXES = (".ndjson", ".jsonl")
+PARQUET_SUFFIXES = (".parquet", ".geoparquet")
 
 
 class SourceDocument(NamedTuple):
@@ -183,7 +185,8 @@ def stac_files(path: Path) -> list[Path]:
     if not path.is_dir():
         raise InvalidInput(f"{path}: no such file or folder")
     files = sorted(
-        p for p in path.rglob("*") if p.is_file() and p.suffix in JSON_SUFFIXES + NDJSON_SUFFIXES
+        p for p in path.rglob("*")
+        if p.is_file() and p.suffix in JSON_SUFFIXES + NDJSON_SUFFIXES + PARQUET_SUFFIXES
     )
     covered: set[Path] = set()
     for candidate in (p for p in files if p.name in ("catalog.json", "collection.json")):
@@ -197,4 +200,15 @@ def iter_file(path: Path) -> Iterator[SourceDocument]:
     """Documents of one file, by its suffix."""
     if path.suffix in NDJSON_SUFFIXES:
         return iter_ndjson(path)
+    if path.suffix in PARQUET_SUFFIXES:
+        return iter_geoparquet(path)
     return iter_json_file(path)
+
+
+def iter_geoparquet(path: Path) -> Iterator[SourceDocument]:
+    """Documents of a stac-geoparquet file: the collections of its metadata, then its
+    items, a row group batch at a time (pyarrow is imported only here)."""
+    from catalog.export.geoparquet import geoparquet_documents
+
+    for kind, doc, source in geoparquet_documents(path):
+        yield SourceDocument(kind, doc, source)

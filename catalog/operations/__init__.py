@@ -2,7 +2,11 @@
 inputs, enforces access once, and leaves wire formats to the adapters."""
 
 from catalog.operations.assets import AssetOperations
+from catalog.operations.export import ExportOperations
 from catalog.operations.saved_searches import SavedSearchOperations
 from catalog.operations.tiles import TileOperations, TileRequest
 
-__all__ = ["AssetOperations", "SavedSearchOperations", "TileOperations", "TileRequest"]
+__all__ = [
+    "AssetOperations", "ExportOperations", "SavedSearchOperations", "TileOperations",
+    "TileRequest",
+]

@@ -1,0 +1,114 @@
+"""``/exports``: a search exported by a real worker, downloaded under the access rules."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import orjson
+import pyarrow.parquet as pq
+import pytest
+from stac_geoparquet.arrow import stac_table_to_items
+
+from catalog.access import set_private
+from catalog.ingest import load_path, upsert_collection
+from tests.support.app_client import app_client
+from tests.support.exports import (
+    comparable,
+    export_settings,
+    key_of,
+    run_worker_burst,
+    searched,
+)
+from tests.support.loading import placeholder_collection
+from tests.support.paths import STAC_DATA
+
+NAIP_ITEMS = STAC_DATA / "pgstac/planetary-computer/data/naip/items.ndjson"
+
+
+@pytest.fixture
+async def catalog(scratch_sessions, tmp_path: Path):
+    """The NAIP items, and one item of the private collection ``secret``."""
+    lines = NAIP_ITEMS.read_bytes().splitlines()
+    naip = [orjson.loads(line) for line in lines[:2]]
+    source = tmp_path / "items.ndjson"
+    source.write_bytes(b"\n".join(orjson.dumps(i) for i in [
+        *naip, {**naip[0], "id": "hidden", "collection": "secret"}
+    ]))
+    async with scratch_sessions() as session, session.begin():
+        await upsert_collection(session, orjson.loads(NAIP_ITEMS.with_name("collection.json")
+                                                      .read_bytes()))
+        await upsert_collection(session, placeholder_collection("secret"))
+    assert (await load_path(scratch_sessions, source)).ok
+    async with scratch_sessions() as session, session.begin():
+        await set_private(session, "secret", True)
+    return scratch_sessions, [i["id"] for i in naip]
+
+
+def parquet_items(body: bytes) -> list[dict]:
+    return list(stac_table_to_items(pq.read_table(io.BytesIO(body))))
+
+
+async def test_exports_run_on_the_workers_and_only_readers_download_them(
+    catalog, scratch_url: str, tmp_path: Path
+) -> None:
+    sessions, naip_ids = catalog
+    settings = export_settings(scratch_url, tmp_path / "assets")
+    alice = {"X-API-Key": await key_of(sessions, "alice", "read")}
+    bob = {"X-API-Key": await key_of(sessions, "bob", "read", "naip")}
+    carol = {"X-API-Key": await key_of(sessions, "carol", "read")}
+    search = {"ids": ["hidden", *naip_ids], "limit": 1}
+    async with app_client(settings) as (_, client):
+        refused = await client.post("/exports", json={"search": search})
+        assert (refused.status_code, refused.json()["code"]) == (401, "UNAUTHORIZED")
+        for body in ({"search": {"filter": "gsd <"}}, {"serch": search},
+                     {"search": search, "format": "shapefile"}, {"search": [1]}):
+            response = await client.post("/exports", json=body, headers=alice)
+            assert response.status_code == 400, (body, response.text)
+
+        started = await client.post("/exports", json={"search": search}, headers=alice)
+        assert started.status_code == 202, started.text
+        export = started.json()
+        assert (export["status"], export["format"]) == ("queued", "geoparquet")
+        location = started.headers["location"]
+        assert location == f"http://stacql.test/exports/{export['id']}"
+        early = await client.get(f"/exports/{export['id']}/file", headers=alice)
+        assert early.status_code == 409, early.text
+        bobs = (await client.post("/exports", json={"search": search, "format": "ndjson"},
+                                  headers=bob)).json()
+
+        await run_worker_burst(settings)
+
+        done = (await client.get(location, headers=alice)).json()
+        assert (done["status"], done["progress"], done["items"]) == ("finished", 1.0, 3)
+        assert sorted(done["collections"]) == ["naip", "secret"]
+        enclosure = next(link for link in done["links"] if link["rel"] == "enclosure")
+        assert enclosure["type"] == "application/vnd.apache.parquet"
+        file = await client.get(f"/exports/{export['id']}/file", headers=alice)
+        assert file.status_code == 200 and len(file.content) == done["bytes"]
+        expected = await searched(sessions, None, ids=search["ids"])
+        assert [comparable(i) for i in parquet_items(file.content)] == [
+            comparable(i) for i in expected
+        ]
+        # The enclosure carries a signed grant: a browser follows it without headers.
+        assert (await client.get(enclosure["href"])).content == file.content
+
+        # bob may not read `secret`: alice's export does not exist for him; carol may.
+        assert (await client.get(location, headers=bob)).status_code == 404
+        assert (await client.get(f"{location}/file", headers=bob)).status_code == 404
+        assert (await client.get(f"{location}/file")).status_code == 404
+        assert (await client.get(f"{location}/file", headers=carol)).content == file.content
+
+        # bob's own export of the same search holds only what he may read.
+        mine = await client.get(f"/exports/{bobs['id']}/file", headers=bob)
+        assert mine.headers["content-type"].startswith("application/x-ndjson")
+        lines = [orjson.loads(line) for line in mine.content.splitlines()]
+        assert [i["id"] for i in lines] == [
+            i["id"] for i in await searched(sessions, frozenset({"naip"}), ids=search["ids"])
+        ]
+        assert "hidden" not in [i["id"] for i in lines] and len(lines) == 2
+        listed = (await client.get("/exports", headers=bob)).json()["exports"]
+        assert [e["id"] for e in listed] == [bobs["id"]]
+        assert (await client.get("/exports")).json() == {"exports": []}
+        missing = await client.get("/exports/not-a-uuid", headers=alice)
+        assert missing.status_code == 400
