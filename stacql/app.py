@@ -21,7 +21,10 @@ from catalog.db import create_engine, create_read_sessionmaker, create_sessionma
 from catalog.export import ExportSpec
 from catalog.jobs import JobRecord
 from catalog.operations import (
-    AssetOperations, ExportOperations, SavedSearchOperations, TileOperations,
+    AssetOperations,
+    ExportOperations,
+    SavedSearchOperations,
+    TileOperations,
 )
 from catalog.search.count import CountBudget
 from catalog.storage import AssetStore, create_asset_store
