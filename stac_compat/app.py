@@ -31,8 +31,13 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 
 from catalog.access import JwtVerifier
-from catalog.operations import AssetOperations, TileOperations
-from catalog.search.count import CountBudget
+from catalog.operations import (
+    AssetOperations,
+    CollectionOperations,
+    ItemOperations,
+    SearchOperations,
+    TileOperations,
+)
 from stac_compat.access import Authentication
 from stac_compat.aggregation import AggregationClient
 from stac_compat.assets import create_asset_router
@@ -42,7 +47,7 @@ from stac_compat.errors import add_error_handlers
 from stac_compat.filter import FilterPostRequest
 from stac_compat.queryables import QueryablesClient
 from stac_compat.tiles import create_tile_router
-from stac_compat.transactions import CatalogTransactionExtension, ItemHook, TransactionsClient
+from stac_compat.transactions import CatalogTransactionExtension, TransactionsClient
 
 # The CQL2 the compiler in catalog/search/cql2.py evaluates.
 FILTER_CLASSES = [
@@ -112,9 +117,9 @@ def create_stac_api(
     title: str = "stacql",
     description: str = "STAC API of the stacql catalog",
     version: str = "0.1.0",
-    max_limit: int = 10_000,
-    count_budget: CountBudget | None = None,
-    after_item_write: ItemHook | None = None,
+    items: ItemOperations,
+    collections: CollectionOperations,
+    searches: SearchOperations,
     read_sessions: async_sessionmaker[AsyncSession] | None = None,
     jwt: JwtVerifier | None = None,
     skip_auth_prefixes: tuple[str, ...] = (),
@@ -125,12 +130,9 @@ def create_stac_api(
 ) -> StacApi:
     """Mount the STAC API routes on ``app`` (at its root) and return the StacApi.
 
-    ``count_budget`` bounds the counts behind ``numberMatched`` when a search does not
-    ask for one with ``count=true`` (see ``catalog.search.count``).
-    ``after_item_write`` receives each item the Transaction endpoints store (see
-    ``stac_compat.transactions``) and returns the ids of the jobs it queued.
-    ``read_sessions``, when given, serve the routes that only read (search, items,
-    collections, queryables, aggregation); writes always use ``sessions``. Callers are
+    The routes call ``items``, ``collections`` and ``searches`` (which carry the page
+    cap, the budget of unasked counts and the post-write hooks) with the caller.
+    ``read_sessions``, when given, serve queryables. Callers are
     authenticated by API key (or by bearer JWT with ``jwt``) on every path but
     ``skip_auth_prefixes``. With ``assets``, stored assets are served at
     ``/collections/{c}/items/{i}/assets/{key}`` and item hrefs point there; with
@@ -159,20 +161,22 @@ def create_stac_api(
         *items_extensions,
         collection_search,
         CatalogTransactionExtension(
-            client=TransactionsClient(sessions=writes, after_item_write=after_item_write),
+            client=TransactionsClient(items=items, collections=collections),
             settings=settings,
             response_class=GeoJSONResponse,
         ),
-        AggregationExtension(client=AggregationClient(sessions=sessions)),
+        AggregationExtension(
+            client=AggregationClient(searches=searches, collections=collections)
+        ),
     ]
     api = StacApi(
         app=app,
         settings=settings,
         client=CatalogClient(
-            sessions=sessions,
-            max_limit=max_limit,
+            items=items,
+            collections=collections,
+            searches=searches,
             assets=assets,
-            count_budget=count_budget or CountBudget(),
             extensions=extensions,
             landing_page_id="stacql",
             title=title,

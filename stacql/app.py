@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -19,14 +20,21 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from catalog.access import FetchPolicy, JwtSettings, JwtVerifier
 from catalog.db import create_engine, create_read_sessionmaker, create_sessionmaker
 from catalog.jobs import JobRecord
-from catalog.operations import AssetOperations, TileOperations
+from catalog.operations import (
+    AssetOperations,
+    CollectionOperations,
+    ItemHook,
+    ItemOperations,
+    SearchOperations,
+    TileOperations,
+    WriteHooks,
+)
 from catalog.search.count import CountBudget
 from catalog.storage import AssetStore, create_asset_store
 from graphql_api import ItemEvents, Limits, Services, UploadedRaster, create_graphql_router
 from graphql_api.body_limit import BodySizeLimit
 from stac_compat import create_stac_api
 from stac_compat.middleware import JsonBodyGuard
-from stac_compat.transactions import ItemHook
 from stacql.public_url import PublicUrl
 from stacql.settings import Settings
 from workers import create_queue
@@ -75,8 +83,8 @@ def graphql_services(
     events: ItemEvents,
     queue: Queue,
     store: AssetStore,
+    operations: CatalogOperations,
     verifier: JwtVerifier | None = None,
-    assets: AssetOperations | None = None,
 ) -> Services:
     """What the GraphQL API needs, wired to the asset store and the RQ queue."""
 
@@ -105,17 +113,51 @@ def graphql_services(
         submit_extract=submit_extract,
         submit_ingest=submit_ingest,
         events=events,
-        assets=assets,
-        # The same write has the same effect from either API.
-        after_item_write=_completion_hook(sessions, queue, store),
+        assets=operations.assets,
+        items=operations.items,
+        collections=operations.collections,
+        searches=operations.searches,
+    )
+
+
+@dataclass(frozen=True)
+class CatalogOperations:
+    """The operations both APIs call, built once so the same write has the same effect
+    (and fires the same hooks) from either."""
+
+    items: ItemOperations
+    collections: CollectionOperations
+    searches: SearchOperations
+    assets: AssetOperations
+    tiles: TileOperations
+
+
+def catalog_operations(
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    read_sessions: async_sessionmaker[AsyncSession],
+    queue: Queue,
+    store: AssetStore,
+) -> CatalogOperations:
+    """The catalog's operations wired to the configured limits, storage and queue."""
+    hooks = WriteHooks(after_item_write=_completion_hook(sessions, queue, store))
+    return CatalogOperations(
+        items=ItemOperations(sessions, hooks, read_sessions),
+        collections=CollectionOperations(sessions, read_sessions),
+        searches=SearchOperations(
+            read_sessions, max_limit=settings.api.max_limit,
+            count_budget=CountBudget(settings.api.count_budget_ms, settings.api.count_max_rows),
+        ),
+        assets=asset_operations(settings, sessions, store, read_sessions),
+        tiles=TileOperations(sessions, store, read_sessions),
     )
 
 
 def _completion_hook(
     sessions: async_sessionmaker[AsyncSession], queue: Queue, store: AssetStore
 ) -> ItemHook:
-    """Items written through STAC Transactions whose raster in our storage lacks its
-    metadata get an extraction job (``workers.completion``)."""
+    """Items written through either API whose raster in our storage lacks its metadata
+    get an extraction job (``workers.completion``)."""
 
     async def hook(item: dict[str, Any]) -> list[str]:
         job = await enqueue_item_completion(sessions, queue, store, item)
@@ -157,7 +199,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     queue = create_queue(redis, settings.workers.queues[0])
     store = create_asset_store(settings.storage.url, settings.storage.options)
     read_sessions = create_read_sessionmaker(engine)
-    assets = asset_operations(settings, sessions, store, read_sessions)
+    operations = catalog_operations(settings, sessions, read_sessions, queue, store)
     verifier = jwt_verifier(settings)
 
     @asynccontextmanager
@@ -178,21 +220,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.include_router(
         create_graphql_router(
-            graphql_services(settings, sessions, events, queue, store, verifier, assets)
+            graphql_services(settings, sessions, events, queue, store, operations, verifier)
         ),
         prefix=GRAPHQL_PATH,
         include_in_schema=False,
     )
     app.mount(BROWSER_PATH, browser_app(settings.browser.dir), name="browser")
     create_stac_api(
-        app, sessions, max_limit=settings.api.max_limit,
-        count_budget=CountBudget(settings.api.count_budget_ms, settings.api.count_max_rows),
-        after_item_write=_completion_hook(sessions, queue, store),
+        app, sessions,
+        items=operations.items,
+        collections=operations.collections,
+        searches=operations.searches,
         read_sessions=read_sessions,
         jwt=verifier,
         skip_auth_prefixes=(GRAPHQL_PATH, BROWSER_PATH),
-        assets=assets,
-        tiles=TileOperations(sessions, store, read_sessions),
+        assets=operations.assets,
+        tiles=operations.tiles,
         trust_forwarded=settings.api.trust_forwarded,
         accel_redirect=settings.assets.accel_redirect,
     )

@@ -2,6 +2,22 @@
 inputs, enforces access once, and leaves wire formats to the adapters."""
 
 from catalog.operations.assets import AssetOperations
+from catalog.operations.collections import CollectionOperations
+from catalog.operations.hooks import ItemHook, WriteHooks
+from catalog.operations.items import ItemOperations, ItemsWritten, ItemWritten
+from catalog.operations.search import ItemSearch, SearchOperations
 from catalog.operations.tiles import TileOperations, TileRequest
 
-__all__ = ["AssetOperations", "TileOperations", "TileRequest"]
+__all__ = [
+    "AssetOperations",
+    "CollectionOperations",
+    "ItemHook",
+    "ItemOperations",
+    "ItemSearch",
+    "ItemWritten",
+    "ItemsWritten",
+    "SearchOperations",
+    "TileOperations",
+    "TileRequest",
+    "WriteHooks",
+]
