@@ -27,8 +27,6 @@ from catalog.stac.links import (
     GEOJSON,
     JSON,
     collection_url,
-    page_link,
-    post_page_link,
     with_collection_links,
     with_item_links,
 )
@@ -36,6 +34,7 @@ from stac_compat import params
 from stac_compat.access import principal_of
 from stac_compat.feature_text import FeatureTexts, feature_text, item_collection_response
 from stac_compat.fields import apply_fields
+from stac_compat.paging import page_link, post_page_link
 from stac_compat.responses import geojson_response, json_response
 
 _SPEC = "https://api.stacspec.org"

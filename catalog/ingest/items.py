@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from catalog.db.errors import translate_db_errors
 from catalog.errors import ItemNotFound, UnknownCollection
 from catalog.ingest.extent import ItemsExtent, items_extents, recompute_extent, widen_extents
-from catalog.ingest.queryables import merge_queryables, property_types
+from catalog.queryables import merge_queryables, property_types
 from catalog.stac.common import dumps
 from catalog.stac.items import AssetRecord, ItemRecord
 

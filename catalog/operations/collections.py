@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from catalog.access import set_private
 from catalog.access.principal import Principal, require_write
 from catalog.ingest import create_collection, delete_collection
-from catalog.ingest.transactions import patch_collection, replace_collection
+from catalog.operations.transactions import patch_collection, replace_collection
 from catalog.search.collection_search import CollectionPage, search_collections
 from catalog.search.lookup import get_collection
 from catalog.temporal import Interval

@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from catalog.access.principal import Principal, require_write
 from catalog.errors import InvalidInput
 from catalog.ingest import UpsertSummary, delete_item, upsert_items
-from catalog.ingest.transactions import create_item, insert_items, patch_item, replace_item
 from catalog.operations.hooks import WriteHooks
+from catalog.operations.transactions import create_item, insert_items, patch_item, replace_item
 from catalog.search.lookup import get_collection, get_item
 from catalog.stac.items import normalize_items
 

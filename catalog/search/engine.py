@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog.db.errors import translate_db_errors
 from catalog.geometry import bbox_boxes
-from catalog.ingest.queryables import known_properties
+from catalog.queryables import known_properties
 from catalog.search.cql2 import compile_filter
 from catalog.search.cursor import Cursor, decode_cursor, encode_cursor
 from catalog.search.fields import CORE_FIELDS, canonical_name, items, resolve_field

@@ -21,7 +21,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import JSONB
 
 from catalog.db.models import Asset, Item
-from catalog.ingest.sources import STRUCTURAL_RELS
+from catalog.stac.links import STRUCTURAL_RELS
 
 items = Item.__table__
 assets = Asset.__table__
