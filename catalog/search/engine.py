@@ -205,7 +205,7 @@ def _page_query(
         return part()
     # Ordered by the key labels, not through a subquery: expanding a subquery's columns
     # costs SQLAlchemy more time than PostgreSQL spends on the query.
-    order = [
+    order = [  # type: ignore[var-annotated]
         literal_column(f"k{i}").asc() if (k.direction == "asc") == forward
         else literal_column(f"k{i}").desc()
         for i, k in enumerate(sort)

@@ -25,7 +25,7 @@ from catalog.stac.links import STRUCTURAL_RELS
 
 items = Item.__table__
 assets = Asset.__table__
-EMPTY = literal_column("'{}'::jsonb")
+EMPTY: ColumnElement = literal_column("'{}'::jsonb")
 
 # Up to 17 decimals: with shortest round-trip printing every stored double comes back
 # exactly as it was given.

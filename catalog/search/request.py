@@ -226,6 +226,6 @@ def _check_filter_size_and_areas(filter_json: dict[str, Any]) -> None:
         for key, child in entries:
             _check_finite(child)
             if isinstance(child, dict) and child.get("type") in GEOMETRY_TYPES:
-                node[key] = shapely.geometry.mapping(parse_search_area(child, label="filter"))
+                node[key] = shapely.geometry.mapping(parse_search_area(child, label="filter"))  # type: ignore[call-overload, index]
             elif isinstance(child, dict | list):
                 pending.append(child)
