@@ -14,6 +14,7 @@ import pytest
 from catalog.errors import InvalidStorageKey, NotFound, StorageError
 from catalog.storage import LocalAssetStore
 from catalog.storage.local import TEMP_PREFIX
+from tests.catalog.storage.test_contract import as_stream, chunks_then_failure
 
 
 @pytest.fixture
