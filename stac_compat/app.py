@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from brotli_asgi import BrotliMiddleware
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from stac_fastapi.api.app import StacApi
-from stac_fastapi.api.middleware import ProxyHeaderMiddleware
 from stac_fastapi.api.models import (
     GeoJSONResponse,
     ItemCollectionUri,
@@ -27,8 +25,6 @@ from stac_fastapi.extensions.sort import ItemCollectionSortExtension, SearchSort
 from stac_fastapi.types.config import ApiSettings
 from stac_fastapi.types.extension import ApiExtension
 from stac_fastapi.types.search import BaseSearchPostRequest
-from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
 
 from catalog.access import JwtVerifier
 from catalog.operations import (
@@ -45,6 +41,7 @@ from stac_compat.client import CatalogClient
 from stac_compat.count import CountExtension
 from stac_compat.errors import add_error_handlers
 from stac_compat.filter import FilterPostRequest
+from stac_compat.middleware import DEFAULT_MAX_BODY, JsonBodyGuard
 from stac_compat.queryables import QueryablesClient
 from stac_compat.tiles import create_tile_router
 from stac_compat.transactions import CatalogTransactionExtension, TransactionsClient
@@ -85,33 +82,7 @@ def _items_extensions(sessions: async_sessionmaker[AsyncSession]) -> list[ApiExt
     ]
 
 
-# Bytes of files and images: compressing them again costs CPU and breaks byte ranges.
-BINARY_ROUTES = [r"/assets/", r"/tiles/", r"/preview\.[a-z]+$"]
-
-
-def _middlewares(trust_forwarded: bool) -> list[Middleware]:
-    """stac-fastapi's middlewares, with CORS open to the headers asset readers and tile
-    layers use (ranges, validators, credentials), and proxy headers only when trusted."""
-    middlewares = [
-        Middleware(BrotliMiddleware, excluded_handlers=BINARY_ROUTES),
-        Middleware(
-            CORSMiddleware,
-            allow_origins=["*"],
-            allow_methods=["OPTIONS", "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
-            allow_headers=["Content-Type", "Authorization", "X-API-Key", "Range", "If-Range",
-                           "If-None-Match", "If-Modified-Since"],
-            expose_headers=["Content-Range", "Content-Length", "Accept-Ranges", "ETag",
-                            "Last-Modified", "Stacql-Jobs"],
-            max_age=600,
-        ),
-    ]
-    if trust_forwarded:
-        middlewares.append(Middleware(ProxyHeaderMiddleware))
-    return middlewares
-
-
 def create_stac_api(
-    app: FastAPI,
     sessions: async_sessionmaker[AsyncSession],
     *,
     title: str = "stacql",
@@ -122,25 +93,30 @@ def create_stac_api(
     searches: SearchOperations,
     read_sessions: async_sessionmaker[AsyncSession] | None = None,
     jwt: JwtVerifier | None = None,
-    skip_auth_prefixes: tuple[str, ...] = (),
+    max_body: int = DEFAULT_MAX_BODY,
     assets: AssetOperations | None = None,
     tiles: TileOperations | None = None,
-    trust_forwarded: bool = False,
     accel_redirect: str | None = None,
-) -> StacApi:
-    """Mount the STAC API routes on ``app`` (at its root) and return the StacApi.
+) -> FastAPI:
+    """The STAC API as a sub-application, to mount at the root of the service after the
+    other faces' routes. Its error handlers (STAC error bodies) and its middleware
+    (authentication, JSON body checks) apply to its own requests only; what applies to
+    the whole service (CORS, compression, proxy headers, public URL) is the composition
+    root's.
 
     The routes call ``items``, ``collections`` and ``searches`` (which carry the page
     cap, the budget of unasked counts and the post-write hooks) with the caller.
     ``read_sessions``, when given, serve queryables. Callers are
-    authenticated by API key (or by bearer JWT with ``jwt``) on every path but
-    ``skip_auth_prefixes``. With ``assets``, stored assets are served at
+    authenticated by API key (or by bearer JWT with ``jwt``); bodies over ``max_body``
+    bytes are refused (``stac_compat.middleware``). With ``assets``, stored assets are served at
     ``/collections/{c}/items/{i}/assets/{key}`` and item hrefs point there; with
     ``tiles`` too, item tiles and mosaics are served (``stac_compat.tiles``).
-    ``Forwarded`` / ``X-Forwarded-*`` headers shape links only with ``trust_forwarded``.
     ``accel_redirect`` hands local files to nginx (``stac_compat.assets``).
     """
     writes, sessions = sessions, read_sessions or sessions
+    # The service's OpenAPI description is this one (GraphQL has its own schema).
+    app = FastAPI(title=title, version=version, openapi_url="/api", docs_url="/api.html",
+                  redoc_url=None)
     settings = ApiSettings(
         stac_fastapi_title=title,
         stac_fastapi_description=description,
@@ -169,7 +145,7 @@ def create_stac_api(
             client=AggregationClient(searches=searches, collections=collections)
         ),
     ]
-    api = StacApi(
+    StacApi(
         app=app,
         settings=settings,
         client=CatalogClient(
@@ -194,14 +170,13 @@ def create_stac_api(
         ),
         collections_get_request_model=collection_search.GET,
         exceptions={},
-        middlewares=_middlewares(trust_forwarded),
+        middlewares=[],
     )
     if assets is not None:
         app.include_router(create_asset_router(assets, accel_redirect), tags=["Assets"])
         if tiles is not None:
             app.include_router(create_tile_router(assets, tiles))
     add_error_handlers(app)
-    app.add_middleware(
-        Authentication, sessions=writes, jwt=jwt, skip_prefixes=skip_auth_prefixes
-    )
-    return api
+    app.add_middleware(Authentication, sessions=writes, jwt=jwt)
+    app.add_middleware(JsonBodyGuard, max_body=max_body)
+    return app

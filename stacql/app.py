@@ -9,10 +9,14 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from brotli_asgi import BrotliMiddleware
 from fastapi import FastAPI
 from redis import Redis
 from rq import Queue
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from stac_fastapi.api.middleware import ProxyHeaderMiddleware
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import HTMLResponse
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -34,7 +38,6 @@ from catalog.storage import AssetStore, create_asset_store
 from graphql_api import ItemEvents, Limits, Services, UploadedRaster, create_graphql_router
 from graphql_api.body_limit import BodySizeLimit
 from stac_compat import create_stac_api
-from stac_compat.middleware import JsonBodyGuard
 from stacql.public_url import PublicUrl
 from stacql.settings import Settings
 from workers import create_queue
@@ -164,6 +167,32 @@ def _completion_hook(
         return [str(job.id)] if job is not None else []
 
     return hook
+# Bytes of files and images: compressing them again costs CPU and breaks byte ranges.
+BINARY_ROUTES = [r"/assets/", r"/tiles/", r"/preview\.[a-z]+$"]
+
+
+def service_middlewares(trust_forwarded: bool) -> list[Middleware]:
+    """What every face's responses go through: compression, CORS open to the headers
+    asset readers and tile layers use (ranges, validators, credentials), and proxy
+    headers only when trusted (they shape the links of both APIs)."""
+    middlewares = [
+        Middleware(BrotliMiddleware, excluded_handlers=BINARY_ROUTES),
+        Middleware(
+            CORSMiddleware,
+            allow_origins=["*"],
+            allow_methods=["OPTIONS", "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Content-Type", "Authorization", "X-API-Key", "Range", "If-Range",
+                           "If-None-Match", "If-Modified-Since"],
+            expose_headers=["Content-Range", "Content-Length", "Accept-Ranges", "ETag",
+                            "Last-Modified", "Stacql-Jobs"],
+            max_age=600,
+        ),
+    ]
+    if trust_forwarded:
+        middlewares.append(Middleware(ProxyHeaderMiddleware))
+    return middlewares
+
+
 def browser_app(directory: Path) -> ASGIApp:
     """The built catalog browser as static files, or a 503 page saying how to build it.
 
@@ -212,8 +241,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title="stacql",
         version="0.1.0",
-        openapi_url="/api",
-        docs_url="/api.html",
+        # The STAC sub-application mounted below serves the API description.
+        openapi_url=None,
+        docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
     )
@@ -226,22 +256,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         include_in_schema=False,
     )
     app.mount(BROWSER_PATH, browser_app(settings.browser.dir), name="browser")
-    create_stac_api(
-        app, sessions,
+    # Last: the STAC API answers every path the routes above do not.
+    stac = create_stac_api(
+        sessions,
         items=operations.items,
         collections=operations.collections,
         searches=operations.searches,
         read_sessions=read_sessions,
         jwt=verifier,
-        skip_auth_prefixes=(GRAPHQL_PATH, BROWSER_PATH),
+        max_body=settings.api.max_body_bytes,
         assets=operations.assets,
         tiles=operations.tiles,
-        trust_forwarded=settings.api.trust_forwarded,
         accel_redirect=settings.assets.accel_redirect,
     )
-    app.add_middleware(
-        JsonBodyGuard, max_body=settings.api.max_body_bytes, skip_prefixes=(GRAPHQL_PATH,)
-    )
+    app.mount("/", stac)
+    app.openapi = stac.openapi  # type: ignore[method-assign]
+    for middleware in service_middlewares(settings.api.trust_forwarded):
+        app.add_middleware(middleware.cls, *middleware.args, **middleware.kwargs)
     # A file and its sidecar, plus room for the multipart envelope.
     upload_room = 2 * settings.graphql.max_upload_bytes + settings.api.max_body_bytes
     app.add_middleware(BodySizeLimit, max_bytes=upload_room, prefix=GRAPHQL_PATH)
