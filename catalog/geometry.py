@@ -178,7 +178,7 @@ def parse_geometries(
             raise InvalidGeometry(f"{label}: {exc}") from exc
     bad_coords = ~np.isfinite(shapely.bounds(geometries)).all(axis=1)
     valid = shapely.is_valid(geometries)
-    for index in np.flatnonzero(bad_coords | ~valid):
+    for index in np.flatnonzero(bad_coords | ~valid).tolist():
         _check_geometry(geometries[index], labels[index])
         reason = shapely.is_valid_reason(geometries[index])
         raise InvalidGeometry(f"{labels[index]}: invalid geometry ({reason})")
@@ -186,7 +186,7 @@ def parse_geometries(
     out_of_range = (np.abs(bounds[:, [0, 2]]) > 180).any(axis=1) | (
         np.abs(bounds[:, [1, 3]]) > 90
     ).any(axis=1)
-    for index in np.flatnonzero(out_of_range):
+    for index in np.flatnonzero(out_of_range).tolist():
         _check_geometry(geometries[index], labels[index])
     return list(geometries)
 

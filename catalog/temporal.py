@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from catalog.errors import InvalidDatetime
+from catalog.errors import InvalidDatetime, InvalidInput
 
 # RFC 3339 date-time: a full date, a time, optional fraction and a mandatory offset.
 _RFC3339 = re.compile(
@@ -61,6 +61,27 @@ class Interval:
     def is_unbounded(self) -> bool:
         """True when neither side is bounded: it matches everything."""
         return self.start is None and self.end is None
+
+
+def typed_interval(
+    start: datetime | None, end: datetime | None, *, field: str = "datetime"
+) -> Interval | None:
+    """The interval between two aware datetimes (either may be open), in UTC; None when
+    both are open (it matches everything). Raises ``InvalidInput`` for a naive bound and
+    ``InvalidDatetime`` when the start is after the end."""
+    if start is None and end is None:
+        return None
+    for bound in (start, end):
+        if bound is not None and bound.tzinfo is None:
+            raise InvalidInput(f"{field} bounds need a time zone (e.g. a trailing Z)")
+    start = start.astimezone(UTC) if start is not None else None
+    end = end.astimezone(UTC) if end is not None else None
+    if start and end and start > end:
+        raise InvalidDatetime(
+            f"{field}: the interval {format_rfc3339(start)}/{format_rfc3339(end)} starts "
+            "after it ends"
+        )
+    return Interval(start, end)
 
 
 def parse_interval(value: str, *, field: str = "datetime") -> Interval:

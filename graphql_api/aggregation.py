@@ -7,11 +7,12 @@ from enum import Enum
 from typing import Any
 
 import strawberry
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from strawberry import Private
 
+from catalog.access import Principal
+from catalog.operations import SearchOperations
 from catalog.search import SearchRequest
-from catalog.search.aggregate import AggregationSpec, aggregate
+from catalog.search.aggregate import AggregationSpec
 from catalog.temporal import parse_rfc3339
 
 
@@ -38,11 +39,11 @@ class NumericBucket:
 @strawberry.type(description="Aggregations over the items matching the given filters.")
 class Aggregation:
     _request: Private[SearchRequest]
-    _sessions: Private[async_sessionmaker[AsyncSession]]
+    _searches: Private[SearchOperations]
+    _principal: Private[Principal]
 
     async def _run(self, spec: AggregationSpec) -> dict[str, Any]:
-        async with self._sessions() as session:
-            (result,) = await aggregate(session, self._request, spec)
+        (result,) = await self._searches.aggregate(self._principal, self._request, spec)
         return result
 
     @strawberry.field

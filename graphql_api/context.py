@@ -23,7 +23,14 @@ from catalog.access import (
 )
 from catalog.assets import AssetUrls
 from catalog.jobs import JobRecord
-from catalog.operations import AssetOperations, ExportOperations, SavedSearchOperations
+from catalog.operations import (
+    AssetOperations,
+    CollectionOperations,
+    ExportOperations,
+    ItemOperations,
+    SavedSearchOperations,
+    SearchOperations,
+)
 from catalog.storage import AssetStore
 from graphql_api.events import ItemEvents
 from graphql_api.loaders import Loaders
@@ -65,17 +72,21 @@ class UploadedRaster:
 
 SubmitExtract = Callable[[UploadedRaster], Awaitable[JobRecord]]
 SubmitIngest = Callable[[str, str | None], Awaitable[JobRecord]]
-ItemWritten = Callable[[dict[str, Any]], Awaitable[list[str]]]
-"""Run on each item a mutation committed (the STAC API runs the same on its writes);
-returns the ids of the jobs it queued (an extraction completing the item)."""
 """(href, collection id for items without one) -> the queued job."""
 
 
 @dataclass(frozen=True)
 class Services:
-    """Long-lived dependencies of the GraphQL API, shared by every request."""
+    """Long-lived dependencies of the GraphQL API, shared by every request.
+
+    Reads and writes go through the operations (``items``, ``collections``,
+    ``searches``), which check the caller's rights and run the post-write hooks the
+    STAC API runs too. ``sessions`` serve the rest (jobs, loaders, uploads)."""
 
     sessions: async_sessionmaker[AsyncSession]
+    items: ItemOperations
+    collections: CollectionOperations
+    searches: SearchOperations
     limits: Limits = field(default_factory=Limits)
     store: AssetStore | None = None
     submit_extract: SubmitExtract | None = None
@@ -84,7 +95,6 @@ class Services:
     jwt: JwtVerifier | None = None
     fetch_policy: FetchPolicy = field(default_factory=FetchPolicy)
     assets: AssetOperations | None = None
-    after_item_write: ItemWritten | None = None
     checksum: str = "sha2-256"
     """The hash function of an upload's ``file:checksum`` (``catalog.checksums``)."""
     saved_searches: SavedSearchOperations | None = None

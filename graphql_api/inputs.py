@@ -9,8 +9,8 @@ from typing import Annotated, Any
 import strawberry
 
 from catalog.errors import InvalidInput
-from catalog.search import parse_filter
-from catalog.temporal import format_rfc3339
+from catalog.search import SortField, parse_filter
+from catalog.temporal import Interval, typed_interval
 from graphql_api.scalars import JSON
 
 BboxArg = Annotated[
@@ -29,16 +29,10 @@ class DatetimeRange:
     start: datetime | None = None
     end: datetime | None = None
 
-    def as_interval(self) -> str | None:
-        """The STAC datetime interval string, or None for an unbounded range."""
-        if self.start is None and self.end is None:
-            return None
-        for bound in (self.start, self.end):
-            if bound is not None and bound.tzinfo is None:
-                raise InvalidInput("datetime bounds need a time zone (e.g. a trailing Z)")
-        start = format_rfc3339(self.start) if self.start else ".."
-        end = format_rfc3339(self.end) if self.end else ".."
-        return f"{start}/{end}"
+    def as_interval(self) -> Interval | None:
+        """The interval in UTC, or None for an unbounded range; ``InvalidInput`` for a
+        bound without a time zone, ``InvalidDatetime`` for a start after the end."""
+        return typed_interval(self.start, self.end)
 
 
 @strawberry.enum
@@ -108,8 +102,6 @@ def combined_filter(
     return parts[0] if len(parts) == 1 else {"op": "and", "args": parts}
 
 
-def sortby_of(sort_by: list[SortBy] | None) -> list[dict[str, str]] | None:
-    """The STAC sortby form of the GraphQL sort keys."""
-    if not sort_by:
-        return None
-    return [{"field": s.field, "direction": s.direction.value} for s in sort_by]
+def sortby_of(sort_by: list[SortBy] | None) -> tuple[SortField, ...]:
+    """The catalog's sort keys of the GraphQL ones."""
+    return tuple(SortField(s.field, s.direction.value) for s in sort_by or ())

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import strawberry
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from strawberry import Private
 
+from catalog.access import Principal
 from catalog.errors import InvalidInput
-from catalog.search import SearchRequest, build_search, count_matches, search_rows
+from catalog.operations import ItemSearch, SearchOperations
+from catalog.search import SearchRequest
 from catalog.search.render import item_parts
 from graphql_api.context import Limits
 from graphql_api.inputs import (
@@ -29,7 +29,8 @@ class ItemConnection:
     edges: list[ItemEdge]
     page_info: PageInfo
     _request: Private[SearchRequest]
-    _sessions: Private[async_sessionmaker[AsyncSession]]
+    _searches: Private[SearchOperations]
+    _principal: Private[Principal]
 
     @strawberry.field
     def nodes(self) -> list[Item]:
@@ -38,8 +39,7 @@ class ItemConnection:
     @strawberry.field(description="How many items match in all; costs a count, so ask only "
                       "when it is shown.")
     async def total_count(self) -> int:
-        async with self._sessions() as session:
-            return await count_matches(session, self._request)
+        return await self._searches.count(self._principal, self._request)
 
 
 def page_size(first: int | None, limits: Limits) -> int:
@@ -52,7 +52,7 @@ def page_size(first: int | None, limits: Limits) -> int:
 
 
 async def item_request(
-    limits: Limits,
+    info: Info,
     *,
     collections: list[str] | None = None,
     ids: list[str] | None = None,
@@ -65,34 +65,27 @@ async def item_request(
     sort_by: list[SortBy] | None = None,
     first: int | None = None,
     after: str | None = None,
-    readable_private: frozenset[str] | None = frozenset(),
 ) -> SearchRequest:
-    """The ``catalog.search`` request the GraphQL arguments stand for, built in a thread
-    (repairing a search area takes CPU that the event loop must not wait for)."""
-    return await asyncio.to_thread(
-        build_search,
-        collections=collections,
-        ids=ids,
-        bbox=bbox,
-        intersects=intersects,
+    """The ``catalog.search`` request the GraphQL arguments stand for, for the caller:
+    typed values (interval, sort keys, CQL2-JSON) go to the operation as they are."""
+    limits = info.context.services.limits
+    terms = ItemSearch(
+        ids=ids, collections=collections, bbox=bbox, intersects=intersects,
         datetime=datetime.as_interval() if datetime else None,
-        filter=combined_filter(filter, where),
-        filter_lang="cql2-json",
-        sortby=sortby_of(sort_by),
-        limit=page_size(first, limits),
-        token=after,
-        q=q,
-        max_limit=limits.max_page_size,
-        readable_private=readable_private,
+        filter=combined_filter(filter, where), sortby=sortby_of(sort_by),
+        limit=page_size(first, limits), token=after, q=q,
+    )
+    return await info.context.services.searches.request(
+        await info.context.principal(), terms, max_limit=limits.max_page_size
     )
 
 
 async def find_items(info: Info, request: SearchRequest) -> ItemConnection:
     """Run ``request`` reading only the item columns the query selects."""
     parts = connection_item_parts(info.selected_fields[0])
-    sessions = info.context.services.sessions
-    async with sessions() as session:
-        page = await search_rows(session, request, item_parts(parts))
+    searches = info.context.services.searches
+    principal = await info.context.principal()
+    page = await searches.rows(principal, request, item_parts(parts))
     edges = [
         ItemEdge(cursor=cursor, node=Item(_row=dict(row)))
         for row, cursor in zip(page.rows, page.cursors, strict=True)
@@ -103,4 +96,7 @@ async def find_items(info: Info, request: SearchRequest) -> ItemConnection:
         start_cursor=page.cursors[0] if page.cursors else None,
         end_cursor=page.cursors[-1] if page.cursors else None,
     )
-    return ItemConnection(edges=edges, page_info=info_, _request=request, _sessions=sessions)
+    return ItemConnection(
+        edges=edges, page_info=info_, _request=request, _searches=searches,
+        _principal=principal,
+    )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime
 from pathlib import PurePosixPath
 from typing import Any
@@ -10,21 +9,15 @@ from typing import Any
 import strawberry
 from strawberry.file_uploads import Upload
 
-from catalog.access import require_write, require_write_anywhere, set_private
-from catalog.errors import CatalogError, InvalidInput, ServiceUnavailable
-from catalog.ingest.collections import create_collection, delete_collection
-from catalog.ingest.items import delete_item, upsert_items
-from catalog.ingest.transactions import patch_collection, replace_collection
+from catalog.access import require_write, require_write_anywhere
+from catalog.errors import InvalidInput, ServiceUnavailable
 from catalog.search.lookup import get_collection
-from catalog.stac import normalize_items
 from catalog.stac.common import check_id
 from catalog.temporal import format_rfc3339
 from graphql_api.context import UploadedRaster
 from graphql_api.scalars import JSON
 from graphql_api.types import Collection, Info, Job
 from graphql_api.uploads import removed_on_error, safe_name, store_upload
-
-log = logging.getLogger(__name__)
 
 
 @strawberry.input(description="A provider of a collection.")
@@ -91,24 +84,6 @@ class UpsertItemsPayload:
     )
 
 
-async def _after_write(
-    info: Info, items: list[dict[str, Any]], collection_id: str | None
-) -> list[str]:
-    """The write hook on each committed item; a hook that fails leaves the items stored."""
-    hook = info.context.services.after_item_write
-    if hook is None:
-        return []
-    jobs: list[str] = []
-    for item in items:
-        written = {**item, "collection": item.get("collection") or collection_id}
-        try:
-            jobs += await hook(written)
-        except CatalogError as exc:
-            log.warning("item %s/%s is stored but its job was not queued: %s",
-                        written["collection"], item.get("id"), exc)
-    return jobs
-
-
 def _instant(value: datetime | None) -> str | None:
     if value is None:
         return None
@@ -131,12 +106,8 @@ class Mutation:
         private: bool = False,
     ) -> Collection:
         doc = _document(stac, input)
-        require_write(await info.context.principal(), str(doc.get("id")))
-        async with info.context.services.sessions() as session, session.begin():
-            await create_collection(session, doc)
-            if private:
-                await set_private(session, doc["id"], True)
-            stored = await get_collection(session, doc["id"])
+        principal = await info.context.principal()
+        stored = await info.context.services.collections.create(principal, doc, private)
         return Collection(_doc=stored)
 
     @strawberry.mutation(
@@ -152,26 +123,21 @@ class Mutation:
         patch: JSON | None = None,
         private: bool | None = None,
     ) -> Collection:
-        require_write(await info.context.principal(), id)
-        async with info.context.services.sessions() as session, session.begin():
-            if private is not None and patch is None and stac is None and input is None:
-                await set_private(session, id, private)
-            elif patch is not None:
-                if stac is not None or input is not None:
-                    raise InvalidInput("give either a patch or a whole collection, not both")
-                await patch_collection(session, id, patch)
-            else:
-                await replace_collection(session, id, _document(stac, input))
-            if private is not None:
-                await set_private(session, id, private)
-            stored = await get_collection(session, id)
+        principal = await info.context.principal()
+        collections = info.context.services.collections
+        if private is not None and patch is None and stac is None and input is None:
+            stored = await collections.set_private(principal, id, private)
+        elif patch is not None:
+            if stac is not None or input is not None:
+                raise InvalidInput("give either a patch or a whole collection, not both")
+            stored = await collections.patch(principal, id, patch, private)
+        else:
+            stored = await collections.replace(principal, id, _document(stac, input), private)
         return Collection(_doc=stored)
 
     @strawberry.mutation(description="Delete a collection with all its items and assets.")
     async def delete_collection(self, info: Info, id: str) -> bool:
-        require_write(await info.context.principal(), id)
-        async with info.context.services.sessions() as session, session.begin():
-            await delete_collection(session, id)
+        await info.context.services.collections.delete(await info.context.principal(), id)
         return True
 
     @strawberry.mutation(
@@ -181,25 +147,18 @@ class Mutation:
     async def upsert_items(
         self, info: Info, items: list[JSON], collection_id: str | None = None
     ) -> UpsertItemsPayload:
-        if not items:
-            raise InvalidInput("items is empty")
-        records = normalize_items(items, collection_id)
         principal = await info.context.principal()
-        for target in sorted({r.collection_id for r in records}):
-            require_write(principal, target)
-        async with info.context.services.sessions() as session, session.begin():
-            summary = await upsert_items(session, records)
-        jobs = await _after_write(info, items, collection_id)
+        written = await info.context.services.items.upsert(principal, items, collection_id)
+        summary = written.summary
         return UpsertItemsPayload(
             inserted=summary.inserted, updated=summary.updated, unchanged=summary.unchanged,
-            ids=[r.id for r in records], job_ids=jobs,
+            ids=written.ids, job_ids=written.jobs,
         )
 
     @strawberry.mutation(description="Delete one item and its assets.")
     async def delete_item(self, info: Info, collection_id: str, id: str) -> bool:
-        require_write(await info.context.principal(), collection_id)
-        async with info.context.services.sessions() as session, session.begin():
-            await delete_item(session, collection_id, id)
+        principal = await info.context.principal()
+        await info.context.services.items.delete(principal, collection_id, id)
         return True
 
     @strawberry.mutation(

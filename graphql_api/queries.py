@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated
 
 import strawberry
 
 from catalog.errors import NotFound
 from catalog.jobs import get_job, job_uuid
-from catalog.search import build_search
-from catalog.search.assets import search_assets
-from catalog.search.collection_search import search_collections
-from catalog.search.engine import search_rows
+from catalog.operations import ItemSearch
 from catalog.search.render import item_parts
 from graphql_api.aggregation import Aggregation
 from graphql_api.inputs import (
@@ -22,7 +18,6 @@ from graphql_api.inputs import (
     PropertyCondition,
     SortBy,
     TextArg,
-    combined_filter,
 )
 from graphql_api.item_search import ItemConnection, find_items, item_request, page_size
 from graphql_api.scalars import GeoJSON
@@ -54,12 +49,11 @@ class Query:
         q: TextArg = None,
     ) -> CollectionConnection:
         limit = page_size(first, info.context.services.limits)
-        readable = await info.context.readable_private()
-        async with info.context.services.sessions() as session:
-            page = await search_collections(
-                session, bbox=bbox, datetime=datetime.as_interval() if datetime else None,
-                q=q, limit=limit, token=after, readable_private=readable,
-            )
+        page = await info.context.services.collections.search(
+            await info.context.principal(), bbox=bbox,
+            datetime=datetime.as_interval() if datetime else None,
+            q=q, limit=limit, token=after,
+        )
         edges = [CollectionEdge(cursor=doc["id"], node=Collection(_doc=doc))
                  for doc in page.collections]
         return CollectionConnection(
@@ -94,8 +88,7 @@ class Query:
         after: str | None = None,
     ) -> ItemConnection:
         request = await item_request(
-            info.context.services.limits, readable_private=await info.context.readable_private(),
-            collections=collections, ids=ids, bbox=bbox,
+            info, collections=collections, ids=ids, bbox=bbox,
             intersects=intersects, datetime=datetime, filter=filter, where=where, q=q,
             sort_by=sort_by, first=first, after=after,
         )
@@ -104,12 +97,12 @@ class Query:
     @strawberry.field(description="One item; null when there is none.")
     async def item(self, info: Info, collection_id: str, id: str) -> Item | None:
         parts = item_parts_of(info.selected_fields[0].selections)
-        request = build_search(
-            ids=[id], collections=[collection_id], limit=1,
-            readable_private=await info.context.readable_private(),
+        searches = info.context.services.searches
+        principal = await info.context.principal()
+        request = await searches.request(
+            principal, ItemSearch(ids=[id], collections=[collection_id], limit=1)
         )
-        async with info.context.services.sessions() as session:
-            page = await search_rows(session, request, item_parts(parts))
+        page = await searches.rows(principal, request, item_parts(parts))
         return Item(_row=dict(page.rows[0])) if page.rows else None
 
     @strawberry.field(description="Assets by role and media type, of items matching filters.")
@@ -128,16 +121,13 @@ class Query:
         first: int | None = None,
         after: str | None = None,
     ) -> AssetConnection:
-        limits = info.context.services.limits
         request = await item_request(
-            limits, readable_private=await info.context.readable_private(),
-            collections=collections, bbox=bbox, intersects=intersects, datetime=datetime
+            info, collections=collections, bbox=bbox, intersects=intersects, datetime=datetime
         )
-        async with info.context.services.sessions() as session:
-            page = await search_assets(
-                session, request, roles=roles, media_type=media_type,
-                limit=page_size(first, limits), after=after,
-            )
+        page = await info.context.services.searches.assets(
+            await info.context.principal(), request, roles=roles, media_type=media_type,
+            limit=page_size(first, info.context.services.limits), after=after,
+        )
         edges = [AssetEdge(cursor=c, node=Asset(_row=row))
                  for row, c in zip(page.assets, page.cursors, strict=True)]
         return AssetConnection(
@@ -171,11 +161,11 @@ class Query:
         where: list[PropertyCondition] | None = None,
         q: TextArg = None,
     ) -> Aggregation:
-        request = await asyncio.to_thread(
-            build_search,
-            collections=collections, ids=ids, bbox=bbox, intersects=intersects,
-            datetime=datetime.as_interval() if datetime else None,
-            filter=combined_filter(filter, where), filter_lang="cql2-json", q=q,
-            readable_private=await info.context.readable_private(),
+        request = await item_request(
+            info, collections=collections, ids=ids, bbox=bbox, intersects=intersects,
+            datetime=datetime, filter=filter, where=where, q=q,
         )
-        return Aggregation(_request=request, _sessions=info.context.services.sessions)
+        return Aggregation(
+            _request=request, _searches=info.context.services.searches,
+            _principal=await info.context.principal(),
+        )

@@ -10,7 +10,6 @@ from typing import Any
 import strawberry
 
 from catalog.jobs import get_job, job_uuid
-from catalog.search.changes import changed_items, database_now
 from catalog.search.render import item_parts
 from catalog.search.request import SearchRequest
 from graphql_api.events import ITEMS_CHANNEL, JOBS_CHANNEL, wait_for
@@ -79,8 +78,7 @@ class Subscription:
         where: list[PropertyCondition] | None = None,
     ) -> AsyncGenerator[Item, None]:
         request = await item_request(
-            info.context.services.limits, readable_private=await info.context.readable_private(),
-            collections=collections, bbox=bbox,
+            info, collections=collections, bbox=bbox,
             intersects=intersects, datetime=datetime, filter=filter, where=where,
         )
         async for item in follow_items(info, request):
@@ -91,15 +89,14 @@ async def follow_items(info: Info, request: SearchRequest) -> AsyncGenerator[Ite
     """Items matching ``request`` created or updated from now on, each change once, as
     they are committed (``itemsAdded`` and ``savedSearchItems``)."""
     columns = item_parts(item_parts_of(info.selected_fields[0].selections))
-    sessions = info.context.services.sessions
-    async with sessions() as session:
-        since = await database_now(session)
+    searches = info.context.services.searches
+    principal = await info.context.principal()
+    since = await searches.now()
     seen: dict[tuple[str, str], Any] = {}
     async with _queue(info, ITEMS_CHANNEL) as queue:
         while True:
             await _pause(queue)
-            async with sessions() as session:
-                rows = await changed_items(session, request, since - LOOKBACK, columns)
+            rows = await searches.changes(principal, request, since - LOOKBACK, columns)
             for row in rows:
                 key = (row["collection"], row["id"])
                 if seen.get(key) == row["changed_at"]:

@@ -336,8 +336,7 @@ class Collection:
         from graphql_api.item_search import find_items, item_request
 
         request = await item_request(
-            info.context.services.limits, readable_private=await info.context.readable_private(),
-            collections=[self._doc["id"]], ids=ids, bbox=bbox,
+            info, collections=[self._doc["id"]], ids=ids, bbox=bbox,
             intersects=intersects, datetime=datetime, filter=filter, where=where, q=q,
             sort_by=sort_by, first=first, after=after,
         )

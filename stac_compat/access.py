@@ -1,9 +1,9 @@
 """Who is calling the STAC API: resolved once per request from its headers.
 
-``Authentication`` reads ``Authorization: Bearer`` / ``X-API-Key`` (not under the paths it
-skips, such as ``/graphql``, which resolves its own callers), keeps the principal in the
-request scope, and answers 401 with a STAC error body for a wrong, revoked or expired
-credential. Clients read it back with :func:`principal_of`.
+``Authentication`` reads ``Authorization: Bearer`` / ``X-API-Key`` on the STAC API's
+requests (it is middleware of the STAC sub-application; GraphQL resolves its own
+callers), keeps the principal in the request scope, and answers 401 with a STAC error
+body for a wrong, revoked or expired credential. Clients read it back with :func:`principal_of`.
 """
 
 from __future__ import annotations
@@ -35,15 +35,13 @@ class Authentication:
         app: ASGIApp,
         sessions: async_sessionmaker[AsyncSession],
         jwt: JwtVerifier | None = None,
-        skip_prefixes: tuple[str, ...] = (),
     ) -> None:
         self.app = app
         self.sessions = sessions
         self.jwt = jwt
-        self.skip_prefixes = skip_prefixes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith(self.skip_prefixes or ("\0",)):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)

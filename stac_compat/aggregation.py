@@ -7,14 +7,13 @@ from typing import Any
 
 import attr
 from fastapi import Request
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from stac_fastapi.extensions.aggregation.client import AsyncBaseAggregationClient
 from stac_fastapi.types.requests import get_base_url
 
 from catalog.errors import InvalidInput
+from catalog.operations import CollectionOperations, SearchOperations
 from catalog.search import build_search
-from catalog.search.aggregate import AVAILABLE, AggregationSpec, aggregate
-from catalog.search.lookup import get_collection
+from catalog.search.aggregate import AVAILABLE, AggregationSpec
 from stac_compat import params
 from stac_compat.access import principal_of
 
@@ -68,17 +67,15 @@ class AggregationClient(AsyncBaseAggregationClient):
     and the collection id from the path.
     """
 
-    sessions: async_sessionmaker[AsyncSession] = attr.ib(kw_only=True)
+    searches: SearchOperations = attr.ib(kw_only=True)
+    collections: CollectionOperations = attr.ib(kw_only=True)
 
     async def get_aggregations(self, *_: Any, **kwargs: Any) -> dict:
         """Called with `GET|POST /aggregations` (or per collection)."""
         request: Request = kwargs["request"]
         collection_id = request.path_params.get("collection_id")
         if collection_id is not None:
-            async with self.sessions() as session:
-                await get_collection(
-                    session, collection_id, principal_of(request).readable_private
-                )
+            await self.collections.get(principal_of(request), collection_id)
         return {
             "type": "AggregationCollection",
             "aggregations": [{"name": n, "data_type": t} for n, t in AVAILABLE.items()],
@@ -97,15 +94,13 @@ class AggregationClient(AsyncBaseAggregationClient):
         if collection_id is not None:
             search_values["collections"] = [collection_id]
         search_values["limit"] = None
-        readable = principal_of(request).readable_private
+        principal = principal_of(request)
         request_model = await asyncio.to_thread(
-            build_search,
-            readable_private=readable, **params.search_kwargs(search_values)
+            build_search, **params.search_kwargs(search_values)
         )
-        async with self.sessions() as session:
-            if collection_id is not None:
-                await get_collection(session, collection_id, readable)
-            results = await aggregate(session, request_model, spec)
+        if collection_id is not None:
+            await self.collections.get(principal, collection_id)
+        results = await self.searches.aggregate(principal, request_model, spec)
         return {
             "type": "AggregationCollection",
             "aggregations": results,

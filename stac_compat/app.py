@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from brotli_asgi import BrotliMiddleware
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from stac_fastapi.api.app import StacApi
-from stac_fastapi.api.middleware import ProxyHeaderMiddleware
 from stac_fastapi.api.models import (
     GeoJSONResponse,
     ItemCollectionUri,
@@ -27,12 +25,17 @@ from stac_fastapi.extensions.sort import ItemCollectionSortExtension, SearchSort
 from stac_fastapi.types.config import ApiSettings
 from stac_fastapi.types.extension import ApiExtension
 from stac_fastapi.types.search import BaseSearchPostRequest
-from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
 
 from catalog.access import JwtVerifier
-from catalog.operations import AssetOperations, ExportOperations, TileOperations
-from catalog.search.count import CountBudget
+from catalog.operations import (
+    AssetOperations,
+    CollectionOperations,
+    ExportOperations,
+    ItemOperations,
+    SavedSearchOperations,
+    SearchOperations,
+    TileOperations,
+)
 from stac_compat.access import Authentication
 from stac_compat.aggregation import AggregationClient
 from stac_compat.assets import create_asset_router
@@ -41,9 +44,11 @@ from stac_compat.count import CountExtension
 from stac_compat.errors import add_error_handlers
 from stac_compat.exports import create_export_router
 from stac_compat.filter import FilterPostRequest
+from stac_compat.middleware import DEFAULT_MAX_BODY, JsonBodyGuard
 from stac_compat.queryables import QueryablesClient
+from stac_compat.saved_searches import create_saved_search_router
 from stac_compat.tiles import create_tile_router
-from stac_compat.transactions import CatalogTransactionExtension, ItemHook, TransactionsClient
+from stac_compat.transactions import CatalogTransactionExtension, TransactionsClient
 
 # The CQL2 the compiler in catalog/search/cql2.py evaluates.
 FILTER_CLASSES = [
@@ -81,67 +86,45 @@ def _items_extensions(sessions: async_sessionmaker[AsyncSession]) -> list[ApiExt
     ]
 
 
-# Bytes of files and images: compressing them again costs CPU and breaks byte ranges.
-BINARY_ROUTES = [r"/assets/", r"/tiles/", r"/preview\.[a-z]+$"]
-
-
-def _middlewares(trust_forwarded: bool) -> list[Middleware]:
-    """stac-fastapi's middlewares, with CORS open to the headers asset readers and tile
-    layers use (ranges, validators, credentials), and proxy headers only when trusted."""
-    middlewares = [
-        Middleware(BrotliMiddleware, excluded_handlers=BINARY_ROUTES),
-        Middleware(
-            CORSMiddleware,
-            allow_origins=["*"],
-            allow_methods=["OPTIONS", "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
-            allow_headers=["Content-Type", "Authorization", "X-API-Key", "Range", "If-Range",
-                           "If-None-Match", "If-Modified-Since"],
-            expose_headers=["Content-Range", "Content-Length", "Accept-Ranges", "ETag",
-                            "Last-Modified", "Stacql-Jobs"],
-            max_age=600,
-        ),
-    ]
-    if trust_forwarded:
-        middlewares.append(Middleware(ProxyHeaderMiddleware))
-    return middlewares
-
-
 def create_stac_api(
-    app: FastAPI,
     sessions: async_sessionmaker[AsyncSession],
     *,
     title: str = "stacql",
     description: str = "STAC API of the stacql catalog",
     version: str = "0.1.0",
-    max_limit: int = 10_000,
-    count_budget: CountBudget | None = None,
-    after_item_write: ItemHook | None = None,
+    items: ItemOperations,
+    collections: CollectionOperations,
+    searches: SearchOperations,
     read_sessions: async_sessionmaker[AsyncSession] | None = None,
     jwt: JwtVerifier | None = None,
-    skip_auth_prefixes: tuple[str, ...] = (),
+    max_body: int = DEFAULT_MAX_BODY,
     assets: AssetOperations | None = None,
     tiles: TileOperations | None = None,
-    trust_forwarded: bool = False,
     accel_redirect: str | None = None,
     exports: ExportOperations | None = None,
-) -> StacApi:
-    """Mount the STAC API routes on ``app`` (at its root) and return the StacApi.
+    saved_searches: SavedSearchOperations | None = None,
+) -> FastAPI:
+    """The STAC API as a sub-application, to mount at the root of the service after the
+    other faces' routes. Its error handlers (STAC error bodies) and its middleware
+    (authentication, JSON body checks) apply to its own requests only; what applies to
+    the whole service (CORS, compression, proxy headers, public URL) is the composition
+    root's.
 
-    ``count_budget`` bounds the counts behind ``numberMatched`` when a search does not
-    ask for one with ``count=true`` (see ``catalog.search.count``).
-    ``after_item_write`` receives each item the Transaction endpoints store (see
-    ``stac_compat.transactions``) and returns the ids of the jobs it queued.
-    ``read_sessions``, when given, serve the routes that only read (search, items,
-    collections, queryables, aggregation); writes always use ``sessions``. Callers are
-    authenticated by API key (or by bearer JWT with ``jwt``) on every path but
-    ``skip_auth_prefixes``. With ``assets``, stored assets are served at
+    The routes call ``items``, ``collections`` and ``searches`` (which carry the page
+    cap, the budget of unasked counts and the post-write hooks) with the caller.
+    ``read_sessions``, when given, serve queryables. Callers are
+    authenticated by API key (or by bearer JWT with ``jwt``); bodies over ``max_body``
+    bytes are refused (``stac_compat.middleware``). With ``assets``, stored assets are served at
     ``/collections/{c}/items/{i}/assets/{key}`` and item hrefs point there; with
     ``tiles`` too, item tiles and mosaics are served (``stac_compat.tiles``).
-    ``Forwarded`` / ``X-Forwarded-*`` headers shape links only with ``trust_forwarded``.
     ``accel_redirect`` hands local files to nginx (``stac_compat.assets``). With
     ``exports`` too, searches are exported to files at ``/exports`` (``stac_compat.exports``).
+    With ``saved_searches``, callers keep searches with webhooks at ``/saved-searches``.
     """
     writes, sessions = sessions, read_sessions or sessions
+    # The service's OpenAPI description is this one (GraphQL has its own schema).
+    app = FastAPI(title=title, version=version, openapi_url="/api", docs_url="/api.html",
+                  redoc_url=None)
     settings = ApiSettings(
         stac_fastapi_title=title,
         stac_fastapi_description=description,
@@ -162,20 +145,22 @@ def create_stac_api(
         *items_extensions,
         collection_search,
         CatalogTransactionExtension(
-            client=TransactionsClient(sessions=writes, after_item_write=after_item_write),
+            client=TransactionsClient(items=items, collections=collections),
             settings=settings,
             response_class=GeoJSONResponse,
         ),
-        AggregationExtension(client=AggregationClient(sessions=sessions)),
+        AggregationExtension(
+            client=AggregationClient(searches=searches, collections=collections)
+        ),
     ]
-    api = StacApi(
+    StacApi(
         app=app,
         settings=settings,
         client=CatalogClient(
-            sessions=sessions,
-            max_limit=max_limit,
+            items=items,
+            collections=collections,
+            searches=searches,
             assets=assets,
-            count_budget=count_budget or CountBudget(),
             extensions=extensions,
             landing_page_id="stacql",
             title=title,
@@ -193,7 +178,7 @@ def create_stac_api(
         ),
         collections_get_request_model=collection_search.GET,
         exceptions={},
-        middlewares=_middlewares(trust_forwarded),
+        middlewares=[],
     )
     if assets is not None:
         app.include_router(create_asset_router(assets, accel_redirect), tags=["Assets"])
@@ -201,8 +186,9 @@ def create_stac_api(
             app.include_router(create_tile_router(assets, tiles))
         if exports is not None:
             app.include_router(create_export_router(exports, assets, accel_redirect))
+    if saved_searches is not None:
+        app.include_router(create_saved_search_router(saved_searches))
     add_error_handlers(app)
-    app.add_middleware(
-        Authentication, sessions=writes, jwt=jwt, skip_prefixes=skip_auth_prefixes
-    )
-    return api
+    app.add_middleware(Authentication, sessions=writes, jwt=jwt)
+    app.add_middleware(JsonBodyGuard, max_body=max_body)
+    return app

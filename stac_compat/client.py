@@ -9,24 +9,24 @@ from typing import Any
 
 import attr
 from fastapi import Request, Response
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from stac_fastapi.types.core import AsyncBaseCoreClient
 from stac_fastapi.types.requests import get_base_url
 
+from catalog.access import Principal
 from catalog.assets import AssetUrls
 from catalog.errors import InvalidInput
-from catalog.operations import AssetOperations
-from catalog.search import SearchRequest, build_search, count_matches, search, search_rows
-from catalog.search.collection_search import search_collections
-from catalog.search.count import CountBudget, count_within
-from catalog.search.lookup import get_collection, get_item
+from catalog.operations import (
+    AssetOperations,
+    CollectionOperations,
+    ItemOperations,
+    SearchOperations,
+)
+from catalog.search import SearchRequest, build_search
 from catalog.search.render import item_text_parts
 from catalog.stac.links import (
     GEOJSON,
     JSON,
     collection_url,
-    page_link,
-    post_page_link,
     with_collection_links,
     with_item_links,
 )
@@ -34,6 +34,7 @@ from stac_compat import params
 from stac_compat.access import principal_of
 from stac_compat.feature_text import FeatureTexts, feature_text, item_collection_response
 from stac_compat.fields import apply_fields
+from stac_compat.paging import page_link, post_page_link
 from stac_compat.responses import geojson_response, json_response
 
 _SPEC = "https://api.stacspec.org"
@@ -47,12 +48,13 @@ V1_0_0 = {
 
 @attr.s
 class CatalogClient(AsyncBaseCoreClient):
-    """Core STAC endpoints over the catalog's search engine and lookups."""
+    """Core STAC endpoints: each parses its parameters, calls ``catalog.operations``
+    with the caller, and renders STAC."""
 
-    sessions: async_sessionmaker[AsyncSession] = attr.ib(kw_only=True)
-    max_limit: int = attr.ib(default=10_000, kw_only=True)
+    items: ItemOperations = attr.ib(kw_only=True)
+    collections: CollectionOperations = attr.ib(kw_only=True)
+    searches: SearchOperations = attr.ib(kw_only=True)
     assets: AssetOperations | None = attr.ib(default=None, kw_only=True)
-    count_budget: CountBudget = attr.ib(factory=CountBudget, kw_only=True)
 
     async def _asset_urls(self, request: Request) -> AssetUrls | None:
         """The rewriter of stored assets' hrefs for this request's caller."""
@@ -95,30 +97,30 @@ class CatalogClient(AsyncBaseCoreClient):
 
     async def _run(self, values: dict[str, Any], request: Request) -> ItemPage:
         # In a thread: repairing a search area takes CPU the event loop must not wait for.
+        principal = principal_of(request)
         query = await asyncio.to_thread(
-            build_search,
-            max_limit=self.max_limit, readable_private=principal_of(request).readable_private,
-            **params.search_kwargs(values),
+            build_search, max_limit=self.searches.max_limit, **params.search_kwargs(values),
         )
         base = get_base_url(request)
         urls = await self._asset_urls(request)
         include, exclude = params.fields(values.get("fields"))
-        async with self.sessions() as session:
-            if include or exclude:
-                found = await search(session, query)
-                features: list[dict[str, Any]] | FeatureTexts = [
-                    apply_fields(with_item_links(_public(item, urls), base), include, exclude)
-                    for item in found.items
-                ]
-                page = ItemPage(features, found.next_token, found.prev_token, found.matched)
-            else:
-                rows = await search_rows(session, query, item_text_parts())
-                matched = await count_matches(session, query) if query.count else None
-                features = FeatureTexts([feature_text(row, base, urls) for row in rows.rows])
-                page = ItemPage(features, rows.next_token, rows.prev_token, matched)
-        return replace(page, matched=await self._matched(page, query))
+        if include or exclude:
+            found = await self.searches.items(principal, query)
+            features: list[dict[str, Any]] | FeatureTexts = [
+                apply_fields(with_item_links(_public(item, urls), base), include, exclude)
+                for item in found.items
+            ]
+            page = ItemPage(features, found.next_token, found.prev_token, found.matched)
+        else:
+            rows = await self.searches.rows(principal, query, item_text_parts())
+            matched = await self.searches.count(principal, query) if query.count else None
+            features = FeatureTexts([feature_text(row, base, urls) for row in rows.rows])
+            page = ItemPage(features, rows.next_token, rows.prev_token, matched)
+        return replace(page, matched=await self._matched(principal, page, query))
 
-    async def _matched(self, page: ItemPage, query: SearchRequest) -> int | None:
+    async def _matched(
+        self, principal: Principal, page: ItemPage, query: SearchRequest
+    ) -> int | None:
         """``numberMatched``: counted when asked; a lone first page is its own exact
         count; otherwise, on a first page, counted within ``count_budget`` or left out
         past it. Later pages leave it out unless asked: a client paging on has it from
@@ -129,8 +131,7 @@ class CatalogClient(AsyncBaseCoreClient):
             return None
         if page.next_token is None:
             return len(page.features)
-        async with self.sessions() as session:
-            return await count_within(session, query, self.count_budget)
+        return await self.searches.count_within_budget(principal, query)
 
     async def get_search(self, **kwargs: Any) -> Response:
         """Called with `GET /search`."""
@@ -160,16 +161,14 @@ class CatalogClient(AsyncBaseCoreClient):
         request: Request = kwargs["request"]
         base = get_base_url(request)
         bbox = kwargs.get("bbox")
-        async with self.sessions() as session:
-            page = await search_collections(
-                session,
-                bbox=list(bbox) if bbox else None,
-                datetime=kwargs.get("datetime"),
-                q=kwargs.get("q"),
-                limit=min(int(kwargs.get("limit") or 100), self.max_limit),
-                token=kwargs.get("token"),
-                readable_private=principal_of(request).readable_private,
-            )
+        page = await self.collections.search(
+            principal_of(request),
+            bbox=list(bbox) if bbox else None,
+            datetime=kwargs.get("datetime"),
+            q=kwargs.get("q"),
+            limit=min(int(kwargs.get("limit") or 100), self.searches.max_limit),
+            token=kwargs.get("token"),
+        )
         links = [
             {"rel": "root", "type": JSON, "href": base},
             {"rel": "self", "type": JSON, "href": str(request.url)},
@@ -187,9 +186,7 @@ class CatalogClient(AsyncBaseCoreClient):
 
     async def get_collection(self, collection_id: str, **kwargs: Any) -> Response:
         """Called with `GET /collections/{collection_id}`."""
-        readable = principal_of(kwargs["request"]).readable_private
-        async with self.sessions() as session:
-            document = await get_collection(session, collection_id, readable)
+        document = await self.collections.get(principal_of(kwargs["request"]), collection_id)
         return json_response(with_collection_links(document, get_base_url(kwargs["request"])))
 
     async def item_collection(self, collection_id: str, **kwargs: Any) -> Response:
@@ -213,15 +210,12 @@ class CatalogClient(AsyncBaseCoreClient):
         return item_collection_response(body)
 
     async def _require_collection(self, collection_id: str, request: Request) -> None:
-        async with self.sessions() as session:
-            await get_collection(session, collection_id, principal_of(request).readable_private)
+        await self.collections.get(principal_of(request), collection_id)
 
     async def get_item(self, item_id: str, collection_id: str, **kwargs: Any) -> Response:
         """Called with `GET /collections/{collection_id}/items/{item_id}`."""
         request: Request = kwargs["request"]
-        readable = principal_of(request).readable_private
-        async with self.sessions() as session:
-            document = await get_item(session, collection_id, item_id, readable)
+        document = await self.items.get(principal_of(request), collection_id, item_id)
         document = _public(document, await self._asset_urls(request))
         return geojson_response(with_item_links(document, get_base_url(request)))
 

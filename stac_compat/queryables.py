@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from stac_fastapi.extensions.filter.client import AsyncBaseFiltersClient
 from stac_fastapi.types.requests import get_base_url
 
-from catalog.ingest.queryables import property_types_of
+from catalog.queryables import property_types_of
 from catalog.search.lookup import get_collection
 from stac_compat.access import principal_of
 

@@ -1,23 +1,16 @@
-"""The Transaction extension: writes through ``catalog.ingest``, one transaction each.
+"""The Transaction extension: writes through ``catalog.operations``, one transaction each.
 
-After an item is created, replaced or patched, the optional ``after_item_write`` hook
-receives the stored item, once its transaction is committed, and returns the ids of the
-jobs it queued (stacql wires the workers' completion rule: an asset in our storage with
-the role ``data`` and no projection fields gets its metadata extracted). Their ids are
-sent in the ``Stacql-Jobs`` response header. A hook failure (the queue is down) does
-not undo the write: it is logged, and the job's row records it.
+The operations run the post-write hooks stacql injects (``catalog.operations.hooks``);
+the ids of the jobs a write queued are sent in the ``Stacql-Jobs`` response header.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 import attr
 import orjson
 from fastapi import Body, Request
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from stac_fastapi.api.models import CollectionUri, GeoJSONResponse, ItemUri
 from stac_fastapi.api.routes import create_async_endpoint
 from stac_fastapi.extensions.transaction import (
@@ -28,27 +21,13 @@ from stac_fastapi.types.requests import get_base_url
 from stac_fastapi.types.search import APIRequest
 from starlette.responses import Response
 
-from catalog.access import require_write
-from catalog.errors import CatalogError, InvalidInput
-from catalog.ingest import create_collection, delete_collection, delete_item
-from catalog.ingest.transactions import (
-    create_item,
-    insert_items,
-    patch_collection,
-    patch_item,
-    replace_collection,
-    replace_item,
-)
-from catalog.search.lookup import get_collection
+from catalog.errors import InvalidInput
+from catalog.operations import CollectionOperations, ItemOperations, ItemWritten
 from catalog.stac.links import with_collection_links, with_item_links
 from stac_compat.access import principal_of
 
-log = logging.getLogger(__name__)
-
 JOBS_HEADER = "Stacql-Jobs"
 """Response header listing the ids of the jobs a write queued (comma-separated)."""
-
-ItemHook = Callable[[dict[str, Any]], Awaitable[list[str]]]
 
 
 @attr.s
@@ -135,85 +114,72 @@ async def _body(request: Request) -> Any:
         raise InvalidInput(f"the request body is not JSON: {exc}") from exc
 
 
+def _created(request: Request, written: ItemWritten) -> Any:
+    document = with_item_links(written.item, get_base_url(request))
+    if not written.jobs:
+        return document
+    return GeoJSONResponse(
+        document, status_code=201, headers={JOBS_HEADER: ", ".join(written.jobs)}
+    )
+
+
 @attr.s
 class TransactionsClient(AsyncBaseTransactionsClient):
-    """Create, replace, patch and delete collections and items."""
+    """Create, replace, patch and delete collections and items: each route parses its
+    body, calls ``catalog.operations`` with the caller, and renders the result."""
 
-    sessions: async_sessionmaker[AsyncSession] = attr.ib(kw_only=True)
-    after_item_write: ItemHook | None = attr.ib(default=None, kw_only=True)
-
-    async def _after_write(self, item: dict[str, Any]) -> list[str]:
-        """Run the hook on a committed item; its failure is logged, not raised."""
-        if self.after_item_write is None:
-            return []
-        try:
-            return await self.after_item_write(item)
-        except CatalogError as exc:
-            log.warning("item %s/%s is stored but its job was not queued: %s",
-                        item.get("collection"), item.get("id"), exc)
-            return []
+    items: ItemOperations = attr.ib(kw_only=True)
+    collections: CollectionOperations = attr.ib(kw_only=True)
 
     async def create_item(self, collection_id: str, item: Any, **kwargs: Any) -> Any:
         """Called with `POST /collections/{collection_id}/items` (an item or a collection
         of items, the latter inserted or replaced all at once)."""
         request: Request = kwargs["request"]
-        require_write(principal_of(request), collection_id)
+        principal = principal_of(request)
         doc = await _body(request)
-        async with self.sessions() as session, session.begin():
-            if isinstance(doc, dict) and doc.get("type") == "FeatureCollection":
-                summary = await insert_items(session, collection_id, doc.get("features") or [])
-                return Response(
-                    orjson.dumps({"inserted": summary.inserted, "updated": summary.updated,
-                                  "unchanged": summary.unchanged}),
-                    status_code=201, media_type="application/json",
-                )
-            stored = await create_item(session, collection_id, doc)
-        jobs = await self._after_write(stored)
-        document = with_item_links(stored, get_base_url(request))
-        if not jobs:
-            return document
-        return GeoJSONResponse(document, status_code=201, headers={JOBS_HEADER: ", ".join(jobs)})
+        if isinstance(doc, dict) and doc.get("type") == "FeatureCollection":
+            many = await self.items.insert(principal, collection_id, doc.get("features") or [])
+            summary = many.summary
+            return Response(
+                orjson.dumps({"inserted": summary.inserted, "updated": summary.updated,
+                              "unchanged": summary.unchanged}),
+                status_code=201, media_type="application/json",
+                headers={JOBS_HEADER: ", ".join(many.jobs)} if many.jobs else None,
+            )
+        return _created(request, await self.items.create(principal, collection_id, doc))
 
     async def update_item(
         self, collection_id: str, item_id: str, item: Any, **kwargs: Any
     ) -> dict[str, Any]:
         """Called with `PUT /collections/{collection_id}/items/{item_id}`."""
         request: Request = kwargs["request"]
-        require_write(principal_of(request), collection_id)
+        principal = principal_of(request)
         doc = await _body(request)
-        async with self.sessions() as session, session.begin():
-            stored = await replace_item(session, collection_id, item_id, doc)
-        jobs = await self._after_write(stored)
-        return _updated(request, with_item_links(stored, get_base_url(request)), jobs)
+        written = await self.items.replace(principal, collection_id, item_id, doc)
+        document = with_item_links(written.item, get_base_url(request))
+        return _updated(request, document, written.jobs)
 
     async def patch_item(
         self, collection_id: str, item_id: str, patch: Any, **kwargs: Any
     ) -> dict[str, Any]:
         """Called with `PATCH /collections/{collection_id}/items/{item_id}` (merge patch)."""
         request: Request = kwargs["request"]
-        require_write(principal_of(request), collection_id)
+        principal = principal_of(request)
         body = await _body(request)
-        async with self.sessions() as session, session.begin():
-            stored = await patch_item(session, collection_id, item_id, body)
-        jobs = await self._after_write(stored)
-        return _updated(request, with_item_links(stored, get_base_url(request)), jobs)
+        written = await self.items.patch(principal, collection_id, item_id, body)
+        document = with_item_links(written.item, get_base_url(request))
+        return _updated(request, document, written.jobs)
 
     async def delete_item(self, item_id: str, collection_id: str, **kwargs: Any) -> Response:
         """Called with `DELETE /collections/{collection_id}/items/{item_id}`."""
-        require_write(principal_of(kwargs["request"]), collection_id)
-        async with self.sessions() as session, session.begin():
-            await get_collection(session, collection_id)
-            await delete_item(session, collection_id, item_id)
+        await self.items.delete(principal_of(kwargs["request"]), collection_id, item_id)
         return Response(status_code=204)
 
     async def create_collection(self, collection: Any, **kwargs: Any) -> dict[str, Any]:
         """Called with `POST /collections`."""
         request: Request = kwargs["request"]
         doc = await _body(request)
-        require_write(principal_of(request), str(doc.get("id")) if isinstance(doc, dict) else "")
-        async with self.sessions() as session, session.begin():
-            await create_collection(session, doc)
-            stored = await get_collection(session, doc["id"])
+        stored = await self.collections.create(principal_of(request), doc)
         return with_collection_links(stored, get_base_url(request))
 
     async def update_collection(
@@ -221,10 +187,9 @@ class TransactionsClient(AsyncBaseTransactionsClient):
     ) -> dict[str, Any]:
         """Called with `PUT /collections/{collection_id}`."""
         request: Request = kwargs["request"]
-        require_write(principal_of(request), collection_id)
+        principal = principal_of(request)
         doc = await _body(request)
-        async with self.sessions() as session, session.begin():
-            stored = await replace_collection(session, collection_id, doc)
+        stored = await self.collections.replace(principal, collection_id, doc)
         return _updated(request, with_collection_links(stored, get_base_url(request)))
 
     async def patch_collection(
@@ -232,15 +197,12 @@ class TransactionsClient(AsyncBaseTransactionsClient):
     ) -> dict[str, Any]:
         """Called with `PATCH /collections/{collection_id}` (merge patch)."""
         request: Request = kwargs["request"]
-        require_write(principal_of(request), collection_id)
+        principal = principal_of(request)
         body = await _body(request)
-        async with self.sessions() as session, session.begin():
-            stored = await patch_collection(session, collection_id, body)
+        stored = await self.collections.patch(principal, collection_id, body)
         return _updated(request, with_collection_links(stored, get_base_url(request)))
 
     async def delete_collection(self, collection_id: str, **kwargs: Any) -> Response:
         """Called with `DELETE /collections/{collection_id}`."""
-        require_write(principal_of(kwargs["request"]), collection_id)
-        async with self.sessions() as session, session.begin():
-            await delete_collection(session, collection_id)
+        await self.collections.delete(principal_of(kwargs["request"]), collection_id)
         return Response(status_code=204)

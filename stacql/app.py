@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from brotli_asgi import BrotliMiddleware
 from fastapi import FastAPI
 from redis import Redis
 from rq import Queue
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from stac_fastapi.api.middleware import ProxyHeaderMiddleware
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import HTMLResponse
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -22,18 +27,20 @@ from catalog.export import ExportSpec
 from catalog.jobs import JobRecord
 from catalog.operations import (
     AssetOperations,
+    CollectionOperations,
     ExportOperations,
+    ItemHook,
+    ItemOperations,
     SavedSearchOperations,
+    SearchOperations,
     TileOperations,
+    WriteHooks,
 )
 from catalog.search.count import CountBudget
 from catalog.storage import AssetStore, create_asset_store
 from graphql_api import ItemEvents, Limits, Services, UploadedRaster, create_graphql_router
 from graphql_api.body_limit import BodySizeLimit
 from stac_compat import create_stac_api
-from stac_compat.middleware import JsonBodyGuard
-from stac_compat.saved_searches import create_saved_search_router
-from stac_compat.transactions import ItemHook
 from stacql.notify import saved_search_operations
 from stacql.public_url import PublicUrl
 from stacql.settings import Settings
@@ -83,10 +90,8 @@ def graphql_services(
     events: ItemEvents,
     queue: Queue,
     store: AssetStore,
+    operations: CatalogOperations,
     verifier: JwtVerifier | None = None,
-    assets: AssetOperations | None = None,
-    saved_searches: SavedSearchOperations | None = None,
-    exports: ExportOperations | None = None,
 ) -> Services:
     """What the GraphQL API needs, wired to the asset store and the RQ queue."""
 
@@ -116,12 +121,13 @@ def graphql_services(
         submit_extract=submit_extract,
         submit_ingest=submit_ingest,
         events=events,
-        assets=assets,
-        saved_searches=saved_searches,
-        # The same write has the same effect from either API.
-        after_item_write=_completion_hook(sessions, queue, store),
+        assets=operations.assets,
+        items=operations.items,
+        collections=operations.collections,
+        searches=operations.searches,
+        saved_searches=operations.saved_searches,
+        exports=operations.exports,
         checksum=settings.workers.checksum,
-        exports=exports,
     )
 
 
@@ -141,17 +147,80 @@ def export_operations(
     )
 
 
+@dataclass(frozen=True)
+class CatalogOperations:
+    """The operations both APIs call, built once so the same write has the same effect
+    (and fires the same hooks) from either."""
+
+    items: ItemOperations
+    collections: CollectionOperations
+    searches: SearchOperations
+    assets: AssetOperations
+    tiles: TileOperations
+    saved_searches: SavedSearchOperations
+    exports: ExportOperations
+
+
+def catalog_operations(
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    read_sessions: async_sessionmaker[AsyncSession],
+    queue: Queue,
+    store: AssetStore,
+) -> CatalogOperations:
+    """The catalog's operations wired to the configured limits, storage and queue."""
+    hooks = WriteHooks(after_item_write=_completion_hook(sessions, queue, store))
+    return CatalogOperations(
+        items=ItemOperations(sessions, hooks, read_sessions),
+        collections=CollectionOperations(sessions, read_sessions),
+        searches=SearchOperations(
+            read_sessions, max_limit=settings.api.max_limit,
+            count_budget=CountBudget(settings.api.count_budget_ms, settings.api.count_max_rows),
+        ),
+        assets=asset_operations(settings, sessions, store, read_sessions),
+        tiles=TileOperations(sessions, store, read_sessions),
+        saved_searches=saved_search_operations(settings, sessions, read_sessions),
+        exports=export_operations(settings, sessions, queue, store),
+    )
+
+
 def _completion_hook(
     sessions: async_sessionmaker[AsyncSession], queue: Queue, store: AssetStore
 ) -> ItemHook:
-    """Items written through STAC Transactions whose raster in our storage lacks its
-    metadata get an extraction job (``workers.completion``)."""
+    """Items written through either API whose raster in our storage lacks its metadata
+    get an extraction job (``workers.completion``)."""
 
     async def hook(item: dict[str, Any]) -> list[str]:
         job = await enqueue_item_completion(sessions, queue, store, item)
         return [str(job.id)] if job is not None else []
 
     return hook
+# Bytes of files and images: compressing them again costs CPU and breaks byte ranges.
+BINARY_ROUTES = [r"/assets/", r"/tiles/", r"/preview\.[a-z]+$"]
+
+
+def service_middlewares(trust_forwarded: bool) -> list[Middleware]:
+    """What every face's responses go through: compression, CORS open to the headers
+    asset readers and tile layers use (ranges, validators, credentials), and proxy
+    headers only when trusted (they shape the links of both APIs)."""
+    middlewares = [
+        Middleware(BrotliMiddleware, excluded_handlers=BINARY_ROUTES),
+        Middleware(
+            CORSMiddleware,
+            allow_origins=["*"],
+            allow_methods=["OPTIONS", "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Content-Type", "Authorization", "X-API-Key", "Range", "If-Range",
+                           "If-None-Match", "If-Modified-Since"],
+            expose_headers=["Content-Range", "Content-Length", "Accept-Ranges", "ETag",
+                            "Last-Modified", "Stacql-Jobs"],
+            max_age=600,
+        ),
+    ]
+    if trust_forwarded:
+        middlewares.append(Middleware(ProxyHeaderMiddleware))
+    return middlewares
+
+
 def browser_app(directory: Path) -> ASGIApp:
     """The built catalog browser as static files, or a 503 page saying how to build it.
 
@@ -187,10 +256,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     queue = create_queue(redis, settings.workers.queues[0])
     store = create_asset_store(settings.storage.url, settings.storage.options)
     read_sessions = create_read_sessionmaker(engine)
-    assets = asset_operations(settings, sessions, store, read_sessions)
+    operations = catalog_operations(settings, sessions, read_sessions, queue, store)
     verifier = jwt_verifier(settings)
-    saved_searches = saved_search_operations(settings, sessions, read_sessions)
-    exports = export_operations(settings, sessions, queue, store)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -202,40 +269,40 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title="stacql",
         version="0.1.0",
-        openapi_url="/api",
-        docs_url="/api.html",
+        # The STAC sub-application mounted below serves the API description.
+        openapi_url=None,
+        docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
     )
     app.state.engine = engine
     app.include_router(
         create_graphql_router(
-            graphql_services(
-                settings, sessions, events, queue, store, verifier, assets, saved_searches,
-                exports,
-            )
+            graphql_services(settings, sessions, events, queue, store, operations, verifier)
         ),
         prefix=GRAPHQL_PATH,
         include_in_schema=False,
     )
     app.mount(BROWSER_PATH, browser_app(settings.browser.dir), name="browser")
-    app.include_router(create_saved_search_router(saved_searches))
-    create_stac_api(
-        app, sessions, max_limit=settings.api.max_limit,
-        count_budget=CountBudget(settings.api.count_budget_ms, settings.api.count_max_rows),
-        after_item_write=_completion_hook(sessions, queue, store),
+    # Last: the STAC API answers every path the routes above do not.
+    stac = create_stac_api(
+        sessions,
+        items=operations.items,
+        collections=operations.collections,
+        searches=operations.searches,
         read_sessions=read_sessions,
         jwt=verifier,
-        skip_auth_prefixes=(GRAPHQL_PATH, BROWSER_PATH),
-        assets=assets,
-        tiles=TileOperations(sessions, store, read_sessions),
-        trust_forwarded=settings.api.trust_forwarded,
+        max_body=settings.api.max_body_bytes,
+        assets=operations.assets,
+        tiles=operations.tiles,
         accel_redirect=settings.assets.accel_redirect,
-        exports=exports,
+        exports=operations.exports,
+        saved_searches=operations.saved_searches,
     )
-    app.add_middleware(
-        JsonBodyGuard, max_body=settings.api.max_body_bytes, skip_prefixes=(GRAPHQL_PATH,)
-    )
+    app.mount("/", stac)
+    app.openapi = stac.openapi  # type: ignore[method-assign]
+    for middleware in service_middlewares(settings.api.trust_forwarded):
+        app.add_middleware(middleware.cls, *middleware.args, **middleware.kwargs)
     # A file and its sidecar, plus room for the multipart envelope.
     upload_room = 2 * settings.graphql.max_upload_bytes + settings.api.max_body_bytes
     app.add_middleware(BodySizeLimit, max_bytes=upload_room, prefix=GRAPHQL_PATH)

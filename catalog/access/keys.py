@@ -126,7 +126,7 @@ async def authenticate_key(session: AsyncSession, token: str) -> Principal:
         row = (await session.execute(query)).one_or_none()
     if row is None or not hmac.compare_digest(_digest(row.salt, secret), row.digest):
         raise Unauthorized("the API key is not valid")
-    record = ApiKeyRecord(*row[: len(_COLUMNS)])
+    record = ApiKeyRecord(*row[: len(_COLUMNS)])  # type: ignore[arg-type]
     if record.revoked_at is not None:
         raise Unauthorized("the API key has been revoked")
     return record.principal()

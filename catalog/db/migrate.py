@@ -31,7 +31,7 @@ def ensure_database(database_url: str) -> bool:
             ).scalar()
             if exists:
                 return False
-            quoted = conn.dialect.identifier_preparer.quote(url.database)
+            quoted = conn.dialect.identifier_preparer.quote(url.database or "")
             conn.execute(text(f"CREATE DATABASE {quoted}"))
             return True
     finally:

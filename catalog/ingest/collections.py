@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
-from sqlalchemy import text
+from sqlalchemy import CursorResult, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog.db.errors import translate_db_errors
@@ -95,8 +95,8 @@ async def create_collection(session: AsyncSession, doc: Any) -> None:
 async def delete_collection(session: AsyncSession, collection_id: str) -> None:
     """Delete a collection with all its items and assets."""
     with translate_db_errors():
-        result = await session.execute(
+        result = cast(CursorResult[Any], await session.execute(
             text("DELETE FROM collections WHERE id = :id"), {"id": collection_id}
-        )
+        ))
     if result.rowcount == 0:
         raise UnknownCollection(f"no collection {collection_id!r}")

@@ -21,17 +21,17 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import accumulate
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import asyncpg
 import orjson
-from sqlalchemy import text
+from sqlalchemy import CursorResult, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog.db.errors import translate_db_errors
 from catalog.errors import ItemNotFound, UnknownCollection
 from catalog.ingest.extent import ItemsExtent, items_extents, recompute_extent, widen_extents
-from catalog.ingest.queryables import merge_queryables, property_types
+from catalog.queryables import merge_queryables, property_types
 from catalog.stac.common import dumps
 from catalog.stac.items import AssetRecord, ItemRecord
 
@@ -449,10 +449,10 @@ async def upsert_prepared(
 async def delete_item(session: AsyncSession, collection_id: str, item_id: str) -> None:
     """Delete an item and its assets; raises ``ItemNotFound`` when it does not exist."""
     with translate_db_errors():
-        result = await session.execute(
+        result = cast(CursorResult[Any], await session.execute(
             text("DELETE FROM items WHERE collection_id = :c AND id = :i"),
             {"c": collection_id, "i": item_id},
-        )
+        ))
         if result.rowcount == 0:
             raise ItemNotFound(f"no item {item_id!r} in collection {collection_id!r}")
         await recompute_extent(session, collection_id)

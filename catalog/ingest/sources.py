@@ -17,9 +17,9 @@ import orjson
 import pystac
 
 from catalog.errors import InvalidInput, InvalidStac
+from catalog.stac.links import without_structural_links
 
 DocumentKind = Literal["collection", "item"]
-STRUCTURAL_RELS = frozenset({"self", "root", "parent", "child", "item", "items", "collection"})
 JSON_SUFFIXES = (".json", ".geojson")
 NDJSON_SUFFIXES = (".ndjson", ".jsonl")
 PARQUET_SUFFIXES = (".parquet", ".geoparquet")
@@ -44,11 +44,6 @@ def _kind_of(doc: Any, source: str) -> DocumentKind | None:
     if kind == "Collection" or (kind is None and "extent" in doc and "license" in doc):
         return "collection"
     return None
-
-
-def _without_structural_links(doc: dict[str, Any]) -> dict[str, Any]:
-    links = [link for link in doc.get("links", []) if link.get("rel") not in STRUCTURAL_RELS]
-    return {**doc, "links": links}
 
 
 def read_json(path: Path) -> Any:
@@ -113,10 +108,10 @@ def iter_static_catalog(path: Path) -> Iterator[SourceDocument]:
         for catalog, _, catalog_items in root.walk():
             if isinstance(catalog, pystac.Collection):
                 doc, source = _raw_document(catalog, path)
-                yield SourceDocument("collection", _without_structural_links(doc), str(source))
+                yield SourceDocument("collection", without_structural_links(doc), str(source))
             for item in catalog_items:
                 doc, source = _raw_document(item, path)
-                doc = _absolute_asset_hrefs(_without_structural_links(doc), source.parent)
+                doc = _absolute_asset_hrefs(without_structural_links(doc), source.parent)
                 if item.collection_id and not doc.get("collection"):
                     doc["collection"] = item.collection_id
                 yield SourceDocument("item", doc, str(source))

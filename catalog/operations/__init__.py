@@ -2,11 +2,26 @@
 inputs, enforces access once, and leaves wire formats to the adapters."""
 
 from catalog.operations.assets import AssetOperations
+from catalog.operations.collections import CollectionOperations
 from catalog.operations.export import ExportOperations
+from catalog.operations.hooks import ItemHook, WriteHooks
+from catalog.operations.items import ItemOperations, ItemsWritten, ItemWritten
 from catalog.operations.saved_searches import SavedSearchOperations
+from catalog.operations.search import ItemSearch, SearchOperations
 from catalog.operations.tiles import TileOperations, TileRequest
 
 __all__ = [
-    "AssetOperations", "ExportOperations", "SavedSearchOperations", "TileOperations",
+    "AssetOperations",
+    "CollectionOperations",
+    "ExportOperations",
+    "ItemHook",
+    "ItemOperations",
+    "ItemSearch",
+    "ItemWritten",
+    "ItemsWritten",
+    "SavedSearchOperations",
+    "SearchOperations",
+    "TileOperations",
     "TileRequest",
+    "WriteHooks",
 ]

@@ -7,6 +7,7 @@ import asyncio
 from dataclasses import dataclass, replace
 from typing import Any
 
+import morecantile
 import shapely
 import shapely.geometry
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -134,7 +135,7 @@ class TileOperations:
         cover it and the caller may read, newest on top."""
         tms = tile_matrix_set(tile.tms)
         body = await self.mosaic_search(mosaic_id)
-        area = shapely.box(*tms.bounds(tile.x, tile.y, tile.z))
+        area = shapely.box(*tms.bounds(morecantile.Tile(tile.x, tile.y, tile.z)))
         request = _tile_request(
             build_search(**_search_kwargs(body), readable_private=principal.readable_private),
             area,

@@ -72,7 +72,7 @@ async def _grouped(session: AsyncSession, key: Any, where: list, limit: int = 10
         .order_by(func.count().desc(), key)
         .limit(limit)
     )
-    return (await session.execute(query)).all()
+    return (await session.execute(query)).all()  # type: ignore[return-value]
 
 
 async def _histogram(
@@ -116,7 +116,7 @@ async def _one(session: AsyncSession, name: str, spec: AggregationSpec, where: l
         rows = await _grouped(session, items.c.properties[spec.property].astext, where)
         buckets = [_bucket(k, n, "string") for k, n in rows if k is not None]
     elif name == "property_histogram":
-        buckets = await _histogram(session, spec.property, spec.buckets, where)
+        buckets = await _histogram(session, spec.property, spec.buckets, where)  # type: ignore[arg-type]
     else:
         cell = func.ST_GeoHash(func.ST_Centroid(items.c.geometry), spec.geohash_precision)
         rows = await _grouped(session, cell, [*where, items.c.geometry.is_not(None)])

@@ -107,7 +107,7 @@ async def search_assets(
     (collections, bbox, intersects, datetime, filter), in (collection, item, key) order."""
     clauses: list[ColumnElement] = [*where_clauses(request)]
     if roles:
-        clauses.append(assets.c.roles.op("&&")(func.cast(list(roles), ARRAY(TEXT))))
+        clauses.append(assets.c.roles.op("&&")(func.cast(list(roles), ARRAY(TEXT))))  # type: ignore[arg-type]
     if media_type:
         clauses.append(_media_type_matches(media_type))
     if after:

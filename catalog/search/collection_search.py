@@ -50,7 +50,7 @@ async def search_collections(
     session: AsyncSession,
     *,
     bbox: Sequence[Any] | None = None,
-    datetime: str | None = None,
+    datetime: str | Interval | None = None,
     q: str | Sequence[str] | None = None,
     limit: int = 10,
     token: str | None = None,
@@ -61,7 +61,10 @@ async def search_collections(
     Raises ``InvalidBbox`` / ``InvalidDatetime`` / ``InvalidInput`` for bad parameters.
     """
     area = bbox_polygon(parse_bbox(bbox)) if bbox else None
-    interval = parse_interval(datetime) if datetime else None
+    if isinstance(datetime, str):
+        interval = parse_interval(datetime) if datetime else None
+    else:
+        interval = datetime
     terms = parse_terms(q)
     query = select(collections.c.content).where(visible(readable_private))
     with translate_db_errors():

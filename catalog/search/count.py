@@ -69,7 +69,7 @@ class _Plan:
 
 
 def _scans_items(node: dict[str, Any]) -> bool:
-    if node.get("Node Type") == "Seq Scan" and node.get("Relation Name") == items.name:
+    if node.get("Node Type") == "Seq Scan" and node.get("Relation Name") == items.name:  # type: ignore[attr-defined]
         return True
     return any(_scans_items(child) for child in node.get("Plans", ()))
 
@@ -110,7 +110,7 @@ async def count_within(
     """
     if not budget.enabled:
         return None
-    matches = select(literal_column("1")).select_from(items).where(*where_clauses(request))
+    matches = select(literal_column("1")).select_from(items).where(*where_clauses(request))  # type: ignore[var-annotated]
     capped = matches.limit(budget.max_rows + 1).subquery()
     # READ COMMITTED, not the read sessions' autocommit: SET LOCAL needs a transaction.
     await session.connection(execution_options={"isolation_level": "READ COMMITTED"})

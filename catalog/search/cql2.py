@@ -41,8 +41,8 @@ from catalog.search.fields import Field, items, property_value, resolve_field
 from catalog.stac.common import dumps
 from catalog.temporal import parse_rfc3339
 
-NEG_INFINITY = literal_column("'-infinity'::timestamptz")
-POS_INFINITY = literal_column("'infinity'::timestamptz")
+NEG_INFINITY: ColumnElement = literal_column("'-infinity'::timestamptz")
+POS_INFINITY: ColumnElement = literal_column("'infinity'::timestamptz")
 MAX_DEPTH = 64
 
 
@@ -203,7 +203,7 @@ def coerce(operand: Operand, kind: str) -> ColumnElement:
         if kind == "bool":
             return _json_typed(operand, "boolean", Boolean)
         if kind == "timestamp":
-            return func.stacql_try_timestamptz(items.c.properties[operand.field.name].astext)
+            return func.stacql_try_timestamptz(items.c.properties[operand.field.name].astext)  # type: ignore[union-attr]
     if kind == "timestamp" and operand.kind == "text":
         return literal(parse_rfc3339(operand.value, field="filter"))
     raise InvalidFilter(f"cannot compare a {operand.kind} value with a {kind} value")
@@ -234,12 +234,12 @@ def _comparison(c: Compiler, op: str, args: list[Any]) -> ColumnElement:
         return _COMPARATORS[op](left.sql, right.sql)
     if (
         left.kind == "json" and op == "=" and right.kind in ("text", "numeric", "bool")
-        and c.negations == 0 and left.field.name not in UNINDEXED_PROPERTIES
+        and c.negations == 0 and left.field.name not in UNINDEXED_PROPERTIES  # type: ignore[union-attr]
     ):
         # Containment keeps equality on the GIN index of properties. It is false, not
         # unknown, for a missing or differently typed property: the same outcome where no
         # NOT encloses it, but under a NOT the typed comparison below must decide.
-        document = cast(literal(dumps({left.field.name: right.value})), JSONB)
+        document = cast(literal(dumps({left.field.name: right.value})), JSONB)  # type: ignore[union-attr]
         return indexed_properties().contains(document)
     kind = "text" if right.kind == "text" and left.kind != "timestamp" else right.kind
     if kind in ("geometry", "list", "interval"):

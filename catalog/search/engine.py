@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog.db.errors import translate_db_errors
 from catalog.geometry import bbox_boxes
-from catalog.ingest.queryables import known_properties
+from catalog.queryables import known_properties
 from catalog.search.cql2 import compile_filter
 from catalog.search.cursor import Cursor, decode_cursor, encode_cursor
 from catalog.search.fields import CORE_FIELDS, canonical_name, items, resolve_field
@@ -205,7 +205,7 @@ def _page_query(
         return part()
     # Ordered by the key labels, not through a subquery: expanding a subquery's columns
     # costs SQLAlchemy more time than PostgreSQL spends on the query.
-    order = [
+    order = [  # type: ignore[var-annotated]
         literal_column(f"k{i}").asc() if (k.direction == "asc") == forward
         else literal_column(f"k{i}").desc()
         for i, k in enumerate(sort)

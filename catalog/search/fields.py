@@ -24,7 +24,7 @@ CORE_FIELDS: dict[str, tuple[Kind, ColumnElement]] = {
     "end_datetime": ("timestamp", items.c.end_datetime),
     "geometry": ("geometry", items.c.geometry),
 }
-JSON_NULL = literal_column("'null'::jsonb")
+JSON_NULL: ColumnElement = literal_column("'null'::jsonb")
 
 
 @dataclass(frozen=True)

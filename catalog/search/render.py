@@ -21,11 +21,11 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import JSONB
 
 from catalog.db.models import Asset, Item
-from catalog.ingest.sources import STRUCTURAL_RELS
+from catalog.stac.links import STRUCTURAL_RELS
 
 items = Item.__table__
 assets = Asset.__table__
-EMPTY = literal_column("'{}'::jsonb")
+EMPTY: ColumnElement = literal_column("'{}'::jsonb")
 
 # Up to 17 decimals: with shortest round-trip printing every stored double comes back
 # exactly as it was given.

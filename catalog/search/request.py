@@ -17,7 +17,7 @@ from catalog.search.cql2 import parse_filter
 from catalog.search.freetext import parse_terms
 from catalog.search.nesting import check_filter_nesting
 from catalog.search.query_ext import query_to_cql2
-from catalog.search.sort import SortField, parse_sortby
+from catalog.search.sort import SortField, parse_sortby, sort_fields
 from catalog.temporal import Interval, parse_interval
 
 DEFAULT_LIMIT = 10
@@ -122,6 +122,47 @@ def build_search(
     )
 
 
+def typed_search(
+    *,
+    ids: Sequence[str] | None = None,
+    collections: Sequence[str] | None = None,
+    bbox: Sequence[float] | None = None,
+    intersects: dict[str, Any] | None = None,
+    datetime: Interval | None = None,
+    filter: dict[str, Any] | None = None,
+    sortby: Sequence[SortField] = (),
+    limit: int | None = None,
+    token: str | None = None,
+    count: bool = False,
+    q: str | Sequence[str] | None = None,
+    max_limit: int = MAX_LIMIT,
+    readable_private: frozenset[str] | None = frozenset(),
+) -> SearchRequest:
+    """Validate typed search terms into a request: an interval, sort keys and CQL2-JSON
+    as they are, with no string form to parse (what GraphQL hands in).
+
+    The filter is checked as ``build_search`` checks a CQL2-JSON one (it must parse; size,
+    lists and geometry literals are bounded and repaired), so this too belongs in a
+    thread. Raises a subclass of ``InvalidInput`` naming the parameter at fault.
+    """
+    if bbox is not None and intersects is not None:
+        raise InvalidInput("bbox and intersects cannot be used together")
+    return SearchRequest(
+        ids=_strings(ids, "ids"),
+        collections=_strings(collections, "collections"),
+        bbox=parse_bbox(bbox) if bbox is not None else None,
+        intersects=parse_search_area(intersects) if intersects else None,
+        datetime=None if datetime is None or datetime.is_unbounded else datetime,
+        filter=_combined_filter(filter, "cql2-json", None),
+        sortby=sort_fields(sortby),
+        limit=_limit(limit, max_limit),
+        token=token or None,
+        count=count,
+        q=tuple(parse_terms(q)),
+        readable_private=readable_private,
+    )
+
+
 def _combined_filter(
     filter: str | dict[str, Any] | None,
     filter_lang: str | None,
@@ -185,6 +226,6 @@ def _check_filter_size_and_areas(filter_json: dict[str, Any]) -> None:
         for key, child in entries:
             _check_finite(child)
             if isinstance(child, dict) and child.get("type") in GEOMETRY_TYPES:
-                node[key] = shapely.geometry.mapping(parse_search_area(child, label="filter"))
+                node[key] = shapely.geometry.mapping(parse_search_area(child, label="filter"))  # type: ignore[call-overload, index]
             elif isinstance(child, dict | list):
                 pending.append(child)

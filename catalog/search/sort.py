@@ -56,6 +56,14 @@ def parse_sortby(value: str | Sequence[Any] | None) -> tuple[SortField, ...]:
     return tuple(fields)
 
 
+def sort_fields(fields: Sequence[SortField]) -> tuple[SortField, ...]:
+    """Typed sort keys checked as ``parse_sortby`` checks parsed ones (at most
+    ``MAX_SORT_FIELDS``)."""
+    if len(fields) > MAX_SORT_FIELDS:
+        raise InvalidSortBy(f"sortby: {len(fields)} fields; at most {MAX_SORT_FIELDS}")
+    return tuple(fields)
+
+
 def check_sort_fields(sort: Iterable[SortField], known_properties: set[str]) -> None:
     """Refuse sort fields that are neither core fields nor properties seen in the data."""
     for key in sort:

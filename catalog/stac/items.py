@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from datetime import datetime
 from functools import lru_cache
@@ -69,8 +70,8 @@ class ItemRecord(NamedTuple):
     geometry_bounds: tuple[float, float, float, float] | None
     bbox: list[float] | None
     datetime: datetime
-    start_datetime: datetime
-    end_datetime: datetime
+    start_datetime: dt.datetime  # (the field above shadows the class name)
+    end_datetime: dt.datetime
     properties: dict[str, Any]
     links: list[dict[str, Any]]
     stac_version: str

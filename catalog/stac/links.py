@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
-from catalog.ingest.sources import STRUCTURAL_RELS
-
+STRUCTURAL_RELS = frozenset({"self", "root", "parent", "child", "item", "items", "collection"})
+"""Relations an API (or a static catalog) writes itself: never stored, always rebuilt."""
 JSON = "application/json"
 GEOJSON = "application/geo+json"
 SCHEMA_JSON = "application/schema+json"
@@ -27,6 +27,11 @@ def _link(rel: str, href: str, media_type: str = JSON, **extra: Any) -> dict[str
 def kept_links(doc: dict[str, Any]) -> list[dict[str, Any]]:
     """The document's own links, without the structural ones the API writes itself."""
     return [link for link in doc.get("links") or [] if link.get("rel") not in STRUCTURAL_RELS]
+
+
+def without_structural_links(doc: dict[str, Any]) -> dict[str, Any]:
+    """``doc`` with only its own links: the form a document is stored in."""
+    return {**doc, "links": kept_links(doc)}
 
 
 def collection_url(base: str, collection_id: str) -> str:
@@ -72,15 +77,3 @@ def with_item_links(doc: dict[str, Any], base: str) -> dict[str, Any]:
     """The item document with self, root, parent and collection links."""
     links = [*item_links(base, doc["collection"], doc["id"]), *kept_links(doc)]
     return {**doc, "links": links}
-
-
-def page_link(rel: str, url: str, params: dict[str, Any], token: str) -> dict[str, Any]:
-    """A next/prev link for GET paging: the same query with a new token."""
-    query = {k: v for k, v in params.items() if k != "token"}
-    query["token"] = token
-    return _link(rel, f"{url}?{urlencode(query, doseq=True)}", GEOJSON, method="GET")
-
-
-def post_page_link(rel: str, url: str, body: dict[str, Any], token: str) -> dict[str, Any]:
-    """A next/prev link for POST paging: the same body with a new token."""
-    return _link(rel, url, GEOJSON, method="POST", body={**body, "token": token}, merge=False)

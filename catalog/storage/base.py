@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
 from typing import BinaryIO, Protocol, TypeAlias, runtime_checkable
@@ -91,6 +92,6 @@ class AssetStore(Protocol):
         """
         ...
 
-    async def list_info(self, prefix: str = "") -> list[ObjectInfo]:
+    async def list_info(self, prefix: str = "") -> builtins.list[ObjectInfo]:
         """:meth:`list` with each object's size and modification time, sorted by key."""
         ...

@@ -9,6 +9,7 @@ it stays inside the root.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import errno
 import os
 import secrets
@@ -136,7 +137,7 @@ class LocalAssetStore:
         staged = await asyncio.to_thread(_StagedFile, target, key)
         size = 0
         try:
-            async with aclosing(iter_chunks(data)) as chunks:
+            async with aclosing(iter_chunks(data)) as chunks:  # type: ignore[type-var]
                 async for chunk in chunks:
                     await asyncio.to_thread(staged.write, chunk)
                     size += len(chunk)
@@ -228,11 +229,11 @@ class LocalAssetStore:
         with _os_errors(prefix or ".", "list"):
             return await asyncio.to_thread(walk, start)
 
-    async def list_info(self, prefix: str = "") -> list[ObjectInfo]:
+    async def list_info(self, prefix: str = "") -> builtins.list[ObjectInfo]:
         """Sorted files under the folder ``prefix`` with their size and mtime."""
         return await self._listing(prefix, self._walk_info)
 
-    def _walk_info(self, start: Path) -> list[ObjectInfo]:
+    def _walk_info(self, start: Path) -> builtins.list[ObjectInfo]:
         infos = []
         for key in self._walk(start):
             try:
@@ -242,8 +243,8 @@ class LocalAssetStore:
             infos.append(ObjectInfo(key, stat.st_size, stat.st_mtime))
         return infos
 
-    def _walk(self, start: Path) -> list[str]:
-        keys: list[str] = []
+    def _walk(self, start: Path) -> builtins.list[str]:
+        keys: builtins.list[str] = []
         pending = [start] if start.is_dir() else []
         while pending:
             try:

@@ -8,6 +8,7 @@ per :class:`ObjectAssetStore`, for tests and trials.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -108,7 +109,7 @@ class ObjectAssetStore:
         # The prefix is applied here, not by obstore: MemoryStore has none, and one code
         # path keeps keys, listings and hrefs identical across backends.
         try:
-            return from_url(f"{self.scheme}://{self.bucket}", **options)  # type: ignore[misc]
+            return from_url(f"{self.scheme}://{self.bucket}", **options)
         except (BaseError, ValueError, TypeError) as exc:
             raise StorageError(
                 f"cannot configure object store {self.href_base!r}: {_first_line(exc)}"
@@ -199,7 +200,7 @@ class ObjectAssetStore:
         if not self.can_sign:
             raise StorageError(f"the {self.scheme}:// store cannot sign URLs")
         try:
-            return await obstore.sign_async(self._store, "GET", self._path(key), expires_in)
+            return await obstore.sign_async(self._store, "GET", self._path(key), expires_in)  # type: ignore[call-overload]
         except (BaseError, ValueError, TypeError) as exc:
             raise _storage_error(key, "sign a URL for", exc) from exc
 
@@ -215,7 +216,7 @@ class ObjectAssetStore:
         """Sorted keys of the objects under the folder ``prefix`` ("" for all)."""
         return [info.key for info in await self.list_info(prefix)]
 
-    async def list_info(self, prefix: str = "") -> list[ObjectInfo]:
+    async def list_info(self, prefix: str = "") -> builtins.list[ObjectInfo]:
         """Sorted objects under the folder ``prefix`` with their size and last-modified."""
         prefix = check_key(prefix) if prefix else ""
         where = self._path(prefix) if prefix else self.prefix

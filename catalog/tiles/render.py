@@ -153,7 +153,7 @@ def _finish(image: ImageData, options: RenderOptions, asset: dict[str, Any], dty
 
 def _encode(image: ImageData, options: RenderOptions, colormap: Any = None) -> bytes:
     extra = {"ZLEVEL": PNG_ZLEVEL} if options.image_format == "PNG" else {}
-    return image.render(img_format=options.image_format, colormap=colormap, **extra)
+    return image.render(img_format=options.image_format, colormap=colormap, **extra)  # type: ignore[arg-type]
 
 
 def _read_tile(

@@ -22,7 +22,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from catalog.ingest import upsert_collection
-from catalog.ingest.transactions import create_item
+from catalog.operations.transactions import create_item
 from tests.support.access import admin_key
 from tests.support.paths import REPO, SHARED, STAC_DATA
 

@@ -267,6 +267,24 @@ def test_the_same_write_through_graphql_is_completed_the_same_way(
     assert "proj:code" in _completed(settings, "stub")["properties"]
 
 
+def test_a_bulk_stac_insert_queues_the_completion_a_graphql_upsert_queues(
+    catalog_db: str, redis_conn: Redis, queue: Queue, store_root: Path
+) -> None:
+    settings = _settings(catalog_db, store_root, queue)
+    href = LocalAssetStore(store_root).href(upload(store_root, BYTE, "rasters/tx/byte.tif"))
+    bulk = {"type": "FeatureCollection", "features": [stub_item(href)]}
+    inserted = call(settings, "POST", "/collections/rasters/items", json=bulk)
+    assert inserted.status_code == 201, inserted.text
+    [job_id] = inserted.headers["Stacql-Jobs"].split(", ")
+    by_graphql = {**stub_item(href), "id": "stub-graphql"}
+    response = call(settings, "POST", "/graphql",
+                    json={"query": UPSERT, "variables": {"items": [by_graphql]}})
+    assert len(response.json()["data"]["upsertItems"]["jobIds"]) == 1
+    assert queue.job_ids[0] == job_id and queue.count == 2
+    work(redis_conn, catalog_db, store_root, queue)
+    assert _completed(settings, "stub-graphql") == _completed(settings, "stub")
+
+
 def test_a_queued_completion_of_another_collections_file_fails_without_reading_it(
     catalog_db: str, queue: Queue, store_root: Path, redis_conn: Redis
 ) -> None:

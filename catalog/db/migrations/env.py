@@ -13,7 +13,7 @@ config = context.config
 
 def run_migrations_online() -> None:
     """Apply migrations with a synchronous engine built from the configured URL."""
-    engine = create_engine(config.get_main_option("sqlalchemy.url"))
+    engine = create_engine(config.get_main_option("sqlalchemy.url") or "")
     with engine.connect() as connection:
         context.configure(
             connection=connection,

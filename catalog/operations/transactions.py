@@ -11,9 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from catalog.errors import Conflict, InvalidInput, InvalidStac, ItemNotFound
 from catalog.ingest.collections import upsert_collection
 from catalog.ingest.items import UpsertSummary, upsert_items
-from catalog.ingest.sources import STRUCTURAL_RELS
 from catalog.search.lookup import get_collection, get_item
 from catalog.stac.items import normalize_items
+from catalog.stac.links import without_structural_links
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
@@ -27,12 +27,6 @@ def merge_patch(target: Any, patch: Any) -> Any:
         else:
             result[key] = merge_patch(result.get(key), value)
     return result
-
-
-def _stored_form(doc: dict[str, Any]) -> dict[str, Any]:
-    """The document without the links the API writes itself."""
-    links = [link for link in doc.get("links") or [] if link.get("rel") not in STRUCTURAL_RELS]
-    return {**doc, "links": links}
 
 
 def _check_item_target(doc: Any, collection_id: str, item_id: str | None = None) -> None:
@@ -58,7 +52,7 @@ async def create_item(session: AsyncSession, collection_id: str, doc: Any) -> di
     """Create one item; ``Conflict`` when the id exists. Returns the stored document."""
     _check_item_target(doc, collection_id)
     await get_collection(session, collection_id)
-    records = normalize_items([_stored_form(doc)], collection_id)
+    records = normalize_items([without_structural_links(doc)], collection_id)
     if await _item_exists(session, collection_id, records[0].id):
         raise Conflict(f"item {records[0].id!r} already exists in {collection_id!r}")
     await upsert_items(session, records)
@@ -73,7 +67,7 @@ async def insert_items(
         _check_item_target(doc, collection_id)
     await get_collection(session, collection_id)
     return await upsert_items(
-        session, normalize_items([_stored_form(d) for d in docs], collection_id)
+        session, normalize_items([without_structural_links(d) for d in docs], collection_id)
     )
 
 
@@ -85,7 +79,7 @@ async def replace_item(
     if not await _item_exists(session, collection_id, item_id):
         await get_collection(session, collection_id)
         raise ItemNotFound(f"no item {item_id!r} in collection {collection_id!r}")
-    await upsert_items(session, normalize_items([_stored_form(doc)], collection_id))
+    await upsert_items(session, normalize_items([without_structural_links(doc)], collection_id))
     return await get_item(session, collection_id, item_id)
 
 
@@ -107,7 +101,7 @@ async def replace_collection(
     await get_collection(session, collection_id)
     if not isinstance(doc, dict) or doc.get("id") != collection_id:
         raise InvalidInput(f"the collection's id must be the path's {collection_id!r}")
-    await upsert_collection(session, _stored_form(doc))
+    await upsert_collection(session, without_structural_links(doc))
     return await get_collection(session, collection_id)
 
 
