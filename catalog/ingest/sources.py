@@ -206,4 +206,4 @@ def iter_geoparquet(path: Path) -> Iterator[SourceDocument]:
     from catalog.export.geoparquet import geoparquet_documents
 
     for kind, doc, source in geoparquet_documents(path):
-        yield SourceDocument(kind, doc, source)
+        yield SourceDocument(kind, doc, source)  # type: ignore[arg-type]

@@ -10,6 +10,7 @@ loopback, private or link-local address unless the operator allows them.
 from __future__ import annotations
 
 import asyncio
+import builtins
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -145,7 +146,7 @@ class SavedSearchOperations:
 
     async def deliveries(
         self, principal: Principal, search_id: str, limit: int = 100, before: int | None = None
-    ) -> list[NoticeRecord]:
+    ) -> builtins.list[NoticeRecord]:
         """The delivery log of the caller's saved search, newest notice first."""
         if not 1 <= limit <= 1000:
             raise InvalidInput("limit must be between 1 and 1000")
@@ -168,7 +169,7 @@ class SavedSearchOperations:
 
     async def latest(
         self, principal: Principal, search_id: str, limit: int = FEED_SIZE
-    ) -> tuple[SavedSearchRecord, list[Any]]:
+    ) -> tuple[SavedSearchRecord, builtins.list[Any]]:
         """The caller's saved search and its most recently written matching items
         (rows of ``item`` and ``changed_at``, newest first): what its feed shows."""
         record, request = await self.request(principal, search_id)

@@ -15,12 +15,13 @@ import asyncio
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     Column,
     ColumnElement,
     Select,
+    Table,
     delete,
     exists,
     insert,
@@ -42,10 +43,10 @@ from catalog.saved.records import SavedSearchRecord
 from catalog.search.engine import where_clauses
 from catalog.search.render import items
 
-changes = SavedSearchChange.__table__
-searches = SavedSearch.__table__
-notices = SavedSearchNotice.__table__
-keys = ApiKey.__table__
+changes = cast(Table, SavedSearchChange.__table__)
+searches = cast(Table, SavedSearch.__table__)
+notices = cast(Table, SavedSearchNotice.__table__)
+keys = cast(Table, ApiKey.__table__)
 
 BATCH_SIZE = 5_000
 """Changes matched per pass; each pass is one transaction."""

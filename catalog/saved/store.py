@@ -4,9 +4,9 @@ search is reported as not found, never as forbidden, so ids reveal nothing."""
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import Table, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog.db.errors import translate_db_errors
@@ -15,8 +15,8 @@ from catalog.errors import InvalidSavedSearch, SavedSearchNotFound
 from catalog.saved.records import NoticeRecord, SavedSearchRecord
 from catalog.saved.signature import new_secret
 
-searches = SavedSearch.__table__
-notices = SavedSearchNotice.__table__
+searches = cast(Table, SavedSearch.__table__)
+notices = cast(Table, SavedSearchNotice.__table__)
 
 MAX_PER_OWNER = 1000
 """Saved searches one owner may keep: each one with a webhook is matched against every

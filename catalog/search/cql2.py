@@ -245,7 +245,7 @@ def _comparison(c: Compiler, op: str, args: list[Any]) -> ColumnElement:
     if kind in ("geometry", "list", "interval"):
         raise InvalidFilter(f"{op} cannot compare {right.kind} values")
     if left.kind == "json" and kind == "numeric" and op in _JSON_RANGES and c.negations == 0:
-        return and_(*_JSON_RANGES[op](property_value(left.field), right.value))
+        return and_(*_JSON_RANGES[op](property_value(left.field), right.value))  # type: ignore[arg-type]
     return _COMPARATORS[op](coerce(left, kind), coerce(right, kind))
 
 
@@ -262,7 +262,7 @@ def _json_number(value: int | float) -> ColumnElement:
 # statistics (the range added to the typed comparison, the two estimated as
 # independent, made it expect five times too few matches over 100,000 items). Below X
 # has no such range: no JSONB value lies between every string and every number.
-_JSON_FALSE = literal_column("'false'::jsonb")
+_JSON_FALSE: ColumnElement[Any] = literal_column("'false'::jsonb")
 _JSON_RANGES: dict[str, Callable[[ColumnElement, Any], list[ColumnElement]]] = {
     ">": lambda v, x: [v > _json_number(x), v < _JSON_FALSE],
     ">=": lambda v, x: [v >= _json_number(x), v < _JSON_FALSE],
@@ -307,7 +307,7 @@ def _between(c: Compiler, op: str, args: list[Any]) -> ColumnElement:
         raise InvalidFilter("between needs two numeric or two timestamp bounds")
     if value.kind == "json" and kind == "numeric" and c.negations == 0:
         # A number from low to high: a JSONB range, as for comparisons (_JSON_RANGES).
-        json_value = property_value(value.field)
+        json_value = property_value(value.field)  # type: ignore[arg-type]
         return and_(json_value >= _json_number(low.value), json_value <= _json_number(high.value))
     return coerce(value, kind).between(low.sql, high.sql)
 

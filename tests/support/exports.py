@@ -17,8 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from stac_geoparquet.arrow import stac_table_to_items
 
 from catalog.access import create_key
-from catalog.ingest.sources import STRUCTURAL_RELS
 from catalog.search import build_search, search
+from catalog.stac.links import STRUCTURAL_RELS
 from catalog.temporal import parse_rfc3339
 from stacql.settings import (
     DatabaseSettings,

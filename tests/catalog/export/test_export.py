@@ -16,7 +16,7 @@ from catalog.errors import InvalidFilter, InvalidInput
 from catalog.export import ExportSpec
 from catalog.export.run import export_to_file
 from catalog.ingest import load_path, upsert_collection
-from catalog.ingest.sources import STRUCTURAL_RELS
+from catalog.stac.links import STRUCTURAL_RELS
 from tests.support.exports import comparable, duckdb_rows, geoparquet_items, searched
 from tests.support.loading import placeholder_collection
 from tests.support.paths import STAC_DATA
