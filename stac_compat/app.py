@@ -43,6 +43,7 @@ from stac_compat.filter import FilterPostRequest
 from stac_compat.queryables import QueryablesClient
 from stac_compat.tiles import create_tile_router
 from stac_compat.transactions import CatalogTransactionExtension, ItemHook, TransactionsClient
+from stac_compat.write_access import WriteAccess
 
 # The CQL2 the compiler in catalog/search/cql2.py evaluates.
 FILTER_CLASSES = [
@@ -197,6 +198,8 @@ def create_stac_api(
         if tiles is not None:
             app.include_router(create_tile_router(assets, tiles))
     add_error_handlers(app)
+    # Inside Authentication: writes are refused from their headers, before their bodies.
+    app.add_middleware(WriteAccess)
     app.add_middleware(
         Authentication, sessions=writes, jwt=jwt, skip_prefixes=skip_auth_prefixes
     )

@@ -42,6 +42,7 @@ from catalog.ingest.transactions import (
 from catalog.search.lookup import get_collection
 from catalog.stac.links import with_collection_links, with_item_links
 from stac_compat.access import principal_of
+from stac_compat.write_access import OrjsonBodyRoute
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,11 @@ class CollectionReplaceBody(CollectionUri):
 class CatalogTransactionExtension(TransactionExtension):
     """The Transaction extension with bodies checked by the catalog, not stac-pydantic:
     the spec allows partial documents (no ``links``), and our errors name the culprit."""
+
+    def register(self, app: Any) -> None:
+        """Register the routes, each decoding its body once (``OrjsonBodyRoute``)."""
+        self.router.route_class = OrjsonBodyRoute
+        super().register(app)
 
     def _route(self, name: str, path: str, method: str, status: int, fn: Any, model: Any) -> None:
         self.router.add_api_route(
@@ -128,9 +134,10 @@ def _updated(request: Request, document: dict[str, Any], jobs: list[str] | None 
 
 
 async def _body(request: Request) -> Any:
-    """The request's JSON exactly as sent (stac-pydantic would reformat values)."""
+    """The request's JSON exactly as sent (stac-pydantic would reformat values), decoded
+    once by orjson for FastAPI and for us (``OrjsonBodyRoute``)."""
     try:
-        return orjson.loads(await request.body())
+        return await request.json()
     except orjson.JSONDecodeError as exc:
         raise InvalidInput(f"the request body is not JSON: {exc}") from exc
 

@@ -25,7 +25,7 @@ from catalog.storage import AssetStore, create_asset_store
 from graphql_api import ItemEvents, Limits, Services, UploadedRaster, create_graphql_router
 from graphql_api.body_limit import BodySizeLimit
 from stac_compat import create_stac_api
-from stac_compat.middleware import JsonBodyGuard
+from stac_compat.middleware import SEARCH_MAX_BODY, JsonBodyGuard
 from stac_compat.transactions import ItemHook
 from stacql.public_url import PublicUrl
 from stacql.settings import Settings
@@ -184,6 +184,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         include_in_schema=False,
     )
     app.mount(BROWSER_PATH, browser_app(settings.browser.dir), name="browser")
+    # Added first, so inside the STAC API's authentication and write checks: a body is
+    # read only once its caller may send it.
+    app.add_middleware(
+        JsonBodyGuard, max_body=settings.api.max_body_bytes, skip_prefixes=(GRAPHQL_PATH,)
+    )
     create_stac_api(
         app, sessions, max_limit=settings.api.max_limit,
         count_budget=CountBudget(settings.api.count_budget_ms, settings.api.count_max_rows),
@@ -196,12 +201,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         trust_forwarded=settings.api.trust_forwarded,
         accel_redirect=settings.assets.accel_redirect,
     )
-    app.add_middleware(
-        JsonBodyGuard, max_body=settings.api.max_body_bytes, skip_prefixes=(GRAPHQL_PATH,)
-    )
     # A file and its sidecar, plus room for the multipart envelope.
     upload_room = 2 * settings.graphql.max_upload_bytes + settings.api.max_body_bytes
-    app.add_middleware(BodySizeLimit, max_bytes=upload_room, prefix=GRAPHQL_PATH)
+    app.add_middleware(
+        BodySizeLimit, max_bytes=upload_room, prefix=GRAPHQL_PATH,
+        anonymous_max_bytes=SEARCH_MAX_BODY,
+    )
     # Outermost: every link and href below is written for the URL fixed here.
     app.add_middleware(
         PublicUrl, public_url=settings.api.public_url,
