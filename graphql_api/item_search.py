@@ -23,6 +23,7 @@ from graphql_api.inputs import (
 )
 from graphql_api.paced import PacedList
 from graphql_api.selection import connection_item_fields, connection_item_parts
+from graphql_api.statements import STATEMENT
 from graphql_api.types import Info, Item, ItemEdge, PageInfo
 
 
@@ -38,7 +39,8 @@ class ItemConnection:
         return PacedList(edge.node for edge in self.edges)
 
     @strawberry.field(description="How many items match in all; costs a count, so ask only "
-                      "when it is shown.")
+                      "when it is shown.",
+                      metadata=STATEMENT)
     async def total_count(self) -> int:
         async with self._sessions() as session:
             return await count_matches(session, self._request)

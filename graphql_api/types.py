@@ -19,6 +19,7 @@ from graphql_api.context import Context
 from graphql_api.inputs import BboxArg, DatetimeRange, FilterArg, PropertyCondition, SortBy, TextArg
 from graphql_api.paced import now_or_later
 from graphql_api.scalars import JSON, GeoJSON
+from graphql_api.statements import STATEMENT
 
 if TYPE_CHECKING:
     from graphql_api.item_search import ItemConnection
@@ -330,7 +331,10 @@ class Collection:
     def stac(self, info: Info) -> JSON:
         return with_collection_links(self._doc, info.context.base_url)
 
-    @strawberry.field(description="The collection's items; same arguments as `items`.")
+    @strawberry.field(
+        description="The collection's items; same arguments as `items`.",
+        metadata=STATEMENT,
+    )
     async def items(
         self,
         info: Info,
