@@ -31,8 +31,10 @@ RUN python -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb')); p
 RUN --mount=type=cache,target=/root/.cache/pip \
     pip wheel --wheel-dir /wheels/deps --requirement requirements.txt
 
-# 2. The project itself (the build context holds only what packaging needs: .dockerignore).
+# 2. The project itself (the build context holds only what packaging needs: .dockerignore),
+# with the browser built above: the wheel carries it (build_browser.py).
 COPY . .
+COPY --from=browser /browser/dist browser/dist
 RUN --mount=type=cache,target=/root/.cache/pip \
     pip wheel --no-deps --wheel-dir /wheels/app .
 
@@ -62,15 +64,13 @@ RUN --mount=type=bind,from=build,source=/wheels/deps,target=/wheels/deps \
 RUN --mount=type=bind,from=build,source=/wheels/app,target=/wheels/app \
     pip install --no-index --no-deps /wheels/app/*.whl \
     && pip check
-COPY --from=browser /browser/dist /opt/stacql/browser
 
 # Defaults for one container; the database and Redis URLs come from the deployment
 # (compose.yaml) because they carry host names and credentials. Names follow
 # stacql/settings.py: STACQL_<GROUP>_<FIELD>.
 ENV STACQL_API_HOST=0.0.0.0 \
     STACQL_API_PORT=8080 \
-    STACQL_STORAGE_URL=/data/assets \
-    STACQL_BROWSER_DIR=/opt/stacql/browser
+    STACQL_STORAGE_URL=/data/assets
 
 USER stacql
 WORKDIR /home/stacql

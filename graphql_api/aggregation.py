@@ -14,6 +14,7 @@ from catalog.operations import SearchOperations
 from catalog.search import SearchRequest
 from catalog.search.aggregate import AggregationSpec
 from catalog.temporal import parse_rfc3339
+from graphql_api.statements import STATEMENT
 
 
 @strawberry.enum
@@ -46,37 +47,46 @@ class Aggregation:
         (result,) = await self._searches.aggregate(self._principal, self._request, spec)
         return result
 
-    @strawberry.field
+    @strawberry.field(metadata=STATEMENT)
     async def total_count(self) -> int:
         return (await self._run(AggregationSpec(("total_count",))))["value"]
 
-    @strawberry.field
+    @strawberry.field(metadata=STATEMENT)
     async def datetime_min(self) -> datetime | None:
         value = (await self._run(AggregationSpec(("datetime_min",))))["value"]
         return value and parse_rfc3339(value)
 
-    @strawberry.field
+    @strawberry.field(metadata=STATEMENT)
     async def datetime_max(self) -> datetime | None:
         value = (await self._run(AggregationSpec(("datetime_max",))))["value"]
         return value and parse_rfc3339(value)
 
-    @strawberry.field(description="Counts per collection, largest first.")
+    @strawberry.field(description="Counts per collection, largest first.", metadata=STATEMENT)
     async def by_collection(self) -> list[Bucket]:
         result = await self._run(AggregationSpec(("collection_frequency",)))
         return [Bucket(key=b["key"], count=b["frequency"]) for b in result["buckets"]]
 
-    @strawberry.field(description="Counts per day, month or year of the item datetime.")
+    @strawberry.field(
+        description="Counts per day, month or year of the item datetime.",
+        metadata=STATEMENT,
+    )
     async def by_time(self, interval: TimeInterval = TimeInterval.MONTH) -> list[Bucket]:
         spec = AggregationSpec(("datetime_frequency",), datetime_interval=interval.value)
         result = await self._run(spec)
         return [Bucket(key=b["key"], count=b["frequency"]) for b in result["buckets"]]
 
-    @strawberry.field(description="Counts per value of a property, largest first.")
+    @strawberry.field(
+        description="Counts per value of a property, largest first.",
+        metadata=STATEMENT,
+    )
     async def by_property(self, name: str) -> list[Bucket]:
         result = await self._run(AggregationSpec(("property_frequency",), property=name))
         return [Bucket(key=b["key"], count=b["frequency"]) for b in result["buckets"]]
 
-    @strawberry.field(description="A histogram of a numeric property in equal-width buckets.")
+    @strawberry.field(
+        description="A histogram of a numeric property in equal-width buckets.",
+        metadata=STATEMENT,
+    )
     async def histogram(self, property: str, buckets: int = 10) -> list[NumericBucket]:
         spec = AggregationSpec(("property_histogram",), property=property, buckets=buckets)
         result = await self._run(spec)

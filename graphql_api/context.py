@@ -141,6 +141,12 @@ class Context(BaseContext):
         """The private collections the caller may read (None: all of them)."""
         return (await self.principal()).readable_private
 
+    def asset_urls_now(self) -> AssetUrls | Awaitable[AssetUrls | None] | None:
+        """``asset_urls()`` at once when it is known already, else its awaitable."""
+        if self.services.assets is None or self._asset_urls is not None:
+            return self._asset_urls
+        return self.asset_urls()
+
     async def asset_urls(self) -> AssetUrls | None:
         """The rewriter of stored assets' hrefs for this caller (None: hrefs as stored)."""
         if self.services.assets is None:

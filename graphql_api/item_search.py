@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import strawberry
@@ -20,7 +21,9 @@ from graphql_api.inputs import (
     combined_filter,
     sortby_of,
 )
-from graphql_api.selection import connection_item_parts
+from graphql_api.paced import PacedList
+from graphql_api.selection import connection_item_fields, connection_item_parts
+from graphql_api.statements import STATEMENT
 from graphql_api.types import Info, Item, ItemEdge, PageInfo
 
 
@@ -34,12 +37,26 @@ class ItemConnection:
 
     @strawberry.field
     def nodes(self) -> list[Item]:
-        return [edge.node for edge in self.edges]
+        return PacedList(edge.node for edge in self.edges)
 
     @strawberry.field(description="How many items match in all; costs a count, so ask only "
-                      "when it is shown.")
+                      "when it is shown.",
+                      metadata=STATEMENT)
     async def total_count(self) -> int:
         return await self._searches.count(self._principal, self._request)
+
+
+async def _load_related(info: Info, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Load the assets and collections a paced page selects, in one batch each: the loop
+    turns between its slices would otherwise dispatch a dataloader batch per slice."""
+    selected = connection_item_fields(info.selected_fields[0])
+    loaders = info.context.loaders
+    if selected & {"assets", "asset", "stac"}:
+        await info.context.asset_urls()  # hrefs are rewritten for the caller
+    if selected & {"assets", "asset"}:
+        await loaders.assets.load_many([(row["collection"], row["id"]) for row in rows])
+    if "collection" in selected:
+        await loaders.collections.load_many(list({row["collection"] for row in rows}))
 
 
 def page_size(first: int | None, limits: Limits) -> int:
@@ -86,10 +103,12 @@ async def find_items(info: Info, request: SearchRequest) -> ItemConnection:
     searches = info.context.services.searches
     principal = await info.context.principal()
     page = await searches.rows(principal, request, item_parts(parts))
-    edges = [
+    edges = PacedList(
         ItemEdge(cursor=cursor, node=Item(_row=dict(row)))
         for row, cursor in zip(page.rows, page.cursors, strict=True)
-    ]
+    )
+    if edges.is_paced:
+        await _load_related(info, page.rows)
     info_ = PageInfo(
         has_next_page=page.has_more,
         has_previous_page=request.token is not None,

@@ -16,8 +16,9 @@ Four figures are bounded per operation, all after fragment expansion:
   ``first`` argument (a page) multiplies what its nodes or edges select by its page size
   (the argument or its variable, else the default page size), so a page of collections
   each with a page of items counts as the product of both;
-* ``statements``: database statements it may run, weighted the same way (each root
-  field, each aggregation, each ``totalCount``, the items of each collection), since the
+* ``statements``: database statements it may run, weighted the same way (the fields
+  whose resolvers are marked in ``graphql_api.statements``: root fields, aggregations,
+  an item connection's ``totalCount``, the items of each collection), since the
   statement timeout bounds each one but not how many a document asks for.
 """
 
@@ -45,18 +46,7 @@ from graphql import (
 from strawberry.extensions import SchemaExtension
 
 from graphql_api.context import Limits
-
-# Fields that run a database statement each time they are resolved ("*": every field).
-_STATEMENT_FIELDS = {
-    "Query": "*", "Aggregation": "*", "ItemConnection": {"totalCount"},
-    "CollectionConnection": {"totalCount"}, "AssetConnection": {"totalCount"},
-    "Collection": {"items"},
-}
-
-
-def _runs_statement(parent: GraphQLNamedType | None, name: str) -> bool:
-    fields = _STATEMENT_FIELDS.get(parent.name) if parent is not None else None
-    return not name.startswith("__") and (fields == "*" or name in (fields or ()))
+from graphql_api.statements import runs_statement
 
 
 @dataclass(frozen=True)
@@ -152,7 +142,7 @@ class _Measurer:
         return Measure(
             depth, inner.fields + 1, inner.aliases + (node.alias is not None),
             1 + once.cost + times * per_node.cost,
-            _runs_statement(parent, node.name.value) + once.statements
+            runs_statement(definition) + once.statements
             + times * per_node.statements,
         )
 

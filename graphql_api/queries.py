@@ -22,6 +22,7 @@ from graphql_api.inputs import (
 from graphql_api.item_search import ItemConnection, find_items, item_request, page_size
 from graphql_api.scalars import GeoJSON
 from graphql_api.selection import item_parts_of
+from graphql_api.statements import STATEMENT
 from graphql_api.types import (
     Asset,
     AssetConnection,
@@ -38,7 +39,10 @@ from graphql_api.types import (
 
 @strawberry.type
 class Query:
-    @strawberry.field(description="Collections in id order, optionally filtered.")
+    @strawberry.field(
+        description="Collections in id order, optionally filtered.",
+        metadata=STATEMENT,
+    )
     async def collections(
         self,
         info: Info,
@@ -66,12 +70,18 @@ class Query:
             total_count=page.matched,
         )
 
-    @strawberry.field(description="One collection; null when there is none by that id.")
+    @strawberry.field(
+        description="One collection; null when there is none by that id.",
+        metadata=STATEMENT,
+    )
     async def collection(self, info: Info, id: str) -> Collection | None:
         doc = await info.context.loaders.collections.load(id)
         return None if doc is None else Collection(_doc=doc)
 
-    @strawberry.field(description="Items matching every given filter, a page at a time.")
+    @strawberry.field(
+        description="Items matching every given filter, a page at a time.",
+        metadata=STATEMENT,
+    )
     async def items(
         self,
         info: Info,
@@ -94,7 +104,7 @@ class Query:
         )
         return await find_items(info, request)
 
-    @strawberry.field(description="One item; null when there is none.")
+    @strawberry.field(description="One item; null when there is none.", metadata=STATEMENT)
     async def item(self, info: Info, collection_id: str, id: str) -> Item | None:
         parts = item_parts_of(info.selected_fields[0].selections)
         searches = info.context.services.searches
@@ -105,7 +115,10 @@ class Query:
         page = await searches.rows(principal, request, item_parts(parts))
         return Item(_row=dict(page.rows[0])) if page.rows else None
 
-    @strawberry.field(description="Assets by role and media type, of items matching filters.")
+    @strawberry.field(
+        description="Assets by role and media type, of items matching filters.",
+        metadata=STATEMENT,
+    )
     async def assets(
         self,
         info: Info,
@@ -139,7 +152,10 @@ class Query:
             ),
         )
 
-    @strawberry.field(description="An upload or ingest job; null when there is none.")
+    @strawberry.field(
+        description="An upload or ingest job; null when there is none.",
+        metadata=STATEMENT,
+    )
     async def job(self, info: Info, id: strawberry.ID) -> Job | None:
         async with info.context.services.sessions() as session:
             try:

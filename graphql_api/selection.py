@@ -42,9 +42,19 @@ def item_parts_of(item_fields: Iterable[Any]) -> set[str]:
     return parts
 
 
-def connection_item_parts(connection: Any) -> set[str]:
-    """The parts read by the items of a selected connection (``edges.node`` and ``nodes``)."""
+def _item_selections(connection: Any) -> list[Any]:
+    """What the items of a selected connection select (``edges.node`` and ``nodes``)."""
     nodes = [*_children(connection, "nodes")]
     for edge in _children(connection, "edges"):
         nodes.extend(_children(edge, "node"))
-    return item_parts_of(child for node in nodes for child in node.selections)
+    return [child for node in nodes for child in node.selections]
+
+
+def connection_item_parts(connection: Any) -> set[str]:
+    """The parts read by the items of a selected connection (``edges.node`` and ``nodes``)."""
+    return item_parts_of(_item_selections(connection))
+
+
+def connection_item_fields(connection: Any) -> set[str]:
+    """The names of the ``Item`` fields the items of a selected connection select."""
+    return {field.name for field in _fields(_item_selections(connection))}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from datetime import datetime
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any
@@ -9,13 +10,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from strawberry import Private
 
+from catalog.assets import AssetUrls
 from catalog.jobs import JobRecord
 from catalog.search.assets import AssetRow
 from catalog.stac.links import with_collection_links, with_item_links
 from catalog.temporal import parse_rfc3339
 from graphql_api.context import Context
 from graphql_api.inputs import BboxArg, DatetimeRange, FilterArg, PropertyCondition, SortBy, TextArg
+from graphql_api.paced import now_or_later
 from graphql_api.scalars import JSON, GeoJSON
+from graphql_api.statements import STATEMENT
 
 if TYPE_CHECKING:
     from graphql_api.item_search import ItemConnection
@@ -107,11 +111,14 @@ class Asset:
         description="Where to GET the file: for a stored file, this API's asset URL (signed "
         "for the caller when it sent credentials); for an external one, its own URL."
     )
-    async def href(self, info: Info) -> str:
-        return str((await self._public(info)).get("href", ""))
+    def href(self, info: Info) -> str:
+        return now_or_later(self._public(info), lambda asset: str(asset.get("href", "")))
 
-    async def _public(self, info: Info) -> dict[str, Any]:
-        urls = await info.context.asset_urls()
+    def _public(self, info: Info) -> dict[str, Any] | Awaitable[dict[str, Any]]:
+        # At once when the caller's URL rewriter is known (see graphql_api.paced).
+        return now_or_later(info.context.asset_urls_now(), self._public_with)
+
+    def _public_with(self, urls: AssetUrls | None) -> dict[str, Any]:
         asset, href = self._row.asset, self._row.asset.get("href")
         if urls is None or not isinstance(href, str):
             return asset
@@ -145,8 +152,8 @@ class Asset:
         return self._row.asset.get(name)
 
     @strawberry.field(description="The STAC asset object, as the STAC API serves it.")
-    async def stac(self, info: Info) -> JSON:
-        return await self._public(info)
+    def stac(self, info: Info) -> JSON:
+        return self._public(info)
 
     @strawberry.field(description="The item the asset belongs to.")
     async def item(self, info: Info) -> Item | None:
@@ -211,29 +218,35 @@ class Item:
         return _links(with_item_links(doc, info.context.base_url)["links"])
 
     @strawberry.field(description="The item exactly as the STAC API serves it.")
-    async def stac(self, info: Info) -> JSON:
-        urls = await info.context.asset_urls()
-        document = self._row["stac"] if urls is None else urls.item(self._row["stac"])
-        return with_item_links(document, info.context.base_url)
+    def stac(self, info: Info) -> JSON:
+        def served(urls: AssetUrls | None) -> dict[str, Any]:
+            document = self._row["stac"] if urls is None else urls.item(self._row["stac"])
+            return with_item_links(document, info.context.base_url)
+
+        return now_or_later(info.context.asset_urls_now(), served)
 
     @strawberry.field
-    async def assets(self, info: Info, roles: list[str] | None = None) -> list[Asset]:
-        rows = await info.context.loaders.assets.load((self._row["collection"], self._row["id"]))
+    def assets(self, info: Info, roles: list[str] | None = None) -> list[Asset]:
         wanted = set(roles or ())
-        return [
-            Asset(_row=r) for r in rows
-            if not wanted or wanted & set(r.asset.get("roles") or ())
-        ]
+        return now_or_later(
+            info.context.loaders.assets.load((self._row["collection"], self._row["id"])),
+            lambda rows: [Asset(_row=r) for r in rows
+                          if not wanted or wanted & set(r.asset.get("roles") or ())],
+        )
 
     @strawberry.field(description="One asset by key; null when the item has none by that key.")
-    async def asset(self, info: Info, key: str) -> Asset | None:
-        rows = await info.context.loaders.assets.load((self._row["collection"], self._row["id"]))
-        return next((Asset(_row=r) for r in rows if r.key == key), None)
+    def asset(self, info: Info, key: str) -> Asset | None:
+        return now_or_later(
+            info.context.loaders.assets.load((self._row["collection"], self._row["id"])),
+            lambda rows: next((Asset(_row=r) for r in rows if r.key == key), None),
+        )
 
     @strawberry.field
-    async def collection(self, info: Info) -> Collection | None:
-        doc = await info.context.loaders.collections.load(self._row["collection"])
-        return None if doc is None else Collection(_doc=doc)
+    def collection(self, info: Info) -> Collection | None:
+        return now_or_later(
+            info.context.loaders.collections.load(self._row["collection"]),
+            lambda doc: None if doc is None else Collection(_doc=doc),
+        )
 
 
 @strawberry.type
@@ -318,7 +331,10 @@ class Collection:
     def stac(self, info: Info) -> JSON:
         return with_collection_links(self._doc, info.context.base_url)
 
-    @strawberry.field(description="The collection's items; same arguments as `items`.")
+    @strawberry.field(
+        description="The collection's items; same arguments as `items`.",
+        metadata=STATEMENT,
+    )
     async def items(
         self,
         info: Info,

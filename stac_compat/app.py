@@ -49,6 +49,7 @@ from stac_compat.queryables import QueryablesClient
 from stac_compat.saved_searches import create_saved_search_router
 from stac_compat.tiles import create_tile_router
 from stac_compat.transactions import CatalogTransactionExtension, TransactionsClient
+from stac_compat.write_access import WriteAccess
 
 # The CQL2 the compiler in catalog/search/cql2.py evaluates.
 FILTER_CLASSES = [
@@ -189,6 +190,9 @@ def create_stac_api(
     if saved_searches is not None:
         app.include_router(create_saved_search_router(saved_searches))
     add_error_handlers(app)
-    app.add_middleware(Authentication, sessions=writes, jwt=jwt)
+    # Outermost Authentication, then the write check, then the JSON guard: a write is
+    # refused from its headers before its body is read.
     app.add_middleware(JsonBodyGuard, max_body=max_body)
+    app.add_middleware(WriteAccess)
+    app.add_middleware(Authentication, sessions=writes, jwt=jwt)
     return app

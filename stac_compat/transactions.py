@@ -25,6 +25,7 @@ from catalog.errors import InvalidInput
 from catalog.operations import CollectionOperations, ItemOperations, ItemWritten
 from catalog.stac.links import with_collection_links, with_item_links
 from stac_compat.access import principal_of
+from stac_compat.write_access import OrjsonBodyRoute
 
 JOBS_HEADER = "Stacql-Jobs"
 """Response header listing the ids of the jobs a write queued (comma-separated)."""
@@ -62,6 +63,11 @@ class CollectionReplaceBody(CollectionUri):
 class CatalogTransactionExtension(TransactionExtension):
     """The Transaction extension with bodies checked by the catalog, not stac-pydantic:
     the spec allows partial documents (no ``links``), and our errors name the culprit."""
+
+    def register(self, app: Any) -> None:
+        """Register the routes, each decoding its body once (``OrjsonBodyRoute``)."""
+        self.router.route_class = OrjsonBodyRoute
+        super().register(app)
 
     def _route(self, name: str, path: str, method: str, status: int, fn: Any, model: Any) -> None:
         self.router.add_api_route(
@@ -107,9 +113,10 @@ def _updated(request: Request, document: dict[str, Any], jobs: list[str] | None 
 
 
 async def _body(request: Request) -> Any:
-    """The request's JSON exactly as sent (stac-pydantic would reformat values)."""
+    """The request's JSON exactly as sent (stac-pydantic would reformat values), decoded
+    once by orjson for FastAPI and for us (``OrjsonBodyRoute``)."""
     try:
-        return orjson.loads(await request.body())
+        return await request.json()
     except orjson.JSONDecodeError as exc:
         raise InvalidInput(f"the request body is not JSON: {exc}") from exc
 

@@ -41,6 +41,7 @@ from catalog.storage import AssetStore, create_asset_store
 from graphql_api import ItemEvents, Limits, Services, UploadedRaster, create_graphql_router
 from graphql_api.body_limit import BodySizeLimit
 from stac_compat import create_stac_api
+from stac_compat.middleware import SEARCH_MAX_BODY
 from stacql.notify import saved_search_operations
 from stacql.public_url import PublicUrl
 from stacql.settings import Settings
@@ -305,7 +306,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(middleware.cls, *middleware.args, **middleware.kwargs)
     # A file and its sidecar, plus room for the multipart envelope.
     upload_room = 2 * settings.graphql.max_upload_bytes + settings.api.max_body_bytes
-    app.add_middleware(BodySizeLimit, max_bytes=upload_room, prefix=GRAPHQL_PATH)
+    app.add_middleware(
+        BodySizeLimit, max_bytes=upload_room, prefix=GRAPHQL_PATH,
+        anonymous_max_bytes=SEARCH_MAX_BODY,
+    )
     # Outermost: every link and href below is written for the URL fixed here.
     app.add_middleware(
         PublicUrl, public_url=settings.api.public_url,

@@ -150,11 +150,20 @@ class IngestSettings(BaseModel):
     batch_size: int = Field(5_000, ge=1)
 
 
+def default_browser_dir() -> Path:
+    """The built browser: ``browser/dist`` of a checkout (``npm run build`` writes it there),
+    else the copy an installed wheel carries in ``stacql/browser`` (build_browser.py)."""
+    package = Path(__file__).resolve().parent
+    checkout = package.parent / "browser"
+    if (checkout / "package.json").is_file():
+        return checkout / "dist"
+    return package / "browser"
+
+
 class BrowserSettings(BaseModel):
     """The catalog browser page served at ``/browse`` (built from ``browser/``)."""
 
-    # ``npm run build`` in browser/ writes here; next to the sources in a checkout.
-    dir: Path = Path(__file__).resolve().parents[1] / "browser" / "dist"
+    dir: Path = Field(default_factory=default_browser_dir)
 
 
 class Settings(BaseSettings):

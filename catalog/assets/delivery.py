@@ -24,8 +24,20 @@ def entity_tag(size: int, modified: float) -> str:
     return f'"{digest}"'
 
 
+class _Validated:
+    """A delivery of known size and modification time, which its entity tag comes from.
+
+    Subclasses give ``size`` and ``modified`` as fields or as properties (declaring them
+    here would make the properties of one or the fields of the other invalid)."""
+
+    @property
+    def etag(self) -> str:
+        """The entity tag of the file or object (``entity_tag``)."""
+        return entity_tag(self.size, self.modified)  # type: ignore[attr-defined]
+
+
 @dataclass(frozen=True)
-class FileDelivery:
+class FileDelivery(_Validated):
     """A regular file of the local store, sent by the server itself; ``stat`` as read
     when it was found (so the server need not read it again)."""
 
@@ -45,14 +57,9 @@ class FileDelivery:
         """Last modification, seconds since the epoch."""
         return self.stat.st_mtime
 
-    @property
-    def etag(self) -> str:
-        """The file's entity tag."""
-        return entity_tag(self.size, self.modified)
-
 
 @dataclass(frozen=True)
-class ObjectDelivery:
+class ObjectDelivery(_Validated):
     """An object-store object streamed through the server (signing off or impossible)."""
 
     store: ObjectAssetStore
@@ -60,11 +67,6 @@ class ObjectDelivery:
     size: int
     modified: float
     media_type: str
-
-    @property
-    def etag(self) -> str:
-        """The object's entity tag."""
-        return entity_tag(self.size, self.modified)
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from stacql.settings import (
 )
 from tests.support.access import admin_key
 from tests.support.app_client import app_client
-from tests.support.documents import world_collection
+from tests.support.documents import post_world
 from tests.support.paths import RASTERS
 
 COG = RASTERS / "rio-tiler" / "cog.tif"
@@ -63,13 +63,8 @@ async def catalog(scratch_url, scratch_sessions, tmp_path: Path) -> AsyncIterato
     )
     admin = await admin_key(scratch_sessions)
     async with app_client(settings) as (_, client):
-        auth = {"X-API-Key": admin}
-        for cid in ("c1", "secret"):
-            body = world_collection(cid)
-            assert (await client.post("/collections", json=body, headers=auth)).status_code == 201
-            item = _item(cid, "i1", store, "c1/cog.tif")
-            response = await client.post(f"/collections/{cid}/items", json=item, headers=auth)
-            assert response.status_code == 201, response.text
+        items = [_item(cid, "i1", store, "c1/cog.tif") for cid in ("c1", "secret")]
+        await post_world(client, items, {"X-API-Key": admin})
         async with scratch_sessions() as session, session.begin():
             await set_private(session, "secret", True)
         yield Catalog(client, store, scratch_sessions, admin)

@@ -21,7 +21,7 @@ from rasterio.windows import Window
 from catalog.access import create_key, set_private
 from catalog.storage import LocalAssetStore
 from tests.support.access import admin_key
-from tests.support.documents import world_collection
+from tests.support.documents import post_world
 from tests.support.live_server import live_server
 
 SIZE = 4096
@@ -87,10 +87,8 @@ async def loaded(server: str, store: LocalAssetStore, scratch_sessions) -> str:
     """The live server's catalog with a public and a private copy of the item."""
     headers = {"X-API-Key": await admin_key(scratch_sessions)}
     async with httpx.AsyncClient(base_url=server, headers=headers) as client:
-        for cid in ("open", "closed"):
-            assert (await client.post("/collections", json=world_collection(cid))).is_success
-            item = _item(cid, store.href("live/big.tif"))
-            assert (await client.post(f"/collections/{cid}/items", json=item)).is_success
+        items = [_item(cid, store.href("live/big.tif")) for cid in ("open", "closed")]
+        await post_world(client, items)
     async with scratch_sessions() as session, session.begin():
         await set_private(session, "closed", True)
     return server

@@ -18,7 +18,7 @@ from catalog.storage import ObjectAssetStore
 from stacql.settings import AssetSettings, DatabaseSettings, Settings, StorageSettings
 from tests.support.access import admin_key
 from tests.support.app_client import app_client
-from tests.support.documents import world_collection
+from tests.support.documents import post_world
 from tests.support.object_stores import azure_options, azurite_blob, moto_s3, s3_options
 from tests.support.paths import RASTERS
 
@@ -88,12 +88,8 @@ async def served(
     auth = {"X-API-Key": admin}
     settings = _settings(scratch_url, backend.url, options, request.param)
     async with app_client(settings) as (_, client):
-        for cid in ("c1", "secret"):
-            body = world_collection(cid)
-            assert (await client.post("/collections", json=body, headers=auth)).is_success
-            item = _item(cid, store.href("c1/cog.tif"))
-            assert (await client.post(f"/collections/{cid}/items", json=item, headers=auth)
-                    ).is_success
+        items = [_item(cid, store.href("c1/cog.tif")) for cid in ("c1", "secret")]
+        await post_world(client, items, auth)
         async with scratch_sessions() as session, session.begin():
             await set_private(session, "secret", True)
         yield client, admin, request.param, backend

@@ -22,7 +22,7 @@ from catalog.storage import LocalAssetStore
 from stacql.settings import DatabaseSettings, Settings, StorageSettings
 from tests.support.access import admin_key
 from tests.support.app_client import app_client
-from tests.support.documents import world_collection
+from tests.support.documents import post_world
 from tests.support.paths import RASTERS
 
 COG = RASTERS / "rio-tiler" / "cog.tif"
@@ -91,14 +91,7 @@ async def tiles(scratch_url, scratch_sessions, tmp_path: Path) -> AsyncIterator[
               "2022-01-01T00:00:00Z"),
     ]
     async with app_client(settings) as (_, client):
-        for cid in ("scenes", "blocks", "vault"):
-            assert (await client.post("/collections", json=world_collection(cid), headers=auth)
-                    ).is_success
-        for item in items:
-            response = await client.post(
-                f"/collections/{item['collection']}/items", json=item, headers=auth
-            )
-            assert response.is_success, response.text
+        await post_world(client, items, auth)
         async with scratch_sessions() as session, session.begin():
             await set_private(session, "vault", True)
             _, reader = await create_key(session, "vault-reader", "read", "vault")
