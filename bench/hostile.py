@@ -272,7 +272,7 @@ def _collection(collection_id: str) -> dict[str, Any]:
 
 
 async def _load(url: str, count: int) -> dict[str, str]:
-    from catalog.ingest.transactions import insert_items
+    from catalog.operations.transactions import insert_items
 
     from catalog.access import create_key
     from catalog.access.visibility import set_private

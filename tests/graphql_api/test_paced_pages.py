@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from catalog.ingest.transactions import insert_items
+from catalog.operations.transactions import insert_items
 
 from catalog.ingest import create_collection
 from graphql_api.paced import SLICE
