@@ -272,12 +272,11 @@ def _collection(collection_id: str) -> dict[str, Any]:
 
 
 async def _load(url: str, count: int) -> dict[str, str]:
-    from catalog.operations.transactions import insert_items
-
     from catalog.access import create_key
     from catalog.access.visibility import set_private
     from catalog.db import create_engine, create_sessionmaker
     from catalog.ingest import create_collection
+    from catalog.operations.transactions import insert_items
 
     engine = create_engine(url)
     sessions = create_sessionmaker(engine)

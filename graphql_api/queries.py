@@ -7,6 +7,7 @@ from typing import Annotated
 import strawberry
 
 from catalog.errors import NotFound
+from catalog.export.formats import EXPORT_JOB_KIND
 from catalog.jobs import get_job, job_uuid
 from catalog.operations import ItemSearch
 from catalog.search.render import item_parts
@@ -160,9 +161,19 @@ class Query:
         async with info.context.services.sessions() as session:
             try:
                 readable = await info.context.readable_private()
-                return Job(_record=await get_job(session, job_uuid(id), readable))
+                record = await get_job(session, job_uuid(id), readable)
             except NotFound:
                 return None
+        if record.kind == EXPORT_JOB_KIND:
+            # An export's row holds its owner and search: shown to whom may read its file.
+            exports = info.context.services.exports
+            try:
+                if exports is None:
+                    return None
+                record = await exports.job(await info.context.principal(), str(id))
+            except NotFound:
+                return None
+        return Job(_record=record)
 
     @strawberry.field(description="Counts and histograms; same filters as `items`.")
     async def aggregate(

@@ -24,6 +24,7 @@ from catalog.errors import ServiceUnavailable
 from graphql_api.context import Context, Services
 from graphql_api.errors import code_of
 from graphql_api.schema import create_schema
+from graphql_api.variables import VariablesTooLarge, check_variable_values
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +49,8 @@ class JsonErrorRoute(APIRoute):
         async def handle(request: Request) -> Response:
             try:
                 response = await handler(request)
+            except VariablesTooLarge as exc:
+                return error_response(400, str(exc), exc.code)
             except StarletteHTTPException:
                 raise  # FastAPI's own (validation, 404...): the app's handlers render them
             except Exception as exc:
@@ -70,7 +73,10 @@ class CatalogGraphQLRouter(GraphQLRouter):
     is a ``JSONDecodeError`` where the standard library raised ``RecursionError``."""
 
     def decode_json(self, data: str | bytes) -> object:
-        return orjson.loads(data)
+        decoded = orjson.loads(data)
+        if isinstance(decoded, dict) and decoded.get("variables") is not None:
+            check_variable_values(decoded["variables"])
+        return decoded
 
 
 def create_graphql_router(services: Services) -> GraphQLRouter:

@@ -17,7 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from stac_fastapi.api.middleware import ProxyHeaderMiddleware
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.responses import HTMLResponse
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -285,6 +286,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         include_in_schema=False,
     )
     app.mount(BROWSER_PATH, browser_app(settings.browser.dir), name="browser")
+
+    @app.get(BROWSER_PATH, include_in_schema=False)
+    async def browser_root(request: Request) -> RedirectResponse:
+        # The STAC API mounted at the root would answer /browse with a 404 before
+        # Starlette's trailing-slash redirect is tried.
+        return RedirectResponse(request.url.replace(path=f"{BROWSER_PATH}/"), status_code=307)
+
     # Last: the STAC API answers every path the routes above do not.
     stac = create_stac_api(
         sessions,

@@ -44,3 +44,23 @@ async def test_a_caller_with_credentials_gets_the_whole_bound(
         response = await client.post("/graphql", json=body)
     assert response.status_code == 200
     assert response.json() == {"data": {"__typename": "Query"}}
+
+
+async def test_variables_past_the_value_bound_are_refused_before_coercion(
+    scratch_url: str, scratch_sessions, tmp_path: Path
+) -> None:
+    headers = {"X-API-Key": await admin_key(scratch_sessions)}
+    many = orjson.dumps({"query": MUTATION, "variables": {"items": [0] * 300_000}})
+    few = orjson.dumps({"query": MUTATION, "variables": {"items": [0] * 1_000}})
+    async with app_client(app_settings(scratch_url, tmp_path), headers) as (_, client):
+        refused = await client.post("/graphql", content=many,
+                                    headers={"content-type": "application/json"})
+        admitted = await client.post("/graphql", content=few,
+                                     headers={"content-type": "application/json"})
+    assert refused.status_code == 400
+    error = refused.json()["errors"][0]
+    assert error["extensions"]["code"] == "VARIABLES_TOO_LARGE"
+    assert "250,000" in error["message"]
+    # Under the bound the request reaches the schema, which judges the values itself.
+    codes = {e["extensions"]["code"] for e in admitted.json().get("errors", [])}
+    assert "VARIABLES_TOO_LARGE" not in codes

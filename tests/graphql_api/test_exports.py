@@ -43,6 +43,9 @@ async def test_export_items_writes_the_items_the_query_finds(
         assert (done["status"], done["progress"]) == ("FINISHED", 1.0), done["error"]
         file = await client.get(f"/exports/{job['id']}/file")
         assert file.status_code == 200
+        # The job row names its owner and search: not for anonymous callers.
+        del client.headers["X-API-Key"]
+        assert (await GraphQL(app, client).data(JOB, id=job["id"]))["job"] is None
     expected = await searched(
         scratch_sessions, collections=["naip"], bbox=arguments["b"],
         filter=arguments["f"], filter_lang="cql2-json",

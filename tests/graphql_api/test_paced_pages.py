@@ -15,9 +15,9 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from catalog.operations.transactions import insert_items
 
 from catalog.ingest import create_collection
+from catalog.operations.transactions import insert_items
 from graphql_api.paced import SLICE
 from tests.graphql_api.test_mutations import a_collection, an_item
 from tests.support.live_server import live_server

@@ -15,8 +15,12 @@ from graphql_api.statements import runs_statement
 from tests.graphql_api.conftest import GraphQL
 from tests.graphql_api.test_efficiency import statements
 
-# What a resolver's code does to reach the database itself (not through a dataloader).
-OPENS_A_STATEMENT = ("sessions()", "find_items(", "self._run(")
+# What a resolver's code does to reach the database itself (not through a dataloader):
+# a session of its own, or an operation that runs one statement for it.
+OPENS_A_STATEMENT = (
+    "sessions()", "find_items(", "self._run(", "collections.search(", "searches.rows(",
+    "searches.count(", "searches.aggregate(", "searches.assets(",
+)
 UNCOUNTED_ROOTS = ("Mutation", "Subscription")
 
 
