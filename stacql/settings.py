@@ -88,7 +88,7 @@ class GraphQLSettings(BaseModel):
     max_tokens: int = Field(5000, ge=100)
     # After fragment expansion; the cost weighs each field by the pages above it.
     max_fields: int = Field(1000, ge=10)
-    max_cost: int = Field(50_000, ge=10)
+    max_cost: int = Field(200_000, ge=10)
     # Entries a list of objects without a size argument counts for (an item's assets).
     assumed_list_size: int = Field(10, ge=1)
     # Every response carries its cost in extensions.cost (else only when the request's

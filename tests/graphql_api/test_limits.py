@@ -76,14 +76,14 @@ async def test_aliases_hidden_in_fragments_are_counted(gql: GraphQL) -> None:
 
 
 async def test_nested_pages_are_refused_by_their_cost(gql: GraphQL) -> None:
-    query = "{ collections(first: 100) { nodes { items(first: 1000) { nodes { id } } } } }"
+    query = "{ collections(first: 200) { nodes { items(first: 1000) { nodes { id } } } } }"
     body = await gql.post(query)
     assert body["data"] is None
     [error] = body["errors"]
     assert error["extensions"]["code"] == "QUERY_TOO_COSTLY"
     assert "cost" in error["message"]
     # collections, then per collection: nodes, items, then per item nodes { id }
-    assert error["extensions"]["cost"]["requested"] == 1 + 100 * (1 + 1 + 1000 * 2)
+    assert error["extensions"]["cost"]["requested"] == 1 + 200 * (1 + 1 + 1000 * 2)
     assert error["extensions"]["cost"]["maximum"] == Limits().max_cost
 
 
@@ -124,6 +124,16 @@ def measure_of(query: str, **variables: object) -> int:
     schema = create_schema()._schema
     [measure] = measure_operations(schema, parse(query), variables, Limits()).values()
     return measure.cost
+
+
+def test_the_largest_page_with_every_field_is_within_the_default_cost() -> None:
+    item = ("id collectionId datetime startDatetime endDatetime geometry bbox properties "
+            "stacVersion stacExtensions links { rel href type } "
+            "assets { key href mediaType roles stac }")
+    collection = ("collection { id title description license keywords "
+                  "providers { name roles url } links { rel href } }")
+    page = f"{{ items(first: {Limits().max_page_size}) {{ nodes {{ {item} {collection} }} }} }}"
+    assert measure_of(page) <= Limits().max_cost
 
 
 def test_lists_of_objects_multiply_by_their_size_argument_or_the_assumed_size() -> None:
