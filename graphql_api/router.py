@@ -28,6 +28,7 @@ from starlette.responses import HTMLResponse
 from strawberry.fastapi import GraphQLRouter
 from strawberry.http import GraphQLRequestData
 from strawberry.http.base import BaseRequestProtocol
+from strawberry.schema.base import BaseSchema
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 from strawberry.types import ExecutionResult
@@ -103,11 +104,18 @@ class CatalogGraphQLRouter(GraphQLRouter):
     persisted queries, cached GET answers and our own GraphiQL."""
 
     def __init__(
-        self, *args: object, persisted: PersistedQueries | None = None,
-        caching: GetCaching | None = None, ide: GraphiQLPage | None = None,
-        **kwargs: object,
+        self, schema: BaseSchema, context_getter: Callable[[], Awaitable[Context]],
+        persisted: PersistedQueries | None = None, caching: GetCaching | None = None,
+        ide: GraphiQLPage | None = None,
     ) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        super().__init__(
+            schema,
+            context_getter=context_getter,
+            graphql_ide="graphiql",  # rendered by ``render_graphql_ide``: our own page
+            multipart_uploads_enabled=True,
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL),
+            route_class=JsonErrorRoute,
+        )
         self.persisted = persisted
         self.caching = caching or GetCaching()
         self.ide = ide
@@ -188,13 +196,5 @@ def create_graphql_router(
         return Context(services)
 
     return CatalogGraphQLRouter(
-        create_schema(services.limits),
-        context_getter=context,
-        graphql_ide="graphiql",
-        multipart_uploads_enabled=True,
-        subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL),
-        route_class=JsonErrorRoute,
-        persisted=persisted,
-        caching=caching,
-        ide=ide,
+        create_schema(services.limits), context, persisted=persisted, caching=caching, ide=ide
     )
