@@ -46,7 +46,11 @@ class Limits:
     max_aliases: int = 30
     max_tokens: int = 5000
     max_fields: int = 1000
-    max_cost: int = 50_000
+    max_cost: int = 200_000
+    assumed_list_size: int = 10
+    """Entries counted for a list of objects without a size argument (item assets)."""
+    report_cost: bool = False
+    """Put every response's cost in ``extensions.cost`` (else only when asked for)."""
     max_statements: int = 20
     max_upload_bytes: int = 2 * 1024**3
     max_upload_pixels: int = 50_000 * 50_000

@@ -15,7 +15,11 @@ Four figures are bounded per operation, all after fragment expansion:
 * ``cost``: fields weighted by how many times they may be resolved. A field with a
   ``first`` argument (a page) multiplies what its nodes or edges select by its page size
   (the argument or its variable, else the default page size), so a page of collections
-  each with a page of items counts as the product of both;
+  each with a page of items counts as the product of both. Any other field returning a
+  list of objects multiplies what it selects by its size argument (``first``, ``limit``,
+  ``buckets``) or, without one, by ``Limits.assumed_list_size`` (an item's assets, its
+  links, a collection's providers); lists of scalars count as one field. Introspection
+  is counted without multiplying: the schema bounds it;
 * ``statements``: database statements it may run, weighted the same way (the fields
   whose resolvers are marked in ``graphql_api.statements``: root fields, aggregations,
   an item connection's ``totalCount``, the items of each collection), since the
@@ -34,6 +38,7 @@ from graphql import (
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
+    GraphQLField,
     GraphQLNamedType,
     GraphQLSchema,
     InlineFragmentNode,
@@ -42,6 +47,9 @@ from graphql import (
     SelectionSetNode,
     VariableNode,
     get_named_type,
+    get_nullable_type,
+    is_list_type,
+    is_object_type,
 )
 from strawberry.extensions import SchemaExtension
 
@@ -70,6 +78,8 @@ class Measure:
 # Fields of a connection repeated for each node of its page; the others (totalCount,
 # pageInfo) are resolved once per connection.
 _PER_NODE = frozenset({"nodes", "edges"})
+# Arguments that bound how many entries a list field returns.
+_SIZE_ARGUMENTS = ("first", "limit", "buckets")
 Parts = tuple[Measure, Measure]
 """A selection set's measure resolved once, and the part resolved once per node of the
 page of the connection it belongs to (nothing outside a connection)."""
@@ -138,20 +148,45 @@ class _Measurer:
         inner = once + per_node
         introspection = node.name.value.startswith("__")
         depth = 0 if introspection or node.selection_set is None else inner.depth + 1
-        times = self.page_size(node) if definition and "first" in definition.args else 1
+        if _is_connection(child):
+            # A page: what its nodes select is resolved once per node of the page.
+            times = self.size(node, definition, self.limits.default_page_size)
+            cost = 1 + once.cost + times * per_node.cost
+            statements = once.statements + times * per_node.statements
+        else:
+            times = self.list_length(node, definition, parent)
+            cost = 1 + times * inner.cost
+            statements = times * inner.statements
         return Measure(
-            depth, inner.fields + 1, inner.aliases + (node.alias is not None),
-            1 + once.cost + times * per_node.cost,
-            runs_statement(definition) + once.statements
-            + times * per_node.statements,
+            depth, inner.fields + 1, inner.aliases + (node.alias is not None), cost,
+            runs_statement(definition) + statements,
         )
 
-    def page_size(self, node: FieldNode) -> int:
-        """The page a field asks for, within the configured bounds (the resolver refuses
-        what lies outside them)."""
-        size = self.limits.default_page_size
+    def list_length(
+        self, node: FieldNode, definition: GraphQLField | None,
+        parent: GraphQLNamedType | None,
+    ) -> int:
+        """How many times what a field selects is resolved: once, or once per entry of
+        the list of objects it returns (a connection's nodes count by its page size)."""
+        if definition is None or parent is None or _is_connection(parent):
+            return 1
+        if parent.name.startswith("__"):
+            return 1
+        kind = get_nullable_type(definition.type)
+        if not is_list_type(kind) or not is_object_type(get_named_type(kind)):
+            return 1
+        return self.size(node, definition, self.limits.assumed_list_size)
+
+    def size(self, node: FieldNode, definition: GraphQLField | None, default: int) -> int:
+        """The entries a field asks for through its size argument (its literal, or its
+        variable's value), within the configured bounds (the resolver refuses what lies
+        outside them); ``default`` without one."""
+        names = [n for n in _SIZE_ARGUMENTS if definition is not None and n in definition.args]
+        if not names:
+            return default
+        size = _default_of(definition, names[0], default)
         for argument in node.arguments or ():
-            if argument.name.value != "first":
+            if argument.name.value != names[0]:
                 continue
             value = argument.value
             if isinstance(value, IntValueNode):
@@ -160,6 +195,13 @@ class _Measurer:
                 given = self.variables.get(value.name.value)
                 size = given if isinstance(given, int) else self.limits.max_page_size
         return min(max(size, 1), self.limits.max_page_size)
+
+
+def _default_of(definition: GraphQLField | None, name: str, fallback: int) -> int:
+    """The schema's default value of an integer argument, else ``fallback``."""
+    argument = definition.args[name] if definition is not None else None
+    default = argument.default_value if argument is not None else None
+    return default if isinstance(default, int) and not isinstance(default, bool) else fallback
 
 
 def measure_operations(
@@ -178,27 +220,50 @@ def measure_operations(
     return measures
 
 
-def limit_problem(measure: Measure, limits: Limits) -> str | None:
+COSTLY = "QUERY_TOO_COSTLY"
+"""The code of an operation refused for its cost or its database statements."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why an operation is refused: a message and its GraphQL error code."""
+
+    message: str
+    code: str
+
+
+def limit_problem(measure: Measure, limits: Limits) -> Problem | None:
     """Why an operation of this measure is refused, or None when it is within limits."""
     checks = (
-        (measure.depth, limits.max_depth, "depth"),
-        (measure.aliases, limits.max_aliases, "aliases"),
-        (measure.fields, limits.max_fields, "fields (after fragment expansion)"),
-        (measure.cost, limits.max_cost, "cost (fields times page sizes)"),
-        (measure.statements, limits.max_statements, "database statements"),
+        (measure.depth, limits.max_depth, "depth", "GRAPHQL_VALIDATION_FAILED"),
+        (measure.aliases, limits.max_aliases, "aliases", "GRAPHQL_VALIDATION_FAILED"),
+        (measure.fields, limits.max_fields, "fields (after fragment expansion)",
+         "GRAPHQL_VALIDATION_FAILED"),
+        (measure.cost, limits.max_cost, "cost (fields times list and page sizes)", COSTLY),
+        (measure.statements, limits.max_statements, "database statements", COSTLY),
     )
-    for value, bound, what in checks:
+    for value, bound, what, code in checks:
         if value > bound:
-            return f"the operation exceeds the limit of its {what}: {value} > {bound}"
+            return Problem(f"the operation exceeds the limit of its {what}: {value} > {bound}",
+                           code)
     return None
+
+
+def cost_report(measure: Measure, limits: Limits) -> dict[str, int]:
+    """The ``cost`` entry of a response's (or a refusal's) ``extensions``."""
+    return {"requested": measure.cost, "maximum": limits.max_cost,
+            "statements": measure.statements, "maximumStatements": limits.max_statements}
 
 
 class DocumentLimits(SchemaExtension):
     """Refuse, before validation and execution, an operation whose measure exceeds the
-    limits (``GRAPHQL_VALIDATION_FAILED``)."""
+    limits (``QUERY_TOO_COSTLY`` for its cost or statements, ``GRAPHQL_VALIDATION_FAILED``
+    for the rest), and report the measure in the response's ``extensions.cost`` when the
+    request's extensions ask for it (``{"cost": true}``) or ``Limits.report_cost`` is set."""
 
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
+        self.measure: Measure | None = None
 
     def on_validate(self) -> Iterator[None]:
         """Measure the document; a refusal set here skips graphql-core's validation."""
@@ -208,11 +273,20 @@ class DocumentLimits(SchemaExtension):
             measures = measure_operations(
                 context.schema._schema, document, context.variables, self.limits
             )
-            for measure in measures.values():
+            for name, measure in measures.items():
                 problem = limit_problem(measure, self.limits)
                 if problem:
-                    context.pre_execution_errors = [GraphQLError(
-                        problem, extensions={"code": "GRAPHQL_VALIDATION_FAILED"}
-                    )]
+                    context.pre_execution_errors = [GraphQLError(problem.message, extensions={
+                        "code": problem.code, "cost": cost_report(measure, self.limits),
+                    })]
                     break
+                if name == (context.operation_name or "") or len(measures) == 1:
+                    self.measure = measure
         yield
+
+    def get_results(self) -> dict[str, Any]:
+        """``{"cost": ...}`` when asked for and measured, else nothing."""
+        asked = (self.execution_context.operation_extensions or {}).get("cost") is True
+        if self.measure is None or not (asked or self.limits.report_cost):
+            return {}
+        return {"cost": cost_report(self.measure, self.limits)}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -12,6 +12,7 @@ from typing import Any
 from brotli_asgi import BrotliMiddleware
 from fastapi import FastAPI
 from redis import Redis
+from redis.asyncio import Redis as AsyncRedis
 from rq import Queue
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from stac_fastapi.api.middleware import ProxyHeaderMiddleware
@@ -41,6 +42,9 @@ from catalog.search.count import CountBudget
 from catalog.storage import AssetStore, create_asset_store
 from graphql_api import ItemEvents, Limits, Services, UploadedRaster, create_graphql_router
 from graphql_api.body_limit import BodySizeLimit
+from graphql_api.http_cache import GetCaching
+from graphql_api.ide import GraphiQLPage
+from graphql_api.persisted import PersistedQueries, PersistedQuerySettings
 from stac_compat import create_stac_api
 from stac_compat.middleware import SEARCH_MAX_BODY
 from stacql.notify import saved_search_operations
@@ -52,6 +56,9 @@ from workers.queue import ExtractRequest, enqueue_extract, enqueue_ingest_catalo
 
 GRAPHQL_PATH = "/graphql"
 BROWSER_PATH = "/browse"
+GRAPHIQL_FOLDER = "graphiql"
+"""Where the browser's build keeps GraphiQL (served at /browse/graphiql/, shown at /graphql)."""
+_LIMIT_FIELDS = frozenset(f.name for f in fields(Limits))
 BROWSER_NOT_BUILT = """<!doctype html><html lang="en"><meta charset="utf-8">
 <title>stacql browser not built</title>
 <h1>The catalog browser is not built</h1>
@@ -118,7 +125,7 @@ def graphql_services(
             allow_private=settings.fetch.allow_private,
             local_roots=tuple(settings.fetch.local_roots),
         ),
-        limits=Limits(**settings.graphql.model_dump()),
+        limits=Limits(**settings.graphql.model_dump(include=_LIMIT_FIELDS)),
         store=store,
         submit_extract=submit_extract,
         submit_ingest=submit_ingest,
@@ -131,6 +138,15 @@ def graphql_services(
         exports=operations.exports,
         checksum=settings.workers.checksum,
     )
+
+
+def persisted_queries(settings: Settings, redis: AsyncRedis) -> PersistedQueries:
+    """Automatic persisted queries kept in ``redis`` within the configured bounds."""
+    graphql = settings.graphql
+    return PersistedQueries(redis, PersistedQuerySettings(
+        max_query_bytes=graphql.apq_max_query_bytes, ttl_seconds=graphql.apq_ttl_seconds,
+        max_entries=graphql.apq_max_entries,
+    ))
 
 
 def export_operations(
@@ -255,6 +271,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     events = ItemEvents(settings.database.url)
     # Connects on first use; bounded waits so a write never hangs on a lost Redis.
     redis = Redis.from_url(settings.redis.url, socket_connect_timeout=5, socket_timeout=5)
+    # Persisted queries: a slow Redis must cost a request less than resending its query.
+    apq_redis = AsyncRedis.from_url(settings.redis.url, socket_connect_timeout=1, socket_timeout=1)
     queue = create_queue(redis, settings.workers.queues[0])
     store = create_asset_store(settings.storage.url, settings.storage.options)
     read_sessions = create_read_sessionmaker(engine)
@@ -266,6 +284,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         await events.close()
         redis.close()
+        await apq_redis.aclose()
         await engine.dispose()
 
     app = FastAPI(
@@ -280,7 +299,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.include_router(
         create_graphql_router(
-            graphql_services(settings, sessions, events, queue, store, operations, verifier)
+            graphql_services(settings, sessions, events, queue, store, operations, verifier),
+            persisted=persisted_queries(settings, apq_redis),
+            caching=GetCaching(max_age=settings.graphql.get_max_age_seconds),
+            # Relative to /graphql, so the page finds its files under any root path.
+            ide=GraphiQLPage(settings.browser.dir / GRAPHIQL_FOLDER,
+                             f"{BROWSER_PATH.lstrip('/')}/{GRAPHIQL_FOLDER}/"),
         ),
         prefix=GRAPHQL_PATH,
         include_in_schema=False,

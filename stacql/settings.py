@@ -88,11 +88,25 @@ class GraphQLSettings(BaseModel):
     max_tokens: int = Field(5000, ge=100)
     # After fragment expansion; the cost weighs each field by the pages above it.
     max_fields: int = Field(1000, ge=10)
-    max_cost: int = Field(50_000, ge=10)
+    max_cost: int = Field(200_000, ge=10)
+    # Entries a list of objects without a size argument counts for (an item's assets).
+    assumed_list_size: int = Field(10, ge=1)
+    # Every response carries its cost in extensions.cost (else only when the request's
+    # extensions ask with {"cost": true}).
+    report_cost: bool = False
     # Each statement is bounded by the statement timeout, not how many an operation runs.
     max_statements: int = Field(20, ge=1)
     max_upload_bytes: int = Field(2 * 1024**3, ge=1024)
     max_upload_pixels: int = Field(50_000 * 50_000, ge=1)
+    # Automatic persisted queries (hash -> query, in Redis, shared by every worker):
+    # a query longer than this is run but not stored; stored queries expire this long
+    # after their last use; past this many, the least recently used are dropped.
+    apq_max_query_bytes: int = Field(16_384, ge=256)
+    apq_ttl_seconds: int = Field(7 * 24 * 3600, ge=1)
+    apq_max_entries: int = Field(20_000, ge=1)
+    # Cache-Control max-age of GET answers to anonymous queries (0: caches revalidate
+    # each time, with the ETag); answers to callers with credentials are never shared.
+    get_max_age_seconds: int = Field(60, ge=0)
 
 
 class AuthSettings(BaseModel):

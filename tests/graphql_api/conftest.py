@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,7 @@ from tests.support.app_client import app_client
 from tests.support.live_server import live_server
 
 # Not the workers tests' db 15, which they flush around each test.
-TEST_REDIS_URL = "redis://127.0.0.1:6379/14"
+TEST_REDIS_URL = os.environ.get("STACQL_TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
 
 
 @dataclass

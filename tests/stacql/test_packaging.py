@@ -1,4 +1,5 @@
-"""The sdist and wheel carry the built catalog browser: a plain install serves /browse/.
+"""The sdist and wheel carry the built catalog browser: a plain install serves /browse/,
+and GraphiQL at /graphql from the same build.
 
 Builds both with ``python -m build`` (the wheel from the sdist, as a release would),
 installs the wheel into a fresh virtual environment away from this checkout, and runs
@@ -26,6 +27,7 @@ from tests.support.paths import REPO
 pytestmark = pytest.mark.packaging
 
 INDEX = "browser/dist/index.html"
+GRAPHIQL = "browser/dist/graphiql/index.html"
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +63,8 @@ def test_the_sdist_carries_the_browser_sources_and_build(
     sdist, _ = distributions
     with tarfile.open(sdist) as archive:
         names = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
-    assert {INDEX, "browser/src/main.ts", "browser/package-lock.json"} <= names
+    assert {INDEX, GRAPHIQL, "browser/src/main.ts", "browser/src/graphiql/main.ts",
+            "browser/package-lock.json"} <= names
     assert not any(name.startswith("browser/node_modules") for name in names)
 
 
@@ -71,6 +74,7 @@ def test_an_installed_wheel_serves_the_browser(
     _, wheel = distributions
     with zipfile.ZipFile(wheel) as archive:
         packaged_index = archive.read("stacql/browser/index.html")
+        assert "stacql/browser/graphiql/graphiql.js" in archive.namelist()
     assert packaged_index == (REPO / INDEX).read_bytes()
     python = _fresh_venv(tmp_path / "venv", wheel)
     origin = subprocess.run(
@@ -81,7 +85,12 @@ def test_an_installed_wheel_serves_the_browser(
     with live_server(scratch_url, python=str(python), cwd=tmp_path) as url:
         page = httpx.get(f"{url}browse/", timeout=10)
         script = httpx.get(f"{url}browse/app.js", timeout=10)
+        graphiql = httpx.get(f"{url}graphql", headers={"accept": "text/html"}, timeout=10)
+        graphiql_script = httpx.get(f"{url}browse/graphiql/graphiql.js", timeout=10)
     assert page.status_code == 200
     assert page.content == packaged_index
     assert script.status_code == 200
     assert script.headers["content-type"].startswith(("text/javascript", "application/javascript"))
+    assert graphiql.status_code == 200
+    assert '<base href="browse/graphiql/">' in graphiql.text
+    assert graphiql_script.status_code == 200
