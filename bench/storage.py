@@ -69,6 +69,9 @@ def peer(database: str) -> tuple[int, list[Relation]]:
 
 
 _PARTITION = re.compile(r"(pgstac\.)?_items_\d+_?")
+# Ours: items_c_<digest> and items_default, their indexes <parent index>__<digest>.
+_OUR_PARTITION = re.compile(r"^items_(c_[0-9a-f]{16}|default)$")
+_OUR_PART_INDEX = re.compile(r"__([0-9a-f]{16}|default)$")
 
 
 def report(label: str, items: int, relations: list[Relation]) -> int:
@@ -76,8 +79,9 @@ def report(label: str, items: int, relations: list[Relation]) -> int:
     indexes by what follows the partition's name); returns the total bytes."""
     sums: dict[tuple[str, str], int] = {}
     for r in relations:
-        table = "items (partitions)" if _PARTITION.match(r.table) else r.table
-        part = _PARTITION.sub("", r.part)
+        partition = _PARTITION.match(r.table) or _OUR_PARTITION.match(r.table)
+        table = "items (partitions)" if partition else r.table
+        part = _OUR_PART_INDEX.sub("", _PARTITION.sub("", r.part))
         sums[(table, part)] = sums.get((table, part), 0) + r.size
     total = sum(sums.values())
     print(f"{label}: {items} items, {total / 1e6:.1f} MB, {total / max(items, 1):.0f} bytes/item")

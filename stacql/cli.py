@@ -13,6 +13,9 @@ from stacql.cli_access import collections_app, keys_app, run_with_engine
 # Commands import what they need when they run (SQLAlchemy, Alembic, shapely, pydantic
 # settings take a second to import): `stacql --help` only builds the command tree.
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from catalog.db.partitions import ItemPartition
     from catalog.export import ExportResult
     from catalog.ingest import LoadReport
     from stacql.settings import Settings
@@ -23,6 +26,9 @@ app = typer.Typer(help="stacql: a STAC catalog service on PostGIS.", no_args_is_
                   rich_markup_mode=None)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(db_app, name="db")
+partitions_app = typer.Typer(help="The partitions of items (one per collection).",
+                             no_args_is_help=True, rich_markup_mode=None)
+db_app.add_typer(partitions_app, name="partitions")
 app.add_typer(keys_app, name="keys")
 app.add_typer(collections_app, name="collections")
 console = Console(stderr=True)
@@ -80,6 +86,63 @@ def db_property_indexes() -> None:
     for index in run_with_engine(list_property_indexes):
         typer.echo(f"{index.property}\t{index.collection_id or '*'}\t{index.index_name}"
                    f"\t{'valid' if index.valid else 'INVALID'}")
+
+
+@partitions_app.command("list")
+def db_partitions_list() -> None:
+    """List the partitions of items: table, collection, estimated rows, size."""
+    from catalog.db.partitions import item_partitions
+
+    async def partitions(engine: AsyncEngine) -> list[ItemPartition]:
+        async with engine.connect() as conn:
+            return await item_partitions(conn)
+
+    for part in run_with_engine(partitions):
+        typer.echo(f"{part.table}\t{part.collection_id or '(default)'}\t"
+                   f"{part.estimated_rows}\t{part.bytes}")
+
+
+@partitions_app.command("move")
+def db_partitions_move(
+    collections: Annotated[
+        list[str] | None,
+        typer.Argument(help="Collections to move (default: every one in the default partition)"),
+    ] = None,
+) -> None:
+    """Move collections out of the default partition into partitions of their own (a
+    catalog migrated from one table); the emptied default partition is dropped."""
+    from rich.progress import MofNCompleteColumn, Progress, TextColumn
+
+    from catalog.db.partitions import (
+        collections_in_default,
+        drop_empty_default,
+        move_all_to_own_partitions,
+        move_to_own_partition,
+    )
+
+    async def move(engine: AsyncEngine) -> int:
+        async with engine.connect() as conn:
+            pending = collections or await collections_in_default(conn)
+        with Progress(TextColumn("[bold]{task.description}"), MofNCompleteColumn(),
+                      console=console) as bar:
+            task = bar.add_task("collections", total=len(pending))
+            moved = 0
+
+            def advance(collection_id: str, n: int) -> None:
+                bar.update(task, advance=1, description=f"{collection_id}: {n} items")
+
+            if collections:
+                for collection_id in collections:
+                    n = await move_to_own_partition(engine, collection_id)
+                    moved += n
+                    advance(collection_id, n)
+                await drop_empty_default(engine)
+            else:
+                moved = await move_all_to_own_partitions(engine, advance)
+        return moved
+
+    moved = run_with_engine(move)
+    console.print(f"moved {moved} items")
 
 
 async def _ingest(

@@ -8,6 +8,7 @@ from sqlalchemy import CursorResult, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog.db.errors import translate_db_errors
+from catalog.db.partitions import ensure_item_partition
 from catalog.errors import Conflict, UnknownCollection
 from catalog.ingest.extent import recompute_extent
 from catalog.stac.collections import CollectionRecord, normalize_collection
@@ -76,6 +77,8 @@ async def upsert_collection(session: AsyncSession, doc: Any) -> UpsertOutcome:
             return "unchanged"
         row = await session.execute(text(_UPSERT), _params(record))
         created = row.scalar_one()
+        if created:
+            await ensure_item_partition(session, record.id)
         await recompute_extent(session, record.id)
     return "created" if created else "updated"
 

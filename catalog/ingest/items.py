@@ -63,22 +63,36 @@ FROM unnest($1::text[], $2::text[]) AS k(collection_id, id)
 JOIN items i ON i.collection_id = k.collection_id AND i.id = k.id
 """
 
+# Whether a row was inserted or updated is read from a snapshot taken before the write
+# (all parts of one statement share it): the `xmax = 0` test cannot be returned from a
+# partitioned table.
 _MERGE_ITEMS = f"""
-INSERT INTO items AS i (
-    collection_id, id, geometry, bbox, datetime, start_datetime, end_datetime,
-    properties, links, stac_version, stac_extensions, extra, content_hash
+WITH existing AS MATERIALIZED (
+    SELECT s.collection_id, s.id FROM {STAGE_ITEMS} s
+    WHERE EXISTS (
+        SELECT 1 FROM items i WHERE i.collection_id = s.collection_id AND i.id = s.id
+    )
+), merged AS (
+    INSERT INTO items AS i (
+        collection_id, id, geometry, bbox, datetime, start_datetime, end_datetime,
+        properties, links, stac_version, stac_extensions, extra, content_hash
+    )
+    SELECT collection_id, id, geometry, bbox, datetime, start_datetime, end_datetime,
+           properties, links, stac_version, stac_extensions, extra, content_hash
+    FROM {STAGE_ITEMS}
+    ON CONFLICT (collection_id, id) DO UPDATE SET
+        geometry = EXCLUDED.geometry, bbox = EXCLUDED.bbox, datetime = EXCLUDED.datetime,
+        start_datetime = EXCLUDED.start_datetime, end_datetime = EXCLUDED.end_datetime,
+        properties = EXCLUDED.properties, links = EXCLUDED.links,
+        stac_version = EXCLUDED.stac_version, stac_extensions = EXCLUDED.stac_extensions,
+        extra = EXCLUDED.extra, content_hash = EXCLUDED.content_hash, updated_at = now()
+    WHERE i.content_hash IS DISTINCT FROM EXCLUDED.content_hash
+    RETURNING i.collection_id, i.id
 )
-SELECT collection_id, id, geometry, bbox, datetime, start_datetime, end_datetime,
-       properties, links, stac_version, stac_extensions, extra, content_hash
-FROM {STAGE_ITEMS}
-ON CONFLICT (collection_id, id) DO UPDATE SET
-    geometry = EXCLUDED.geometry, bbox = EXCLUDED.bbox, datetime = EXCLUDED.datetime,
-    start_datetime = EXCLUDED.start_datetime, end_datetime = EXCLUDED.end_datetime,
-    properties = EXCLUDED.properties, links = EXCLUDED.links,
-    stac_version = EXCLUDED.stac_version, stac_extensions = EXCLUDED.stac_extensions,
-    extra = EXCLUDED.extra, content_hash = EXCLUDED.content_hash, updated_at = now()
-WHERE i.content_hash IS DISTINCT FROM EXCLUDED.content_hash
-RETURNING i.collection_id, i.id, (xmax = 0) AS inserted
+SELECT m.collection_id, m.id, NOT EXISTS (
+    SELECT 1 FROM existing e WHERE e.collection_id = m.collection_id AND e.id = m.id
+) AS inserted
+FROM merged m
 """
 
 _DELETE_OLD_ASSETS = """

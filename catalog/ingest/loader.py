@@ -29,6 +29,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from catalog.db.errors import translate_db_errors
+from catalog.db.partitions import analyze_new_partitions
 from catalog.errors import CatalogError, DatabaseUnavailable
 from catalog.ingest.collections import upsert_collection
 from catalog.ingest.items import PreparedItems, UpsertSummary, prepare_items, upsert_prepared
@@ -478,13 +479,14 @@ async def load_path(
         if not any(_uses_processes(file, processes) for file in files):
             for file in files:
                 await _load_file(target, file)
-            return report
-        with _process_pool(size) as pool:
-            for file in files:
-                if _uses_processes(file, processes):
-                    await _load_ndjson_in_processes(target, file, pool, size)
-                else:
-                    await _load_file(target, file)
+        else:
+            with _process_pool(size) as pool:
+                for file in files:
+                    if _uses_processes(file, processes):
+                        await _load_ndjson_in_processes(target, file, pool, size)
+                    else:
+                        await _load_file(target, file)
+    await analyze_new_partitions(sessions)
     return report
 
 

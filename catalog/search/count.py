@@ -18,13 +18,14 @@ from typing import Any
 
 import asyncpg
 import orjson
-from sqlalchemy import Select, func, literal_column, select
+from sqlalchemy import Select, func, literal_column, select, table
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ClauseElement, Executable
 
 from catalog.db.errors import driver_error, translate_db_errors
+from catalog.db.partitions import is_item_table
 from catalog.search.engine import where_clauses
 from catalog.search.fields import items
 from catalog.search.request import SearchRequest
@@ -64,14 +65,18 @@ def _compile_explain(element: _Explain, compiler: Any, **kw: Any) -> str:
 class _Plan:
     rows: float
     """The number of rows the plan expects."""
-    scans_items: bool
-    """Whether it reads the whole items table (a sequential scan)."""
+    scanned: frozenset[str]
+    """The items tables (partitions) it reads from end to end (sequential scans)."""
 
 
-def _scans_items(node: dict[str, Any]) -> bool:
-    if node.get("Node Type") == "Seq Scan" and node.get("Relation Name") == items.name:  # type: ignore[attr-defined]
-        return True
-    return any(_scans_items(child) for child in node.get("Plans", ()))
+def _seq_scanned(node: dict[str, Any]) -> frozenset[str]:
+    found = set()
+    relation = node.get("Relation Name", "")
+    if node.get("Node Type") == "Seq Scan" and is_item_table(relation):
+        found.add(relation)
+    for child in node.get("Plans", ()):
+        found |= _seq_scanned(child)
+    return frozenset(found)
 
 
 async def _plan(session: AsyncSession, query: Select) -> _Plan:
@@ -80,20 +85,24 @@ async def _plan(session: AsyncSession, query: Select) -> _Plan:
     if isinstance(plan, str | bytes):
         plan = orjson.loads(plan)
     root = plan[0]["Plan"]
-    return _Plan(float(root["Plan Rows"]), _scans_items(root))
+    return _Plan(float(root["Plan Rows"]), _seq_scanned(root))
 
 
 async def _costly(session: AsyncSession, matches: Select, max_rows: int) -> bool:
-    """Whether the plan of ``matches`` expects more than ``max_rows`` rows, or reads an
-    items table of more than ``max_rows`` rows from end to end."""
+    """Whether the plan of ``matches`` expects more than ``max_rows`` rows, or reads
+    items tables (partitions) of more than ``max_rows`` rows from end to end."""
     plan = await _plan(session, matches)
     if plan.rows > max_rows:
         return True
-    if not plan.scans_items:
+    if not plan.scanned:
         return False
-    # The planner's size of the table: it knows it even before any ANALYZE.
-    whole = await _plan(session, select(literal_column("1")).select_from(items))
-    return whole.rows > max_rows
+    # The planner's size of the tables read: it knows it even before any ANALYZE. Their
+    # names come from the plan (partitions of items), never from a caller.
+    rows = 0.0
+    for name in plan.scanned:
+        rows += (await _plan(session, select(literal_column("1")).select_from(
+            table(name)))).rows
+    return rows > max_rows
 
 
 async def count_within(

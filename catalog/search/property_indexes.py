@@ -7,9 +7,10 @@ compiler adds to numeric comparisons (``catalog.search.cql2``) are index ranges 
 
 Declared for the whole catalog, the index continues with ``collection_id, id`` (the rest
 of every sort order); declared for one collection, it is partial on that collection and
-continues with ``id``, so it is smaller and serves that collection's searches. Indexes
-are built with CREATE INDEX CONCURRENTLY: writes go on while one is built, and a build
-that was interrupted (an invalid index) is dropped and made again by the next call.
+continues with ``id``, on the partition that holds the collection. Indexes are built
+with CREATE INDEX CONCURRENTLY, partition by partition: writes go on while one is built,
+and a build that was interrupted (an invalid index) is dropped and made again by the
+next call.
 """
 
 from __future__ import annotations
@@ -30,14 +31,29 @@ _PREFIX = "items_prop_"
 # Identifiers and literals are quoted by PostgreSQL's format(), never by us. The
 # subscript form is the one SQLAlchemy writes for a JSONB key on PostgreSQL 14 and later;
 # the planner matches `properties -> 'k'` to neither it nor back.
-_CATALOG_WIDE = (
-    "CREATE INDEX CONCURRENTLY %I ON items "
-    "((coalesce(properties[%L], 'null'::jsonb)), collection_id, id)"
-)
+_KEY = "(coalesce(properties[%L], 'null'::jsonb))"
+# `items` is partitioned (migration 0018), and PostgreSQL builds no index of a
+# partitioned table CONCURRENTLY: the catalog-wide index is made on the parent alone
+# (invalid until every partition has its part), then built on each partition
+# concurrently and attached; partitions made later get their part when attached.
+_PARENT = "CREATE INDEX IF NOT EXISTS %I ON ONLY items (" + _KEY + ", collection_id, id)"
+_PART = "CREATE INDEX CONCURRENTLY %I ON %I (" + _KEY + ", collection_id, id)"
+_ATTACH = "ALTER INDEX %I ATTACH PARTITION %I"
+# A collection's own index lives on the partition holding it.
 _ONE_COLLECTION = (
-    "CREATE INDEX CONCURRENTLY %I ON items "
-    "((coalesce(properties[%L], 'null'::jsonb)), id) WHERE collection_id = %L"
+    "CREATE INDEX CONCURRENTLY %I ON %I (" + _KEY + ", id) WHERE collection_id = %L"
 )
+_MISSING_PARTS = """
+SELECT c.relname AS partition,
+       :index || '__' || regexp_replace(c.relname, '^items_(c_)?', '') AS part_index
+FROM pg_inherits inh JOIN pg_class c ON c.oid = inh.inhrelid
+WHERE inh.inhparent = 'items'::regclass
+AND NOT EXISTS (
+    SELECT 1 FROM pg_inherits ii JOIN pg_index i ON i.indexrelid = ii.inhrelid
+    WHERE ii.inhparent = to_regclass(:index) AND i.indrelid = c.oid AND i.indisvalid
+)
+ORDER BY c.relname
+"""
 
 
 @dataclass(frozen=True)
@@ -81,6 +97,50 @@ async def _index_state(conn: AsyncConnection, name: str) -> bool | None:
     return row.scalar()
 
 
+async def _format(conn: AsyncConnection, template: str, *args: str) -> str:
+    placeholders = ", ".join(f"CAST(:a{i} AS text)" for i in range(len(args)))
+    row = await conn.execute(
+        text(f"SELECT format(CAST(:template AS text), {placeholders})"),
+        {"template": template, **{f"a{i}": arg for i, arg in enumerate(args)}},
+    )
+    return str(row.scalar_one())
+
+
+async def _build_concurrently(conn: AsyncConnection, name: str, ddl: str) -> None:
+    """Build an index unless a valid one of that name exists; an invalid one (an
+    interrupted build) is dropped first."""
+    state = await _index_state(conn, name)
+    if state is True:
+        return
+    if state is False:
+        await conn.exec_driver_sql(f'DROP INDEX CONCURRENTLY IF EXISTS "{name}"')
+    await conn.exec_driver_sql(ddl)
+
+
+async def _build_catalog_wide(conn: AsyncConnection, index: str, prop: str) -> None:
+    await conn.exec_driver_sql(await _format(conn, _PARENT, index, prop))
+    parts = await conn.execute(text(_MISSING_PARTS), {"index": index})
+    for partition, part_index in parts.all():
+        await _build_concurrently(
+            conn, part_index, await _format(conn, _PART, part_index, partition, prop)
+        )
+        await conn.exec_driver_sql(await _format(conn, _ATTACH, index, part_index))
+
+
+async def _build_for_collection(
+    conn: AsyncConnection, index: str, prop: str, collection_id: str
+) -> None:
+    partition = await conn.execute(
+        text("SELECT stacql_item_partition_of(:id)"), {"id": collection_id}
+    )
+    await _build_concurrently(
+        conn,
+        index,
+        await _format(conn, _ONE_COLLECTION, index, partition.scalar_one(), prop,
+                      collection_id),
+    )
+
+
 async def create_property_index(
     engine: AsyncEngine, name: str, collection_id: str | None = None
 ) -> PropertyIndex:
@@ -108,19 +168,11 @@ async def create_property_index(
                 ),
                 {"index": index, "prop": prop, "collection": collection_id},
             )
-            state = await _index_state(conn, index)
-            if state is False:
-                await conn.exec_driver_sql(f'DROP INDEX CONCURRENTLY IF EXISTS "{index}"')
-            if state is not True:
-                template = _CATALOG_WIDE if collection_id is None else _ONE_COLLECTION
-                ddl = await conn.execute(
-                    text("SELECT format(CAST(:template AS text), CAST(:index AS text), "
-                         "CAST(:prop AS text), CAST(:collection AS text))"),
-                    {"template": template, "index": index, "prop": prop,
-                     "collection": collection_id},
-                )
-                await conn.exec_driver_sql(ddl.scalar_one())
-                await conn.execute(text("ANALYZE items"))
+            if collection_id is None:
+                await _build_catalog_wide(conn, index, prop)
+            else:
+                await _build_for_collection(conn, index, prop, collection_id)
+            await conn.execute(text("ANALYZE items"))
     finally:
         await conn.close()
     return PropertyIndex(prop, collection_id, index, True)
@@ -129,14 +181,20 @@ async def create_property_index(
 async def drop_property_index(
     engine: AsyncEngine, name: str, collection_id: str | None = None
 ) -> bool:
-    """Drop the declared index of ``name`` (writes go on); False when none was declared."""
+    """Drop the declared index of ``name``; False when none was declared.
+
+    A collection's index is dropped CONCURRENTLY (writes go on); a catalog-wide one is an
+    index of the partitioned table, which PostgreSQL drops only with a short exclusive
+    lock on ``items`` (no build, no scan: the time of the catalog update).
+    """
     prop = _property_name(name)
     index = index_name(prop, collection_id)
     conn = await _autocommit(engine)
     try:
         with translate_db_errors():
             # The index is a name of ours (a digest), never text a caller gave.
-            await conn.exec_driver_sql(f'DROP INDEX CONCURRENTLY IF EXISTS "{index}"')
+            concurrently = "CONCURRENTLY " if collection_id is not None else ""
+            await conn.exec_driver_sql(f'DROP INDEX {concurrently}IF EXISTS "{index}"')
             deleted = await conn.execute(
                 text("DELETE FROM property_indexes WHERE index_name = :index"),
                 {"index": index},

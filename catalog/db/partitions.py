@@ -1,0 +1,249 @@
+"""The partitions of ``items``: one per collection (migration 0018).
+
+A collection's partition is made when the collection is created
+(:func:`ensure_item_partition`, in the creating transaction). A catalog migrated from
+the single table keeps its older collections in the DEFAULT partition until an operator
+moves them out (:func:`move_to_own_partition`, ``stacql db partitions move``); once the
+default partition is empty it is dropped (:func:`drop_empty_default`) and attaching a
+new collection's partition locks no other one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+)
+
+from catalog.db.errors import translate_db_errors
+from catalog.errors import UnknownCollection
+
+DEFAULT_PARTITION = "items_default"
+
+_PARTITIONS = """
+SELECT c.relname AS name,
+       CASE WHEN pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT' THEN NULL
+            ELSE (regexp_match(pg_get_expr(c.relpartbound, c.oid),
+                               '^FOR VALUES IN \\(''(.*)''\\)$'))[1] END AS bound,
+       greatest(c.reltuples, 0)::bigint AS estimated_rows,
+       pg_total_relation_size(c.oid) AS bytes
+FROM pg_inherits inh JOIN pg_class c ON c.oid = inh.inhrelid
+WHERE inh.inhparent = 'items'::regclass
+ORDER BY c.relname
+"""
+
+
+def is_item_table(name: str) -> bool:
+    """Whether ``name`` is ``items`` or one of its partitions (as plans name them)."""
+    return name in ("items", DEFAULT_PARTITION) or name.startswith("items_c_")
+
+
+@dataclass(frozen=True)
+class ItemPartition:
+    """A partition of ``items``: its table, the collection it holds (None for the
+    default partition), the planner's row estimate and its size on disk with indexes."""
+
+    table: str
+    collection_id: str | None
+    estimated_rows: int
+    bytes: int
+
+
+async def ensure_item_partition(session: AsyncSession, collection_id: str) -> str:
+    """Make the partition of ``collection_id``'s items unless it exists; the caller
+    commits. Returns the table that holds them (the default partition while it holds
+    older collections' rows)."""
+    with translate_db_errors():
+        row = await session.execute(
+            text("SELECT stacql_ensure_item_partition(:id)::text"), {"id": collection_id}
+        )
+    return str(row.scalar_one())
+
+
+async def analyze_new_partitions(sessions: async_sessionmaker[AsyncSession]) -> None:
+    """ANALYZE the partitions of ``items`` that were never analyzed (a bulk load's new
+    collections): until then the planner guesses their sizes from their pages, many
+    times too high for small ones, and estimated counts and plans follow the guess."""
+    async with sessions() as session:
+        rows = await session.execute(text(
+            "SELECT c.oid::regclass::text FROM pg_inherits inh JOIN pg_class c "
+            "ON c.oid = inh.inhrelid WHERE inh.inhparent = 'items'::regclass "
+            "AND c.reltuples < 0"
+        ))
+        for (table,) in rows.all():
+            await session.execute(text(f"ANALYZE {table}"))
+        await session.commit()
+
+
+async def item_partitions(conn: AsyncConnection) -> list[ItemPartition]:
+    """The partitions of ``items``, by table name."""
+    rows = await conn.execute(text(_PARTITIONS))
+    return [
+        ItemPartition(r.name, _unquote(r.bound), r.estimated_rows, r.bytes) for r in rows
+    ]
+
+
+def _unquote(bound: str | None) -> str | None:
+    # pg_get_expr writes the bound as a literal, quotes doubled.
+    return None if bound is None else bound.replace("''", "'")
+
+
+async def collections_in_default(conn: AsyncConnection) -> list[str]:
+    """The collections whose items are still in the default partition."""
+    exists = await conn.execute(text("SELECT to_regclass(:t)"), {"t": DEFAULT_PARTITION})
+    if exists.scalar() is None:
+        return []
+    rows = await conn.execute(
+        text(f"SELECT DISTINCT collection_id FROM {DEFAULT_PARTITION} ORDER BY 1")
+    )
+    return list(rows.scalars())
+
+
+async def move_to_own_partition(engine: AsyncEngine, collection_id: str) -> int:
+    """Move a collection's items out of the default partition into a partition of its
+    own, in one transaction; returns the number of items moved (0 when it had its own).
+
+    Writers of this collection wait (its row is locked), others go on until the final
+    attach, which holds the default partition exclusively while it checks that no row
+    of the collection is left there (one scan of what remains in it).
+    """
+    async with engine.begin() as conn:
+        with translate_db_errors():
+            found = await conn.execute(
+                text("SELECT 1 FROM collections WHERE id = :id FOR UPDATE"),
+                {"id": collection_id},
+            )
+            if found.scalar() is None:
+                raise UnknownCollection(f"no collection {collection_id!r}")
+            suffix = (await conn.execute(
+                text("SELECT stacql_item_partition_suffix(:id)"), {"id": collection_id}
+            )).scalar_one()
+            table = f"items_c_{suffix}"
+            current = await conn.execute(
+                text(
+                    "SELECT c.relname FROM pg_inherits inh JOIN pg_class c "
+                    "ON c.oid = inh.inhrelid WHERE inh.inhparent = 'items'::regclass "
+                    "AND c.relname = :name"
+                ),
+                {"name": table},
+            )
+            if current.scalar() is not None:
+                return 0
+            # The table name is ours (a digest); the collection id is bound.
+            await conn.exec_driver_sql(f'DROP TABLE IF EXISTS "{table}"')
+            await conn.exec_driver_sql(
+                f'CREATE TABLE "{table}" (LIKE items INCLUDING DEFAULTS INCLUDING '
+                "CONSTRAINTS INCLUDING STORAGE INCLUDING COMPRESSION)"
+            )
+            # Rows move between partitions of the same table: written straight into
+            # the partitions, they fire none of the triggers of `items` (no asset is
+            # deleted, no change is notified).
+            moved = await conn.execute(
+                text(
+                    f'INSERT INTO "{table}" SELECT * FROM {DEFAULT_PARTITION} '
+                    "WHERE collection_id = :id"
+                ),
+                {"id": collection_id},
+            )
+            await conn.execute(
+                text(f"DELETE FROM {DEFAULT_PARTITION} WHERE collection_id = :id"),
+                {"id": collection_id},
+            )
+            bound = await conn.execute(
+                text("SELECT format('FOR VALUES IN (%L)', CAST(:id AS text))"),
+                {"id": collection_id},
+            )
+            await conn.exec_driver_sql(
+                f'ALTER TABLE items ATTACH PARTITION "{table}" {bound.scalar_one()}'
+            )
+            await conn.execute(
+                text("SELECT stacql_adopt_item_partition(CAST(:t AS regclass), :s)"),
+                {"t": table, "s": suffix},
+            )
+            await _carry_collection_indexes(conn, collection_id, table)
+    return int(moved.rowcount)
+
+
+async def _carry_collection_indexes(
+    conn: AsyncConnection, collection_id: str, table: str
+) -> None:
+    """The property indexes declared for this collection alone, from the default
+    partition to the collection's new one (built here: the new table is still ours)."""
+    declared = await conn.execute(
+        text(
+            "SELECT d.index_name, pg_get_indexdef(to_regclass(d.index_name)) "
+            "FROM property_indexes d WHERE d.collection_id = :id "
+            "AND to_regclass(d.index_name) IS NOT NULL"
+        ),
+        {"id": collection_id},
+    )
+    for name, definition in declared.all():
+        await conn.exec_driver_sql(f'DROP INDEX "{name}"')
+        await conn.exec_driver_sql(
+            definition.replace(f" ON public.{DEFAULT_PARTITION} ", f' ON public."{table}" ')
+        )
+
+
+async def drop_empty_default(engine: AsyncEngine, attempts: int = 10) -> bool:
+    """Detach and drop the default partition if it is empty; True when dropped.
+
+    PostgreSQL detaches a default partition only under an exclusive lock on ``items``:
+    it is asked for with a short lock timeout, so searches queue behind it for at most
+    that long, and asked again after a failed try.
+    """
+    for attempt in range(attempts):
+        async with engine.begin() as conn:
+            if (await conn.execute(text("SELECT to_regclass(:t)"),
+                                   {"t": DEFAULT_PARTITION})).scalar() is None:
+                return False
+            await conn.execute(text("SET LOCAL lock_timeout = '2s'"))
+            try:
+                async with conn.begin_nested():
+                    await conn.exec_driver_sql(
+                        f"LOCK TABLE items, {DEFAULT_PARTITION} IN ACCESS EXCLUSIVE MODE"
+                    )
+            except DBAPIError:
+                await asyncio.sleep(min(2**attempt, 30) / 10)
+                continue
+            rows = await conn.execute(text(f"SELECT 1 FROM {DEFAULT_PARTITION} LIMIT 1"))
+            if rows.scalar() is not None:
+                return False
+            await conn.exec_driver_sql(f"ALTER TABLE items DETACH PARTITION {DEFAULT_PARTITION}")
+            await conn.exec_driver_sql(f"DROP TABLE {DEFAULT_PARTITION}")
+            return True
+    return False
+
+
+async def move_all_to_own_partitions(
+    engine: AsyncEngine, progress: Callable[[str, int], None] | None = None
+) -> int:
+    """Move every collection out of the default partition, then drop it when empty;
+    returns the number of items moved. ``progress(collection_id, moved)`` after each."""
+    total = 0
+    done: set[str] = set()
+    while True:
+        async with engine.connect() as conn:
+            # Collections created meanwhile may have joined it; one left behind twice
+            # (its collection deleted meanwhile) is not retried forever.
+            pending = [c for c in await collections_in_default(conn) if c not in done]
+        if not pending:
+            break
+        for collection_id in pending:
+            done.add(collection_id)
+            try:
+                moved = await move_to_own_partition(engine, collection_id)
+            except UnknownCollection:
+                moved = 0
+            total += moved
+            if progress is not None:
+                progress(collection_id, moved)
+    await drop_empty_default(engine)
+    return total
