@@ -44,10 +44,10 @@ async def test_writers_read_their_writes_others_read_the_standby(
         response = await client.post("/collections", json=world_collection("rw"), headers=writer)
         assert response.status_code == 201, response.text
 
-        async def collection_standby_sql() -> bool:
+        async def collection_on_standby() -> bool:
             return (await client.get("/collections/rw")).status_code == 200
 
-        await eventually(collection_standby_sql)
+        await eventually(collection_on_standby)
         await standby_sql("SELECT pg_wal_replay_pause()")
         await eventually(lambda: standby_sql("SELECT pg_is_wal_replay_paused()"))
 
