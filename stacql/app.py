@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from redis import Redis
 from redis.asyncio import Redis as AsyncRedis
 from rq import Queue
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from stac_fastapi.api.middleware import ProxyHeaderMiddleware
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -24,7 +24,14 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from catalog.access import FetchPolicy, JwtSettings, JwtVerifier
-from catalog.db import create_engine, create_read_sessionmaker, create_sessionmaker
+from catalog.db import (
+    ReplicaSet,
+    RoutedSessions,
+    create_engine,
+    create_read_sessionmaker,
+    create_replica_set,
+    create_sessionmaker,
+)
 from catalog.export import ExportSpec
 from catalog.jobs import JobRecord
 from catalog.operations import (
@@ -49,6 +56,7 @@ from stac_compat import create_stac_api
 from stac_compat.middleware import SEARCH_MAX_BODY
 from stacql.notify import saved_search_operations
 from stacql.public_url import PublicUrl
+from stacql.read_routing import ReadYourWrites
 from stacql.settings import Settings
 from workers import create_queue, enqueue_export
 from workers.completion import enqueue_item_completion
@@ -257,6 +265,21 @@ def browser_app(directory: Path) -> ASGIApp:
     return serve
 
 
+def replica_set(settings: Settings, engine: AsyncEngine) -> ReplicaSet:
+    """The primary ``engine`` and the configured hot standbys (engines made alike)."""
+    database = settings.database
+    return create_replica_set(
+        engine, database.replica_urls,
+        max_lag_seconds=database.replica_max_lag_seconds,
+        check_seconds=database.replica_check_seconds,
+        check_timeout_seconds=database.replica_check_timeout_seconds,
+        pool_size=database.pool_size,
+        statement_timeout_ms=database.statement_timeout_ms,
+        parallel_workers_per_gather=database.parallel_workers_per_gather,
+        pre_ping=database.pool_pre_ping,
+    )
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The FastAPI app: the STAC API at the root, GraphQL at /graphql, the browser at /browse."""
     settings = settings or Settings()
@@ -275,16 +298,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     apq_redis = AsyncRedis.from_url(settings.redis.url, socket_connect_timeout=1, socket_timeout=1)
     queue = create_queue(redis, settings.workers.queues[0])
     store = create_asset_store(settings.storage.url, settings.storage.options)
-    read_sessions = create_read_sessionmaker(engine)
+    replicas = replica_set(settings, engine)
+    read_sessions: async_sessionmaker[AsyncSession] = (
+        RoutedSessions(replicas) if replicas.standbys else create_read_sessionmaker(engine)
+    )
     operations = catalog_operations(settings, sessions, read_sessions, queue, store)
     verifier = jwt_verifier(settings)
+    # Callers' last write times, shared by every API process (stacql.read_routing).
+    marks = (
+        AsyncRedis.from_url(settings.redis.url, socket_connect_timeout=1, socket_timeout=1)
+        if replicas.standbys else None
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await replicas.start()
         yield
+        await replicas.close()
         await events.close()
         redis.close()
         await apq_redis.aclose()
+        if marks is not None:
+            await marks.aclose()
         await engine.dispose()
 
     app = FastAPI(
@@ -297,6 +332,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.engine = engine
+    app.state.replicas = replicas
     app.include_router(
         create_graphql_router(
             graphql_services(settings, sessions, events, queue, store, operations, verifier),
@@ -342,6 +378,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         BodySizeLimit, max_bytes=upload_room, prefix=GRAPHQL_PATH,
         anonymous_max_bytes=SEARCH_MAX_BODY,
     )
+    if marks is not None:
+        app.add_middleware(ReadYourWrites, replicas=replicas, redis=marks)
     # Outermost: every link and href below is written for the URL fixed here.
     app.add_middleware(
         PublicUrl, public_url=settings.api.public_url,

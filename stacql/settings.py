@@ -7,12 +7,13 @@ machine with PostgreSQL and Redis on localhost.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class DatabaseSettings(BaseModel):
@@ -27,6 +28,23 @@ class DatabaseSettings(BaseModel):
     # Testing each pooled connection before use costs a round trip per request; a
     # connection the server dropped fails one request and the pool then reconnects.
     pool_pre_ping: bool = False
+    # Hot standbys (asyncpg URLs) that serve reads; none: everything on the primary.
+    # A JSON list or comma-separated URLs.
+    replica_urls: Annotated[list[str], NoDecode] = []
+    # A standby whose replay is further behind the primary leaves the rotation.
+    replica_max_lag_seconds: float = Field(2.0, gt=0)
+    # Interval of the health and lag checks, and the time one check may take.
+    replica_check_seconds: float = Field(0.5, gt=0)
+    replica_check_timeout_seconds: float = Field(1.0, gt=0)
+
+    @field_validator("replica_urls", mode="before")
+    @classmethod
+    def _split_urls(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            if value.lstrip().startswith("["):
+                return json.loads(value)
+            return [url.strip() for url in value.split(",") if url.strip()]
+        return value
 
 
 class RedisSettings(BaseModel):

@@ -109,6 +109,10 @@ class Item(Base):
     __tablename__ = "items"
     __table_args__ = (
         Index("items_geometry_gist", "geometry", postgresql_using="gist"),
+        # btree_gist: an area's items in time order (migration 0017).
+        Index(
+            "items_geometry_datetime_gist", "geometry", "datetime", postgresql_using="gist"
+        ),
         Index("items_datetime_idx", "datetime", "collection_id", "id"),
         Index("items_start_datetime_idx", "start_datetime"),
         Index("items_end_datetime_idx", "end_datetime"),

@@ -54,3 +54,29 @@ async def test_unset_parallel_workers_keep_the_server_setting(scratch_url: str) 
     finally:
         await engine.dispose()
     assert setting == default
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "postgresql+asyncpg://root@10.0.0.2:5432/stacql,postgresql+asyncpg://root@10.0.0.3/stacql",
+        '["postgresql+asyncpg://root@10.0.0.2:5432/stacql",'
+        ' "postgresql+asyncpg://root@10.0.0.3/stacql"]',
+    ],
+)
+def test_replica_urls_come_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("STACQL_DATABASE_REPLICA_URLS", value)
+    monkeypatch.setenv("STACQL_DATABASE_REPLICA_MAX_LAG_SECONDS", "5")
+    database = Settings().database
+    assert database.replica_urls == [
+        "postgresql+asyncpg://root@10.0.0.2:5432/stacql",
+        "postgresql+asyncpg://root@10.0.0.3/stacql",
+    ]
+    assert database.replica_max_lag_seconds == 5
+
+
+def test_no_replica_urls_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("STACQL_DATABASE_REPLICA_URLS", raising=False)
+    assert Settings().database.replica_urls == []

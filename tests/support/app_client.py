@@ -26,4 +26,5 @@ async def app_client(
         ) as client:
             yield app, client
     finally:
+        await app.state.replicas.close()
         await app.state.engine.dispose()

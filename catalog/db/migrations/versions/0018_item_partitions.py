@@ -19,13 +19,13 @@ Partition and index names derive from a digest of the collection id
 (``items_c_<16 hex>``; an index ``<parent index>__<16 hex>``), as ids may be any text.
 
 Revision ID: 0018_item_partitions
-Revises: 0015_saved_searches
+Revises: 0017_items_space_time_gist
 """
 
 from alembic import op
 
 revision = "0018_item_partitions"
-down_revision = "0015_saved_searches"
+down_revision = "0017_items_space_time_gist"
 branch_labels = None
 depends_on = None
 
