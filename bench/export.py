@@ -1,19 +1,25 @@
-"""Export and import benchmark: items/s and MB/s of exports against the reference
-converters, and of a stac-geoparquet load against our ndjson load.
+"""Export and import benchmark: items/s, MB/s and peak memory of exports against the
+reference converters, and of a stac-geoparquet load against our ndjson load.
 
 Loads ``--n`` synthetic items (the peer's ``gen_items.py``, generated into ``bench/out``
-when missing) into a dedicated database, then alternates ``--rounds`` rounds of:
+when missing) into a dedicated database, then alternates ``--rounds`` rounds (the order
+of the steps reversed every other round) of:
 
-- our export of the whole collection to ndjson and to stac-geoparquet
-  (``catalog.export.export_to_file``: PostgreSQL to file, pages of 1,000 items);
+- ``stacql export`` of the whole collection to ndjson and to stac-geoparquet, each in a
+  process of its own (PostgreSQL to file, pages of 1,000 items);
+- with ``--compare-repo``, the same geoparquet export by another checkout's code (to
+  compare before and after a change);
 - the references converting the same search's ndjson (our ndjson export) to
-  stac-geoparquet: the ``stac-geoparquet`` library (``parse_stac_ndjson_to_parquet``)
-  and ``rustac translate``, which read a file and never touch a database;
-- loads into the emptied collection of our stac-geoparquet file and of the ndjson.
+  stac-geoparquet in a process of their own: the ``stac-geoparquet`` library
+  (``parse_stac_ndjson_to_parquet``) and ``rustac translate``, which read a file and
+  never touch a database;
+- loads into the emptied collection of our stac-geoparquet file and of the ndjson (in
+  this process).
 
-Medians are printed, with the peak resident memory of a ``stacql export`` process.
+Each subprocess's peak resident memory is its own (GNU ``time``), not the largest of
+all children's. Medians are printed.
 
-    .venv/bin/python bench/export.py --n 100000 --rounds 3
+    .venv/bin/python bench/export.py --n 100000 --rounds 3 [--compare-repo ../main]
 """
 
 from __future__ import annotations
@@ -21,13 +27,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -37,14 +43,16 @@ if str(REPO) not in sys.path:  # run as a script: make bench/ importable as a pa
 from sqlalchemy import text  # noqa: E402
 
 from bench.ingest import COLLECTION_ID, bench_files, drop_database  # noqa: E402
-from catalog.access import Principal  # noqa: E402
 from catalog.db import create_engine, create_sessionmaker, upgrade  # noqa: E402
-from catalog.export import ExportSpec  # noqa: E402
-from catalog.export.run import export_to_file  # noqa: E402
 from catalog.ingest import load_path  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgresql+asyncpg://root@127.0.0.1:5432/stacql_bench_export"
 RUSTAC = Path(sys.executable).with_name("rustac")
+TIME = "/usr/bin/time"
+STAC_GEOPARQUET = (
+    "import sys; from stac_geoparquet.arrow import parse_stac_ndjson_to_parquet; "
+    "parse_stac_ndjson_to_parquet(sys.argv[1], sys.argv[2])"
+)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -53,81 +61,108 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
+    parser.add_argument("--compare-repo", type=Path, help="a checkout whose export to compare")
+    parser.add_argument("--no-loads", action="store_true", help="skip the load steps")
     parser.add_argument("--keep", action="store_true", help="keep the bench database")
     return parser.parse_args(argv)
 
 
-Timings = dict[str, list[tuple[float, int]]]
-"""Per label, (seconds, bytes written or read) of each round."""
+@dataclass
+class Run:
+    """One step of one round: wall seconds, bytes written or read, peak RSS (MiB) of its
+    process (None for steps run in this process)."""
+
+    seconds: float
+    size: int
+    peak_mib: float | None = None
 
 
-async def timed(timings: Timings, label: str, work: Callable[[], Awaitable[int]]) -> None:
-    start = time.perf_counter()
-    size = await work()
-    timings.setdefault(label, []).append((time.perf_counter() - start, size))
-    print(f"  {label}: {timings[label][-1][0]:.1f} s", flush=True)
+Timings = dict[str, list[Run]]
 
 
-def _stac_geoparquet(source: Path, target: Path) -> int:
-    from stac_geoparquet.arrow import parse_stac_ndjson_to_parquet
+def measured(command: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float]:
+    """Run ``command``; (wall seconds, peak RSS in MiB of that process alone). GNU time
+    starts it: a child forked from this (large) process would keep its size as the
+    high-water mark across ``exec``."""
+    with tempfile.NamedTemporaryFile("r", suffix=".rss") as rss:
+        start = time.perf_counter()
+        done = subprocess.run(
+            [TIME, "-f", "%M", "-o", rss.name, *command], cwd=cwd, env=env,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )
+        seconds = time.perf_counter() - start
+        if done.returncode != 0:
+            raise SystemExit(f"{command} failed: {done.stderr.decode(errors='replace')[-2000:]}")
+        return seconds, int(rss.read().split()[-1]) / 1024
 
-    parse_stac_ndjson_to_parquet(source, target)
-    return target.stat().st_size
+
+def _stacql_export(target: Path) -> list[str]:
+    # Run in a checkout's folder, ``-m`` imports that checkout's code.
+    return [sys.executable, "-m", "stacql.cli", "export", str(target), "-c", COLLECTION_ID]
 
 
-def _rustac(source: Path, target: Path) -> int:
-    subprocess.run([str(RUSTAC), "translate", str(source), str(target)], check=True)
-    return target.stat().st_size
-
-
-async def one_round(sessions, folder: Path, timings: Timings, n: int) -> None:
-    spec = ExportSpec.of(Principal("admin"), {"collections": [COLLECTION_ID]}, "ndjson")
+def steps(
+    args: argparse.Namespace, folder: Path
+) -> list[tuple[str, Callable[[], Run]]]:
+    """The subprocess steps of a round, by label."""
+    env = {**os.environ, "STACQL_DATABASE_URL": args.database_url}
     lines, parquet = folder / "export.ndjson", folder / "export.parquet"
 
-    async def ours(path: Path, file_format: str) -> int:
-        spec_of = ExportSpec.of(Principal("admin"), spec.search, file_format)
-        result = await export_to_file(sessions, spec_of, path)
-        assert result.items == n, result
-        return result.bytes
+    def process(command: list[str], cwd: Path, target: Path) -> Callable[[], Run]:
+        def run() -> Run:
+            seconds, peak = measured(command, cwd, env)
+            return Run(seconds, target.stat().st_size, peak)
 
-    await timed(timings, "export ndjson (ours)", lambda: ours(lines, "ndjson"))
-    await timed(timings, "export geoparquet (ours)", lambda: ours(parquet, "geoparquet"))
-    await timed(timings, "ndjson→geoparquet (stac-geoparquet)", lambda: asyncio.to_thread(
-        _stac_geoparquet, lines, folder / "reference.parquet"))
+        return run
+
+    found = [
+        ("export ndjson (ours)", process(
+            _stacql_export(lines), REPO, lines)),
+        ("export geoparquet (ours)", process(
+            _stacql_export(parquet), REPO, parquet)),
+    ]
+    if args.compare_repo is not None:
+        other = folder / "other.parquet"
+        found.append((f"export geoparquet ({args.compare_repo.name})", process(
+            _stacql_export(other),
+            args.compare_repo.resolve(), other)))
+    reference = folder / "reference.parquet"
+    found.append(("ndjson→geoparquet (stac-geoparquet)", process(
+        [sys.executable, "-c", STAC_GEOPARQUET, str(lines), str(reference)], REPO, reference)))
     if RUSTAC.is_file():
-        await timed(timings, "ndjson→geoparquet (rustac)", lambda: asyncio.to_thread(
-            _rustac, lines, folder / "rustac.parquet"))
+        rustac = folder / "rustac.parquet"
+        found.append(("ndjson→geoparquet (rustac)", process(
+            [str(RUSTAC), "translate", str(lines), str(rustac)], REPO, rustac)))
+    return found
 
-    async def load(path: Path) -> int:
+
+async def loads(sessions, folder: Path, timings: Timings, n: int) -> None:
+    async def load(path: Path) -> Run:
         async with sessions() as session, session.begin():
             await session.execute(text("TRUNCATE items, assets CASCADE"))
+        start = time.perf_counter()
         report = await load_path(sessions, path)
         assert report.ok and report.items.inserted == n, (report.items, report.errors[:3])
-        return path.stat().st_size
+        return Run(time.perf_counter() - start, path.stat().st_size)
 
-    await timed(timings, "load geoparquet (ours)", lambda: load(parquet))
-    await timed(timings, "load ndjson (ours)", lambda: load(lines))
-
-
-def peak_export_memory(database_url: str, folder: Path) -> float:
-    """Peak RSS in MiB of a ``stacql export`` process exporting the collection."""
-    env = {**os.environ, "STACQL_DATABASE_URL": database_url}
-    subprocess.run(
-        [sys.executable, "-m", "stacql.cli", "export", str(folder / "cli.parquet"),
-         "-c", COLLECTION_ID], check=True, cwd=REPO, env=env, capture_output=True,
-    )
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    for label, name in (("load geoparquet (ours)", "export.parquet"),
+                        ("load ndjson (ours)", "export.ndjson")):
+        timings.setdefault(label, []).append(await load(folder / name))
+        print(f"  {label}: {timings[label][-1].seconds:.1f} s", flush=True)
 
 
 def print_table(timings: Timings, n: int) -> None:
     print(f"\n{n} items, medians of {len(next(iter(timings.values())))} rounds")
-    print(f"{'step':<40} {'s':>7} {'items/s':>9} {'MB/s':>7} {'MB':>7}")
+    print(f"{'step':<40} {'s':>7} {'items/s':>9} {'MB/s':>7} {'MB':>7} {'peak MiB':>9}")
     for label, runs in timings.items():
-        seconds = statistics.median(s for s, _ in runs)
-        size = runs[-1][1] / 1e6
+        seconds = statistics.median(r.seconds for r in runs)
+        size = runs[-1].size / 1e6
+        peaks = [r.peak_mib for r in runs if r.peak_mib is not None]
+        peak = f"{statistics.median(peaks):9.0f}" if peaks else f"{'-':>9}"
         print(f"{label:<40} {seconds:7.1f} {n / seconds:9.0f} {size / seconds:7.1f} "
-              f"{size:7.1f}")
-    print("MB/s: of the file written (exports, conversions) or read (loads).")
+              f"{size:7.1f} {peak}")
+    print("MB/s: of the file written (exports, conversions) or read (loads). Exports and "
+          "conversions run in processes of their own (start-up included).")
 
 
 async def run(args: argparse.Namespace) -> None:
@@ -141,13 +176,20 @@ async def run(args: argparse.Namespace) -> None:
         report += await load_path(sessions, items)
         assert report.ok, report.errors[:3]
         timings: Timings = {}
-        with tempfile.TemporaryDirectory(prefix="stacql-bench-export-") as folder:
+        with tempfile.TemporaryDirectory(prefix="stacql-bench-export-") as name:
+            folder = Path(name)
             for number in range(args.rounds):
                 print(f"round {number + 1}", flush=True)
-                await one_round(sessions, Path(folder), timings, args.n)
-            peak = peak_export_memory(args.database_url, Path(folder))
+                # The references read our ndjson export: it runs first in every round.
+                first, *rest = steps(args, folder)
+                for label, step in [first, *(rest if number % 2 == 0 else rest[::-1])]:
+                    timings.setdefault(label, []).append(await asyncio.to_thread(step))
+                    last = timings[label][-1]
+                    print(f"  {label}: {last.seconds:.1f} s, {last.peak_mib:.0f} MiB",
+                          flush=True)
+                if not args.no_loads:
+                    await loads(sessions, folder, timings, args.n)
         print_table(timings, args.n)
-        print(f"peak RSS of `stacql export` (geoparquet, {args.n} items): {peak:.0f} MiB")
     finally:
         await engine.dispose()
         if not args.keep:

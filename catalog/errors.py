@@ -126,6 +126,18 @@ class WebhookNotAllowed(Forbidden):
     code = "WEBHOOK_NOT_ALLOWED"
 
 
+class Gone(NotFound):
+    """The resource existed and was removed for good (an export file past its expiry)."""
+
+    code = "GONE"
+
+
+class ExportExpired(Gone):
+    """An export's file was removed after its retention period."""
+
+    code = "EXPORT_EXPIRED"
+
+
 class Conflict(CatalogError):
     """The write collides with what is stored (an id that already exists...)."""
 

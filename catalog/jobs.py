@@ -33,7 +33,7 @@ FINAL_STATUSES = frozenset({FINISHED, FAILED})
 
 _COLUMNS = (
     Job.id, Job.kind, Job.status, Job.progress, Job.message, Job.error, Job.params,
-    Job.result, Job.created_at, Job.updated_at,
+    Job.result, Job.created_at, Job.updated_at, Job.expires_at,
 )
 
 
@@ -51,6 +51,8 @@ class JobRecord:
     result: dict[str, Any] | None
     created_at: datetime
     updated_at: datetime
+    expires_at: datetime | None = None
+    """When the job's output is removed (exports; None: kept)."""
 
     @property
     def is_final(self) -> bool:

@@ -14,6 +14,7 @@ from catalog.errors import (
     CatalogError,
     Conflict,
     Forbidden,
+    Gone,
     InvalidInput,
     NotFound,
     ServiceUnavailable,
@@ -27,6 +28,7 @@ STATUS_CODES: dict[type[CatalogError], int] = {
     Unauthorized: 401,
     Forbidden: 403,
     NotFound: 404,
+    Gone: 410,
     Conflict: 409,
     ServiceUnavailable: 503,
 }

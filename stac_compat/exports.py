@@ -5,9 +5,10 @@
   ``Location`` header;
 - ``GET /exports`` lists the caller's exports, newest first;
 - ``GET /exports/{id}`` is one export: status, progress, item count, size, and once
-  finished an ``enclosure`` link to the file;
+  finished an ``enclosure`` link to the file and when it ``expires``;
 - ``GET|HEAD /exports/{id}/file`` sends the file, as assets are sent (ranges,
-  validators, presigned redirects), to the caller of the headers or of ``?token=``.
+  validators, presigned redirects), to the caller of the headers or of ``?token=``;
+  410 ``EXPORT_EXPIRED`` once the file is past its expiry (``expired: true``).
 
 The rules (who may start, see and download an export) are
 ``catalog.operations.ExportOperations``'.
@@ -25,6 +26,7 @@ from starlette.responses import Response
 from catalog.access import Principal
 from catalog.assets import GRANT_PARAMETER
 from catalog.errors import InvalidInput
+from catalog.export import is_expired
 from catalog.jobs import JobRecord
 from catalog.operations import AssetOperations, ExportOperations
 from catalog.temporal import format_rfc3339
@@ -39,7 +41,8 @@ def export_document(job: JobRecord, base_url: str, grant: str | None) -> dict[st
     result = job.result or {}
     href = f"{base_url}exports/{job.id}"
     links = [{"rel": "self", "href": href, "type": "application/json"}]
-    if job.status == "finished" and result.get("key"):
+    expired = is_expired(job)
+    if job.status == "finished" and result.get("key") and not expired:
         file_href = f"{href}/file" + (f"?{GRANT_PARAMETER}={grant}" if grant else "")
         links.append({
             "rel": "enclosure", "href": file_href, "type": result.get("media_type"),
@@ -52,6 +55,8 @@ def export_document(job: JobRecord, base_url: str, grant: str | None) -> dict[st
         "items": result.get("items"), "bytes": result.get("bytes"),
         "collections": result.get("collections"),
         "created": format_rfc3339(job.created_at), "updated": format_rfc3339(job.updated_at),
+        "expires": format_rfc3339(job.expires_at) if job.expires_at else None,
+        "expired": expired,
         "links": links,
     }
 

@@ -52,6 +52,7 @@ def _document(request: Request, record: SavedSearchRecord) -> dict[str, Any]:
 def _notice(notice: NoticeRecord) -> dict[str, Any]:
     return {
         "id": notice.id,
+        "event": notice.event,
         "status": notice.status,
         "attempts": notice.attempts,
         "items": notice.items,

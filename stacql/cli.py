@@ -451,6 +451,8 @@ def worker(
     burst: Annotated[bool, typer.Option(help="Stop when the queues are empty")] = False,
 ) -> None:
     """Run an RQ worker: raster extraction and ingest jobs, state kept in the jobs table."""
+    from datetime import timedelta
+
     from stacql.notify import notify_config
     from stacql.settings import Settings
     from workers import WorkerConfig, run_worker
@@ -472,6 +474,10 @@ def worker(
         storage_options=settings.storage.options, extract=extract,
         convert_to_cog=settings.workers.convert_to_cog,
         notify=notify_config(settings),
+        export_retention=(
+            timedelta(seconds=settings.exports.retention_seconds)
+            if settings.exports.retention_seconds else None
+        ),
     )
     run_worker(
         settings.redis.url, settings.database.url, settings.storage.url, queues, burst=burst,

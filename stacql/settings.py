@@ -176,6 +176,14 @@ class WorkerSettings(BaseModel):
     refine_bytes: int = Field(24 * 1024 * 1024, ge=0)
 
 
+class ExportSettings(BaseModel):
+    """Export files (``/exports``, ``exportItems``)."""
+
+    # Seconds a finished export's file is kept; then the workers remove it and its
+    # download answers 410 Gone (0: kept for ever).
+    retention_seconds: int = Field(7 * 24 * 3600, ge=0)
+
+
 class IngestSettings(BaseModel):
     """Bulk loading."""
 
@@ -219,4 +227,5 @@ class Settings(BaseSettings):
     ingest: IngestSettings = IngestSettings()
     workers: WorkerSettings = WorkerSettings()
     notify: NotifySettings = NotifySettings()
+    exports: ExportSettings = ExportSettings()
     browser: BrowserSettings = BrowserSettings()

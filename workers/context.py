@@ -12,9 +12,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from catalog.access import FetchPolicy
+from catalog.export import DEFAULT_RETENTION
 from catalog.saved import RetryPolicy as NoticeRetryPolicy
 from workers.extract.item import SAFE_DRIVERS, ExtractOptions
 from workers.providers.processors import ProcessorRegistry, default_registry
@@ -60,6 +62,8 @@ class WorkerConfig:
     # Uploads that are not cloud-optimized get a COG beside them (workers.cog).
     convert_to_cog: bool = True
     notify: NotifyConfig = field(default_factory=NotifyConfig)
+    # How long export files are kept after the export finishes (None: for ever).
+    export_retention: timedelta | None = DEFAULT_RETENTION
 
 
 WORKER_CONFIG: ContextVar[WorkerConfig] = ContextVar("stacql_worker_config")

@@ -2,12 +2,17 @@
 
 ``enqueue_export`` is what the APIs call (through the composition root); the RQ job
 ``export_items`` runs ``catalog.export.run_export``, writes its progress to the job row
-at most once a second, and finishes with the file's key, format, size and item count.
+at most once a second, and finishes with the file's key, format, size and item count,
+and the file's expiry (``WorkerConfig.export_retention``). Each export job first
+removes the files of earlier exports past their expiry
+(``catalog.export.purge_expired_exports``), so the store holds no more than the exports
+of one retention period.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from contextlib import suppress
 from typing import Any
 
@@ -16,11 +21,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from catalog.assets import AssetUrls
 from catalog.db import create_engine, create_sessionmaker
-from catalog.export import ExportSpec, run_export
+from catalog.errors import CatalogError
+from catalog.export import ExportSpec, finish_export, purge_expired_exports, run_export
 from catalog.export.formats import EXPORT_JOB_KIND
 from catalog.export.run import export_key
-from catalog.jobs import JobRecord, mark_finished, mark_started, set_progress
-from catalog.storage import create_asset_store
+from catalog.jobs import JobRecord, mark_started, set_progress
+from catalog.storage import AssetStore, create_asset_store
 from workers.context import WorkerConfig
 from workers.jobs import PROGRESS_INTERVAL, record_step, run_recorded
 from workers.queue import JobPolicy, submit_job
@@ -31,6 +37,7 @@ EXPORT_POLICY = JobPolicy(timeout=6 * 3600)
 """An export of millions of items takes a while; results are kept as for other jobs."""
 
 Sessions = async_sessionmaker[AsyncSession]
+log = logging.getLogger(__name__)
 
 
 async def enqueue_export(
@@ -62,11 +69,21 @@ class _Progress:
                 last = current
 
 
+async def _purge(sessions: Sessions, store: AssetStore) -> None:
+    """Remove expired export files; a failure is logged, not the export's failure."""
+    try:
+        if removed := await purge_expired_exports(sessions, store):
+            log.info("removed %d expired export files", removed)
+    except CatalogError as exc:
+        log.warning("expired exports were not removed: %s", exc)
+
+
 async def _export(config: WorkerConfig, job_id: str, spec: ExportSpec) -> dict[str, Any]:
     engine = create_engine(config.database_url, pool_size=config.database_pool_size)
     try:
         sessions = create_sessionmaker(engine)
         store = create_asset_store(config.storage_url, config.storage_options)
+        await _purge(sessions, store)
         await record_step(sessions, mark_started, job_id, "counting the items")
         progress = _Progress()
         writer = asyncio.create_task(progress.write_until_cancelled(sessions, job_id))
@@ -81,7 +98,8 @@ async def _export(config: WorkerConfig, job_id: str, spec: ExportSpec) -> dict[s
                 await writer
         result = exported.as_json()
         await record_step(
-            sessions, mark_finished, job_id, result, f"{exported.items} items exported"
+            sessions, finish_export, job_id, result, f"{exported.items} items exported",
+            config.export_retention,
         )
         return result
     finally:

@@ -1,14 +1,15 @@
 """Saved searches' webhooks: the match job, the delivery job, and the loop that starts
 matching when items are written.
 
-``match_saved_searches`` consumes the changes the ``items`` triggers queue
-(``catalog.saved.match_changes``) and queues one ``deliver_saved_search`` per saved
-search that got notices. That job posts the search's pending notices in order, signed
-(``X-Stacql-Signature``), at least once: a failed post is recorded in the delivery log
-and retried after the configured backoff through RQ's scheduler, and a notice that
-fails for good (after ``max_attempts``) is marked ``failed`` so the next ones go on.
-Redirects are not followed, and the URL passes the fetch policy again before each post
-(its host may resolve elsewhere since it was saved).
+``match_saved_searches`` consumes the changes and deletions the ``items`` triggers
+queue (``catalog.saved.match_changes``) and queues one ``deliver_saved_search`` per
+saved search that got notices (``item.changed`` or ``item.deleted``, the
+``X-Stacql-Event`` header and the body's ``event``). That job posts the search's
+pending notices in order, signed (``X-Stacql-Signature``), at least once: a failed
+post is recorded in the delivery log and retried after the configured backoff through
+RQ's scheduler, and a notice that fails for good (after ``max_attempts``) is marked
+``failed`` so the next ones go on. Redirects are not followed, and the URL passes the
+fetch policy again before each post (its host may resolve elsewhere since it was saved).
 """
 
 from __future__ import annotations
@@ -153,6 +154,7 @@ async def post_notice(
         "user-agent": USER_AGENT,
         SIGNATURE_HEADER: signature(due.search.secret, int(time.time()), body),
         "X-Stacql-Notice": str(due.notice.id),
+        "X-Stacql-Event": due.notice.event,
     }
     try:
         response = await client.post(url, content=body, headers=headers)

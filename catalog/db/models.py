@@ -19,7 +19,9 @@ from typing import Annotated, Any
 from geoalchemy2 import Geometry
 from sqlalchemy import (
     ARRAY,
+    BigInteger,
     Boolean,
+    Column,
     DateTime,
     Float,
     ForeignKey,
@@ -27,6 +29,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    Table,
     Text,
     func,
     literal_column,
@@ -195,7 +198,10 @@ class Job(Base):
     """An upload or ingest request followed by clients: status, progress, outcome."""
 
     __tablename__ = "jobs"
-    __table_args__ = (Index("jobs_status_idx", "status", "created_at"),)
+    __table_args__ = (
+        Index("jobs_status_idx", "status", "created_at"),
+        Index("jobs_expires_idx", "expires_at", postgresql_where=text("expires_at IS NOT NULL")),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     kind: Mapped[str] = mapped_column(Text)
@@ -207,6 +213,8 @@ class Job(Base):
     result: Mapped[Any | None] = mapped_column(JSONB)
     created_at: Mapped[CreatedAt]
     updated_at: Mapped[CreatedAt]
+    # When the job's output (an export's file) is removed (migration 0016).
+    expires_at: Mapped[Timestamp | None]
 
 
 class ApiKey(Base):
@@ -293,6 +301,8 @@ class SavedSearchNotice(Base):
         UUID(as_uuid=True), ForeignKey("saved_searches.id", ondelete="CASCADE")
     )
     items: Mapped[Json]
+    # ``item.changed`` or ``item.deleted`` (migration 0016).
+    event: Mapped[str] = mapped_column(Text, server_default="item.changed")
     status: Mapped[str] = mapped_column(Text, server_default="pending")
     attempts: Mapped[int] = mapped_column(Integer, server_default="0")
     next_attempt_at: Mapped[CreatedAt]
@@ -300,3 +310,15 @@ class SavedSearchNotice(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[CreatedAt]
     delivered_at: Mapped[Timestamp | None]
+
+
+saved_search_deletions = Table(
+    "saved_search_deletions",
+    Base.metadata,
+    # ``LIKE items`` (migration 0016): the deleted rows as they were, then their order.
+    *(Column(c.name, c.type, nullable=c.nullable) for c in Item.__table__.columns),
+    Column("seq", BigInteger, primary_key=True, autoincrement=True),
+    Column("deleted_at", DateTime(timezone=True), nullable=False),
+)
+"""Items deleted while some saved search has a webhook (filled by a trigger on
+``items``), waiting for the matcher, which tells the searches they matched."""

@@ -1,15 +1,21 @@
 """stac-geoparquet files, written from ndjson and read back, in bounded memory.
 
-The conversion is the ``stac-geoparquet`` library's: a first pass over the ndjson file
+The schema is fixed before anything is written: a first pass over the ndjson file
 infers one Arrow schema for every item (items of one search may carry different
-properties), a second converts chunk after chunk and writes each as a row group. Only
-a chunk of items is in memory at a time. Collections of the items go into the file's
-``stac-geoparquet`` metadata, so a load of the file can create them first.
+properties, a later item a property no earlier one has). The pass parses each line and
+gives the ``stac-geoparquet`` library's inference only one item of each *shape* (the
+member names and JSON types, recursively): items of the same shape infer the same
+types, so the schema is the one the library's full pass gives, at a fraction of its
+cost. A second pass converts ``CHUNK_SIZE`` items at a time to Arrow with that schema
+(the library's ``parse_stac_ndjson_to_arrow``) and writes each chunk as one Parquet row
+group (``to_parquet``, a ``ParquetWriter``). Memory holds one chunk, whatever the number
+of items. Collections of the items go into the file's ``stac-geoparquet`` metadata, so a
+load of the file can create them first.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +28,88 @@ from stac_geoparquet.arrow import (
     to_parquet,
 )
 
+# The documented ``schema=`` argument of parse_stac_ndjson_to_arrow takes one; 0.8 keeps
+# the class in a private module (pyproject pins stac-geoparquet below 0.9).
+from stac_geoparquet.arrow._schema.models import InferredSchema
+
 from catalog.errors import InvalidInput, InvalidStac
 
 CHUNK_SIZE = 10_000
 """Items per Arrow batch (and Parquet row group)."""
 METADATA_KEY = b"stac-geoparquet"
+SHAPES_KEPT = 100_000
+"""Distinct item shapes remembered by the inference pass (past this, it forgets them
+and infers from more items: slower, same schema, bounded memory)."""
+
+
+def _shape(value: Any) -> Hashable:
+    """The member names and JSON types of ``value``, recursively, in order: what Arrow's
+    inference reads of it."""
+    if isinstance(value, dict):
+        return tuple((key, _shape(member)) for key, member in value.items())
+    if isinstance(value, list):
+        return ("[", *dict.fromkeys(_shape(member) for member in value))
+    return type(value).__name__
+
+
+def _wkb(value: Any) -> Hashable:
+    # A geometry the library turns into WKB: binary whatever its GeoJSON type.
+    return None if value is None else "wkb"
+
+
+def _with_wkb(members: Mapping[str, Any]) -> Hashable:
+    return tuple(
+        (name, _wkb(value) if name == "proj:geometry" else _shape(value))
+        for name, value in members.items()
+    )
+
+
+def _member_shape(key: str, member: Any) -> Hashable:
+    if key == "geometry":
+        return _wkb(member)
+    if key == "properties" and isinstance(member, dict):
+        return _with_wkb(member)
+    if key == "assets" and isinstance(member, dict):
+        return tuple(
+            (name, _with_wkb(asset) if isinstance(asset, dict) else _shape(asset))
+            for name, asset in member.items()
+        )
+    return _shape(member)
+
+
+def item_shape(item: Mapping[str, Any]) -> Hashable:
+    """The shape of an item, with the geometries the library stores as WKB (the item's,
+    and ``proj:geometry`` of its properties and assets) reduced to their presence:
+    items of one shape get the same Arrow types."""
+    return tuple((key, _member_shape(key, member)) for key, member in item.items())
+
+
+def infer_schema(source: Path, chunk_size: int = CHUNK_SIZE) -> pa.Schema:
+    """The Arrow schema (before the library's transformations) that holds every item
+    of the ndjson file ``source``: the library's inference over one item per shape,
+    ``chunk_size`` items at a time."""
+    inferred = InferredSchema()
+    seen: set[Hashable] = set()
+    kept: list[dict[str, Any]] = []
+    with source.open("rb") as lines:
+        for line in lines:
+            if not line.strip():
+                continue
+            item = orjson.loads(line)
+            shape = item_shape(item)
+            if shape in seen:
+                continue
+            if len(seen) >= SHAPES_KEPT:
+                seen.clear()
+            seen.add(shape)
+            kept.append(item)
+            if len(kept) >= chunk_size:
+                inferred.update_from_items(kept)
+                kept = []
+    if kept:
+        inferred.update_from_items(kept)
+    inferred.manual_updates()
+    return inferred.inner
 
 
 def ndjson_to_geoparquet(
@@ -39,8 +122,8 @@ def ndjson_to_geoparquet(
 ) -> None:
     """Write the items of the ndjson file ``source`` to ``target`` as stac-geoparquet;
     ``progress(n)`` is called with the number of items written so far."""
-    # No schema given: the library infers it in a first pass over the file.
-    reader = parse_stac_ndjson_to_arrow(source, chunk_size=chunk_size)
+    schema = infer_schema(source, chunk_size)
+    reader = parse_stac_ndjson_to_arrow(source, chunk_size=chunk_size, schema=schema)
 
     def counted() -> Iterator[pa.RecordBatch]:
         done = 0

@@ -19,11 +19,19 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from catalog.access.principal import Principal
 from catalog.access.visibility import private_collections
 from catalog.assets import Delivery, StoredAsset, deliver
-from catalog.errors import Conflict, NotFound, ServiceUnavailable, Unauthorized
+from catalog.errors import (
+    Conflict,
+    ExportExpired,
+    NotFound,
+    ServiceUnavailable,
+    Unauthorized,
+)
 from catalog.export import ExportSpec, owner_of
 from catalog.export.formats import EXPORT_JOB_KIND
+from catalog.export.retention import is_expired
 from catalog.jobs import FINISHED, JobRecord, get_job, job_uuid, list_jobs
 from catalog.storage import AssetStore
+from catalog.temporal import format_rfc3339
 
 SubmitExport = Callable[[ExportSpec], Awaitable[JobRecord]]
 """Queues an export job (the composition root wires it to the workers' queue)."""
@@ -102,11 +110,17 @@ class ExportOperations:
 
     async def open(self, principal: Principal, job_id: str) -> Delivery:
         """How to send the file of export ``job_id`` to ``principal``: ``NotFound`` as
-        for :meth:`job`, ``Conflict`` while the export has not finished."""
+        for :meth:`job`, ``Conflict`` while the export has not finished,
+        ``ExportExpired`` once its file is past its expiry."""
         job = await self.job(principal, job_id)
         result = job.result or {}
         if job.status != FINISHED or not result.get("key"):
             raise Conflict(f"export {job_id} is {job.status}; its file is not ready")
+        if is_expired(job):
+            when = f" at {format_rfc3339(job.expires_at)}" if job.expires_at else ""
+            raise ExportExpired(
+                f"export {job_id} expired{when}; its file was removed (export again)"
+            )
         stored = StoredAsset(
             collection_id="", item_id=str(job.id), key="file", store_key=result["key"],
             media_type=result.get("media_type"),

@@ -12,7 +12,13 @@ from catalog.saved.delivery import (
     record_failure,
 )
 from catalog.saved.feed import ATOM_MEDIA_TYPE, atom_feed, latest_matches
-from catalog.saved.matching import MatchReport, match_changes, pending_changes
+from catalog.saved.matching import (
+    CHANGED,
+    DELETED,
+    MatchReport,
+    match_changes,
+    pending_changes,
+)
 from catalog.saved.records import (
     NoticeRecord,
     SavedSearchChanges,
@@ -24,6 +30,8 @@ from catalog.saved.signature import SIGNATURE_HEADER, new_secret, signature
 
 __all__ = [
     "ATOM_MEDIA_TYPE",
+    "CHANGED",
+    "DELETED",
     "SAVED_FIELDS",
     "SIGNATURE_HEADER",
     "DueNotice",

@@ -19,6 +19,7 @@ from sqlalchemy import func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from catalog.db.errors import translate_db_errors
+from catalog.saved.matching import DELETED
 from catalog.saved.records import NoticeRecord, SavedSearchRecord
 from catalog.saved.store import get_saved_search, notices
 from catalog.search.render import item_json, items
@@ -95,10 +96,12 @@ async def next_notice(session: AsyncSession, search_id: uuid.UUID) -> DueNotice 
 
 
 async def notice_payload(session: AsyncSession, due: DueNotice) -> dict[str, Any]:
-    """The JSON body of a notice: the saved search, the notice's id (increasing per
-    search: receivers may drop repeats), and each item's current STAC document
-    (``item`` is null for an item deleted since)."""
-    keys = [(entry["collection"], entry["id"]) for entry in due.notice.items]
+    """The JSON body of a notice: its ``event``, the saved search, the notice's id
+    (increasing per search: receivers may drop repeats), and each item's current STAC
+    document (``item`` is null for an item deleted since, and in ``item.deleted``
+    notices, whose items are only named)."""
+    deleted = due.notice.event == DELETED
+    keys = [] if deleted else [(e["collection"], e["id"]) for e in due.notice.items]
     query = select(items.c.collection_id, items.c.id, item_json().label("item")).where(
         tuple_(items.c.collection_id, items.c.id).in_(keys)
     ) if keys else None
@@ -109,6 +112,7 @@ async def notice_payload(session: AsyncSession, due: DueNotice) -> dict[str, Any
                 documents[(row.collection_id, row.id)] = row.item
     return {
         "type": NOTICE_TYPE,
+        "event": due.notice.event,
         "notice_id": due.notice.id,
         "saved_search": {"id": str(due.search.id), "name": due.search.name},
         "created_at": due.notice.created_at.isoformat(),

@@ -72,8 +72,9 @@ class SavedSearchRecord:
 
 @dataclass(frozen=True)
 class NoticeRecord:
-    """One webhook notice: the items it reports (``collection``, ``id``,
-    ``changed_at``) and how its delivery went so far."""
+    """One webhook notice: what happened to the items it reports (``event``:
+    ``item.changed`` or ``item.deleted``), the items (``collection``, ``id``,
+    ``changed_at``: when written or deleted) and how its delivery went so far."""
 
     id: int
     saved_search_id: uuid.UUID
@@ -85,6 +86,7 @@ class NoticeRecord:
     last_error: str | None
     created_at: datetime
     delivered_at: datetime | None
+    event: str = "item.changed"
 
     @classmethod
     def from_row(cls, row: Any) -> NoticeRecord:
@@ -93,5 +95,5 @@ class NoticeRecord:
             id=row.id, saved_search_id=row.saved_search_id, items=row.items,
             status=row.status, attempts=row.attempts, next_attempt_at=row.next_attempt_at,
             last_status=row.last_status, last_error=row.last_error,
-            created_at=row.created_at, delivered_at=row.delivered_at,
+            created_at=row.created_at, delivered_at=row.delivered_at, event=row.event,
         )

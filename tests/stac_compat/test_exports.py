@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
+from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
@@ -12,6 +14,7 @@ from stac_geoparquet.arrow import stac_table_to_items
 
 from catalog.access import set_private
 from catalog.ingest import load_path, upsert_collection
+from catalog.temporal import parse_rfc3339
 from tests.support.app_client import app_client
 from tests.support.exports import (
     comparable,
@@ -112,3 +115,52 @@ async def test_exports_run_on_the_workers_and_only_readers_download_them(
         assert (await client.get("/exports")).json() == {"exports": []}
         missing = await client.get("/exports/not-a-uuid", headers=alice)
         assert missing.status_code == 400
+
+
+async def _wait_past(moment: str) -> None:
+    left = (parse_rfc3339(moment) - datetime.now(UTC)).total_seconds()
+    await asyncio.sleep(max(left, 0) + 0.2)
+
+
+async def test_export_files_expire_then_answer_410_and_leave_the_store(
+    catalog, scratch_url: str, tmp_path: Path
+) -> None:
+    sessions, naip_ids = catalog
+    store = tmp_path / "assets"
+    settings = export_settings(scratch_url, store, retention_seconds=3)
+    alice = {"X-API-Key": await key_of(sessions, "alice", "read")}
+    search = {"ids": naip_ids}
+    async with app_client(settings) as (_, client):
+        first = (await client.post("/exports", json={"search": search}, headers=alice)).json()
+        await run_worker_burst(settings)
+        done = (await client.get(f"/exports/{first['id']}", headers=alice)).json()
+        assert (done["status"], done["expired"]) == ("finished", False)
+        kept_for = parse_rfc3339(done["expires"]) - parse_rfc3339(done["updated"])
+        assert abs(kept_for.total_seconds() - 3) < 1, done
+        stored = store / f"_exports/{first['id']}.parquet"
+        assert stored.is_file()
+        assert (await client.get(f"/exports/{first['id']}/file", headers=alice)).status_code == 200
+
+        # Past its expiry the file is refused at once, before any cleanup ran.
+        await _wait_past(done["expires"])
+        gone = await client.get(f"/exports/{first['id']}/file", headers=alice)
+        assert gone.status_code == 410, gone.text
+        assert gone.json()["code"] == "EXPORT_EXPIRED"
+        assert first["id"] in gone.json()["description"]
+        shown = (await client.get(f"/exports/{first['id']}", headers=alice)).json()
+        assert shown["expired"] is True
+        assert "enclosure" not in [link["rel"] for link in shown["links"]]
+        assert stored.is_file()
+
+        # The next export's job removes it and marks its row.
+        second = (await client.post("/exports", json={"search": search}, headers=alice)).json()
+        await run_worker_burst(settings)
+        assert not stored.exists()
+        assert (store / f"_exports/{second['id']}.parquet").is_file()
+        marked = (await client.get(f"/exports/{first['id']}", headers=alice)).json()
+        assert (marked["status"], marked["expired"]) == ("finished", True)
+        assert marked["message"].startswith("expired")
+        again = await client.get(f"/exports/{first['id']}/file", headers=alice)
+        assert again.status_code == 410
+        latest = await client.get(f"/exports/{second['id']}/file", headers=alice)
+        assert latest.status_code == 200

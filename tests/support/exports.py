@@ -22,6 +22,7 @@ from catalog.stac.links import STRUCTURAL_RELS
 from catalog.temporal import parse_rfc3339
 from stacql.settings import (
     DatabaseSettings,
+    ExportSettings,
     RedisSettings,
     Settings,
     StorageSettings,
@@ -89,13 +90,18 @@ def duckdb_rows(path: Path) -> list[tuple[str, str, Any, str]]:
 TEST_REDIS_URL = os.environ.get("STACQL_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
-def export_settings(database_url: str, storage: Path) -> Settings:
-    """Settings of an app whose jobs go to a queue of their own on the test Redis."""
+def export_settings(
+    database_url: str, storage: Path, retention_seconds: int | None = None
+) -> Settings:
+    """Settings of an app whose jobs go to a queue of their own on the test Redis (and
+    whose workers keep export files ``retention_seconds``, when given)."""
+    retention = {} if retention_seconds is None else {"retention_seconds": retention_seconds}
     return Settings(
         database=DatabaseSettings(url=database_url),
         storage=StorageSettings(url=str(storage)),
         redis=RedisSettings(url=TEST_REDIS_URL),
         workers=WorkerSettings(queues=[f"test-exports-{uuid.uuid4().hex[:8]}"]),
+        exports=ExportSettings(**retention),
     )
 
 
@@ -105,6 +111,7 @@ async def run_worker_burst(settings: Settings) -> None:
     env = {
         **os.environ, "STACQL_DATABASE_URL": settings.database.url,
         "STACQL_REDIS_URL": settings.redis.url, "STACQL_STORAGE_URL": settings.storage.url,
+        "STACQL_EXPORTS_RETENTION_SECONDS": str(settings.exports.retention_seconds),
     }
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "stacql.cli", "worker", "--burst",

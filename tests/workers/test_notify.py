@@ -20,7 +20,7 @@ from redis import Redis
 from sqlalchemy import Engine, text
 
 from catalog.access import FetchPolicy, Principal
-from catalog.ingest import upsert_items
+from catalog.ingest import delete_item, upsert_items
 from catalog.operations import SavedSearchOperations
 from catalog.saved import SavedSearchInput, SavedSearchRecord
 from catalog.stac import normalize_items
@@ -94,7 +94,9 @@ def _signature_ok(call: dict[str, Any], secret: str) -> bool:
 def notify_db(catalog_db: str, sync_engine: Engine, redis_conn: Redis) -> Iterator[str]:
     """The scratch catalog without saved searches, before and after the test (a webhook
     left behind would queue the writes of later tests)."""
-    forget = text("TRUNCATE saved_searches, saved_search_changes CASCADE")
+    forget = text(
+        "TRUNCATE saved_searches, saved_search_changes, saved_search_deletions CASCADE"
+    )
     with sync_engine.begin() as conn:
         conn.execute(forget)
     yield catalog_db
@@ -173,3 +175,52 @@ def test_the_delivery_log_records_failed_attempts_and_the_delivery(
             notify_db, lambda s: _operations(s).deliveries(ALICE, str(area.id))
         )
     assert [(n.status, n.attempts, n.last_status) for n in log] == [("delivered", 3, 204)]
+
+
+def _delete(url: str, docs: list[dict[str, Any]]) -> None:
+    async def delete(sessions: Sessions) -> None:
+        async with sessions() as session, session.begin():
+            for doc in docs:
+                await delete_item(session, doc["collection"], doc["id"])
+
+    run_with_sessions(url, delete)
+
+
+def _bodies(calls: list[dict[str, Any]], event: str) -> list[dict[str, Any]]:
+    return [body for call in calls if (body := json.loads(call["body"]))["event"] == event]
+
+
+def test_a_deleted_matching_item_is_notified_once_signed(
+    notify_db: str, worker: None, tmp_path: Path
+) -> None:
+    with notice_receiver(tmp_path) as receiver:
+        area = _save(notify_db, "area", AREA, f"{receiver.url}/area")
+        docs = _naip(40)
+        inside = [d for d in docs if _in_area(d)]
+        outside = next(d for d in docs if not _in_area(d))
+        _write(notify_db, docs)
+        _wait_for(lambda: len(_reported(_delivered(receiver, "/area"))) >= len(inside),
+                  "the notices of the writes")
+        _delete(notify_db, [inside[0], outside])
+        _wait_for(lambda: bool(_bodies(_delivered(receiver, "/area"), "item.deleted")),
+                  "the notice of the deletion")
+        time.sleep(2)  # room for any duplicate to arrive
+
+        delivered = _delivered(receiver, "/area")
+        deleted = _bodies(delivered, "item.deleted")
+        assert len(deleted) == 1
+        assert [(e["collection"], e["id"], e["item"]) for e in deleted[0]["items"]] == [
+            ("naip", inside[0]["id"], None)
+        ]
+        assert deleted[0]["saved_search"]["id"] == str(area.id)
+        last = delivered[-1]
+        assert last["headers"]["X-Stacql-Event"] == "item.deleted"
+        assert _signature_ok(last, area.secret)
+        changed = _bodies(delivered, "item.changed")
+        assert sorted(e["id"] for b in changed for e in b["items"]) == sorted(
+            d["id"] for d in inside
+        )
+        log = run_with_sessions(
+            notify_db, lambda s: _operations(s).deliveries(ALICE, str(area.id))
+        )
+        assert log[0].event == "item.deleted" and log[0].status == "delivered"

@@ -27,7 +27,9 @@ def owner(name: str, scope: str = "write") -> Principal:
     return Principal(scope, None, f"token of {name!r}", subject=name)
 
 
-FORGET = text("TRUNCATE saved_searches, saved_search_changes CASCADE")
+FORGET = text(
+    "TRUNCATE saved_searches, saved_search_changes, saved_search_deletions CASCADE"
+)
 
 
 @pytest.fixture
