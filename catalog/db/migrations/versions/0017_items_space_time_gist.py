@@ -14,14 +14,14 @@ and it is the smaller of the two. Built CONCURRENTLY: writes to ``items`` go on 
 is built; an index left invalid by an interrupted build is dropped and built again.
 
 Revision ID: 0017_items_space_time_gist
-Revises: 0015_saved_searches
+Revises: 0016_expiry_deletions
 """
 
 from alembic import op
 from sqlalchemy import text
 
 revision = "0017_items_space_time_gist"
-down_revision = "0015_saved_searches"
+down_revision = "0016_expiry_deletions"
 branch_labels = None
 depends_on = None
 
