@@ -78,8 +78,9 @@ class ExtractOptions:
 
     Statistics, the footprint's validity and the thumbnail come from one read of at
     most ``max(stats_size, grid_size)`` pixels a side (overviews when the file has
-    them); a thin or speckled valid area has its validity read again at full
-    resolution when the raster fits ``refine_bytes`` decoded (see :mod:`.refine`);
+    them); where a thin or speckled valid area leaves cells uncertain, the file's
+    blocks holding them are read again at full resolution within ``refine_bytes``
+    decoded (see :mod:`.refine`);
     ``full_scan`` decodes every pixel for the footprint instead, which is slower but
     finds damage anywhere in the file (see :mod:`.integrity`).
     """
@@ -91,8 +92,8 @@ class ExtractOptions:
     gdal_env: Mapping[str, Any] = field(default_factory=lambda: DEFAULT_GDAL_ENV)
     full_scan: bool = False
     checksum: str = "sha2-256"
-    # Decoded bytes the validity of a thin or speckled footprint may be read again in,
-    # finer (see .refine); 0: never.
+    # Decoded bytes of the blocks a thin or speckled footprint may read again at full
+    # resolution (see .refine); 0: never.
     refine_bytes: int = DEFAULT_REFINE_BYTES
 
     def __post_init__(self) -> None:
