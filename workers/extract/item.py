@@ -24,7 +24,7 @@ from rasterio.errors import NotGeoreferencedWarning, RasterioError
 from rasterio.io import DatasetReader, DatasetReaderBase
 
 from catalog.checksums import CHECKSUMS
-from catalog.rasters import DEFAULT_MAX_PIXELS
+from catalog.rasters import DEFAULT_MAX_PIXELS, subdatasets_named
 from catalog.temporal import format_rfc3339
 from workers.errors import InvalidRaster, UnreadableRaster
 from workers.extract.acquired import acquisition_datetime
@@ -192,23 +192,6 @@ def _asset(
     return asset
 
 
-def _subdatasets(ds: DatasetReaderBase, shown: int = 10) -> str:
-    """", only N subdatasets: 'name' (description), ..." for a container (HDF5, NetCDF),
-    so the provider knows what to upload one by one; "" otherwise."""
-    tags = ds.tags(ns="SUBDATASETS")
-    found = []
-    for i in range(1, len(ds.subdatasets) + 1):
-        # The path part of GDAL's subdataset name is ours (a temporary file): keep the
-        # variable after the last ':' only.
-        name = tags.get(f"SUBDATASET_{i}_NAME", "").rsplit(":", 1)[-1]
-        description = tags.get(f"SUBDATASET_{i}_DESC", "")
-        found.append(f"{name!r} ({description})" if description else repr(name))
-    if not found:
-        return ""
-    more = f", and {len(found) - shown} more" if len(found) > shown else ""
-    return f", only {len(found)} subdatasets: {', '.join(found[:shown])}{more}"
-
-
 def _valid_grid(ds: DatasetReaderBase, sample: Sample, options: ExtractOptions) -> ValidGrid:
     """The grid the footprint is traced on: from the sample, or from a full scan when
     asked, or when the sample shows no valid pixel (only a full scan tells a sparse
@@ -228,7 +211,7 @@ def _read(
     """Georeferencing, the reduced-resolution sample and the validity grid; raises
     ``InvalidRaster`` or ``UnreadableRaster`` before any pixel is read when it can."""
     if ds.count == 0:
-        raise InvalidRaster(f"it has no raster bands{_subdatasets(ds)}")
+        raise InvalidRaster(f"it has no raster bands{subdatasets_named(ds)}")
     georef = georeference(ds)
     check_blocks(ds, path.stat().st_size, path)
     display = tuple(display_bands(ds)) if thumbnail else ()
