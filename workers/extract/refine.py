@@ -165,6 +165,52 @@ def _cell_indices(offset: int, count: int, cell: float, cells: int) -> tuple[int
     return first, last
 
 
+_RUN_BYTES = 16 * 1024 * 1024  # decoded bytes of blocks read in one window
+
+
+def _runs(
+    positions: list[tuple[int, int]],
+    blocks: _Blocks,
+    width: int,
+    height: int,
+    pixel_bytes: int,
+) -> list[Window]:
+    """Windows over runs of adjacent blocks of one block row, each run within
+    ``_RUN_BYTES`` decoded."""
+    longest = max(1, _RUN_BYTES // (blocks.height * blocks.width * pixel_bytes))
+    windows: list[Window] = []
+    start = previous = None
+    for row, col in [*sorted(positions), (-1, -1)]:  # the sentinel ends the last run
+        if (
+            start is not None
+            and previous is not None
+            and (row != start[0] or col != previous[1] + 1 or col - start[1] >= longest)
+        ):
+            first = blocks.window(*start, width, height)
+            last = blocks.window(*previous, width, height)
+            windows.append(
+                Window(
+                    first.col_off,
+                    first.row_off,
+                    last.col_off + last.width - first.col_off,
+                    first.height,
+                )
+            )
+            start = None
+        if start is None:
+            start = (row, col)
+        previous = (row, col)
+    return windows
+
+
+def _pool(cells: np.ndarray, geometry: GridGeometry, window: Window, mask: np.ndarray) -> None:
+    """OR the full-resolution validity ``mask`` of ``window`` into ``cells``."""
+    if mask.all():
+        _mark(cells, geometry, window)
+    elif mask.any():
+        pool_onto(cells, mask, (1.0, 1.0), geometry, int(window.row_off), int(window.col_off))
+
+
 def refined_cells(
     ds: DatasetReaderBase, cells: np.ndarray, geometry: GridGeometry, budget: int
 ) -> np.ndarray | None:
@@ -188,7 +234,11 @@ def refined_cells(
     if len(groups) * blocks.height * blocks.width * pixel_bytes > budget:
         return None
     refined = sure.copy()
+    singles: list[tuple[int, int]] = []
     for members in groups.values():
+        if len(members) == 1:
+            singles.append(members[0])
+            continue
         # Equal bytes hold equal (padded) blocks; an edge block is the top-left part of
         # one, so the largest window of the group is read.
         windows = [blocks.window(*m, ds.width, ds.height) for m in members]
@@ -197,16 +247,15 @@ def refined_cells(
         if all(fits) and not mask.any():
             continue  # e.g. the open sea: one read for every block of it
         for window, fit in zip(windows, fits, strict=True):
-            if not fit:
-                own = window_validity(ds, window)  # a right edge block and a bottom one
-            else:
-                own = mask[: int(window.height), : int(window.width)]
-            if own.all():
-                _mark(refined, geometry, window)
-            elif own.any():
-                pool_onto(
-                    refined, own, (1.0, 1.0), geometry, int(window.row_off), int(window.col_off)
-                )
+            own = mask[: int(window.height), : int(window.width)] if fit else None
+            # A right edge block and a bottom one of the same bytes: read both.
+            _pool(
+                refined, geometry, window, own if own is not None else window_validity(ds, window)
+            )
+    # Blocks of their own content, side by side in a row, are read and pooled together:
+    # a read and a pooling per block cost more than decoding a coastline's block.
+    for window in _runs(singles, blocks, ds.width, ds.height, pixel_bytes):
+        _pool(refined, geometry, window, window_validity(ds, window))
     return refined
 
 
