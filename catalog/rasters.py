@@ -13,7 +13,7 @@ from pathlib import Path
 
 import rasterio
 from rasterio.errors import NotGeoreferencedWarning, RasterioError
-from rasterio.io import DatasetReader
+from rasterio.io import DatasetReader, DatasetReaderBase
 from rasterio.windows import Window
 
 from catalog.errors import InvalidInput
@@ -48,9 +48,32 @@ def check_raster(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> None:
         raise InvalidRaster(f"the file is not a raster GDAL can read: {reason}") from exc
 
 
+def subdatasets_named(ds: DatasetReaderBase, shown: int = 10) -> str:
+    """", only N subdatasets: 'name' (description), ..." for a container (HDF5, NetCDF),
+    so the provider knows what to upload one by one; "" otherwise."""
+    tags = ds.tags(ns="SUBDATASETS")
+    found = []
+    for i in range(1, len(ds.subdatasets) + 1):
+        # The path part of GDAL's subdataset name is ours (a temporary file): keep the
+        # variable after the last ':' only.
+        name = tags.get(f"SUBDATASET_{i}_NAME", "").rsplit(":", 1)[-1]
+        description = tags.get(f"SUBDATASET_{i}_DESC", "")
+        found.append(f"{name!r} ({description})" if description else repr(name))
+    if not found:
+        return ""
+    more = f", and {len(found) - shown} more" if len(found) > shown else ""
+    return f", only {len(found)} subdatasets: {', '.join(found[:shown])}{more}"
+
+
 def _check_dataset(path: Path, drivers: list[str], max_pixels: int) -> None:
     # rasterio.open takes one driver name; the reader itself takes a list.
     with DatasetReader(path, driver=drivers) as dataset:
+        if dataset.count == 0:
+            # A container (HDF5, NetCDF) says what it holds, not "no georeferencing".
+            raise InvalidRaster(
+                f"the file has no raster bands{subdatasets_named(dataset)}; upload each "
+                "as a raster of its own (e.g. a GeoTIFF)"
+            )
         if dataset.width * dataset.height > max_pixels:
             raise InvalidRaster(
                 f"the raster has {dataset.width} x {dataset.height} pixels, more than the "

@@ -168,12 +168,12 @@ class WorkerSettings(BaseModel):
     # grid footprints are traced on; full_scan decodes every pixel for the footprint
     # (slower; finds damage anywhere in a file); the hash of file:checksum (also what the
     # API hashes uploads with as they arrive); the decoded bytes within which the
-    # validity of a thin or speckled footprint is read again at full resolution.
+    # uncertain blocks of a thin or speckled footprint are read again at full resolution.
     sample_size: int = Field(1024, ge=16)
     footprint_size: int = Field(512, ge=16)
     full_scan: bool = False
     checksum: Literal["sha2-256", "blake3"] = "sha2-256"
-    refine_bytes: int = Field(24 * 1024 * 1024, ge=0)
+    refine_bytes: int = Field(256 * 1024 * 1024, ge=0)
 
 
 class ExportSettings(BaseModel):

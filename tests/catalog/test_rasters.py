@@ -8,7 +8,10 @@ import subprocess
 import sys
 
 import morecantile
+import pytest
+import rasterio
 
+from catalog.rasters import InvalidRaster, check_raster
 from catalog.tiles.render import RasterSource, RenderOptions, render_tile
 from tests.support.paths import RASTERS, REPO
 
@@ -39,3 +42,15 @@ def test_a_checked_upload_leaves_tiles_of_reprojected_rasters_readable() -> None
     tile = tms.tile(-85.9, 30.97, 12)
     expected = render_tile(RasterSource(str(NAIP)), tms, tile.x, tile.y, tile.z, RenderOptions())
     assert done.stdout.strip() == hashlib.sha256(expected).hexdigest()
+
+
+def test_an_uploaded_container_is_refused_naming_its_subdatasets() -> None:
+    container = RASTERS / "rasterio/two-subs.h5"
+    with rasterio.open(container) as ds:  # what GDAL itself lists
+        expected = [name.rsplit(":", 1)[-1] for name in ds.subdatasets]
+    with pytest.raises(InvalidRaster) as refused:
+        check_raster(container)
+    message = str(refused.value)
+    assert "no raster bands, only 2 subdatasets" in message
+    assert all(repr(name) in message for name in expected)
+    assert str(container.parent) not in message  # no server path

@@ -24,7 +24,7 @@ from rasterio.errors import NotGeoreferencedWarning, RasterioError
 from rasterio.io import DatasetReader, DatasetReaderBase
 
 from catalog.checksums import CHECKSUMS
-from catalog.rasters import DEFAULT_MAX_PIXELS
+from catalog.rasters import DEFAULT_MAX_PIXELS, subdatasets_named
 from catalog.temporal import format_rfc3339
 from workers.errors import InvalidRaster, UnreadableRaster
 from workers.extract.acquired import acquisition_datetime
@@ -78,8 +78,9 @@ class ExtractOptions:
 
     Statistics, the footprint's validity and the thumbnail come from one read of at
     most ``max(stats_size, grid_size)`` pixels a side (overviews when the file has
-    them); a thin or speckled valid area has its validity read again at full
-    resolution when the raster fits ``refine_bytes`` decoded (see :mod:`.refine`);
+    them); where a thin or speckled valid area leaves cells uncertain, the file's
+    blocks holding them are read again at full resolution within ``refine_bytes``
+    decoded (see :mod:`.refine`);
     ``full_scan`` decodes every pixel for the footprint instead, which is slower but
     finds damage anywhere in the file (see :mod:`.integrity`).
     """
@@ -91,8 +92,8 @@ class ExtractOptions:
     gdal_env: Mapping[str, Any] = field(default_factory=lambda: DEFAULT_GDAL_ENV)
     full_scan: bool = False
     checksum: str = "sha2-256"
-    # Decoded bytes the validity of a thin or speckled footprint may be read again in,
-    # finer (see .refine); 0: never.
+    # Decoded bytes of the blocks a thin or speckled footprint may read again at full
+    # resolution (see .refine); 0: never.
     refine_bytes: int = DEFAULT_REFINE_BYTES
 
     def __post_init__(self) -> None:
@@ -191,23 +192,6 @@ def _asset(
     return asset
 
 
-def _subdatasets(ds: DatasetReaderBase, shown: int = 10) -> str:
-    """", only N subdatasets: 'name' (description), ..." for a container (HDF5, NetCDF),
-    so the provider knows what to upload one by one; "" otherwise."""
-    tags = ds.tags(ns="SUBDATASETS")
-    found = []
-    for i in range(1, len(ds.subdatasets) + 1):
-        # The path part of GDAL's subdataset name is ours (a temporary file): keep the
-        # variable after the last ':' only.
-        name = tags.get(f"SUBDATASET_{i}_NAME", "").rsplit(":", 1)[-1]
-        description = tags.get(f"SUBDATASET_{i}_DESC", "")
-        found.append(f"{name!r} ({description})" if description else repr(name))
-    if not found:
-        return ""
-    more = f", and {len(found) - shown} more" if len(found) > shown else ""
-    return f", only {len(found)} subdatasets: {', '.join(found[:shown])}{more}"
-
-
 def _valid_grid(ds: DatasetReaderBase, sample: Sample, options: ExtractOptions) -> ValidGrid:
     """The grid the footprint is traced on: from the sample, or from a full scan when
     asked, or when the sample shows no valid pixel (only a full scan tells a sparse
@@ -227,7 +211,7 @@ def _read(
     """Georeferencing, the reduced-resolution sample and the validity grid; raises
     ``InvalidRaster`` or ``UnreadableRaster`` before any pixel is read when it can."""
     if ds.count == 0:
-        raise InvalidRaster(f"it has no raster bands{_subdatasets(ds)}")
+        raise InvalidRaster(f"it has no raster bands{subdatasets_named(ds)}")
     georef = georeference(ds)
     check_blocks(ds, path.stat().st_size, path)
     display = tuple(display_bands(ds)) if thumbnail else ()

@@ -3,38 +3,60 @@
 Overviews are made by resampling kernels that either drop valid pixels smaller than
 their own pixel (nearest, mode: the islands of a world land mask vanish) or spill past
 the data's edge (bilinear, cubic, some averages: a thin glacier strip grows by one
-overview pixel on each side). Either way the error lives next to the outline of the
-valid area, so its size is bounded by how much of the valid area lies on the outline.
-A finer overview is made by the same kernel, so only full resolution is the truth.
+overview pixel on each side). Either way the error lives where the sample is not
+surely valid: in its invalid cells and next to its outline. A finer overview is made by
+the same kernel, so only full resolution is the truth.
 
 When the outline cells of the grid traced from the sample are more than
-:data:`REFINE_OUTLINE_SHARE` of its valid cells (a thin strip, a speckled mask) and the
-raster's decoded bands fit ``budget`` bytes, its validity alone is read again at full
-resolution and max-pooled onto the same cells: that grid is the full scan's. A compact
-footprint (a scene, a rotated rectangle, a disk) is never read twice, nor is a raster
-too large for the budget (its footprint stays the overviews').
+:data:`REFINE_OUTLINE_SHARE` of its valid cells (a thin strip, a speckled mask, a land
+mask with islands), the validity is read again at full resolution, but only in the
+file's own blocks (tiles or strips) that hold an *uncertain* cell: one the sample calls
+invalid or that lies within :data:`SURE_MARGIN` cells of one. Cells deep inside the
+sample's valid area stay valid. Each uncertain block's validity is max-pooled onto the
+same cells, so those cells are the full scan's.
+
+In a GeoTIFF, blocks whose compressed bytes are identical decode to identical pixels:
+the open sea of a land mask, a nodata collar, are one block stored many times. The
+block index and the raw bytes of the uncertain blocks are read from the file (cheap:
+compressed), and one block of each distinct content is decoded. The work is bounded by
+``budget``: the decoded bytes of the blocks to decode (and the compressed bytes read to
+compare them); past it the footprint stays the sample's. Memory holds one block at a
+time.
 """
 
 from __future__ import annotations
 
+import hashlib
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
 import numpy as np
+from rasterio.enums import Interleaving, MaskFlags
 from rasterio.io import DatasetReaderBase
+from rasterio.windows import Window
 
 from workers.extract.dtypes import numpy_dtype
-from workers.extract.sample import Sample, read_validity
+from workers.extract.integrity import tiff_block_index
+from workers.extract.sample import Sample
 from workers.extract.scan import (
     DEFAULT_GRID_SIZE,
+    GridGeometry,
     ValidGrid,
     grid_from_sample,
     pool_onto,
     sampled_grid_geometry,
+    window_validity,
 )
 
 REFINE_OUTLINE_SHARE = 0.05
 """Share of valid cells on the outline above which the validity is read again, finer."""
-DEFAULT_REFINE_BYTES = 24 * 1024 * 1024
-"""Default budget, in decoded bytes of all bands, of that full-resolution read: about
-5 megapixels of float32, a few tens of milliseconds."""
+DEFAULT_REFINE_BYTES = 256 * 1024 * 1024
+"""Default budget, in decoded bytes of all bands, of the blocks read again at full
+resolution (one block in memory at a time): a quarter of a second of deflate."""
+SURE_MARGIN = 2
+"""Cells of the sample's valid area this far from any invalid cell are taken as valid:
+a resampling kernel (cubic: two overview pixels) spills no further."""
 
 
 def outline_share(cells: np.ndarray) -> float:
@@ -44,34 +66,214 @@ def outline_share(cells: np.ndarray) -> float:
     if not count:
         return 0.0
     padded = np.pad(cells, 1, constant_values=True)
-    inner = (
-        padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2] & padded[1:-1, 2:]
-    )
+    inner = padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2] & padded[1:-1, 2:]
     return int(np.count_nonzero(cells & ~inner)) / count
 
 
-def fits_at_full_resolution(ds: DatasetReaderBase, budget: int) -> bool:
-    """Whether all bands of ``ds`` decoded at full resolution fit ``budget`` bytes."""
+def sure_cells(cells: np.ndarray, margin: int = SURE_MARGIN) -> np.ndarray:
+    """Valid cells whose every cell within ``margin`` (a square) is valid too; past the
+    grid's edges counts as valid (the raster ends there)."""
+    padded = np.pad(cells, margin, constant_values=True)
+    rows, cols = cells.shape
+    by_rows = padded[:rows, :].copy()
+    for shift in range(1, 2 * margin + 1):
+        by_rows &= padded[shift : shift + rows, :]
+    sure = by_rows[:, :cols].copy()
+    for shift in range(1, 2 * margin + 1):
+        sure &= by_rows[:, shift : shift + cols]
+    return sure
+
+
+@dataclass(frozen=True)
+class _Blocks:
+    """The full-resolution block grid of a raster: (height, width) of a block and how
+    many rows and columns of blocks."""
+
+    height: int
+    width: int
+    rows: int
+    cols: int
+
+    def window(self, row: int, col: int, width: int, height: int) -> Window:
+        top, left = row * self.height, col * self.width
+        return Window(left, top, min(self.width, width - left), min(self.height, height - top))
+
+
+def _overlap(cells: int, cell: float, block: int, blocks: int) -> np.ndarray:
+    """(cells, blocks) matrix: whether a pixel of cell i (by centre) lies in block j."""
+    first = np.floor(np.arange(cells) * cell).astype(int)
+    last = np.ceil((np.arange(cells) + 1) * cell).astype(int) - 1
+    start = np.minimum(first // block, blocks - 1)
+    stop = np.minimum(last // block, blocks - 1)
+    index = np.arange(blocks)
+    return (index >= start[:, None]) & (index <= stop[:, None])
+
+
+def uncertain_blocks(uncertain: np.ndarray, geometry: GridGeometry, blocks: _Blocks) -> np.ndarray:
+    """(rows, cols) of blocks holding a pixel of an ``uncertain`` cell."""
+    by_row = _overlap(geometry.shape[0], geometry.cell[1], blocks.height, blocks.rows)
+    by_col = _overlap(geometry.shape[1], geometry.cell[0], blocks.width, blocks.cols)
+    hits = by_row.T.astype(np.int32) @ uncertain.astype(np.int32) @ by_col.astype(np.int32)
+    return hits > 0
+
+
+def _content_keys(
+    ds: DatasetReaderBase, blocks: _Blocks, wanted: np.ndarray, budget: int
+) -> dict[tuple[int, int], bytes] | None:
+    """A digest of the compressed bytes of each wanted block of a GeoTIFF, all bands
+    (equal digests: equal pixels), or None when that cannot be told (not a local
+    GeoTIFF, an internal mask stored apart from the pixels, an index that does not
+    match) or the bytes to read exceed ``budget``."""
+    if ds.driver != "GTiff" or not Path(ds.name).is_file():
+        return None
+    # Validity must come from the block's own pixels (nodata values, an alpha band);
+    # an internal or external mask lives in other blocks.
+    if any(MaskFlags.per_dataset in f and MaskFlags.alpha not in f for f in ds.mask_flag_enums):
+        return None
+    found = tiff_block_index(Path(ds.name))
+    planes = ds.count if ds.interleaving == Interleaving.band else 1
+    per_plane = blocks.rows * blocks.cols
+    if found is None or found[0].size != planes * per_plane:
+        return None
+    offsets, sizes = found
+    positions = np.flatnonzero(wanted.ravel())
+    picked = [positions + plane * per_plane for plane in range(planes)]
+    if int(sum(sizes[p].sum() for p in picked)) > budget:
+        return None
+    keys: dict[tuple[int, int], bytes] = {}
+    with Path(ds.name).open("rb") as file:
+        for n, position in enumerate(positions.tolist()):
+            digest = hashlib.blake2b(digest_size=16)
+            for plane in picked:
+                file.seek(int(offsets[plane[n]]))
+                digest.update(file.read(int(sizes[plane[n]])))
+            keys[divmod(position, blocks.cols)] = digest.digest()
+    return keys
+
+
+def _mark(cells: np.ndarray, geometry: GridGeometry, window: Window) -> None:
+    """Set every cell holding a pixel (by centre) of ``window``."""
+    row_cells = _cell_indices(window.row_off, window.height, geometry.cell[1], cells.shape[0])
+    col_cells = _cell_indices(window.col_off, window.width, geometry.cell[0], cells.shape[1])
+    cells[row_cells[0] : row_cells[1] + 1, col_cells[0] : col_cells[1] + 1] = True
+
+
+def _cell_indices(offset: int, count: int, cell: float, cells: int) -> tuple[int, int]:
+    """First and last cell whose pixels (by centre) ``offset`` .. ``offset + count``."""
+    first = min(int((offset + 0.5) / cell), cells - 1)
+    last = min(int((offset + count - 0.5) / cell), cells - 1)
+    return first, last
+
+
+_RUN_BYTES = 16 * 1024 * 1024  # decoded bytes of blocks read in one window
+
+
+def _runs(
+    positions: list[tuple[int, int]],
+    blocks: _Blocks,
+    width: int,
+    height: int,
+    pixel_bytes: int,
+) -> list[Window]:
+    """Windows over runs of adjacent blocks of one block row, each run within
+    ``_RUN_BYTES`` decoded."""
+    longest = max(1, _RUN_BYTES // (blocks.height * blocks.width * pixel_bytes))
+    windows: list[Window] = []
+    start = previous = None
+    for row, col in [*sorted(positions), (-1, -1)]:  # the sentinel ends the last run
+        if (
+            start is not None
+            and previous is not None
+            and (row != start[0] or col != previous[1] + 1 or col - start[1] >= longest)
+        ):
+            first = blocks.window(*start, width, height)
+            last = blocks.window(*previous, width, height)
+            windows.append(
+                Window(
+                    first.col_off,
+                    first.row_off,
+                    last.col_off + last.width - first.col_off,
+                    first.height,
+                )
+            )
+            start = None
+        if start is None:
+            start = (row, col)
+        previous = (row, col)
+    return windows
+
+
+def _pool(cells: np.ndarray, geometry: GridGeometry, window: Window, mask: np.ndarray) -> None:
+    """OR the full-resolution validity ``mask`` of ``window`` into ``cells``."""
+    if mask.all():
+        _mark(cells, geometry, window)
+    elif mask.any():
+        pool_onto(cells, mask, (1.0, 1.0), geometry, int(window.row_off), int(window.col_off))
+
+
+def refined_cells(
+    ds: DatasetReaderBase, cells: np.ndarray, geometry: GridGeometry, budget: int
+) -> np.ndarray | None:
+    """The cells of a sampled validity grid with every uncertain cell read again at full
+    resolution (see the module); None when that would exceed ``budget``."""
+    block_height, block_width = ds.block_shapes[0]
+    blocks = _Blocks(
+        block_height,
+        block_width,
+        math.ceil(ds.height / block_height),
+        math.ceil(ds.width / block_width),
+    )
+    sure = sure_cells(cells)
+    wanted = uncertain_blocks(~sure, geometry, blocks)
+    keys = _content_keys(ds, blocks, wanted, budget)
+    groups: dict[object, list[tuple[int, int]]] = {}
+    for row, col in zip(*np.nonzero(wanted), strict=True):
+        position = (int(row), int(col))
+        groups.setdefault(keys[position] if keys is not None else position, []).append(position)
     pixel_bytes = sum(numpy_dtype(d).itemsize for d in ds.dtypes) or 1
-    return ds.width * ds.height * pixel_bytes <= budget
+    if len(groups) * blocks.height * blocks.width * pixel_bytes > budget:
+        return None
+    refined = sure.copy()
+    singles: list[tuple[int, int]] = []
+    for members in groups.values():
+        if len(members) == 1:
+            singles.append(members[0])
+            continue
+        # Equal bytes hold equal (padded) blocks; an edge block is the top-left part of
+        # one, so the largest window of the group is read.
+        windows = [blocks.window(*m, ds.width, ds.height) for m in members]
+        mask = window_validity(ds, max(windows, key=lambda w: (w.height, w.width)))
+        fits = [w.height <= mask.shape[0] and w.width <= mask.shape[1] for w in windows]
+        if all(fits) and not mask.any():
+            continue  # e.g. the open sea: one read for every block of it
+        for window, fit in zip(windows, fits, strict=True):
+            own = mask[: int(window.height), : int(window.width)] if fit else None
+            # A right edge block and a bottom one of the same bytes: read both.
+            _pool(
+                refined, geometry, window, own if own is not None else window_validity(ds, window)
+            )
+    # Blocks of their own content, side by side in a row, are read and pooled together:
+    # a read and a pooling per block cost more than decoding a coastline's block.
+    for window in _runs(singles, blocks, ds.width, ds.height, pixel_bytes):
+        _pool(refined, geometry, window, window_validity(ds, window))
+    return refined
 
 
 def reduced_grid(
-    ds: DatasetReaderBase, sample: Sample, grid_size: int = DEFAULT_GRID_SIZE,
+    ds: DatasetReaderBase,
+    sample: Sample,
+    grid_size: int = DEFAULT_GRID_SIZE,
     budget: int = DEFAULT_REFINE_BYTES,
 ) -> ValidGrid:
-    """The validity grid of ``ds`` from its ``sample``, read again finer (see the
-    module) when its outline is a large share of it and the budget allows."""
+    """The validity grid of ``ds`` from its ``sample``, its uncertain cells read again
+    at full resolution (see the module) when its outline is a large share of it and the
+    budget allows."""
     grid = grid_from_sample(sample.valid, ds.width, ds.height, grid_size)
     decimation = sample.decimation(ds.width)
-    if decimation <= 1 or outline_share(grid.cells) <= REFINE_OUTLINE_SHARE:
+    if decimation <= 1 or budget <= 0 or outline_share(grid.cells) <= REFINE_OUTLINE_SHARE:
         return grid
-    if not fits_at_full_resolution(ds, budget):
-        return grid
-    valid = read_validity(ds, (ds.height, ds.width))
     geometry = sampled_grid_geometry(ds.width, ds.height, sample.shape, grid_size)
-    cells = np.zeros(geometry.shape, dtype=bool)
-    pool_onto(cells, valid, (1.0, 1.0), geometry)
-    if not cells.any():
+    cells = refined_cells(ds, grid.cells, geometry, budget)
+    if cells is None or not cells.any():
         return grid
-    return ValidGrid(cells, grid.factor, int(np.count_nonzero(valid)), geometry.cell)
+    return ValidGrid(cells, grid.factor, grid.valid_pixels, geometry.cell)

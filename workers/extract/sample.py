@@ -153,12 +153,3 @@ def read_sample(
         if index in display:
             sample.display[index] = values
     return sample
-
-
-def read_validity(ds: DatasetReaderBase, shape: tuple[int, int]) -> np.ndarray:
-    """The dataset's validity read at ``shape`` (rows, cols), decided as
-    :func:`read_sample` decides it, without statistics."""
-    valid = np.zeros(shape, dtype=bool)
-    for _, _, band, shared in _read_bands(ds, shape):
-        _combine(valid, band, shared)
-    return valid

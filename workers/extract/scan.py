@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from rasterio.enums import MaskFlags
@@ -96,7 +97,7 @@ def _integer_nodata(ds: DatasetReaderBase) -> np.ndarray | None:
     return np.array(ds.nodatavals).reshape(-1, 1, 1)
 
 
-def _read_band(ds: DatasetReaderBase, window: Window) -> np.ndarray:
+def window_validity(ds: DatasetReaderBase, window: Window) -> np.ndarray:
     """The validity mask of one row band, after decoding all its bands.
 
     With integer nodata as the only mask, a pixel is valid when any band differs from
@@ -147,6 +148,7 @@ def grid_from_sample(
     return ValidGrid(cells, factor, estimate, geometry.cell)
 
 
+@lru_cache(maxsize=1024)  # blocks of one row or column share theirs; never mutated
 def _cell_runs(
     count: int, pixel: float, size: float, cells: int, offset: int = 0
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -163,6 +165,11 @@ def _or_runs(mask: np.ndarray, starts: np.ndarray) -> np.ndarray:
     """OR the rows of ``mask`` in runs starting at ``starts``: one gather of whole rows
     per position in a run, several times faster than ``np.logical_or.reduceat``."""
     ends = np.append(starts[1:], mask.shape[0])
+    if mask.shape[0] >= 8 * len(starts):
+        # Long runs: OR each run's contiguous rows at once.
+        return np.stack(
+            [mask[a:b].any(axis=0) for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
+        )
     pooled = mask[starts]
     for k in range(1, int((ends - starts).max())):
         rows = starts + k
@@ -175,18 +182,30 @@ def _or_runs(mask: np.ndarray, starts: np.ndarray) -> np.ndarray:
 
 
 def pool_onto(
-    cells: np.ndarray, mask: np.ndarray, pixel: tuple[float, float], geometry: GridGeometry,
+    cells: np.ndarray,
+    mask: np.ndarray,
+    pixel: tuple[float, float],
+    geometry: GridGeometry,
     row_off: int = 0,
+    col_off: int = 0,
 ) -> None:
     """OR ``mask`` into ``cells`` (of ``geometry``), in place: its pixels span ``pixel``
-    (width, height) full-resolution pixels, its first row is row ``row_off`` of its own
-    resolution, and each pixel goes to the cell its centre is in."""
-    col_starts, col_cells = _cell_runs(mask.shape[1], pixel[0], geometry.cell[0],
-                                       geometry.shape[1])
-    row_starts, row_cells = _cell_runs(mask.shape[0], pixel[1], geometry.cell[1],
-                                       geometry.shape[0], row_off)
+    (width, height) full-resolution pixels, its first row and column are ``row_off``
+    and ``col_off`` of its own resolution, and each pixel goes to the cell its centre
+    is in."""
+    col_starts, col_cells = _cell_runs(
+        mask.shape[1], pixel[0], geometry.cell[0], geometry.shape[1], col_off
+    )
+    row_starts, row_cells = _cell_runs(
+        mask.shape[0], pixel[1], geometry.cell[1], geometry.shape[0], row_off
+    )
     by_rows = _or_runs(mask, row_starts)
-    pooled = _or_runs(np.ascontiguousarray(by_rows.T), col_starts).T
+    if mask.shape[1] >= 8 * len(col_starts):
+        # Long runs along a row: one C loop (a block read again at full resolution,
+        # pooled into cells of tens of pixels, took 3 ms the other way).
+        pooled = np.logical_or.reduceat(by_rows, col_starts, axis=1)
+    else:
+        pooled = _or_runs(np.ascontiguousarray(by_rows.T), col_starts).T
     cells[np.ix_(row_cells, col_cells)] |= pooled
 
 
@@ -201,7 +220,7 @@ def scan_onto(ds: DatasetReaderBase, geometry: GridGeometry) -> ValidGrid:
     cells = np.zeros(geometry.shape, dtype=bool)
     valid = 0
     for window in _row_bands(ds, 1):
-        mask = _read_band(ds, window)
+        mask = window_validity(ds, window)
         valid += int(np.count_nonzero(mask))
         pool_onto(cells, mask, (1.0, 1.0), geometry, window.row_off)
     if valid == 0:
@@ -221,7 +240,7 @@ def scan_valid(ds: DatasetReaderBase, max_size: int = DEFAULT_GRID_SIZE) -> Vali
     cells = np.zeros((math.ceil(ds.height / factor), math.ceil(ds.width / factor)), dtype=bool)
     valid = 0
     for window in _row_bands(ds, factor):
-        mask = _read_band(ds, window)
+        mask = window_validity(ds, window)
         valid += int(np.count_nonzero(mask))
         top = window.row_off // factor
         pooled = max_pool(mask, factor)

@@ -8,7 +8,12 @@ import shapely
 from shapely.geometry import MultiPolygon
 
 from tests.support.paths import RASTERS
-from workers.extract.footprint import footprint, footprint_bbox, pixel_footprint
+from workers.extract.footprint import (
+    _may_hold_a_pole,
+    footprint,
+    footprint_bbox,
+    pixel_footprint,
+)
 from workers.extract.scan import ValidGrid
 
 
@@ -62,3 +67,14 @@ def test_a_bbox_spanning_the_antimeridian_takes_the_shorter_way() -> None:
     parts = MultiPolygon([shapely.box(170, 0, 180, 1), shapely.box(-180, 0, -175, 1)])
     assert footprint_bbox(parts, crossed=True) == [170.0, 0.0, -175.0, 1.0]
     assert footprint_bbox(parts, crossed=False) == [-180.0, 0.0, 180.0, 1.0]
+
+
+def test_only_rings_that_may_go_around_a_pole_have_the_poles_looked_up() -> None:
+    around = np.linspace(-180.0, 180.0, 73)  # a ring of latitude, closed
+    assert _may_hold_a_pole(around)
+    assert _may_hold_a_pole(around[::-1])
+    regional = np.array([10.0, 11.0, 11.0, 10.0, 10.0])
+    assert not _may_hold_a_pole(regional)
+    across = np.array([179.0, -179.0, -179.0, 179.0, 179.0])  # the antimeridian, no pole
+    assert not _may_hold_a_pole(across)
+    assert _may_hold_a_pole(np.array([0.0, 120.0, 0.0]))  # a step too long to tell

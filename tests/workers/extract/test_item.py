@@ -70,14 +70,6 @@ def full_scan_item_of(name: str) -> dict[str, Any]:
     return build_item(RASTERS / name, "rasters", datetime=WHEN, options=options)
 
 
-# Footprints from the reduced-resolution read differ from the full scan's on the same
-# cells by at most 1% of the area (symmetric difference), but on a world land mask whose
-# islands are smaller than a pixel of its overviews (nearest-resampled: they vanish) and
-# too large (36000 x 18000) to be read again at full resolution (see extract.refine).
-# Bound measured (15.7%), with a little margin.
-LESS_ACCURATE = {"rio-tiler/cog_world.tif": 0.17}
-
-
 def data_asset(item: dict[str, Any]) -> dict[str, Any]:
     return item["assets"]["data"]
 
@@ -208,7 +200,7 @@ def test_the_reduced_resolution_footprint_is_within_1_percent_of_the_full_scan(
 ) -> None:
     with rasterio.open(RASTERS / name) as ds:
         error, cell = footprint_error(ds)
-    assert error <= LESS_ACCURATE.get(name, 0.01)
+    assert error <= 0.01
     assert cell == pytest.approx(item_of(name)["properties"][FOOTPRINT_DECIMATION], abs=1e-4)
 
 
