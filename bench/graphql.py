@@ -48,8 +48,9 @@ SLIM = "id collectionId datetime"
 FULL = "id collectionId datetime geometry properties assets { key href roles } collection { id }"
 GRAPHQL = """query($collections: [String!], $bbox: [Float!], $intersects: GeoJSON,
   $datetime: DatetimeRange, $filter: JSON, $sortBy: [SortBy!], $first: Int) {
-  items(collections: $collections, bbox: $bbox, intersects: $intersects, datetime: $datetime,
-        filter: $filter, sortBy: $sortBy, first: $first) { nodes { %s } } }"""
+  items(match: {collections: $collections, bbox: $bbox, intersects: $intersects,
+                datetime: $datetime, filter: $filter},
+        sortBy: $sortBy, first: $first) { nodes { %s } } }"""
 
 
 def _iso(value: datetime) -> str:

@@ -6,7 +6,7 @@ are handed to callables the composition root (``stacql.app``) provides.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,12 +22,12 @@ from catalog.access import (
     credential_of,
 )
 from catalog.assets import AssetUrls
-from catalog.jobs import JobRecord
 from catalog.operations import (
     AssetOperations,
     CollectionOperations,
     ExportOperations,
     ItemOperations,
+    JobOperations,
     SavedSearchOperations,
     SearchOperations,
 )
@@ -57,29 +57,6 @@ class Limits:
 
 
 @dataclass(frozen=True)
-class UploadedRaster:
-    """A raster stored by ``uploadAsset`` whose item a worker should build."""
-
-    collection_id: str
-    key: str
-    item_id: str | None = None
-    metadata_key: str | None = None
-    asset_key: str = "data"
-    datetime: str | None = None
-    roles: tuple[str, ...] = ("data",)
-    replace_item: bool = False
-    # The stored raster's size and multihash, computed while it was received, so the
-    # worker need not read the whole file again to fill file:checksum.
-    file_size: int | None = None
-    file_checksum: str | None = None
-
-
-SubmitExtract = Callable[[UploadedRaster], Awaitable[JobRecord]]
-SubmitIngest = Callable[[str, str | None], Awaitable[JobRecord]]
-"""(href, collection id for items without one) -> the queued job."""
-
-
-@dataclass(frozen=True)
 class Services:
     """Long-lived dependencies of the GraphQL API, shared by every request.
 
@@ -93,8 +70,8 @@ class Services:
     searches: SearchOperations
     limits: Limits = field(default_factory=Limits)
     store: AssetStore | None = None
-    submit_extract: SubmitExtract | None = None
-    submit_ingest: SubmitIngest | None = None
+    jobs: JobOperations | None = None
+    """Uploads and catalog ingests (None: not enabled on this server)."""
     events: ItemEvents | None = None
     jwt: JwtVerifier | None = None
     fetch_policy: FetchPolicy = field(default_factory=FetchPolicy)

@@ -9,22 +9,12 @@ collections), which its owner downloads at ``/exports/{id}/file``. The rules are
 from __future__ import annotations
 
 from enum import Enum
-from typing import Any
 
 import strawberry
 
 from catalog.errors import ServiceUnavailable
-from graphql_api.inputs import (
-    BboxArg,
-    DatetimeRange,
-    FilterArg,
-    PropertyCondition,
-    SortBy,
-    TextArg,
-    combined_filter,
-    sortby_of,
-)
-from graphql_api.scalars import GeoJSON
+from graphql_api import item_filter as by
+from graphql_api.inputs import SortBy
 from graphql_api.types import Info, Job
 
 
@@ -32,22 +22,6 @@ from graphql_api.types import Info, Job
 class ExportFormat(Enum):
     GEOPARQUET = "geoparquet"
     NDJSON = "ndjson"
-
-
-def stac_search(
-    collections: list[str] | None, ids: list[str] | None, bbox: list[float] | None,
-    intersects: Any, datetime: DatetimeRange | None, filter: Any,
-    where: list[PropertyCondition] | None, q: str | None, sort_by: list[SortBy] | None,
-) -> dict[str, Any]:
-    """The STAC search body the ``items`` query's arguments stand for."""
-    body = {
-        "collections": collections, "ids": ids, "bbox": bbox, "intersects": intersects,
-        "datetime": datetime.as_interval() if datetime else None,
-        "filter": combined_filter(filter, where), "q": q, "sortby": sortby_of(sort_by),
-    }
-    if body["filter"] is not None:
-        body["filter-lang"] = "cql2-json"
-    return {k: v for k, v in body.items() if v is not None}
 
 
 @strawberry.type
@@ -60,22 +34,26 @@ class ExportMutation:
     async def export_items(
         self,
         info: Info,
-        collections: list[str] | None = None,
-        ids: list[str] | None = None,
-        bbox: BboxArg = None,
-        intersects: GeoJSON | None = None,
-        datetime: DatetimeRange | None = None,
-        filter: FilterArg = None,
-        where: list[PropertyCondition] | None = None,
-        q: TextArg = None,
+        match: by.MatchArg = None,
         sort_by: list[SortBy] | None = None,
         format: ExportFormat = ExportFormat.GEOPARQUET,
+        collections: by.OldList = None,
+        ids: by.OldList = None,
+        bbox: by.OldBbox = None,
+        intersects: by.OldGeometry = None,
+        datetime: by.OldDatetime = None,
+        filter: by.OldFilter = None,
+        where: by.OldWhere = None,
+        q: by.OldText = None,
     ) -> Job:
+        terms = by.merged(
+            match, collections=collections, ids=ids, bbox=bbox, intersects=intersects,
+            datetime=datetime, filter=filter, where=where, q=q,
+        )
+        search = by.stac_body(by.item_search(terms, sort_by))
         exports = info.context.services.exports
         if exports is None:
             raise ServiceUnavailable("exports are not enabled on this server")
-        search = stac_search(collections, ids, bbox, intersects, datetime, filter, where, q,
-                             sort_by)
         record = await exports.start(
             await info.context.principal(), search, format.value, info.context.base_url
         )

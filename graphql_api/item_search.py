@@ -10,17 +10,12 @@ from strawberry import Private
 
 from catalog.access import Principal
 from catalog.errors import InvalidInput
-from catalog.operations import ItemSearch, SearchOperations
+from catalog.operations import SearchOperations
 from catalog.search import SearchRequest
 from catalog.search.render import item_parts
 from graphql_api.context import Limits
-from graphql_api.inputs import (
-    DatetimeRange,
-    PropertyCondition,
-    SortBy,
-    combined_filter,
-    sortby_of,
-)
+from graphql_api.inputs import SortBy
+from graphql_api.item_filter import ItemFilter, item_search
 from graphql_api.paced import PacedList
 from graphql_api.selection import connection_item_fields, connection_item_parts
 from graphql_api.statements import STATEMENT
@@ -70,28 +65,15 @@ def page_size(first: int | None, limits: Limits) -> int:
 
 async def item_request(
     info: Info,
-    *,
-    collections: list[str] | None = None,
-    ids: list[str] | None = None,
-    bbox: list[float] | None = None,
-    intersects: dict[str, Any] | None = None,
-    datetime: DatetimeRange | None = None,
-    filter: dict[str, Any] | str | None = None,
-    where: list[PropertyCondition] | None = None,
-    q: str | None = None,
+    match: ItemFilter,
     sort_by: list[SortBy] | None = None,
     first: int | None = None,
     after: str | None = None,
 ) -> SearchRequest:
-    """The ``catalog.search`` request the GraphQL arguments stand for, for the caller:
-    typed values (interval, sort keys, CQL2-JSON) go to the operation as they are."""
+    """The ``catalog.search`` request of ``match`` for the caller: typed values
+    (interval, sort keys, CQL2-JSON) go to the operation as they are."""
     limits = info.context.services.limits
-    terms = ItemSearch(
-        ids=ids, collections=collections, bbox=bbox, intersects=intersects,
-        datetime=datetime.as_interval() if datetime else None,
-        filter=combined_filter(filter, where), sortby=sortby_of(sort_by),
-        limit=page_size(first, limits), token=after, q=q,
-    )
+    terms = item_search(match, sort_by, page_size(first, limits), after)
     return await info.context.services.searches.request(
         await info.context.principal(), terms, max_limit=limits.max_page_size
     )

@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import PurePosixPath
 from typing import Any
 
 import strawberry
 from strawberry.file_uploads import Upload
 
-from catalog.access import require_write, require_write_anywhere
 from catalog.errors import InvalidInput, ServiceUnavailable
-from catalog.search.lookup import get_collection
-from catalog.stac.common import check_id
-from catalog.temporal import format_rfc3339
-from graphql_api.context import UploadedRaster
 from graphql_api.scalars import JSON
 from graphql_api.types import Collection, Info, Job
 from graphql_api.uploads import removed_on_error, safe_name, store_upload
@@ -82,14 +76,6 @@ class UpsertItemsPayload:
         description="Jobs queued to complete items whose raster in our storage lacks its "
         "metadata (as the STAC API queues them on its writes)."
     )
-
-
-def _instant(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        raise InvalidInput("datetime needs a time zone (e.g. a trailing Z)")
-    return format_rfc3339(value)
 
 
 @strawberry.type
@@ -181,25 +167,16 @@ class Mutation:
         replace_item: bool = False,
     ) -> Job:
         services = info.context.services
-        if services.store is None or services.submit_extract is None:
+        if services.store is None or services.jobs is None:
             raise ServiceUnavailable("uploads are not enabled on this server")
-        check_id(collection_id, "collection")
-        require_write(await info.context.principal(), collection_id)
-        if item_id is not None:
-            check_id(item_id, "item")
-        check_id(asset_key, "asset key")
-        async with services.sessions() as session:
-            await get_collection(session, collection_id)
-        name = safe_name(getattr(file, "filename", None), "raster.tif")
-        folder = f"{collection_id}/{item_id or PurePosixPath(name).stem}"
-        request = UploadedRaster(
-            collection_id=collection_id, key=folder, item_id=item_id, asset_key=asset_key,
-            roles=tuple(roles or ("data",)), datetime=_instant(datetime),
-            replace_item=replace_item,
+        request = await services.jobs.upload(
+            await info.context.principal(), collection_id,
+            safe_name(getattr(file, "filename", None), "raster.tif"), item_id=item_id,
+            asset_key=asset_key, roles=roles, datetime=datetime, replace_item=replace_item,
         )
         upload = await store_upload(services, file, sidecar, request)
         async with removed_on_error(services, upload):
-            record = await services.submit_extract(upload)
+            record = await services.jobs.submit_upload(upload)
         return Job(_record=record)
 
     @strawberry.mutation(
@@ -209,11 +186,8 @@ class Mutation:
     async def ingest_catalog(
         self, info: Info, href: str, collection_id: str | None = None
     ) -> Job:
-        require_write_anywhere(await info.context.principal())
-        submit = info.context.services.submit_ingest
-        if submit is None:
+        jobs = info.context.services.jobs
+        if jobs is None:
             raise ServiceUnavailable("catalog ingests are not enabled on this server")
-        if not href.strip():
-            raise InvalidInput("href is empty")
-        checked = info.context.services.fetch_policy.check(href)
-        return Job(_record=await submit(checked, collection_id))
+        record = await jobs.ingest_catalog(await info.context.principal(), href, collection_id)
+        return Job(_record=record)

@@ -11,15 +11,9 @@ from catalog.export.formats import EXPORT_JOB_KIND
 from catalog.jobs import get_job, job_uuid
 from catalog.operations import ItemSearch
 from catalog.search.render import item_parts
+from graphql_api import item_filter as by
 from graphql_api.aggregation import Aggregation
-from graphql_api.inputs import (
-    BboxArg,
-    DatetimeRange,
-    FilterArg,
-    PropertyCondition,
-    SortBy,
-    TextArg,
-)
+from graphql_api.inputs import BboxArg, DatetimeRange, SortBy, TextArg
 from graphql_api.item_search import ItemConnection, find_items, item_request, page_size
 from graphql_api.scalars import GeoJSON
 from graphql_api.selection import item_parts_of
@@ -86,23 +80,24 @@ class Query:
     async def items(
         self,
         info: Info,
-        collections: list[str] | None = None,
-        ids: list[str] | None = None,
-        bbox: BboxArg = None,
-        intersects: GeoJSON | None = None,
-        datetime: DatetimeRange | None = None,
-        filter: FilterArg = None,
-        where: list[PropertyCondition] | None = None,
-        q: TextArg = None,
+        match: by.MatchArg = None,
         sort_by: list[SortBy] | None = None,
         first: int | None = None,
         after: str | None = None,
+        collections: by.OldList = None,
+        ids: by.OldList = None,
+        bbox: by.OldBbox = None,
+        intersects: by.OldGeometry = None,
+        datetime: by.OldDatetime = None,
+        filter: by.OldFilter = None,
+        where: by.OldWhere = None,
+        q: by.OldText = None,
     ) -> ItemConnection:
-        request = await item_request(
-            info, collections=collections, ids=ids, bbox=bbox,
-            intersects=intersects, datetime=datetime, filter=filter, where=where, q=q,
-            sort_by=sort_by, first=first, after=after,
+        terms = by.merged(
+            match, collections=collections, ids=ids, bbox=bbox, intersects=intersects,
+            datetime=datetime, filter=filter, where=where, q=q,
         )
+        request = await item_request(info, terms, sort_by, first, after)
         return await find_items(info, request)
 
     @strawberry.field(description="One item; null when there is none.", metadata=STATEMENT)
@@ -135,9 +130,10 @@ class Query:
         first: int | None = None,
         after: str | None = None,
     ) -> AssetConnection:
-        request = await item_request(
-            info, collections=collections, bbox=bbox, intersects=intersects, datetime=datetime
+        terms = by.ItemFilter(
+            collections=collections, bbox=bbox, intersects=intersects, datetime=datetime
         )
+        request = await item_request(info, terms)
         page = await info.context.services.searches.assets(
             await info.context.principal(), request, roles=roles, media_type=media_type,
             limit=page_size(first, info.context.services.limits), after=after,
@@ -179,19 +175,21 @@ class Query:
     async def aggregate(
         self,
         info: Info,
-        collections: list[str] | None = None,
-        ids: list[str] | None = None,
-        bbox: BboxArg = None,
-        intersects: GeoJSON | None = None,
-        datetime: DatetimeRange | None = None,
-        filter: FilterArg = None,
-        where: list[PropertyCondition] | None = None,
-        q: TextArg = None,
+        match: by.MatchArg = None,
+        collections: by.OldList = None,
+        ids: by.OldList = None,
+        bbox: by.OldBbox = None,
+        intersects: by.OldGeometry = None,
+        datetime: by.OldDatetime = None,
+        filter: by.OldFilter = None,
+        where: by.OldWhere = None,
+        q: by.OldText = None,
     ) -> Aggregation:
-        request = await item_request(
-            info, collections=collections, ids=ids, bbox=bbox, intersects=intersects,
+        terms = by.merged(
+            match, collections=collections, ids=ids, bbox=bbox, intersects=intersects,
             datetime=datetime, filter=filter, where=where, q=q,
         )
+        request = await item_request(info, terms)
         return Aggregation(
             _request=request, _searches=info.context.services.searches,
             _principal=await info.context.principal(),

@@ -20,8 +20,8 @@ from catalog.saved import (
     SavedSearchInput,
     SavedSearchRecord,
 )
-from graphql_api.inputs import BboxArg, DatetimeRange, PropertyCondition, combined_filter
-from graphql_api.scalars import JSON, GeoJSON
+from graphql_api.item_filter import ItemFilter, item_search, stac_body
+from graphql_api.scalars import JSON
 from graphql_api.subscriptions import follow_items
 from graphql_api.types import Info, Item
 
@@ -33,41 +33,17 @@ def _operations(info: Info) -> SavedSearchOperations:
     return operations
 
 
-@strawberry.input(description="The `items` query's filters, kept as a saved search.")
-class ItemFilterInput:
-    collections: list[str] | None = None
-    ids: list[str] | None = None
-    bbox: BboxArg = None
-    intersects: GeoJSON | None = None
-    datetime: DatetimeRange | None = None
-    filter: JSON | None = strawberry.field(
-        default=None, description="A CQL2 filter: a CQL2-JSON object, or CQL2 text."
-    )
-    where: list[PropertyCondition] | None = None
-
-    def as_search(self) -> dict[str, Any]:
-        """The STAC search body these filters stand for."""
-        cql2 = combined_filter(self.filter, self.where)
-        body = {
-            "collections": self.collections, "ids": self.ids, "bbox": self.bbox,
-            "intersects": self.intersects,
-            "datetime": self.datetime.as_interval() if self.datetime else None,
-            "filter": cql2, "filter-lang": "cql2-json" if cql2 is not None else None,
-        }
-        return {name: value for name, value in body.items() if value is not None}
-
-
-def _search_of(search: JSON | None, filter: ItemFilterInput | None) -> dict[str, Any] | None:
+def _search_of(search: JSON | None, filter: ItemFilter | None) -> dict[str, Any] | None:
     if search is not None and filter is not None:
         raise InvalidSavedSearch("give a STAC `search` or an item `filter`, not both")
-    return filter.as_search() if filter is not None else search
+    return stac_body(item_search(filter)) if filter is not None else search
 
 
 @strawberry.input(description="A new saved search: a STAC `search` body or item `filter`.")
 class SavedSearchCreateInput:
     name: str
     search: JSON | None = None
-    filter: ItemFilterInput | None = None
+    filter: ItemFilter | None = None
     webhook_url: str | None = strawberry.field(
         default=None, description="Where signed notices of new matching items are posted."
     )
@@ -77,7 +53,7 @@ class SavedSearchCreateInput:
 class SavedSearchUpdateInput:
     name: str | None = None
     search: JSON | None = None
-    filter: ItemFilterInput | None = None
+    filter: ItemFilter | None = None
     webhook_url: str | None = None
     remove_webhook: bool = False
 

@@ -12,10 +12,9 @@ import strawberry
 from catalog.jobs import get_job, job_uuid
 from catalog.search.render import item_parts
 from catalog.search.request import SearchRequest
+from graphql_api import item_filter as by
 from graphql_api.events import ITEMS_CHANNEL, JOBS_CHANNEL, wait_for
-from graphql_api.inputs import BboxArg, DatetimeRange, FilterArg, PropertyCondition
 from graphql_api.item_search import item_request
-from graphql_api.scalars import GeoJSON
 from graphql_api.selection import item_parts_of
 from graphql_api.types import Info, Item, Job
 
@@ -70,17 +69,19 @@ class Subscription:
     async def items_added(
         self,
         info: Info,
-        collections: list[str] | None = None,
-        bbox: BboxArg = None,
-        intersects: GeoJSON | None = None,
-        datetime: DatetimeRange | None = None,
-        filter: FilterArg = None,
-        where: list[PropertyCondition] | None = None,
+        match: by.MatchArg = None,
+        collections: by.OldList = None,
+        bbox: by.OldBbox = None,
+        intersects: by.OldGeometry = None,
+        datetime: by.OldDatetime = None,
+        filter: by.OldFilter = None,
+        where: by.OldWhere = None,
     ) -> AsyncGenerator[Item, None]:
-        request = await item_request(
-            info, collections=collections, bbox=bbox,
-            intersects=intersects, datetime=datetime, filter=filter, where=where,
+        terms = by.merged(
+            match, collections=collections, bbox=bbox, intersects=intersects,
+            datetime=datetime, filter=filter, where=where,
         )
+        request = await item_request(info, terms)
         async for item in follow_items(info, request):
             yield item
 

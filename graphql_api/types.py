@@ -15,8 +15,9 @@ from catalog.jobs import JobRecord
 from catalog.search.assets import AssetRow
 from catalog.stac.links import with_collection_links, with_item_links
 from catalog.temporal import parse_rfc3339
+from graphql_api import item_filter as by
 from graphql_api.context import Context
-from graphql_api.inputs import BboxArg, DatetimeRange, FilterArg, PropertyCondition, SortBy, TextArg
+from graphql_api.inputs import SortBy
 from graphql_api.paced import now_or_later
 from graphql_api.scalars import JSON, GeoJSON
 from graphql_api.statements import STATEMENT
@@ -338,24 +339,28 @@ class Collection:
     async def items(
         self,
         info: Info,
-        ids: list[str] | None = None,
-        bbox: BboxArg = None,
-        intersects: GeoJSON | None = None,
-        datetime: DatetimeRange | None = None,
-        filter: FilterArg = None,
-        where: list[PropertyCondition] | None = None,
-        q: TextArg = None,
+        match: Annotated[
+            by.ItemFilter | None,
+            strawberry.argument(description="Which items; leave out its `collections`."),
+        ] = None,
         sort_by: list[SortBy] | None = None,
         first: int | None = None,
         after: str | None = None,
+        ids: by.OldList = None,
+        bbox: by.OldBbox = None,
+        intersects: by.OldGeometry = None,
+        datetime: by.OldDatetime = None,
+        filter: by.OldFilter = None,
+        where: by.OldWhere = None,
+        q: by.OldText = None,
     ) -> Annotated[ItemConnection, strawberry.lazy("graphql_api.item_search")]:
         from graphql_api.item_search import find_items, item_request
 
-        request = await item_request(
-            info, collections=[self._doc["id"]], ids=ids, bbox=bbox,
+        terms = by.merged(
+            match, collections=[self._doc["id"]], ids=ids, bbox=bbox,
             intersects=intersects, datetime=datetime, filter=filter, where=where, q=q,
-            sort_by=sort_by, first=first, after=after,
         )
+        request = await item_request(info, terms, sort_by, first, after)
         return await find_items(info, request)
 
 

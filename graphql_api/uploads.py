@@ -19,9 +19,10 @@ from strawberry.file_uploads import Upload
 
 from catalog.checksums import Multihash
 from catalog.errors import InvalidInput, ServiceUnavailable
+from catalog.operations import UploadedRaster
 from catalog.rasters import check_raster
 from catalog.storage import AssetStore
-from graphql_api.context import Services, UploadedRaster
+from graphql_api.context import Services
 
 CHUNK = 1024 * 1024
 MAX_SIDECAR_BYTES = 16 * 1024 * 1024

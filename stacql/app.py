@@ -40,6 +40,8 @@ from catalog.operations import (
     ExportOperations,
     ItemHook,
     ItemOperations,
+    JobHooks,
+    JobOperations,
     SavedSearchOperations,
     SearchOperations,
     TileOperations,
@@ -125,18 +127,18 @@ def graphql_services(
     async def submit_ingest(href: str, collection_id: str | None) -> JobRecord:
         return await enqueue_ingest_catalog(sessions, queue, href, collection_id)
 
+    fetch_policy = FetchPolicy(
+        allowed_hosts=tuple(settings.fetch.allowed_hosts),
+        allow_private=settings.fetch.allow_private,
+        local_roots=tuple(settings.fetch.local_roots),
+    )
     return Services(
         sessions=sessions,
         jwt=verifier,
-        fetch_policy=FetchPolicy(
-            allowed_hosts=tuple(settings.fetch.allowed_hosts),
-            allow_private=settings.fetch.allow_private,
-            local_roots=tuple(settings.fetch.local_roots),
-        ),
+        fetch_policy=fetch_policy,
         limits=Limits(**settings.graphql.model_dump(include=_LIMIT_FIELDS)),
         store=store,
-        submit_extract=submit_extract,
-        submit_ingest=submit_ingest,
+        jobs=JobOperations(sessions, JobHooks(submit_extract, submit_ingest), fetch_policy),
         events=events,
         assets=operations.assets,
         items=operations.items,

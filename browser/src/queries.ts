@@ -8,14 +8,15 @@ export const COLLECTIONS = `query Collections($after: String) {
 }`;
 
 export const HAS_PROPERTY = `query HasProperty($collections: [String!], $property: String!) {
-  aggregate(collections: $collections) { histogram(property: $property, buckets: 1) { count } }
+  aggregate(match: {collections: $collections}) { histogram(property: $property, buckets: 1) { count } }
 }`;
 
 export const SEARCH = `query Search($collections: [String!], $bbox: [Float!], $intersects: GeoJSON,
     $datetime: DatetimeRange, $where: [PropertyCondition!], $sortBy: [SortBy!],
     $first: Int, $after: String) {
-  items(collections: $collections, bbox: $bbox, intersects: $intersects, datetime: $datetime,
-        where: $where, sortBy: $sortBy, first: $first, after: $after) {
+  items(match: {collections: $collections, bbox: $bbox, intersects: $intersects,
+                datetime: $datetime, where: $where},
+        sortBy: $sortBy, first: $first, after: $after) {
     totalCount
     pageInfo { hasNextPage endCursor }
     nodes {

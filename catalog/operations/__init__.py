@@ -6,6 +6,7 @@ from catalog.operations.collections import CollectionOperations
 from catalog.operations.export import ExportOperations
 from catalog.operations.hooks import ItemHook, WriteHooks
 from catalog.operations.items import ItemOperations, ItemsWritten, ItemWritten
+from catalog.operations.jobs import JobHooks, JobOperations, UploadedRaster
 from catalog.operations.saved_searches import SavedSearchOperations
 from catalog.operations.search import ItemSearch, SearchOperations
 from catalog.operations.tiles import TileOperations, TileRequest
@@ -19,9 +20,12 @@ __all__ = [
     "ItemSearch",
     "ItemWritten",
     "ItemsWritten",
+    "JobHooks",
+    "JobOperations",
     "SavedSearchOperations",
     "SearchOperations",
     "TileOperations",
     "TileRequest",
+    "UploadedRaster",
     "WriteHooks",
 ]

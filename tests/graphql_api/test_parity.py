@@ -123,15 +123,21 @@ async def stac_keys(gql: GraphQL, body: dict[str, Any]) -> list[Key]:
 
 async def graphql_keys(gql: GraphQL, variables: dict[str, Any]) -> list[Key]:
     """Every item of a GraphQL ``items`` search, following ``endCursor``."""
+    return await paged(gql, ITEMS_QUERY, ["items"], variables)
+
+
+async def paged(gql: GraphQL, query: str, path: list[str], variables: dict) -> list[Key]:
+    """Every item of the connection at ``path`` of ``query``, following ``endCursor``."""
     keys: list[Key] = []
     after = None
     for _ in range(MAX_PAGES):
-        data = await gql.data(ITEMS_QUERY, **variables, after=after)
-        connection = data["items"]
-        keys += [(e["node"]["collectionId"], e["node"]["id"]) for e in connection["edges"]]
-        if not connection["pageInfo"]["hasNextPage"]:
+        data = await gql.data(query, **variables, after=after)
+        for name in path:
+            data = data[name]
+        keys += [(e["node"]["collectionId"], e["node"]["id"]) for e in data["edges"]]
+        if not data["pageInfo"]["hasNextPage"]:
             return keys
-        after = connection["pageInfo"]["endCursor"]
+        after = data["pageInfo"]["endCursor"]
     raise AssertionError("too many pages")
 
 
