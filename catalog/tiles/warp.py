@@ -38,8 +38,12 @@ READ_OPTIONS = ("GDAL_OVERVIEW_OVERSAMPLING_THRESHOLD", "GDAL_VRT_WARP_USE_DATAS
 
 
 def warp_tile(
-    dataset: DatasetReader, tms: morecantile.TileMatrixSet, tile: morecantile.Tile,
-    size: int, indexes: Sequence[int], nodata: float | None,
+    dataset: DatasetReader,
+    tms: morecantile.TileMatrixSet,
+    tile: morecantile.Tile,
+    size: int,
+    indexes: Sequence[int],
+    nodata: float | None,
 ) -> ImageData | None:
     """Tile ``tile`` of ``dataset`` as rio-tiler's ``Reader.tile`` reads it (same pixels,
     same mask), or None where this shortcut does not apply."""
@@ -49,9 +53,7 @@ def warp_tile(
         return None
     assert nodata is not None  # checked by _applies; narrows the type
     bounds = tms.xy_bounds(tile)
-    vrt_transform, width, height = get_vrt_transform(
-        dataset, bounds, size, size, dst_crs=dst_crs
-    )
+    vrt_transform, width, height = get_vrt_transform(dataset, bounds, size, size, dst_crs=dst_crs)
     level, transform = _warp_grid(dataset, vrt_transform, width, height, size)
     with ExitStack() as stack:
         source = dataset
@@ -64,26 +66,40 @@ def warp_tile(
         # A whole read of a VRT of exactly the grid: GDAL warps it in one region, as
         # it does the rescaled VRT of rio-tiler's read (a warp split in chunks would
         # approximate the transformation over other spans).
-        vrt = stack.enter_context(WarpedVRT(
-            source, crs=dst_crs, transform=transform, width=size, height=size,
-            nodata=nodata, src_nodata=nodata, add_alpha=False, dtype=dataset.dtypes[0],
-            resampling=Resampling.nearest,
-        ))
+        vrt = stack.enter_context(
+            WarpedVRT(
+                source,
+                crs=dst_crs,
+                transform=transform,
+                width=size,
+                height=size,
+                nodata=nodata,
+                src_nodata=nodata,
+                add_alpha=False,
+                dtype=dataset.dtypes[0],
+                resampling=Resampling.nearest,
+            )
+        )
         data = vrt.read(indexes=list(indexes))
     mask = np.isnan(data) if math.isnan(nodata) else data == nodata
     return ImageData(
         np.ma.MaskedArray(data, mask=mask),
-        bounds=tuple(bounds), crs=dst_crs, assets=[dataset.name],
+        bounds=tuple(bounds),
+        crs=dst_crs,
+        assets=[dataset.name],
         band_names=[f"b{index}" for index in indexes],
         band_descriptions=[dataset.descriptions[index - 1] or "" for index in indexes],
-        metadata=dataset.tags(), nodata=nodata,
+        metadata=dataset.tags(),
+        nodata=nodata,
         scales=[dataset.scales[index - 1] for index in indexes],
         offsets=[dataset.offsets[index - 1] for index in indexes],
     )
 
 
 def _applies(
-    dataset: DatasetReader, dst_crs: rasterio.crs.CRS, indexes: Sequence[int],
+    dataset: DatasetReader,
+    dst_crs: rasterio.crs.CRS,
+    indexes: Sequence[int],
     nodata: float | None,
 ) -> bool:
     # GDAL's VRT read takes this path only when all bands are read at once; without a
@@ -142,4 +158,3 @@ def _rescale(gt: list[float], width: int, new_width: int, height: int, new_heigh
     gt[2] *= width / new_width
     gt[4] *= height / new_height
     gt[5] *= height / new_height
-
