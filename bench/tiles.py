@@ -224,7 +224,9 @@ def main() -> None:
     titiler_cmd = [str(titiler_python), "-m", "uvicorn", "titiler_app:app", "--app-dir",
                    str(TITILER_APP.parent), "--port", str(titiler_port),
                    "--workers", str(args.workers), "--log-level", "warning"]
-    env = {"STACQL_DATABASE_URL": DATABASE, "STACQL_STORAGE_URL": str(STORAGE)}
+    # PYTHONPATH: the server runs this checkout's packages, not the venv's editable install.
+    env = {"STACQL_DATABASE_URL": DATABASE, "STACQL_STORAGE_URL": str(STORAGE),
+           "PYTHONPATH": str(REPO)}
     with Reader(str(COG)) as reader:
         native = reader.maxzoom
     zooms = [native, native - 1, native - 2]

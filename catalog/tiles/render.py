@@ -25,6 +25,7 @@ from rio_tiler.models import ImageData
 from rio_tiler.mosaic import mosaic_reader
 
 from catalog.errors import InvalidInput, NotFound, StorageError
+from catalog.tiles.warp import warp_tile
 
 RASTER_DRIVERS = ("GTiff", "COG", "JP2OpenJPEG", "PNG", "JPEG", "WEBP", "HFA", "NITF")
 FORMATS = {"png": "PNG", "webp": "WEBP", "jpg": "JPEG", "jpeg": "JPEG"}
@@ -163,9 +164,14 @@ def _read_tile(
     with _open(source) as dataset, Reader(source.path, dataset=dataset, tms=tms) as reader:
         if not reader.tile_exists(x, y, z):
             raise TileOutsideBounds(f"tile {z}/{x}/{y} is outside the raster")
+        indexes = _indexes(dataset, options)
+        tile = morecantile.Tile(x, y, z)
+        # The same pixels as rio-tiler's read, without its tile-sized virtual raster.
+        image = warp_tile(dataset, tms, tile, options.tile_size, indexes, options.nodata)
+        if image is not None:
+            return image
         return reader.tile(
-            x, y, z, tilesize=options.tile_size, indexes=_indexes(dataset, options),
-            nodata=options.nodata,
+            x, y, z, tilesize=options.tile_size, indexes=indexes, nodata=options.nodata
         )
 
 

@@ -16,6 +16,8 @@ import rasterio
 from rasterio.io import MemoryFile
 from rasterio.warp import transform_bounds
 from rio_tiler.io import Reader
+from rio_tiler.models import ImageData
+from rio_tiler.mosaic import mosaic_reader
 
 from catalog.access import create_key, set_private
 from catalog.storage import LocalAssetStore
@@ -28,6 +30,9 @@ from tests.support.paths import RASTERS
 COG = RASTERS / "rio-tiler" / "cog.tif"
 ITEM = "/collections/scenes/items/cog"
 BLOCK = (10.0, 50.0, 11.0, 51.0)  # lon/lat of the mosaic's synthetic rasters
+# Small overlapping RGB COGs of random pixels (as in bench/mosaics.py), oldest first.
+PATCHES = [(10.0 + 0.03 * i, 50.0 + 0.02 * i, 10.06 + 0.03 * i, 50.06 + 0.02 * i)
+           for i in range(4)]
 
 
 def _bounds(path: Path) -> list[float]:
@@ -50,6 +55,16 @@ def _write_block(path: Path, value: int) -> None:
         dst.write(np.full((256, 256), value, dtype="uint8"), 1)
 
 
+def _write_patch(path: Path, bounds: tuple[float, ...], seed: int) -> None:
+    """A 512 x 512 RGB COG of random values over ``bounds`` (0 is nodata), one overview."""
+    data = np.random.default_rng(seed).integers(1, 255, (3, 512, 512), dtype=np.uint8)
+    profile = {"driver": "COG", "width": 512, "height": 512, "count": 3, "dtype": "uint8",
+               "crs": "EPSG:4326", "nodata": 0, "blocksize": 256,
+               "transform": rasterio.transform.from_bounds(*bounds, 512, 512)}
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(data)
+
+
 def _item(cid: str, iid: str, href: str, bbox: list[float], when: str,
           asset: dict[str, Any] | None = None) -> dict[str, Any]:
     west, south, east, north = bbox
@@ -68,6 +83,7 @@ class Tiles:
     client: httpx.AsyncClient
     admin: str
     reader: str
+    patches: list[Path]
 
 
 @pytest.fixture
@@ -77,6 +93,9 @@ async def tiles(scratch_url, scratch_sessions, tmp_path: Path) -> AsyncIterator[
     for name, value in (("old", 10), ("new", 200), ("hidden", 99)):
         _write_block(tmp_path / f"{name}.tif", value)
         await store.put(f"blocks/{name}.tif", (tmp_path / f"{name}.tif").read_bytes())
+    for index, bounds in enumerate(PATCHES):
+        _write_patch(tmp_path / f"patch{index}.tif", bounds, index)
+        await store.put(f"patches/{index}.tif", (tmp_path / f"patch{index}.tif").read_bytes())
     settings = Settings(database=DatabaseSettings(url=scratch_url),
                         storage=StorageSettings(url=str(store.root)))
     admin = await admin_key(scratch_sessions)
@@ -89,13 +108,16 @@ async def tiles(scratch_url, scratch_sessions, tmp_path: Path) -> AsyncIterator[
         _item("blocks", "new", store.href("blocks/new.tif"), list(BLOCK), "2021-01-01T00:00:00Z"),
         _item("vault", "hidden", store.href("blocks/hidden.tif"), list(BLOCK),
               "2022-01-01T00:00:00Z"),
+        *(_item("patches", f"patch{index}", store.href(f"patches/{index}.tif"), list(bounds),
+                f"2023-01-0{index + 1}T00:00:00Z") for index, bounds in enumerate(PATCHES)),
     ]
     async with app_client(settings) as (_, client):
         await post_world(client, items, auth)
         async with scratch_sessions() as session, session.begin():
             await set_private(session, "vault", True)
             _, reader = await create_key(session, "vault-reader", "read", "vault")
-        yield Tiles(client, admin, reader)
+        yield Tiles(client, admin, reader,
+                    [tmp_path / f"patch{index}.tif" for index in range(len(PATCHES))])
 
 
 WEB_MERCATOR = morecantile.tms.get("WebMercatorQuad")
@@ -208,6 +230,31 @@ async def test_mosaic_puts_the_newest_on_top(tiles: Tiles) -> None:
     covered = pixels[..., -1] > 0
     assert covered.any()
     assert set(np.unique(pixels[covered][:, 0])) == {200}  # "new" (2021) over "old" (2020)
+
+
+@pytest.mark.parametrize("zoom", [8, 10, 12])
+async def test_mosaic_tiles_are_rio_tilers_mosaic_of_the_files(tiles: Tiles, zoom: int) -> None:
+    """Pixel for pixel what rio-tiler's own mosaic of the same files gives (newest first,
+    each file read with ``Reader.tile``), where the tile shows several of them."""
+    mosaic = await _mosaic(tiles.client, {"collections": ["patches"]})
+    west, south = PATCHES[0][:2]
+    east, north = PATCHES[-1][2:]
+    tile = _center_tile([west, south, east, north], zoom)
+    url = f"/mosaics/{mosaic['id']}/tiles/WebMercatorQuad/{tile.z}/{tile.x}/{tile.y}.png"
+    response = await tiles.client.get(url)
+    assert response.status_code == 200
+
+    def read(path: Path, x: int, y: int, z: int) -> ImageData:
+        with Reader(str(path)) as reader:
+            return reader.tile(x, y, z)
+
+    newest_first = list(reversed(tiles.patches))
+    image, used = mosaic_reader(newest_first, read, tile.x, tile.y, tile.z)
+    expected = _pixels(image.render(img_format="PNG"))
+    ours = _pixels(response.content)
+    assert len(used) >= 2  # the tile shows more than one raster
+    np.testing.assert_array_equal(ours, expected)
+    assert ours[..., -1].any() and ours[..., 0].std() > 0
 
 
 async def test_mosaic_follows_the_search_filters(tiles: Tiles) -> None:
