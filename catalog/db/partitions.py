@@ -69,17 +69,21 @@ async def ensure_item_partition(session: AsyncSession, collection_id: str) -> st
 
 
 async def analyze_new_partitions(sessions: async_sessionmaker[AsyncSession]) -> None:
-    """ANALYZE the partitions of ``items`` that were never analyzed (a bulk load's new
-    collections): until then the planner guesses their sizes from their pages, many
-    times too high for small ones, and estimated counts and plans follow the guess."""
+    """ANALYZE the partitions of ``items`` that hold items but have no statistics of
+    them (a bulk load's new collections): never analyzed, the planner guesses their sizes
+    from their pages, many times too high for small ones; analyzed while still empty
+    (loading a collection's file before its items), it takes them for empty. Estimated
+    counts and plans follow the guess."""
     async with sessions() as session:
         rows = await session.execute(text(
             "SELECT c.oid::regclass::text FROM pg_inherits inh JOIN pg_class c "
             "ON c.oid = inh.inhrelid WHERE inh.inhparent = 'items'::regclass "
-            "AND c.reltuples < 0"
+            "AND c.reltuples <= 0"
         ))
         for (table,) in rows.all():
-            await session.execute(text(f"ANALYZE {table}"))
+            # Names from the catalog, not from a caller.
+            if (await session.execute(text(f"SELECT 1 FROM {table} LIMIT 1"))).scalar():
+                await session.execute(text(f"ANALYZE {table}"))
         await session.commit()
 
 
@@ -123,19 +127,12 @@ async def move_to_own_partition(engine: AsyncEngine, collection_id: str) -> int:
             )
             if found.scalar() is None:
                 raise UnknownCollection(f"no collection {collection_id!r}")
-            suffix = (await conn.execute(
-                text("SELECT stacql_item_partition_suffix(:id)"), {"id": collection_id}
-            )).scalar_one()
+            suffix, current = (await conn.execute(
+                text("SELECT stacql_item_partition_suffix(:id), stacql_item_partition_of(:id)"),
+                {"id": collection_id},
+            )).one()
             table = f"items_c_{suffix}"
-            current = await conn.execute(
-                text(
-                    "SELECT c.relname FROM pg_inherits inh JOIN pg_class c "
-                    "ON c.oid = inh.inhrelid WHERE inh.inhparent = 'items'::regclass "
-                    "AND c.relname = :name"
-                ),
-                {"name": table},
-            )
-            if current.scalar() is not None:
+            if current == table:
                 return 0
             # The table name is ours (a digest); the collection id is bound.
             await conn.exec_driver_sql(f'DROP TABLE IF EXISTS "{table}"')

@@ -8,6 +8,7 @@ row lost, duplicated or left out of an index shows as a difference.
 from __future__ import annotations
 
 import importlib
+import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -34,7 +35,7 @@ from catalog.search.engine import page_statement
 from catalog.search.fields import items
 from catalog.search.property_indexes import create_property_index
 from tests.support.databases import create_migrated_database, drop_database
-from tests.support.paths import SHARED
+from tests.support.paths import REPO, SHARED
 
 PARTITIONS = importlib.import_module("catalog.db.migrations.versions.0018_item_partitions")
 BEFORE_PARTITIONS = PARTITIONS.down_revision
@@ -183,3 +184,25 @@ async def test_a_catalog_of_one_table_is_migrated_and_moved_out_with_the_same_re
             "JOIN pg_index i ON i.indexrelid = to_regclass(d.index_name)"
         ))
         assert index.scalar_one() == parts["beta"]  # carried to its partition
+
+
+async def test_the_command_line_lists_the_partitions(
+    fresh: tuple[AsyncEngine, async_sessionmaker[AsyncSession]], tmp_path: Path
+) -> None:
+    engine, sessions = fresh
+    await _load(sessions, *_generate(tmp_path, "alpha", 20, 7))
+    url = engine.url.render_as_string(hide_password=False)
+    listed = subprocess.run(
+        [sys.executable, "-m", "stacql.cli", "db", "partitions", "list"],
+        check=True, capture_output=True, text=True, cwd=REPO,
+        env={**os.environ, "STACQL_DATABASE_URL": url},
+    )
+    rows = [line.split("\t") for line in listed.stdout.splitlines()]
+    parts = await _partitions(engine)
+    assert [(r[0], r[1], r[2]) for r in rows] == [(parts["alpha"], "alpha", "20")]
+    moved = subprocess.run(
+        [sys.executable, "-m", "stacql.cli", "db", "partitions", "move"],
+        check=True, capture_output=True, text=True, cwd=REPO,
+        env={**os.environ, "STACQL_DATABASE_URL": url},
+    )
+    assert "moved 0 items" in moved.stderr  # nothing in a default partition
