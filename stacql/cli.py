@@ -478,6 +478,7 @@ def worker(
             timedelta(seconds=settings.exports.retention_seconds)
             if settings.exports.retention_seconds else None
         ),
+        export_sweep_seconds=settings.exports.sweep_seconds,
     )
     run_worker(
         settings.redis.url, settings.database.url, settings.storage.url, queues, burst=burst,

@@ -182,6 +182,9 @@ class ExportSettings(BaseModel):
     # Seconds a finished export's file is kept; then the workers remove it and its
     # download answers 410 Gone (0: kept for ever).
     retention_seconds: int = Field(7 * 24 * 3600, ge=0)
+    # Seconds between two sweeps of expired files by each worker (0: files are removed
+    # only when the next export runs).
+    sweep_seconds: int = Field(600, ge=0)
 
 
 class IngestSettings(BaseModel):

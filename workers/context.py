@@ -64,6 +64,8 @@ class WorkerConfig:
     notify: NotifyConfig = field(default_factory=NotifyConfig)
     # How long export files are kept after the export finishes (None: for ever).
     export_retention: timedelta | None = DEFAULT_RETENTION
+    # How often a worker removes expired export files (0: only when an export runs).
+    export_sweep_seconds: float = 600.0
 
 
 WORKER_CONFIG: ContextVar[WorkerConfig] = ContextVar("stacql_worker_config")

@@ -5,8 +5,8 @@
 at most once a second, and finishes with the file's key, format, size and item count,
 and the file's expiry (``WorkerConfig.export_retention``). Each export job first
 removes the files of earlier exports past their expiry
-(``catalog.export.purge_expired_exports``), so the store holds no more than the exports
-of one retention period.
+(``catalog.export.purge_expired_exports``), and every worker sweeps them on a timer
+(``ExportSweeper``), so the store holds no more than the exports of one retention period.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from catalog.jobs import JobRecord, mark_started, set_progress
 from catalog.storage import AssetStore, create_asset_store
 from workers.context import WorkerConfig
 from workers.jobs import PROGRESS_INTERVAL, record_step, run_recorded
+from workers.periodic import PeriodicTask
 from workers.queue import JobPolicy, submit_job
 
 EXPORT_KIND = EXPORT_JOB_KIND
@@ -76,6 +77,20 @@ async def _purge(sessions: Sessions, store: AssetStore) -> None:
             log.info("removed %d expired export files", removed)
     except CatalogError as exc:
         log.warning("expired exports were not removed: %s", exc)
+
+
+class ExportSweeper(PeriodicTask):
+    """Removes expired export files every ``interval`` seconds (a worker's companion
+    thread), so files expire on time even when no new export runs. Workers sweep side by
+    side safely: each expired row is taken ``SKIP LOCKED``."""
+
+    def __init__(self, config: WorkerConfig, interval: float) -> None:
+        super().__init__("stacql-export-sweeper", config.database_url, interval,
+                         run_at_start=True)
+        self.store = create_asset_store(config.storage_url, config.storage_options)
+
+    async def tick(self, sessions: Sessions) -> None:
+        await _purge(sessions, self.store)
 
 
 async def _export(config: WorkerConfig, job_id: str, spec: ExportSpec) -> dict[str, Any]:

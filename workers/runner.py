@@ -14,8 +14,10 @@ from rq.registry import StartedJobRegistry
 from rq.serializers import JSONSerializer
 
 from workers.context import WORKER_CONFIG, WorkerConfig
+from workers.export import ExportSweeper
 from workers.jobs import FINAL_FAILURE
 from workers.notify import MatchTrigger
+from workers.periodic import PeriodicTask
 from workers.queue import DEFAULT_QUEUE, create_queue
 
 
@@ -80,22 +82,34 @@ def run_worker(
     """Work on ``queues`` until stopped (or, with ``burst``, until they are empty).
 
     Runs RQ's scheduler too, so retries scheduled after transient errors are queued
-    again on time, and (unless ``burst``) a thread that queues a saved-search match pass
-    on the first queue when items were written (``workers.notify``). ``config``
+    again on time, and (unless ``burst``) the companion threads: one that queues a
+    saved-search match pass on the first queue when items were written
+    (``workers.notify``), one that removes expired export files. ``config``
     overrides the defaults built from the URLs (processor registry, retry policy,
     extraction options). Returns RQ's "worked on something".
     """
     config = config or WorkerConfig(database_url=database_url, storage_url=storage_url)
     connection = Redis.from_url(redis_url)
-    trigger = None
+    companions: list[PeriodicTask] = []
     try:
         rq_queues = [create_queue(connection, name) for name in queues or (DEFAULT_QUEUE,)]
         worker = StacqlWorker(rq_queues, config, connection=connection)
-        if not burst and config.notify.poll_seconds > 0:
-            trigger = MatchTrigger(database_url, rq_queues[0], config.notify.poll_seconds)
-            trigger.start()
+        if not burst:
+            companions = _companions(config, database_url, rq_queues[0])
+        for companion in companions:
+            companion.start()
         return bool(worker.work(burst=burst, with_scheduler=True))
     finally:
-        if trigger is not None:
-            trigger.stop()
+        for companion in companions:
+            companion.stop()
         connection.close()
+
+
+def _companions(config: WorkerConfig, database_url: str, queue: Queue) -> list[PeriodicTask]:
+    """The timed tasks a long-running worker keeps beside its jobs."""
+    companions: list[PeriodicTask] = []
+    if config.notify.poll_seconds > 0:
+        companions.append(MatchTrigger(database_url, queue, config.notify.poll_seconds))
+    if config.export_retention is not None and config.export_sweep_seconds > 0:
+        companions.append(ExportSweeper(config, config.export_sweep_seconds))
+    return companions

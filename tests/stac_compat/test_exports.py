@@ -22,9 +22,11 @@ from tests.support.exports import (
     key_of,
     run_worker_burst,
     searched,
+    worker_env,
 )
 from tests.support.loading import placeholder_collection
 from tests.support.paths import STAC_DATA
+from tests.support.worker_process import stacql_worker
 
 NAIP_ITEMS = STAC_DATA / "pgstac/planetary-computer/data/naip/items.ndjson"
 
@@ -120,6 +122,36 @@ async def test_exports_run_on_the_workers_and_only_readers_download_them(
 async def _wait_past(moment: str) -> None:
     left = (parse_rfc3339(moment) - datetime.now(UTC)).total_seconds()
     await asyncio.sleep(max(left, 0) + 0.2)
+
+
+async def test_a_running_worker_removes_expired_files_with_no_new_export(
+    catalog, scratch_url: str, tmp_path: Path
+) -> None:
+    sessions, naip_ids = catalog
+    store = tmp_path / "assets"
+    settings = export_settings(scratch_url, store, retention_seconds=3, sweep_seconds=1)
+    alice = {"X-API-Key": await key_of(sessions, "alice", "read")}
+    async with app_client(settings) as (_, client):
+        made = (await client.post("/exports", json={"search": {"ids": naip_ids}},
+                                  headers=alice)).json()
+        await run_worker_burst(settings)
+        done = (await client.get(f"/exports/{made['id']}", headers=alice)).json()
+        stored = store / f"_exports/{made['id']}.parquet"
+        assert done["status"] == "finished" and stored.is_file(), done
+        await _wait_past(done["expires"])
+        assert stored.is_file()  # nothing removes files without a worker running
+
+        log = tmp_path / "worker.log"
+        with stacql_worker(scratch_url, settings.redis.url, settings.workers.queues[0], log,
+                           worker_env(settings)):
+            for _ in range(120):
+                if not stored.exists():
+                    break
+                await asyncio.sleep(0.5)
+            assert not stored.exists()
+            marked = (await client.get(f"/exports/{made['id']}", headers=alice)).json()
+            assert (marked["status"], marked["expired"]) == ("finished", True)
+            assert marked["message"].startswith("expired")
 
 
 async def test_export_files_expire_then_answer_410_and_leave_the_store(

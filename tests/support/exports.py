@@ -91,11 +91,16 @@ TEST_REDIS_URL = os.environ.get("STACQL_TEST_REDIS_URL", "redis://127.0.0.1:6379
 
 
 def export_settings(
-    database_url: str, storage: Path, retention_seconds: int | None = None
+    database_url: str, storage: Path, retention_seconds: int | None = None,
+    sweep_seconds: int | None = None,
 ) -> Settings:
     """Settings of an app whose jobs go to a queue of their own on the test Redis (and
     whose workers keep export files ``retention_seconds``, when given)."""
-    retention = {} if retention_seconds is None else {"retention_seconds": retention_seconds}
+    retention: dict[str, int] = {} if retention_seconds is None else {
+        "retention_seconds": retention_seconds
+    }
+    if sweep_seconds is not None:
+        retention["sweep_seconds"] = sweep_seconds
     return Settings(
         database=DatabaseSettings(url=database_url),
         storage=StorageSettings(url=str(storage)),
@@ -105,17 +110,23 @@ def export_settings(
     )
 
 
+def worker_env(settings: Settings) -> dict[str, str]:
+    """The environment of a ``stacql worker`` for the app of ``settings``."""
+    return {
+        "STACQL_DATABASE_URL": settings.database.url,
+        "STACQL_REDIS_URL": settings.redis.url, "STACQL_STORAGE_URL": settings.storage.url,
+        "STACQL_EXPORTS_RETENTION_SECONDS": str(settings.exports.retention_seconds),
+        "STACQL_EXPORTS_SWEEP_SECONDS": str(settings.exports.sweep_seconds),
+    }
+
+
 async def run_worker_burst(settings: Settings) -> None:
     """``stacql worker --burst`` for the app of ``settings``: it works until its queue
     is empty."""
-    env = {
-        **os.environ, "STACQL_DATABASE_URL": settings.database.url,
-        "STACQL_REDIS_URL": settings.redis.url, "STACQL_STORAGE_URL": settings.storage.url,
-        "STACQL_EXPORTS_RETENTION_SECONDS": str(settings.exports.retention_seconds),
-    }
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "stacql.cli", "worker", "--burst",
-        "--queue", settings.workers.queues[0], cwd=REPO, env=env,
+        "--queue", settings.workers.queues[0], cwd=REPO,
+        env={**os.environ, **worker_env(settings)},
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )
     output, _ = await asyncio.wait_for(process.communicate(), timeout=300)
