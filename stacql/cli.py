@@ -145,6 +145,18 @@ def db_partitions_move(
     console.print(f"moved {moved} items")
 
 
+@partitions_app.command("prune")
+def db_partitions_prune() -> None:
+    """Drop the empty partitions of deleted collections (each under a short exclusive
+    lock on items)."""
+    from catalog.db.partitions import drop_orphaned_partitions
+
+    dropped = run_with_engine(drop_orphaned_partitions)
+    for table in dropped:
+        typer.echo(f"dropped {table}")
+    console.print(f"dropped {len(dropped)} partitions")
+
+
 async def _ingest(
     settings: Settings, paths: list[Path], collection: str | None, batch: int
 ) -> LoadReport:

@@ -5,7 +5,8 @@ A collection's partition is made when the collection is created
 the single table keeps its older collections in the DEFAULT partition until an operator
 moves them out (:func:`move_to_own_partition`, ``stacql db partitions move``); once the
 default partition is empty it is dropped (:func:`drop_empty_default`) and attaching a
-new collection's partition locks no other one.
+new collection's partition locks no other one. A deleted collection's partition stays
+until :func:`drop_orphaned_partitions` (``stacql db partitions prune``).
 """
 
 from __future__ import annotations
@@ -201,13 +202,7 @@ async def drop_empty_default(engine: AsyncEngine, attempts: int = 10) -> bool:
             if (await conn.execute(text("SELECT to_regclass(:t)"),
                                    {"t": DEFAULT_PARTITION})).scalar() is None:
                 return False
-            await conn.execute(text("SET LOCAL lock_timeout = '2s'"))
-            try:
-                async with conn.begin_nested():
-                    await conn.exec_driver_sql(
-                        f"LOCK TABLE items, {DEFAULT_PARTITION} IN ACCESS EXCLUSIVE MODE"
-                    )
-            except DBAPIError:
+            if not await _lock_items(conn, DEFAULT_PARTITION):
                 await asyncio.sleep(min(2**attempt, 30) / 10)
                 continue
             rows = await conn.execute(text(f"SELECT 1 FROM {DEFAULT_PARTITION} LIMIT 1"))
@@ -217,6 +212,56 @@ async def drop_empty_default(engine: AsyncEngine, attempts: int = 10) -> bool:
             await conn.exec_driver_sql(f"DROP TABLE {DEFAULT_PARTITION}")
             return True
     return False
+
+
+async def _lock_items(conn: AsyncConnection, table: str) -> bool:
+    """Take ``items`` and its partition ``table`` exclusively, waiting at most a short
+    lock timeout (searches queue behind the request for no longer); False if not got."""
+    await conn.execute(text("SET LOCAL lock_timeout = '2s'"))
+    try:
+        async with conn.begin_nested():
+            await conn.exec_driver_sql(f'LOCK TABLE items, "{table}" IN ACCESS EXCLUSIVE MODE')
+    except DBAPIError:
+        return False
+    return True
+
+
+async def drop_orphaned_partitions(engine: AsyncEngine, attempts: int = 10) -> list[str]:
+    """Drop the empty partitions whose collection was deleted; returns their tables.
+
+    A deleted collection's partition is kept (recreating the collection reuses it, and
+    dropping a partition needs an exclusive lock on ``items`` that a request should not
+    wait for); an operator prunes them here. A collection created meanwhile keeps its
+    partition: its creation holds a lock on ``items`` until it commits.
+    """
+    async with engine.connect() as conn:
+        orphans = [p.table for p in await item_partitions(conn)
+                   if p.collection_id is not None
+                   and await _collection_missing(conn, p.collection_id)]
+    dropped: list[str] = []
+    for table in orphans:
+        for attempt in range(attempts):
+            async with engine.begin() as conn:
+                if not await _lock_items(conn, table):
+                    await asyncio.sleep(min(2**attempt, 30) / 10)
+                    continue
+                bound = next((p.collection_id for p in await item_partitions(conn)
+                              if p.table == table), None)
+                empty = (await conn.execute(
+                    text(f'SELECT NOT EXISTS (SELECT 1 FROM "{table}")'))).scalar()
+                if bound is not None and empty and await _collection_missing(conn, bound):
+                    await conn.exec_driver_sql(f'DROP TABLE "{table}"')
+                    dropped.append(table)
+                break
+    return dropped
+
+
+async def _collection_missing(conn: AsyncConnection, collection_id: str) -> bool:
+    row = await conn.execute(
+        text("SELECT NOT EXISTS (SELECT 1 FROM collections WHERE id = :id)"),
+        {"id": collection_id},
+    )
+    return bool(row.scalar())
 
 
 async def move_all_to_own_partitions(

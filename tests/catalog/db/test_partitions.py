@@ -26,6 +26,7 @@ from catalog.db.migrate import alembic_config, upgrade
 from catalog.db.partitions import (
     DEFAULT_PARTITION,
     collections_in_default,
+    drop_orphaned_partitions,
     item_partitions,
     move_all_to_own_partitions,
 )
@@ -206,3 +207,36 @@ async def test_the_command_line_lists_the_partitions(
         env={**os.environ, "STACQL_DATABASE_URL": url},
     )
     assert "moved 0 items" in moved.stderr  # nothing in a default partition
+
+
+async def test_pruning_drops_only_the_partitions_of_deleted_collections(
+    fresh: tuple[AsyncEngine, async_sessionmaker[AsyncSession]], tmp_path: Path
+) -> None:
+    engine, sessions = fresh
+    alpha = _generate(tmp_path, "alpha", 30, 11)
+    beta = _generate(tmp_path, "beta", 20, 12)
+    await _load(sessions, *alpha, *beta)
+    before = await _partitions(engine)
+    async with sessions() as session, session.begin():
+        await session.execute(text("DELETE FROM collections WHERE id = 'beta'"))
+    assert await _partitions(engine) == before  # a delete keeps the partition
+
+    url = engine.url.render_as_string(hide_password=False)
+    pruned = subprocess.run(
+        [sys.executable, "-m", "stacql.cli", "db", "partitions", "prune"],
+        check=True, capture_output=True, text=True, cwd=REPO,
+        env={**os.environ, "STACQL_DATABASE_URL": url},
+    )
+    assert pruned.stdout.split() == ["dropped", before["beta"]], pruned
+    assert await _partitions(engine) == {"alpha": before["alpha"]}
+    async with engine.connect() as conn:
+        gone = await conn.execute(text("SELECT to_regclass(:t)"), {"t": before["beta"]})
+        assert gone.scalar() is None
+    async with sessions() as session:
+        left = await session.execute(text("SELECT DISTINCT collection_id FROM items"))
+        assert list(left.scalars()) == ["alpha"]
+    assert await drop_orphaned_partitions(engine) == []  # nothing left to prune
+
+    await _load(sessions, *beta)  # the collection comes back in a new partition
+    assert (await _partitions(engine))["beta"] == before["beta"]
+    assert (await _counts(sessions))[0] == 50
