@@ -64,6 +64,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--compare-repo", type=Path, help="a checkout whose export to compare")
     parser.add_argument("--no-loads", action="store_true", help="skip the load steps")
     parser.add_argument("--keep", action="store_true", help="keep the bench database")
+    parser.add_argument("--reuse", action="store_true",
+                        help="keep a bench database that already holds the --n items")
+    parser.add_argument("--no-rustac", action="store_true",
+                        help="skip rustac translate (it holds the whole file: ~2 GB per 100k)")
     return parser.parse_args(argv)
 
 
@@ -129,7 +133,7 @@ def steps(
     reference = folder / "reference.parquet"
     found.append(("ndjson→geoparquet (stac-geoparquet)", process(
         [sys.executable, "-c", STAC_GEOPARQUET, str(lines), str(reference)], REPO, reference)))
-    if RUSTAC.is_file():
+    if RUSTAC.is_file() and not args.no_rustac:
         rustac = folder / "rustac.parquet"
         found.append(("ndjson→geoparquet (rustac)", process(
             [str(RUSTAC), "translate", str(lines), str(rustac)], REPO, rustac)))
@@ -165,16 +169,33 @@ def print_table(timings: Timings, n: int) -> None:
           "conversions run in processes of their own (start-up included).")
 
 
+async def _holds(database_url: str, n: int) -> bool:
+    """Whether the database exists and its bench collection holds ``n`` items."""
+    engine = create_engine(database_url, pool_size=1)
+    try:
+        async with engine.connect() as conn:
+            found = await conn.execute(
+                text("SELECT count(*) FROM items WHERE collection_id = :c"), {"c": COLLECTION_ID}
+            )
+            return found.scalar_one() == n
+    except Exception:  # no such database, or not migrated yet
+        return False
+    finally:
+        await engine.dispose()
+
+
 async def run(args: argparse.Namespace) -> None:
     items, collection = bench_files(args.n, args.seed)
-    drop_database(args.database_url)
+    if not (args.reuse and await _holds(args.database_url, args.n)):
+        drop_database(args.database_url)
     upgrade(args.database_url)
     engine = create_engine(args.database_url, pool_size=4)
     try:
         sessions = create_sessionmaker(engine)
-        report = await load_path(sessions, collection)
-        report += await load_path(sessions, items)
-        assert report.ok, report.errors[:3]
+        if not (args.reuse and await _holds(args.database_url, args.n)):
+            report = await load_path(sessions, collection)
+            report += await load_path(sessions, items)
+            assert report.ok, report.errors[:3]
         timings: Timings = {}
         with tempfile.TemporaryDirectory(prefix="stacql-bench-export-") as name:
             folder = Path(name)
