@@ -49,6 +49,7 @@ from catalog.db import (  # noqa: E402
     create_sessionmaker,
     upgrade,
 )
+from catalog.db.citus import DISTRIBUTION_COLUMNS, distribute_catalog  # noqa: E402
 from catalog.db.migrate import sync_url  # noqa: E402
 from catalog.ingest import load_path  # noqa: E402
 from catalog.search import build_search, search  # noqa: E402
@@ -65,11 +66,6 @@ CITUS_URL = "postgresql+asyncpg://root@127.0.0.1:5441/citus_14_dist"
 # Unequal on purpose: distributed by collection, the largest one is one shard's load.
 COLLECTION_SHARES = {"citus-a": 0.6, "citus-b": 0.3, "citus-c": 0.1}
 
-# Read by every search or by every write of any item: a copy on every node, so joins and
-# subqueries on them run next to the items' shards.
-REFERENCE_TABLES = ("collections", "property_indexes", "api_keys", "service_secrets")
-# Distribution column of ``items`` and, colocated with it, of ``assets``.
-COLUMNS = {"id": ("id", "item_id"), "collection": ("collection_id", "collection_id")}
 # Kinds of bench/search.py also sent without a collection (across the whole catalog).
 ACROSS_KINDS = ("bbox_small", "datetime", "cql2_text", "sortby_datetime", "paging")
 
@@ -109,41 +105,14 @@ def _database(url: str) -> str:
     return url.rsplit("/", 1)[1]
 
 
-def distribute(url: str, column: str, shard_count: int) -> list[str]:
-    """Distribute the migrated, empty schema: reference tables, then ``items`` and its
-    assets colocated. Returns what had to be given up (item triggers, see below)."""
-    item_column, asset_column = COLUMNS[column]
+def distribute(url: str, by: str, shard_count: int) -> list[str]:
+    """``catalog.db.citus.distribute_catalog`` on the coordinator at ``url``."""
     engine = create_sync_engine(sync_url(url), isolation_level="AUTOCOMMIT")
-    given_up = []
     try:
         with engine.connect() as conn:
-            conn.execute(text(f"SET citus.shard_count = {int(shard_count)}"))
-            for name in REFERENCE_TABLES:
-                conn.execute(text("SELECT create_reference_table(:t)"), {"t": name})
-            # The statement triggers of items and collections (NOTIFY for GraphQL
-            # subscriptions, saved-search change capture into coordinator tables, the
-            # assets of deleted items, the items of deleted collections) would run on
-            # the shards, on the workers: their NOTIFY reaches no listener of the
-            # coordinator and their writes to coordinator tables are not allowed there.
-            # Dropped here: the searches compared do not depend on them.
-            triggers = conn.execute(text(
-                "SELECT tgrelid::regclass::text, tgname FROM pg_trigger "
-                "WHERE tgrelid IN ('items'::regclass, 'collections'::regclass) "
-                "AND NOT tgisinternal ORDER BY 1, 2"
-            )).all()
-            for table, trigger in triggers:
-                conn.execute(text(f'DROP TRIGGER "{trigger}" ON {table}'))
-                given_up.append(f"trigger {trigger} on {table}")
-            conn.execute(text(
-                f"SELECT create_distributed_table('items', '{item_column}')"
-            ))
-            conn.execute(text(
-                f"SELECT create_distributed_table('assets', '{asset_column}', "
-                "colocate_with => 'items')"
-            ))
+            return distribute_catalog(conn, by, shard_count)
     finally:
         engine.dispose()
-    return given_up
 
 
 async def load(url: str, files: list[tuple[Path, Path]]) -> float:
@@ -267,7 +236,9 @@ async def citus_plan(session: AsyncSession, request: Request) -> str:
                 walk(value)
 
     walk(plan)
-    shape = "router" if tasks and max(tasks) == 1 else "fan-out"
+    if not tasks:
+        return "not distributed"
+    shape = "router" if max(tasks) == 1 else "fan-out"
     return f"{shape} tasks={'+'.join(map(str, tasks)) or '?'}" + (
         f" subplans={subplans[0]}" if subplans[0] else "")
 
@@ -298,14 +269,16 @@ async def compare(single_url: str, citus_url: str, kinds: list[str], reps: int,
                 )
                 ids[collection] = list(rows.scalars())
             sessions = {"single": s_session, "citus": c_session}
-            head = (f"{'kind':22} {'same':>7} {'single ms':>10} {'citus ms':>9} "
+            head = (f"{'kind':22} {'items':>5} {'same':>7} {'single ms':>10} {'citus ms':>9} "
                     f"{'ratio':>6}  citus plan / error")
             print(head)
             print("-" * len(head))
             for kind in kinds:
                 pool = requests(kind, seed, reps, ids)
                 times: dict[str, list[float]] = {"single": [], "citus": []}
-                same, errors = 0, []
+                same, errors, returned = 0, [], []
+                for side in sessions:  # warm-up, untimed
+                    await run_one(sessions[side], kind, pool[0])
                 for i, request in enumerate(pool):
                     outcomes: dict[str, Outcome] = {}
                     # Alternate which side goes first (the machine is shared and noisy).
@@ -317,12 +290,13 @@ async def compare(single_url: str, citus_url: str, kinds: list[str], reps: int,
                     if outcomes["citus"].error:
                         errors.append(outcomes["citus"].error)
                     same += outcomes["single"].same_as(outcomes["citus"])
+                    returned.append(sum(map(len, outcomes["single"].pages)))
                 plan = await citus_plan(c_session, pool[0])
                 s_ms, c_ms = median(times["single"]), median(times["citus"])
                 note = f"ERROR: {errors[0]}" if errors else plan
                 bad += same != len(pool)
-                print(f"{kind:22} {same:>3}/{len(pool):<3} {s_ms:>10.2f} {c_ms:>9.2f} "
-                      f"{c_ms / s_ms:>6.1f}  {note}", flush=True)
+                print(f"{kind:22} {statistics.fmean(returned):>5.1f} {same:>3}/{len(pool):<3} "
+                      f"{s_ms:>10.2f} {c_ms:>9.2f} {c_ms / s_ms:>6.1f}  {note}", flush=True)
     finally:
         await single.dispose()
         await citus.dispose()
@@ -346,7 +320,7 @@ def prepare(args: argparse.Namespace) -> None:
     upgrade(args.single_url)
     upgrade(args.citus_url)
     for given_up in distribute(args.citus_url, args.column, args.shard_count):
-        print(f"not distributed: {given_up}")
+        print(f"dropped trigger {given_up}")
     for name, url in (("single", args.single_url), ("citus", args.citus_url)):
         seconds = asyncio.run(load(url, files))
         print(f"{name}: loaded {args.items} items in {seconds:.1f} s "
@@ -358,7 +332,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--single-url", default=SINGLE_URL)
     parser.add_argument("--citus-url", default=CITUS_URL)
-    parser.add_argument("--column", choices=sorted(COLUMNS), default="id",
+    parser.add_argument("--column", choices=sorted(DISTRIBUTION_COLUMNS), default="id",
                         help="distribution column of items")
     parser.add_argument("--shard-count", type=int, default=8)
     parser.add_argument("--items", type=int, default=4000, help="items over 3 collections")
