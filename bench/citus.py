@@ -320,7 +320,7 @@ def prepare(args: argparse.Namespace) -> None:
     upgrade(args.single_url)
     upgrade(args.citus_url)
     for given_up in distribute(args.citus_url, args.column, args.shard_count):
-        print(f"dropped trigger {given_up}")
+        print(f"given up on Citus: {given_up}")
     for name, url in (("single", args.single_url), ("citus", args.citus_url)):
         seconds = asyncio.run(load(url, files))
         print(f"{name}: loaded {args.items} items in {seconds:.1f} s "

@@ -63,6 +63,8 @@ FROM unnest($1::text[], $2::text[]) AS k(collection_id, id)
 JOIN items i ON i.collection_id = k.collection_id AND i.id = k.id
 """
 
+# `updated_at = EXCLUDED.updated_at` is the default, now(): Citus refuses functions that
+# are not IMMUTABLE in DO UPDATE SET (catalog.db.citus).
 # Whether a row was inserted or updated is read from a snapshot taken before the write
 # (all parts of one statement share it): the `xmax = 0` test cannot be returned from a
 # partitioned table.
@@ -85,7 +87,8 @@ WITH existing AS MATERIALIZED (
         start_datetime = EXCLUDED.start_datetime, end_datetime = EXCLUDED.end_datetime,
         properties = EXCLUDED.properties, links = EXCLUDED.links,
         stac_version = EXCLUDED.stac_version, stac_extensions = EXCLUDED.stac_extensions,
-        extra = EXCLUDED.extra, content_hash = EXCLUDED.content_hash, updated_at = now()
+        extra = EXCLUDED.extra, content_hash = EXCLUDED.content_hash,
+        updated_at = EXCLUDED.updated_at
     WHERE i.content_hash IS DISTINCT FROM EXCLUDED.content_hash
     RETURNING i.collection_id, i.id
 )
