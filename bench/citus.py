@@ -56,7 +56,7 @@ from catalog.search import build_search, search  # noqa: E402
 from catalog.search.count import _Explain  # noqa: E402 - EXPLAIN with bound parameters
 from catalog.search.engine import page_statement  # noqa: E402
 from catalog.search.lookup import get_item  # noqa: E402
-from catalog.search.render import item_json  # noqa: E402
+from catalog.search.render import item_json, item_lookup  # noqa: E402
 
 GEN_ITEMS = REPO.parent / "shared" / "peer" / "gen_items.py"
 CLUSTER = REPO / "scripts" / "citus" / "cluster.sh"
@@ -207,15 +207,14 @@ def requests(kind: str, seed: int, size: int, ids: dict[str, list[str]]) -> list
 async def citus_plan(session: AsyncSession, request: Request) -> str:
     """How Citus runs the page's statement: shards per task list, subplans first."""
     what, params = request
-    if what == "item":
-        statement = page_statement(
-            build_search(collections=[params["collection"]], ids=[params["id"]], limit=1),
-            [item_json()],
+    if what == "item":  # get_item's statement
+        statement: Any = text("EXPLAIN (FORMAT JSON) " + item_lookup().text).bindparams(
+            collection_id=params["collection"], item_id=params["id"]
         )
     else:
-        statement = page_statement(build_search(**params), [item_json()])
+        statement = _Explain(page_statement(build_search(**params), [item_json()]))
     try:
-        result = await session.execute(_Explain(statement))
+        result = await session.execute(statement)
     except Exception as error:
         await session.rollback()
         return "plan error: " + str(error).strip().splitlines()[0][:80]
