@@ -54,7 +54,8 @@ pytestmark = pytest.mark.skipif(
 
 SEARCHES: list[dict[str, Any]] = [
     {"limit": 7},
-    {"collections": ["sentinel-2-l2a"], "limit": 5},
+    {"collections": ["joplin"], "limit": 5},
+    {"collections": ["naip", "pgstac-test-collection"], "bbox": [-100, 30, -80, 45], "limit": 9},
     {"bbox": [-180, -60, 180, 80], "limit": 9},
     {"datetime": "2019-01-01T00:00:00Z/2022-12-31T23:59:59Z", "limit": 6},
     {"datetime": "../2021-06-01T00:00:00Z", "sortby": "-datetime", "limit": 6},
@@ -62,8 +63,7 @@ SEARCHES: list[dict[str, Any]] = [
     {"filter": "eo:cloud_cover < 50", "filter_lang": "cql2-text", "limit": 8},
     {"sortby": "-eo:cloud_cover", "limit": 10},
     {"q": "landsat", "limit": 5},
-    {"ids": ["20201211_223832_CS2", "S2B_MSIL2A_20190629T212529_R043_T06VVN_20201006T080531"],
-     "limit": 5},
+    {"ids": ["20201211_223832_CS2", "pgstac-test-item-0003"], "limit": 5},
     {"bbox": [-180, -90, 180, 90], "count": True, "limit": 3},
 ]
 MAX_PAGES = 6
