@@ -324,6 +324,24 @@ def prepare(args: argparse.Namespace) -> None:
         seconds = asyncio.run(load(url, files))
         print(f"{name}: loaded {args.items} items in {seconds:.1f} s "
               f"({args.items / seconds:.0f} items/s)", flush=True)
+    print(f"citus: {items_per_node(args.citus_url, args.column)}")
+
+
+def items_per_node(url: str, by: str) -> str:
+    """How the items are spread: items on each worker, and shards holding any."""
+    column = DISTRIBUTION_COLUMNS[by][0]
+    engine = create_sync_engine(sync_url(url))
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(text(
+                "SELECT p.nodeport, count(*) AS n, count(DISTINCT s.shardid) AS shards "
+                "FROM (SELECT get_shard_id_for_distribution_column('items', "
+                f"{column}) AS shardid FROM items) s "
+                "JOIN pg_dist_shard_placement p USING (shardid) GROUP BY 1 ORDER BY 1"
+            )).all()
+    finally:
+        engine.dispose()
+    return ", ".join(f"port {r.nodeport}: {r.n} items in {r.shards} shards" for r in rows)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
