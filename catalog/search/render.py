@@ -99,7 +99,9 @@ def item_lookup() -> TextClause:
     ``item_id``; no row for an unknown key). Compiled to SQL text once, as
     :func:`item_json`; the key is repeated inside the assets subquery (see
     :func:`item_assets_json`)."""
-    key = (literal_column(":collection_id"), literal_column(":item_id"))
+    key: tuple[ColumnElement[Any], ColumnElement[Any]] = (
+        literal_column(":collection_id"), literal_column(":item_id")
+    )
     query = (
         select(_item_json_expression(key).label("item"))
         .select_from(items)
