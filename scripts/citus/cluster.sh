@@ -81,7 +81,7 @@ createdb() {
       psql_node 0 "$name" "SELECT citus_add_node('127.0.0.1', $(port_of "$i"))" >/dev/null
     fi
   done
-  log "database $name on $(psql_node 0 "$name" "SELECT count(*) FROM pg_dist_node WHERE noderole = 'primary'") nodes (coordinator included)"
+  log "database $name: coordinator and $(psql_node 0 "$name" "SELECT count(*) FROM pg_dist_node WHERE groupid <> 0") workers"
 }
 
 dropdb() {
