@@ -16,6 +16,9 @@ from catalog.stac.common import content_hash, dumps
 
 UpsertOutcome = Literal["created", "updated", "unchanged"]
 
+# `updated_at = EXCLUDED.updated_at`: the default of the proposed row, now() (the
+# transaction's time, as now() here would be); Citus refuses functions that are not
+# IMMUTABLE in DO UPDATE SET (catalog.db.citus).
 _UPSERT = """
 INSERT INTO collections AS c (
     id, title, description, license, keywords, providers, summaries, item_assets,
@@ -32,7 +35,7 @@ ON CONFLICT (id) DO UPDATE SET
     providers = EXCLUDED.providers, summaries = EXCLUDED.summaries,
     item_assets = EXCLUDED.item_assets, links = EXCLUDED.links,
     declared_extent = EXCLUDED.declared_extent, content = EXCLUDED.content,
-    updated_at = now()
+    updated_at = EXCLUDED.updated_at
 RETURNING (xmax = 0) AS inserted
 """
 

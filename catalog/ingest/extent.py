@@ -128,19 +128,21 @@ async def widen_extents(session: AsyncSession, extents: dict[str, ItemsExtent]) 
 
 async def recompute_extent(session: AsyncSession, collection_id: str) -> None:
     """Recompute a collection's items extent from scratch (after deletions)."""
-    await session.execute(
+    # Two statements: on Citus an UPDATE of a reference table (collections) cannot read
+    # a distributed one (items) routed to one shard; the box goes back as EWKB (exact).
+    extent = (await session.execute(
         text(
-            """
-            UPDATE collections c SET
-                spatial_extent = agg.box, temporal_start = agg.s, temporal_end = agg.e
-            FROM (
-                SELECT ST_SetSRID(ST_Envelope(ST_Extent(geometry)::geometry), 4326) AS box,
-                       min(start_datetime) AS s, max(end_datetime) AS e
-                FROM items WHERE collection_id = :id
-            ) agg
-            WHERE c.id = :id
-            """
+            "SELECT ST_AsEWKB(ST_SetSRID(ST_Envelope(ST_Extent(geometry)::geometry), 4326)) "
+            "AS box, min(start_datetime) AS s, max(end_datetime) AS e "
+            "FROM items WHERE collection_id = :id"
         ),
         {"id": collection_id},
+    )).one()
+    await session.execute(
+        text(
+            "UPDATE collections SET spatial_extent = ST_GeomFromEWKB(:box), "
+            "temporal_start = :s, temporal_end = :e WHERE id = :id"
+        ),
+        {"box": extent.box, "s": extent.s, "e": extent.e, "id": collection_id},
     )
     await _write_content_extent(session, collection_id)

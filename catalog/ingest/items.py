@@ -63,15 +63,17 @@ FROM unnest($1::text[], $2::text[]) AS k(collection_id, id)
 JOIN items i ON i.collection_id = k.collection_id AND i.id = k.id
 """
 
+# `updated_at = EXCLUDED.updated_at` is the default, now(): Citus refuses functions that
+# are not IMMUTABLE in DO UPDATE SET (catalog.db.citus). `existing` reads the staging
+# table (local to the session) in an uncorrelated subquery: Citus computes it first and
+# sends its rows to the shards, where a correlated one (EXISTS) is refused.
 # Whether a row was inserted or updated is read from a snapshot taken before the write
 # (all parts of one statement share it): the `xmax = 0` test cannot be returned from a
 # partitioned table.
 _MERGE_ITEMS = f"""
 WITH existing AS MATERIALIZED (
-    SELECT s.collection_id, s.id FROM {STAGE_ITEMS} s
-    WHERE EXISTS (
-        SELECT 1 FROM items i WHERE i.collection_id = s.collection_id AND i.id = s.id
-    )
+    SELECT i.collection_id, i.id FROM items i
+    WHERE (i.collection_id, i.id) IN (SELECT s.collection_id, s.id FROM {STAGE_ITEMS} s)
 ), merged AS (
     INSERT INTO items AS i (
         collection_id, id, geometry, bbox, datetime, start_datetime, end_datetime,
@@ -85,7 +87,8 @@ WITH existing AS MATERIALIZED (
         start_datetime = EXCLUDED.start_datetime, end_datetime = EXCLUDED.end_datetime,
         properties = EXCLUDED.properties, links = EXCLUDED.links,
         stac_version = EXCLUDED.stac_version, stac_extensions = EXCLUDED.stac_extensions,
-        extra = EXCLUDED.extra, content_hash = EXCLUDED.content_hash, updated_at = now()
+        extra = EXCLUDED.extra, content_hash = EXCLUDED.content_hash,
+        updated_at = EXCLUDED.updated_at
     WHERE i.content_hash IS DISTINCT FROM EXCLUDED.content_hash
     RETURNING i.collection_id, i.id
 )

@@ -10,8 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from catalog.db.errors import translate_db_errors
 from catalog.db.models import Collection
 from catalog.errors import ItemNotFound, UnknownCollection
-from catalog.search.fields import items
-from catalog.search.render import item_json
+from catalog.search.render import item_lookup
 
 collections = Collection.__table__
 
@@ -58,9 +57,10 @@ async def get_item(
     """One item's STAC document; raises ``UnknownCollection`` or ``ItemNotFound``."""
     if readable_private is not None:
         await get_collection(session, collection_id, readable_private)
-    query = select(item_json()).where(items.c.collection_id == collection_id, items.c.id == item_id)
     with translate_db_errors():
-        document = (await session.execute(query)).scalar_one_or_none()
+        document = (await session.execute(
+            item_lookup(), {"collection_id": collection_id, "item_id": item_id}
+        )).scalar_one_or_none()
     if document is None:
         await get_collection(session, collection_id)
         raise ItemNotFound(f"no item {item_id!r} in collection {collection_id!r}")

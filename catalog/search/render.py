@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from functools import cache
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     Text,
+    TextClause,
     and_,
     case,
     cast,
@@ -15,6 +17,7 @@ from sqlalchemy import (
     literal,
     literal_column,
     select,
+    text,
     type_coerce,
 )
 from sqlalchemy.dialects import postgresql
@@ -49,13 +52,22 @@ def asset_json() -> ColumnElement:
     return type_coerce(named.op("||")(roles).op("||")(assets.c.fields), JSONB)
 
 
-def item_assets_json() -> ColumnElement:
-    """The ``assets`` object of the current item row (a correlated subquery)."""
+def item_assets_json(key: tuple[Any, Any] | None = None) -> ColumnElement:
+    """The ``assets`` object of the current item row (a correlated subquery); ``key``,
+    the row's (collection id, item id) when the caller knows it, is written into the
+    subquery too: it changes nothing on one PostgreSQL, but lets Citus send a lookup to
+    the one shard holding the item and its assets instead of to every shard (it does not
+    carry the outer query's key into a correlated subquery)."""
     agg = func.coalesce(func.jsonb_object_agg(assets.c.key, asset_json()), EMPTY)
+    known = (
+        [assets.c.collection_id == key[0], assets.c.item_id == key[1]] if key is not None
+        else []
+    )
     return (
         select(agg)
         .where(
-            and_(assets.c.collection_id == items.c.collection_id, assets.c.item_id == items.c.id)
+            and_(assets.c.collection_id == items.c.collection_id, assets.c.item_id == items.c.id,
+                 *known)
         )
         .scalar_subquery()
     )
@@ -81,7 +93,25 @@ def item_json() -> ColumnElement:
     return literal_column(f"({sql[len(head):-len(tail)]})", type_=JSONB)
 
 
-def _item_json_expression() -> ColumnElement:
+@cache
+def item_lookup() -> TextClause:
+    """The statement of one item's document by key (parameters ``collection_id`` and
+    ``item_id``; no row for an unknown key). Compiled to SQL text once, as
+    :func:`item_json`; the key is repeated inside the assets subquery (see
+    :func:`item_assets_json`)."""
+    key: tuple[ColumnElement[Any], ColumnElement[Any]] = (
+        literal_column(":collection_id"), literal_column(":item_id")
+    )
+    query = (
+        select(_item_json_expression(key).label("item"))
+        .select_from(items)
+        .where(items.c.collection_id == key[0], items.c.id == key[1])
+    )
+    return text(str(query.compile(dialect=postgresql.dialect(),
+                                  compile_kwargs={"literal_binds": True})))
+
+
+def _item_json_expression(key: tuple[Any, Any] | None = None) -> ColumnElement:
     core = func.jsonb_build_object(
         "type", literal("Feature"),
         "stac_version", items.c.stac_version,
@@ -91,7 +121,7 @@ def _item_json_expression() -> ColumnElement:
         "geometry", geometry_json(),
         "properties", items.c.properties,
         "links", items.c.links,
-        "assets", item_assets_json(),
+        "assets", item_assets_json(key),
     )
     bbox = case(
         (items.c.bbox.is_(None), EMPTY),
