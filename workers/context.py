@@ -64,6 +64,9 @@ class WorkerConfig:
     notify: NotifyConfig = field(default_factory=NotifyConfig)
     # How long export files are kept after the export finishes (None: for ever).
     export_retention: timedelta | None = DEFAULT_RETENTION
+    # Seconds a checksum a job computed is kept in Redis for the same file, unchanged,
+    # ingested again (workers.checksum_cache); 0: not kept.
+    checksum_cache_ttl: int = 30 * 24 * 3600
 
 
 WORKER_CONFIG: ContextVar[WorkerConfig] = ContextVar("stacql_worker_config")
