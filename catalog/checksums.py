@@ -19,17 +19,23 @@ CHECKSUMS = ("sha2-256", "blake3")
 """The hash functions ``file:checksum`` can use: SHA2-256 is what every tool checks
 (``sha256sum``); BLAKE3 is several times faster on large files (``b3sum``)."""
 _HEADERS = {"sha2-256": SHA2_256_MULTIHASH, "blake3": BLAKE3_MULTIHASH}
+ALL_CPUS = blake3.blake3.AUTO
+"""``Multihash(threads=ALL_CPUS)``: BLAKE3 splits a large update over one thread per CPU."""
 
 
 class Multihash:
     """A running hash of bytes fed in order, read out as a hex multihash."""
 
-    def __init__(self, algorithm: str = "sha2-256") -> None:
+    def __init__(self, algorithm: str = "sha2-256", threads: int = 1) -> None:
+        """``threads``: how many threads BLAKE3 may hash one large update with (-1: one
+        per CPU); SHA-256 is sequential and ignores it."""
         if algorithm not in CHECKSUMS:
             raise ValueError(f"unknown checksum {algorithm!r}; one of {', '.join(CHECKSUMS)}")
         self.algorithm = algorithm
         self.size = 0
-        self._digest: Any = hashlib.sha256() if algorithm == "sha2-256" else blake3.blake3()
+        self._digest: Any = (
+            hashlib.sha256() if algorithm == "sha2-256" else blake3.blake3(max_threads=threads)
+        )
 
     def update(self, data: bytes | bytearray | memoryview) -> None:
         """Feed the next bytes (both hashes let go of the GIL for large updates)."""

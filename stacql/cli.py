@@ -485,6 +485,7 @@ def worker(
         database_url=settings.database.url, storage_url=settings.storage.url,
         storage_options=settings.storage.options, extract=extract,
         convert_to_cog=settings.workers.convert_to_cog,
+        checksum_cache_ttl=settings.workers.checksum_cache_days * 24 * 3600,
         notify=notify_config(settings),
         export_retention=(
             timedelta(seconds=settings.exports.retention_seconds)

@@ -174,6 +174,9 @@ class WorkerSettings(BaseModel):
     full_scan: bool = False
     checksum: Literal["sha2-256", "blake3"] = "sha2-256"
     refine_bytes: int = Field(256 * 1024 * 1024, ge=0)
+    # Days a checksum a job computed is kept in Redis, for the same stored file ingested
+    # again unchanged (workers.checksum_cache); 0: not kept.
+    checksum_cache_days: int = Field(30, ge=0)
 
 
 class ExportSettings(BaseModel):

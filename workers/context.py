@@ -66,6 +66,9 @@ class WorkerConfig:
     export_retention: timedelta | None = DEFAULT_RETENTION
     # How often a worker removes expired export files (0: only when an export runs).
     export_sweep_seconds: float = 600.0
+    # Seconds a checksum a job computed is kept in Redis for the same file, unchanged,
+    # ingested again (workers.checksum_cache); 0: not kept.
+    checksum_cache_ttl: int = 30 * 24 * 3600
 
 
 WORKER_CONFIG: ContextVar[WorkerConfig] = ContextVar("stacql_worker_config")

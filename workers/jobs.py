@@ -40,6 +40,7 @@ from catalog.search.lookup import get_item
 from catalog.stac import normalize_items
 from catalog.storage import AssetStore, create_asset_store
 from catalog.temporal import parse_rfc3339
+from workers.checksum_cache import ChecksumCache
 from workers.cog import cog_key, converted, is_cloud_optimized, with_cog
 from workers.completion import merge_extracted
 from workers.context import WorkerConfig, current_config
@@ -137,16 +138,26 @@ async def _build(
     metadata = await store.get(request.metadata_key) if request.metadata_key else None
     provided = processor.describe(PurePosixPath(request.key).name, metadata)
     when = parse_rfc3339(request.datetime) if request.datetime else None
+    href = store.href(request.key)
     async with local_copy(store, request.key) as path:
         await record_step(sessions, set_progress, job_id, 0.1, "reading the raster")
+        known = _known_checksum(request)
+        # A stored file's checksum as a job hashed it before, while it is unchanged (a
+        # temporary copy of a remote object is a new file each time: not looked up).
+        cache = _checksum_cache(config) if known is None and href.startswith("file://") else None
+        if cache is not None:
+            state, known = cache.get(path, config.extract.checksum)
         # Run inline: the worker runs one job at a time, and a job timeout must be able
         # to interrupt the extraction itself.
         extracted = extract(
             path, request.collection_id, item_id=request.item_id, datetime=when,
-            provider_metadata=provided, asset_href=store.href(request.key), thumbnail=True,
-            options=config.extract, known_checksum=_known_checksum(request),
+            provider_metadata=provided, asset_href=href, thumbnail=True,
+            options=config.extract, known_checksum=known,
         )
-        item = _named_as_asked(extracted.item, store.href(request.key), request)
+        item = _named_as_asked(extracted.item, href, request)
+        if cache is not None and known is None:
+            hashed = next(a for a in extracted.item["assets"].values() if a.get("href") == href)
+            cache.put(path, config.extract.checksum, state, hashed["file:checksum"])
         if cloud_optimize and not is_cloud_optimized(path):
             await record_step(sessions, set_progress, job_id, 0.6, "writing a cloud-optimized copy")
             item = await _store_cog(store, request, item, path, config.extract.checksum)
@@ -156,6 +167,14 @@ async def _build(
         thumb = (await store.put(thumbnail_key(request.key), extracted.thumbnail)).key
     item["assets"].update(_extra_assets(store, request, thumb))
     return item
+
+
+def _checksum_cache(config: WorkerConfig) -> ChecksumCache | None:
+    """The cache of checksums on the running RQ job's Redis, unless turned off."""
+    rq_job = get_current_job()
+    if not config.checksum_cache_ttl or rq_job is None:
+        return None
+    return ChecksumCache(rq_job.connection, config.checksum_cache_ttl)
 
 
 def _known_checksum(request: ExtractRequest) -> KnownChecksum | None:

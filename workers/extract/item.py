@@ -279,9 +279,10 @@ def extract(
     provider = provider_metadata or ProviderMetadata()
     path = local_path(href)
     try:
-        with open_raster(path, options) as ds, hashing(
-            path, options.checksum, known_checksum
-        ) as file_info:
+        # Hashing starts first: a large file's hash takes longer than its extraction.
+        with hashing(path, options.checksum, known_checksum) as file_info, open_raster(
+            path, options
+        ) as ds:
             read = _read(ds, path, options, thumbnail)
             item = _item(
                 ds, path, collection_id, item_id, datetime, provider,
