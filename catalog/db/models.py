@@ -150,30 +150,24 @@ class Item(Base):
     content_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[CreatedAt]
     updated_at: Mapped[CreatedAt]
+    # The STAC assets object as served, and its keys in document order when that is not
+    # JSONB's own key order (NULL otherwise; migration 0019).
+    assets: Mapped[Any] = mapped_column(JSONB, server_default="{}")
+    asset_order: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
 
     collection: Mapped[Collection] = relationship(
         back_populates="items",
         lazy="raise",
         primaryjoin="Collection.id == foreign(Item.collection_id)",
     )
-    assets: Mapped[list[Asset]] = relationship(
-        back_populates="item",
-        lazy="raise",
-        primaryjoin="and_(Item.collection_id == foreign(Asset.collection_id), "
-        "Item.id == foreign(Asset.item_id))",
-    )
 
 
 class Asset(Base):
-    """One asset of an item; ``fields`` holds every member besides the named columns.
-
-    No foreign key to ``items``: a per-row key check was most of a bulk load's database
-    time. The ingest service writes assets with their items, and triggers on ``items``
-    delete the assets of deleted or truncated items (migration 0002).
-    """
+    """One asset of an item: a row of the ``assets`` view over ``items.assets``
+    (migration 0019), for reading; ``document`` is the STAC asset object, ``fields``
+    its members besides the named columns, ``position`` its place in the item."""
 
     __tablename__ = "assets"
-    __table_args__ = (Index("assets_roles_gin", "roles", postgresql_using="gin"),)
 
     collection_id: Mapped[str] = mapped_column(KeyText, primary_key=True)
     item_id: Mapped[str] = mapped_column(KeyText, primary_key=True)
@@ -183,15 +177,9 @@ class Asset(Base):
     media_type: Mapped[str | None] = mapped_column(Text)
     title: Mapped[str | None] = mapped_column(Text)
     description: Mapped[str | None] = mapped_column(Text)
-    roles: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
-    fields: Mapped[Any] = mapped_column(JSONB, server_default="{}")
-
-    item: Mapped[Item] = relationship(
-        back_populates="assets",
-        lazy="raise",
-        primaryjoin="and_(Item.collection_id == foreign(Asset.collection_id), "
-        "Item.id == foreign(Asset.item_id))",
-    )
+    roles: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    fields: Mapped[Any] = mapped_column(JSONB)
+    document: Mapped[Any] = mapped_column(JSONB)
 
 
 class Job(Base):

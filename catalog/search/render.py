@@ -8,7 +8,6 @@ from functools import cache
 from sqlalchemy import (
     ColumnElement,
     Text,
-    and_,
     case,
     cast,
     func,
@@ -20,11 +19,10 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import JSONB
 
-from catalog.db.models import Asset, Item
+from catalog.db.models import Item
 from catalog.stac.links import STRUCTURAL_RELS
 
 items = Item.__table__
-assets = Asset.__table__
 EMPTY: ColumnElement = literal_column("'{}'::jsonb")
 
 # Up to 17 decimals: with shortest round-trip printing every stored double comes back
@@ -32,33 +30,9 @@ EMPTY: ColumnElement = literal_column("'{}'::jsonb")
 GEOJSON_DIGITS = 17
 
 
-def asset_json() -> ColumnElement:
-    """One asset as a STAC asset object."""
-    named = func.jsonb_strip_nulls(
-        func.jsonb_build_object(
-            "href", assets.c.href,
-            "type", assets.c.media_type,
-            "title", assets.c.title,
-            "description", assets.c.description,
-        )
-    )
-    roles = case(
-        (func.cardinality(assets.c.roles) > 0, func.jsonb_build_object("roles", assets.c.roles)),
-        else_=EMPTY,
-    )
-    return type_coerce(named.op("||")(roles).op("||")(assets.c.fields), JSONB)
-
-
 def item_assets_json() -> ColumnElement:
-    """The ``assets`` object of the current item row (a correlated subquery)."""
-    agg = func.coalesce(func.jsonb_object_agg(assets.c.key, asset_json()), EMPTY)
-    return (
-        select(agg)
-        .where(
-            and_(assets.c.collection_id == items.c.collection_id, assets.c.item_id == items.c.id)
-        )
-        .scalar_subquery()
-    )
+    """The ``assets`` object of the current item row, stored as served (migration 0019)."""
+    return items.c.assets
 
 
 @cache
