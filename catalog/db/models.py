@@ -147,13 +147,15 @@ class Item(Base):
     stac_version: Mapped[str] = mapped_column(String(32))
     stac_extensions: Mapped[Any] = mapped_column(JSONB, server_default="[]")
     extra: Mapped[Any] = mapped_column(JSONB, server_default="{}")
-    content_hash: Mapped[str] = mapped_column(String(64))
+    # 128 bits of the SHA-256 of the item's stored columns (migration 0019).
+    content_hash: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[CreatedAt]
     updated_at: Mapped[CreatedAt]
-    # The STAC assets object as served, and its keys in document order when that is not
-    # JSONB's own key order (NULL otherwise; migration 0019).
+    # The STAC assets object as served, and the document order of its keys as their
+    # positions in JSONB's own key order (``1,0,2``), NULL when the orders agree
+    # (migration 0019; ``catalog.search.assets.in_document_order``).
     assets: Mapped[Any] = mapped_column(JSONB, server_default="{}")
-    asset_order: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
+    asset_order: Mapped[str | None] = mapped_column(Text)
 
     collection: Mapped[Collection] = relationship(
         back_populates="items",

@@ -48,13 +48,13 @@ CREATE TEMP TABLE IF NOT EXISTS {STAGE_ITEMS} (
     collection_id text, id text, geometry geometry(Geometry, 4326), bbox float8[],
     datetime timestamptz, start_datetime timestamptz, end_datetime timestamptz,
     properties jsonb, links jsonb, stac_version text, stac_extensions jsonb, extra jsonb,
-    assets jsonb, asset_order text[], content_hash text
+    assets jsonb, asset_order text, content_hash bytea
 ) ON COMMIT DELETE ROWS;
 DELETE FROM {STAGE_ITEMS};
 """
 
 _STORED_HASHES = """
-SELECT i.collection_id, i.id, i.content_hash
+SELECT i.collection_id, i.id, encode(i.content_hash, 'hex') AS content_hash
 FROM unnest($1::text[], $2::text[]) AS k(collection_id, id)
 JOIN items i ON i.collection_id = k.collection_id AND i.id = k.id
 """
@@ -154,7 +154,8 @@ def _jsonb_order(key: str) -> tuple[int, bytes]:
 def _assets(assets: Sequence[AssetRecord]) -> tuple[str, str]:
     """The ``assets`` and ``asset_order`` fields: the STAC assets object as served (the
     named members without nulls, roles when there are some, then the other members),
-    and the keys in document order unless JSONB keeps them in that order (NULL)."""
+    and the document order of its keys as their positions in JSONB's order (``1,0``),
+    NULL when the orders agree."""
     if not assets:
         return "{}", _NULL
     served = {}
@@ -171,9 +172,11 @@ def _assets(assets: Sequence[AssetRecord]) -> tuple[str, str]:
         if a.fields:
             asset.update(a.fields)
         served[a.key] = asset
-    keys = tuple(served)
-    order = _NULL if list(keys) == sorted(keys, key=_jsonb_order) else _strings(keys)
-    return dumps(served), order
+    stored = sorted(served, key=_jsonb_order)
+    if stored == list(served):
+        return dumps(served), _NULL
+    place = {key: i for i, key in enumerate(stored)}
+    return dumps(served), ",".join(str(place[key]) for key in served)
 
 
 def _encode(r: ItemRecord) -> _Encoded:
@@ -197,8 +200,9 @@ def _encode(r: ItemRecord) -> _Encoded:
         properties, links, version, extensions, extra, assets, order,
     )).encode()
     # The digest of everything stored for the item: equal digests, nothing to rewrite.
-    digest = hashlib.sha256(row).hexdigest()
-    return _Encoded(digest, row + b"\t" + digest.encode() + b"\n")
+    # 128 bits of the SHA-256, stored as bytea (hex input, its backslash escaped for COPY).
+    digest = hashlib.sha256(row).hexdigest()[:32]
+    return _Encoded(digest, row + b"\t\\\\x" + digest.encode() + b"\n")
 
 
 class _Rows(NamedTuple):

@@ -46,13 +46,14 @@ def _row(row: Any) -> AssetRow:
     return AssetRow(row.collection_id, row.item_id, row.key, row.asset)
 
 
-def in_document_order(
-    assets: dict[str, Any], asset_order: Sequence[str] | None
-) -> list[tuple[str, Any]]:
+def in_document_order(assets: dict[str, Any], asset_order: str | None) -> list[tuple[str, Any]]:
     """An item's (key, asset) pairs from its ``assets`` and ``asset_order`` columns, in
-    the order of the item as given (``asset_order`` is None when that is the order of
-    ``assets``, JSONB's own)."""
-    return [(key, assets[key]) for key in (asset_order or assets)]
+    the order of the item as given: ``asset_order`` lists the positions of the keys in
+    ``assets`` (JSONB's order, which the decoded object keeps), None when the same."""
+    if asset_order is None:
+        return list(assets.items())
+    stored = list(assets)
+    return [(stored[int(i)], assets[stored[int(i)]]) for i in asset_order.split(",")]
 
 
 # One row per asset of the items scanned: its key (compared as bytes, as asset keys

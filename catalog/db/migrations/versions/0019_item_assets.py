@@ -1,16 +1,23 @@
-"""Assets live in their item's row: ``items.assets`` (the STAC assets object as served)
-and ``items.asset_order`` (the keys in document order, NULL when that is JSONB's own key
-order); the ``assets`` table becomes a view over them.
+"""Smaller items: assets in their item's row, rows compressed, a shorter content hash.
 
-One row and one primary key entry per asset cost about 1,900 bytes per item of four
-assets, more than the item's own row; held as one JSONB value in the item's row they
-cost what the value takes once compressed (lz4, set on every JSONB column of ``items``:
-a row beyond PostgreSQL's TOAST threshold, about 2 kB, has its biggest values
-compressed in place). The view keeps the old columns for readers of ``assets``
-(operators' queries, tests); the catalog reads ``items.assets`` itself.
+* ``items.assets`` holds the STAC assets object as served and ``items.asset_order``
+  the document order of its keys (the positions of the keys in JSONB's own order,
+  e.g. ``1,0,3,2``; NULL when the orders agree). The ``assets`` table, one row and
+  one primary key entry per asset (about 1,900 bytes per item of four assets, more than
+  the item's own row), becomes a view over them, for readers of its columns
+  (operators' queries, tests); the catalog reads ``items.assets`` itself.
+* A row beyond PostgreSQL's TOAST threshold (about 2 kB) has its values compressed in
+  place until it fits ``toast_tuple_target``: 128 bytes on every partition (set by
+  ``stacql_adopt_item_partition`` on new ones), so every value that compresses is
+  compressed, with lz4 (JSONB and geometry). Every column of variable length is
+  ``STORAGE MAIN``: kept in the row (out of line only beyond a page), as an item is
+  read whole.
+* ``content_hash`` is the first 16 bytes of the SHA-256 as ``bytea`` (was 64 hex
+  characters).
 
-Rows are rewritten once by the upgrade: run ``VACUUM FULL items`` (or ``pg_repack``)
-afterwards to give the space of the old rows back.
+The upgrade rewrites every row (the hash's new type rewrites the table, which also
+gives back the space of the rows the assets' update left): the first load of an item
+afterwards rewrites it once more, its hash being taken over the new columns.
 
 Revision ID: 0019_item_assets
 Revises: 0018_item_partitions
@@ -23,7 +30,13 @@ down_revision = "0018_item_partitions"
 branch_labels = None
 depends_on = None
 
-_JSONB_COLUMNS = ("properties", "links", "stac_extensions", "extra", "assets")
+_COMPRESSED = ("properties", "links", "stac_extensions", "extra", "assets", "geometry")
+# Every column of variable length.
+_MAIN = (
+    "collection_id", "id", "bbox", "properties", "links", "stac_version",
+    "stac_extensions", "extra", "content_hash", "assets", "asset_order",
+)
+_TOAST_TARGET = 128
 
 # The item's columns, in ``items`` order; saved_search_deletions holds them before its
 # own (seq, deleted_at), so the trigger names them.
@@ -45,10 +58,51 @@ BEGIN
 END $$;
 """
 
+# Migration 0018's function, and with the partition's toast_tuple_target set ({toast}).
+_ADOPT = """
+CREATE OR REPLACE FUNCTION stacql_adopt_item_partition(part regclass, suffix text) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    idx record;
+    st record;
+BEGIN
+    FOR idx IN
+        SELECT child.relname AS child_name, parent.relname AS parent_name
+        FROM pg_index i
+        JOIN pg_class child ON child.oid = i.indexrelid
+        JOIN pg_inherits inh ON inh.inhrelid = i.indexrelid
+        JOIN pg_class parent ON parent.oid = inh.inhparent
+        WHERE i.indrelid = part
+    LOOP
+        IF idx.child_name <> idx.parent_name || '__' || suffix THEN
+            EXECUTE format('ALTER INDEX %I RENAME TO %I', idx.child_name,
+                           idx.parent_name || '__' || suffix);
+        END IF;
+    END LOOP;
+    FOR st IN
+        SELECT s.stxname, pg_get_statisticsobjdef_columns(s.oid) AS columns
+        FROM pg_statistic_ext s WHERE s.stxrelid = 'items'::regclass
+    LOOP
+        IF to_regclass(part::text) IS NOT NULL AND NOT EXISTS (
+            SELECT 1 FROM pg_statistic_ext WHERE stxname = st.stxname || '__' || suffix
+        ) THEN
+            EXECUTE format('CREATE STATISTICS %I ON (%s) FROM %s',
+                           st.stxname || '__' || suffix, st.columns, part);
+        END IF;
+    END LOOP;
+    {toast}
+END $$;
+"""
+
 _VIEW = """
-CREATE FUNCTION stacql_asset_keys(assets jsonb, asset_order text[]) RETURNS text[]
+CREATE FUNCTION stacql_asset_keys(assets jsonb, asset_order text) RETURNS text[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT coalesce(asset_order, ARRAY(SELECT jsonb_object_keys(assets)))
+    SELECT CASE WHEN asset_order IS NULL THEN k.keys ELSE ARRAY(
+        SELECT k.keys[o.i + 1]
+        FROM unnest(string_to_array(asset_order, ',')::int[]) WITH ORDINALITY AS o(i, n)
+        ORDER BY o.n
+    ) END
+    FROM (SELECT ARRAY(SELECT jsonb_object_keys(assets)) AS keys) k
 $$;
 
 CREATE VIEW assets AS
@@ -72,13 +126,32 @@ def upgrade() -> None:
     op.execute(
         """
         ALTER TABLE items ADD COLUMN assets jsonb NOT NULL DEFAULT '{}',
-                          ADD COLUMN asset_order text[];
+                          ADD COLUMN asset_order text;
         ALTER TABLE saved_search_deletions ADD COLUMN assets jsonb,
-                                           ADD COLUMN asset_order text[];
+                                           ADD COLUMN asset_order text;
         """
     )
-    for column in _JSONB_COLUMNS:
+    for column in _COMPRESSED:
         op.execute(f"ALTER TABLE items ALTER COLUMN {column} SET COMPRESSION lz4")
+    for column in _MAIN:
+        op.execute(f"ALTER TABLE items ALTER COLUMN {column} SET STORAGE MAIN")
+    op.execute(_ADOPT.format(toast=f"EXECUTE format('ALTER TABLE %s SET (toast_tuple_target = "
+                                   f"{_TOAST_TARGET})', part);"))
+    op.execute(
+        f"""
+        DO $$
+        DECLARE
+            part regclass;
+        BEGIN
+            FOR part IN SELECT inhrelid::regclass FROM pg_inherits
+                        WHERE inhparent = 'items'::regclass
+            LOOP
+                EXECUTE format('ALTER TABLE %s SET (toast_tuple_target = {_TOAST_TARGET})',
+                               part);
+            END LOOP;
+        END $$;
+        """
+    )
     op.execute(
         _DELETIONS_TRIGGER.format(columns=_ITEM_COLUMNS_0018 + ", assets, asset_order")
     )
@@ -104,8 +177,13 @@ def upgrade() -> None:
         )
         UPDATE items i SET
             assets = d.assets,
-            asset_order = CASE WHEN d.keys = ARRAY(SELECT jsonb_object_keys(d.assets))
-                               THEN NULL ELSE d.keys END
+            asset_order = (
+                SELECT CASE WHEN bool_and(o.n = j.n) THEN NULL
+                            ELSE string_agg((j.n - 1)::text, ',' ORDER BY o.n) END
+                FROM unnest(d.keys) WITH ORDINALITY AS o(key, n)
+                JOIN jsonb_object_keys(d.assets) WITH ORDINALITY AS j(key, n)
+                    ON j.key = o.key
+            )
         FROM documents d
         WHERE i.collection_id = d.collection_id AND i.id = d.item_id
         """
@@ -121,6 +199,15 @@ def upgrade() -> None:
         DROP TRIGGER IF EXISTS items_delete_assets ON items;
         DROP FUNCTION IF EXISTS stacql_delete_item_assets();
         DROP TABLE assets;
+        """
+    )
+    # Rewrites the table, compressed values as they are.
+    op.execute(
+        """
+        ALTER TABLE items ALTER COLUMN content_hash TYPE bytea
+            USING decode(left(content_hash, 32), 'hex');
+        ALTER TABLE saved_search_deletions ALTER COLUMN content_hash TYPE bytea
+            USING decode(left(content_hash, 32), 'hex');
         """
     )
     op.execute(_VIEW)
@@ -147,10 +234,9 @@ def downgrade() -> None:
                roles, fields
         FROM assets;
         DROP VIEW assets;
-        DROP FUNCTION stacql_asset_keys(jsonb, text[]);
+        DROP FUNCTION stacql_asset_keys(jsonb, text);
         ALTER TABLE assets_0018 RENAME TO assets;
         ALTER TABLE assets RENAME CONSTRAINT assets_0018_pkey TO assets_pkey;
-        ALTER INDEX assets_0018_pkey RENAME TO assets_pkey;
         CREATE INDEX assets_roles_gin ON assets USING gin (roles);
         """
     )
@@ -181,8 +267,30 @@ def downgrade() -> None:
         """
     )
     op.execute(_DELETIONS_TRIGGER.format(columns=_ITEM_COLUMNS_0018))
-    for column in _JSONB_COLUMNS[:-1]:
+    op.execute(_ADOPT.format(toast=""))
+    for column in _COMPRESSED[:-2]:
         op.execute(f"ALTER TABLE items ALTER COLUMN {column} SET COMPRESSION default")
+    op.execute("ALTER TABLE items ALTER COLUMN geometry SET COMPRESSION default")
+    for column in _MAIN[:-2]:
+        op.execute(f"ALTER TABLE items ALTER COLUMN {column} SET STORAGE EXTENDED")
+    op.execute(
+        """
+        DO $$
+        DECLARE
+            part regclass;
+        BEGIN
+            FOR part IN SELECT inhrelid::regclass FROM pg_inherits
+                        WHERE inhparent = 'items'::regclass
+            LOOP
+                EXECUTE format('ALTER TABLE %s RESET (toast_tuple_target)', part);
+            END LOOP;
+        END $$;
+        ALTER TABLE items ALTER COLUMN content_hash TYPE varchar(64)
+            USING encode(content_hash, 'hex');
+        ALTER TABLE saved_search_deletions ALTER COLUMN content_hash TYPE varchar(64)
+            USING encode(content_hash, 'hex');
+        """
+    )
     op.execute(
         """
         ALTER TABLE saved_search_deletions DROP COLUMN assets, DROP COLUMN asset_order;
