@@ -59,10 +59,13 @@ def in_document_order(assets: dict[str, Any], asset_order: str | None) -> list[t
 # One row per asset of the items scanned: its key (compared as bytes, as asset keys
 # were) and STAC asset object.
 _each = func.jsonb_each(items.c.assets).table_valued(
-    column("key", TEXT), column("asset", JSONB)
+    column("key", TEXT), column("value", JSONB)
 ).lateral("each_asset")
 _KEY = _each.c.key.collate("C")
-_COLUMNS = (items.c.collection_id, items.c.id.label("item_id"), _KEY.label("key"), _each.c.asset)
+_COLUMNS = (
+    items.c.collection_id, items.c.id.label("item_id"), _KEY.label("key"),
+    _each.c.value.label("asset"),
+)
 
 
 async def assets_of_items(
@@ -105,7 +108,7 @@ def decode_asset_cursor(token: str) -> tuple[str, str, str]:
 
 def _media_type_matches(media_type: str) -> ColumnElement:
     # "image/tiff" also finds "image/tiff; application=geotiff; profile=cloud-optimized".
-    stored = _each.c.asset["type"].astext
+    stored = _each.c.value["type"].astext
     return or_(stored == media_type, stored.startswith(media_type + ";", autoescape=True))
 
 
@@ -123,7 +126,7 @@ async def search_assets(
     clauses: list[ColumnElement] = [*where_clauses(request)]
     if roles:
         wanted = func.cast(list(roles), ARRAY(TEXT))  # type: ignore[arg-type]
-        clauses.append(_each.c.asset["roles"].op("?|")(wanted))
+        clauses.append(_each.c.value["roles"].op("?|")(wanted))
     if media_type:
         clauses.append(_media_type_matches(media_type))
     if after:
