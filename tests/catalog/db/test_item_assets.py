@@ -125,7 +125,7 @@ async def test_the_assets_move_into_their_items_and_back_unchanged(
         (f"item-{n}", key, position)
         for n, assets in enumerate(ASSETS) for position, key in enumerate(assets)
     ]
-    visual, data = served["of_items"][("c", "item-0")][:2]
+    data = served["of_items"][("c", "item-0")][1]
     assert [k for k, _ in served["of_items"][("c", "item-0")]] == list(ASSETS[0])
     assert data == ("data", {"href": "https://x.test/a/data.tif", "roles": ["data"],
                              "type": "image/tiff; application=geotiff", "raster:scale": 1.5})

@@ -127,8 +127,6 @@ def upgrade() -> None:
         """
         ALTER TABLE items ADD COLUMN assets jsonb NOT NULL DEFAULT '{}',
                           ADD COLUMN asset_order text;
-        ALTER TABLE saved_search_deletions ADD COLUMN assets jsonb,
-                                           ADD COLUMN asset_order text;
         """
     )
     for column in _COMPRESSED:
@@ -151,9 +149,6 @@ def upgrade() -> None:
             END LOOP;
         END $$;
         """
-    )
-    op.execute(
-        _DELETIONS_TRIGGER.format(columns=_ITEM_COLUMNS_0018 + ", assets, asset_order")
     )
     # The document of each asset as the catalog served it (migration 0001's columns).
     # Every row is rewritten but no item changes: no notice, no saved-search change.
@@ -206,11 +201,38 @@ def upgrade() -> None:
         """
         ALTER TABLE items ALTER COLUMN content_hash TYPE bytea
             USING decode(left(content_hash, 32), 'hex');
-        ALTER TABLE saved_search_deletions ALTER COLUMN content_hash TYPE bytea
-            USING decode(left(content_hash, 32), 'hex');
         """
     )
     op.execute(_VIEW)
+    _rebuild_deletions()
+
+
+def _rebuild_deletions() -> None:
+    """``saved_search_deletions`` made again as migration 0016 made it (``LIKE items``,
+    then ``seq`` and ``deleted_at``), with the rows waiting in it and its sequence."""
+    converted = _ITEM_COLUMNS_0018.replace(
+        "content_hash", "decode(left(content_hash, 32), 'hex')"
+    )
+    op.execute(
+        f"""
+        ALTER TABLE saved_search_deletions RENAME TO saved_search_deletions_0018;
+        ALTER TABLE saved_search_deletions_0018
+            RENAME CONSTRAINT saved_search_deletions_pkey TO saved_search_deletions_0018_pkey;
+        ALTER SEQUENCE saved_search_deletions_seq_seq OWNED BY NONE;
+        CREATE TABLE saved_search_deletions (LIKE items);
+        ALTER TABLE saved_search_deletions
+            ADD COLUMN seq bigint NOT NULL DEFAULT nextval('saved_search_deletions_seq_seq')
+                PRIMARY KEY,
+            ADD COLUMN deleted_at timestamptz NOT NULL DEFAULT clock_timestamp();
+        ALTER SEQUENCE saved_search_deletions_seq_seq OWNED BY saved_search_deletions.seq;
+        INSERT INTO saved_search_deletions ({_ITEM_COLUMNS_0018}, seq, deleted_at)
+        SELECT {converted}, seq, deleted_at FROM saved_search_deletions_0018;
+        DROP TABLE saved_search_deletions_0018;
+        """
+    )
+    op.execute(
+        _DELETIONS_TRIGGER.format(columns=_ITEM_COLUMNS_0018 + ", assets, asset_order")
+    )
 
 
 def downgrade() -> None:
