@@ -23,6 +23,8 @@ Revision ID: 0019_item_assets
 Revises: 0018_item_partitions
 """
 
+import importlib
+
 from alembic import op
 
 revision = "0019_item_assets"
@@ -58,41 +60,36 @@ BEGIN
 END $$;
 """
 
-# Migration 0018's function, and with the partition's toast_tuple_target set ({toast}).
-_ADOPT = """
-CREATE OR REPLACE FUNCTION stacql_adopt_item_partition(part regclass, suffix text) RETURNS void
-LANGUAGE plpgsql AS $$
-DECLARE
-    idx record;
-    st record;
-BEGIN
-    FOR idx IN
-        SELECT child.relname AS child_name, parent.relname AS parent_name
-        FROM pg_index i
-        JOIN pg_class child ON child.oid = i.indexrelid
-        JOIN pg_inherits inh ON inh.inhrelid = i.indexrelid
-        JOIN pg_class parent ON parent.oid = inh.inhparent
-        WHERE i.indrelid = part
-    LOOP
-        IF idx.child_name <> idx.parent_name || '__' || suffix THEN
-            EXECUTE format('ALTER INDEX %I RENAME TO %I', idx.child_name,
-                           idx.parent_name || '__' || suffix);
-        END IF;
-    END LOOP;
-    FOR st IN
-        SELECT s.stxname, pg_get_statisticsobjdef_columns(s.oid) AS columns
-        FROM pg_statistic_ext s WHERE s.stxrelid = 'items'::regclass
-    LOOP
-        IF to_regclass(part::text) IS NOT NULL AND NOT EXISTS (
-            SELECT 1 FROM pg_statistic_ext WHERE stxname = st.stxname || '__' || suffix
-        ) THEN
-            EXECUTE format('CREATE STATISTICS %I ON (%s) FROM %s',
-                           st.stxname || '__' || suffix, st.columns, part);
-        END IF;
-    END LOOP;
-    {toast}
-END $$;
-"""
+
+
+def _adopt_function(toast: str) -> str:
+    """Migration 0018's ``stacql_adopt_item_partition``, replaced, ending with ``toast``
+    (the statement that sets a new partition's toast_tuple_target, or nothing)."""
+    functions = importlib.import_module(
+        "catalog.db.migrations.versions.0018_item_partitions"
+    )._FUNCTIONS
+    start = functions.index("CREATE FUNCTION stacql_adopt_item_partition")
+    body = functions[start:functions.index("END $$;", start)]
+    return "CREATE OR REPLACE" + body[len("CREATE"):] + toast + "\nEND $$;"
+
+
+def _each_partition(statement: str) -> None:
+    """Run ``statement`` (a format() string, %s: the partition) on every partition."""
+    op.execute(
+        f"""
+        DO $$
+        DECLARE
+            part regclass;
+        BEGIN
+            FOR part IN SELECT inhrelid::regclass FROM pg_inherits
+                        WHERE inhparent = 'items'::regclass
+            LOOP
+                EXECUTE format('{statement}', part);
+            END LOOP;
+        END $$;
+        """
+    )
+
 
 _VIEW = """
 CREATE FUNCTION stacql_asset_keys(assets jsonb, asset_order text) RETURNS text[]
@@ -133,23 +130,9 @@ def upgrade() -> None:
         op.execute(f"ALTER TABLE items ALTER COLUMN {column} SET COMPRESSION lz4")
     for column in _MAIN:
         op.execute(f"ALTER TABLE items ALTER COLUMN {column} SET STORAGE MAIN")
-    op.execute(_ADOPT.format(toast=f"EXECUTE format('ALTER TABLE %s SET (toast_tuple_target = "
-                                   f"{_TOAST_TARGET})', part);"))
-    op.execute(
-        f"""
-        DO $$
-        DECLARE
-            part regclass;
-        BEGIN
-            FOR part IN SELECT inhrelid::regclass FROM pg_inherits
-                        WHERE inhparent = 'items'::regclass
-            LOOP
-                EXECUTE format('ALTER TABLE %s SET (toast_tuple_target = {_TOAST_TARGET})',
-                               part);
-            END LOOP;
-        END $$;
-        """
-    )
+    toast = f"ALTER TABLE %s SET (toast_tuple_target = {_TOAST_TARGET})"
+    op.execute(_adopt_function(f"    EXECUTE format('{toast}', part);"))
+    _each_partition(toast)
     # The document of each asset as the catalog served it (migration 0001's columns).
     # Every row is rewritten but no item changes: no notice, no saved-search change.
     op.execute(
@@ -289,24 +272,15 @@ def downgrade() -> None:
         """
     )
     op.execute(_DELETIONS_TRIGGER.format(columns=_ITEM_COLUMNS_0018))
-    op.execute(_ADOPT.format(toast=""))
+    op.execute(_adopt_function(""))
     for column in _COMPRESSED[:-2]:
         op.execute(f"ALTER TABLE items ALTER COLUMN {column} SET COMPRESSION default")
     op.execute("ALTER TABLE items ALTER COLUMN geometry SET COMPRESSION default")
     for column in _MAIN[:-2]:
         op.execute(f"ALTER TABLE items ALTER COLUMN {column} SET STORAGE EXTENDED")
+    _each_partition("ALTER TABLE %s RESET (toast_tuple_target)")
     op.execute(
         """
-        DO $$
-        DECLARE
-            part regclass;
-        BEGIN
-            FOR part IN SELECT inhrelid::regclass FROM pg_inherits
-                        WHERE inhparent = 'items'::regclass
-            LOOP
-                EXECUTE format('ALTER TABLE %s RESET (toast_tuple_target)', part);
-            END LOOP;
-        END $$;
         ALTER TABLE items ALTER COLUMN content_hash TYPE varchar(64)
             USING encode(content_hash, 'hex');
         ALTER TABLE saved_search_deletions ALTER COLUMN content_hash TYPE varchar(64)
