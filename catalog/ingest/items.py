@@ -43,13 +43,12 @@ _ITEM_COLUMNS = (
     "assets", "asset_order", "content_hash",
 )
 
+# The columns of items, stored as they are (migration 0019): the staged rows' values are
+# compressed here as they would be in items, and the upsert copies them as they are.
 _CREATE_STAGES = f"""
 CREATE TEMP TABLE IF NOT EXISTS {STAGE_ITEMS} (
-    collection_id text, id text, geometry geometry(Geometry, 4326), bbox float8[],
-    datetime timestamptz, start_datetime timestamptz, end_datetime timestamptz,
-    properties jsonb, links jsonb, stac_version text, stac_extensions jsonb, extra jsonb,
-    assets jsonb, asset_order text, content_hash bytea
-) ON COMMIT DELETE ROWS;
+    LIKE items INCLUDING DEFAULTS INCLUDING STORAGE INCLUDING COMPRESSION
+) WITH (toast_tuple_target = 128) ON COMMIT DELETE ROWS;
 DELETE FROM {STAGE_ITEMS};
 """
 
