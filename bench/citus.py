@@ -2,7 +2,7 @@
 
 Loads the same generated items (the peer's ``gen_items.py``: three collections of
 unequal sizes) through ``catalog.ingest.load_path`` into a single-node database and into
-a Citus coordinator whose ``items`` and ``assets`` are distributed (``--column id``:
+a Citus coordinator whose ``items`` are distributed (``--column id``:
 hashed by item id, or ``--column collection``: by collection id), then sends each
 search of ``bench/search.py``'s request mix (scoped to one collection, and some across
 all collections), paging, counts and item lookups to both, alternately. Per kind it
@@ -329,7 +329,7 @@ def prepare(args: argparse.Namespace) -> None:
 
 def items_per_node(url: str, by: str) -> str:
     """How the items are spread: items on each worker, and shards holding any."""
-    column = DISTRIBUTION_COLUMNS[by][0]
+    column = DISTRIBUTION_COLUMNS[by]
     engine = create_sync_engine(sync_url(url))
     try:
         with engine.connect() as conn:

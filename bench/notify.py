@@ -81,7 +81,7 @@ def saved_search_bodies(count: int, seed: int) -> list[dict[str, Any]]:
 async def _reset(sessions: Sessions, with_searches: list[dict[str, Any]] | None) -> None:
     async with sessions() as session, session.begin():
         await session.execute(text(
-            "TRUNCATE items, assets, saved_searches, saved_search_changes,"
+            "TRUNCATE items, saved_searches, saved_search_changes,"
             " saved_search_deletions CASCADE"
         ))
     if with_searches:

@@ -1,5 +1,6 @@
-"""Bytes per item, relation by relation: ours (items, assets) against pgstac (pgstac.items
-and its partitions), each heap, TOAST and index counted on its own.
+"""Bytes per item, relation by relation: ours (items and its partitions; before migration
+0019 the assets table too) against pgstac (pgstac.items and its partitions), each heap,
+TOAST and index counted on its own.
 
     .venv/bin/python bench/storage.py [--database stacql_bench_scale] \
         [--peer-database stacql_bench_scale_peer]

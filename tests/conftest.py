@@ -71,7 +71,7 @@ async def scratch_sessions(
 ) -> async_sessionmaker[AsyncSession]:
     """Sessions on an empty catalog (all tables truncated before the test)."""
     async with _scratch_engine_sessions() as session, session.begin():
-        await session.execute(text("TRUNCATE collections, items, assets, jobs, api_keys CASCADE"))
+        await session.execute(text("TRUNCATE collections, items, jobs, api_keys CASCADE"))
     return _scratch_engine_sessions
 
 

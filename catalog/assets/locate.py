@@ -12,9 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from catalog.access.principal import Principal
 from catalog.access.signing import grant_is_current
 from catalog.db.errors import translate_db_errors
-from catalog.db.models import Asset, Collection, Item
+from catalog.db.models import Collection, Item
 from catalog.errors import ItemNotFound, NotFound, Unauthorized, UnknownCollection
-from catalog.search.render import asset_json
+from catalog.search.assets import in_document_order
 from catalog.storage import AssetStore
 
 RASTER_ROLES = ("visual", "data")
@@ -35,17 +35,14 @@ class StoredAsset:
 
 
 @cache
-def _assets_query(one_key: bool) -> Select:
-    """One statement: the collection's privacy and the item's assets (none if missing);
-    built once, as asset lookups run on every asset and tile request."""
-    on = and_(Asset.collection_id == Collection.id, Asset.item_id == bindparam("item_id"))
-    if one_key:
-        on = and_(on, Asset.key == bindparam("key"))
+def _assets_query() -> Select:
+    """One statement: the collection's privacy and the item's assets (NULL if the item is
+    missing); built once, as asset lookups run on every asset and tile request."""
+    on = and_(Item.collection_id == Collection.id, Item.id == bindparam("item_id"))
     return (
-        select(Collection.private, Asset.key, asset_json().label("document"))
-        .select_from(outerjoin(Collection, Asset, on))
+        select(Collection.private, Item.assets, Item.asset_order)
+        .select_from(outerjoin(Collection, Item, on))
         .where(Collection.id == bindparam("collection_id"))
-        .order_by(Asset.position)
     )
 
 
@@ -72,17 +69,19 @@ async def locate_asset(
     ``store`` (an external link, which clients fetch from where it points), and
     ``Unauthorized`` for a signed grant whose key was revoked.
     """
-    values = {"collection_id": collection_id, "item_id": item_id, "key": key}
+    values = {"collection_id": collection_id, "item_id": item_id}
     with translate_db_errors():
-        rows = (await session.execute(_assets_query(key is not None), values)).all()
-    private = rows[0].private if rows else None
+        row = (await session.execute(_assets_query(), values)).one_or_none()
+    private = row.private if row else None
     _check_readable(private, principal, collection_id)
     if private and not await grant_is_current(session, principal):
         raise Unauthorized(f"the credential of the {principal.name} has been revoked")
-    documents = {row.key: dict(row.document) for row in rows if row.key is not None}
+    if row is None or row.assets is None:
+        raise ItemNotFound(f"no item {item_id!r} in collection {collection_id!r}")
+    documents = dict(in_document_order(row.assets, row.asset_order))
     chosen = choose_asset(documents, store, key) if documents else None
     if chosen is None:
-        raise await _missing(session, collection_id, item_id, key)
+        raise _missing(item_id, collection_id, key)
     store_key = store.key_of(chosen[1]["href"])
     if store_key is None:
         raise NotFound(
@@ -118,14 +117,7 @@ def choose_asset(
     return rasters[0] if rasters else None
 
 
-async def _missing(
-    session: AsyncSession, collection_id: str, item_id: str, key: str | None
-) -> NotFound:
-    query = select(Item.id).where(Item.collection_id == collection_id, Item.id == item_id)
-    with translate_db_errors():
-        exists = (await session.execute(query)).scalar_one_or_none() is not None
-    if not exists:
-        return ItemNotFound(f"no item {item_id!r} in collection {collection_id!r}")
+def _missing(item_id: str, collection_id: str, key: str | None) -> NotFound:
     if key is None:
         return NotFound(f"item {item_id!r} of collection {collection_id!r} has no stored raster")
     return NotFound(f"item {item_id!r} of collection {collection_id!r} has no asset {key!r}")

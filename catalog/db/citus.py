@@ -5,10 +5,9 @@ machine"): not a feature of stacql yet, the layout ``bench/citus.py`` and
 ``items`` is hashed by item id (or, to compare, by collection id) into shards spread
 over the workers, its LIST partitions by collection with it (each partition is
 distributed the same way, and partitions made later by
-``stacql_ensure_item_partition`` are distributed as they are attached); ``assets`` is
-colocated with it (same column, same shard boundaries), so an item and its assets are
-on one node and the assets subquery of an item's document runs on that node. The small
-tables every search or write reads are reference tables (a copy on every node).
+``stacql_ensure_item_partition`` are distributed as they are attached). An item's assets
+are in its row (migration 0019), so they are on its node with it. The small tables
+every search or write reads are reference tables (a copy on every node).
 """
 
 from __future__ import annotations
@@ -19,8 +18,8 @@ REFERENCE_TABLES = ("collections", "property_indexes", "api_keys", "service_secr
 """Read by searches (visibility of private collections, declared property indexes,
 queryables) and by every write (the collection row lock): a copy on every node."""
 
-DISTRIBUTION_COLUMNS = {"id": ("id", "item_id"), "collection": ("collection_id", "collection_id")}
-"""The distribution column of ``items`` and of ``assets``, by layout name."""
+DISTRIBUTION_COLUMNS = {"id": "id", "collection": "collection_id"}
+"""The distribution column of ``items``, by layout name."""
 
 _TRIGGERS = """
 SELECT tgrelid::regclass::text AS table_name, tgname FROM pg_trigger
@@ -37,11 +36,11 @@ def distribute_catalog(conn: Connection, by: str = "id", shard_count: int = 32) 
     distributed table they would run on the shards, on the workers, where a ``NOTIFY``
     reaches none of the coordinator's listeners (GraphQL subscriptions) and the
     coordinator's tables they write (saved-search changes) are out of reach; the
-    cascades they do (assets of deleted items, items of deleted collections) would have
+    cascade they do (items of deleted collections) would have
     to be statements of the services. Extended statistics on expressions are dropped
     too (Citus makes them on plain columns only). Raises ``KeyError`` for an unknown layout.
     """
-    item_column, asset_column = DISTRIBUTION_COLUMNS[by]
+    item_column = DISTRIBUTION_COLUMNS[by]
     conn.execute(text("SELECT set_config('citus.shard_count', :n, false)"),
                  {"n": str(int(shard_count))})
     given_up = []
@@ -67,8 +66,4 @@ def distribute_catalog(conn: Connection, by: str = "id", shard_count: int = 32) 
         f'ALTER DATABASE "{database}" SET citus.multi_shard_modify_mode = \'sequential\''
     )
     conn.execute(text("SELECT create_distributed_table('items', :c)"), {"c": item_column})
-    conn.execute(
-        text("SELECT create_distributed_table('assets', :c, colocate_with => 'items')"),
-        {"c": asset_column},
-    )
     return given_up

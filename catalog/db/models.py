@@ -147,33 +147,29 @@ class Item(Base):
     stac_version: Mapped[str] = mapped_column(String(32))
     stac_extensions: Mapped[Any] = mapped_column(JSONB, server_default="[]")
     extra: Mapped[Any] = mapped_column(JSONB, server_default="{}")
-    content_hash: Mapped[str] = mapped_column(String(64))
+    # 128 bits of the SHA-256 of the item's stored columns (migration 0019).
+    content_hash: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[CreatedAt]
     updated_at: Mapped[CreatedAt]
+    # The STAC assets object as served, and the document order of its keys as their
+    # positions in JSONB's own key order (``1,0,2``), NULL when the orders agree
+    # (migration 0019; ``catalog.search.assets.in_document_order``).
+    assets: Mapped[Any] = mapped_column(JSONB, server_default="{}")
+    asset_order: Mapped[str | None] = mapped_column(Text)
 
     collection: Mapped[Collection] = relationship(
         back_populates="items",
         lazy="raise",
         primaryjoin="Collection.id == foreign(Item.collection_id)",
     )
-    assets: Mapped[list[Asset]] = relationship(
-        back_populates="item",
-        lazy="raise",
-        primaryjoin="and_(Item.collection_id == foreign(Asset.collection_id), "
-        "Item.id == foreign(Asset.item_id))",
-    )
 
 
 class Asset(Base):
-    """One asset of an item; ``fields`` holds every member besides the named columns.
-
-    No foreign key to ``items``: a per-row key check was most of a bulk load's database
-    time. The ingest service writes assets with their items, and triggers on ``items``
-    delete the assets of deleted or truncated items (migration 0002).
-    """
+    """One asset of an item: a row of the ``assets`` view over ``items.assets``
+    (migration 0019), for reading; ``document`` is the STAC asset object, ``fields``
+    its members besides the named columns, ``position`` its place in the item."""
 
     __tablename__ = "assets"
-    __table_args__ = (Index("assets_roles_gin", "roles", postgresql_using="gin"),)
 
     collection_id: Mapped[str] = mapped_column(KeyText, primary_key=True)
     item_id: Mapped[str] = mapped_column(KeyText, primary_key=True)
@@ -183,15 +179,9 @@ class Asset(Base):
     media_type: Mapped[str | None] = mapped_column(Text)
     title: Mapped[str | None] = mapped_column(Text)
     description: Mapped[str | None] = mapped_column(Text)
-    roles: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
-    fields: Mapped[Any] = mapped_column(JSONB, server_default="{}")
-
-    item: Mapped[Item] = relationship(
-        back_populates="assets",
-        lazy="raise",
-        primaryjoin="and_(Item.collection_id == foreign(Asset.collection_id), "
-        "Item.id == foreign(Asset.item_id))",
-    )
+    roles: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    fields: Mapped[Any] = mapped_column(JSONB)
+    document: Mapped[Any] = mapped_column(JSONB)
 
 
 class Job(Base):

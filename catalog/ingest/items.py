@@ -5,9 +5,9 @@ plain CPU work, which a bulk load does in worker processes while the database wr
 earlier batches), with a content hash per item taken over its rows. Writing it
 (``upsert_prepared``) reads the stored content hashes of its keys, then:
 
-* new items and their assets are copied straight into ``items`` and ``assets``;
-* changed items go through a staging table and one ``INSERT ... ON CONFLICT``, and
-  their assets are replaced;
+* new items, their assets in their row (migration 0019), are copied straight into
+  ``items``;
+* changed items go through a staging table and one ``INSERT ... ON CONFLICT``;
 * unchanged items are not sent at all, so loading the same data twice changes nothing
   and costs one lookup per batch.
 
@@ -40,25 +40,20 @@ STAGE_ITEMS = "stacql_stage_items"
 _ITEM_COLUMNS = (
     "collection_id", "id", "geometry", "bbox", "datetime", "start_datetime",
     "end_datetime", "properties", "links", "stac_version", "stac_extensions", "extra",
-    "content_hash",
-)
-_ASSET_COLUMNS = (
-    "collection_id", "item_id", "key", "position", "href", "media_type", "title",
-    "description", "roles", "fields",
+    "assets", "asset_order", "content_hash",
 )
 
+# The columns of items, stored as they are (migration 0019): the staged rows' values are
+# compressed here as they would be in items, and the upsert copies them as they are.
 _CREATE_STAGES = f"""
 CREATE TEMP TABLE IF NOT EXISTS {STAGE_ITEMS} (
-    collection_id text, id text, geometry geometry(Geometry, 4326), bbox float8[],
-    datetime timestamptz, start_datetime timestamptz, end_datetime timestamptz,
-    properties jsonb, links jsonb, stac_version text, stac_extensions jsonb, extra jsonb,
-    content_hash text
-) ON COMMIT DELETE ROWS;
+    LIKE items INCLUDING DEFAULTS INCLUDING STORAGE INCLUDING COMPRESSION
+) WITH (toast_tuple_target = 128) ON COMMIT DELETE ROWS;
 DELETE FROM {STAGE_ITEMS};
 """
 
 _STORED_HASHES = """
-SELECT i.collection_id, i.id, i.content_hash
+SELECT i.collection_id, i.id, encode(i.content_hash, 'hex') AS content_hash
 FROM unnest($1::text[], $2::text[]) AS k(collection_id, id)
 JOIN items i ON i.collection_id = k.collection_id AND i.id = k.id
 """
@@ -77,18 +72,20 @@ WITH existing AS MATERIALIZED (
 ), merged AS (
     INSERT INTO items AS i (
         collection_id, id, geometry, bbox, datetime, start_datetime, end_datetime,
-        properties, links, stac_version, stac_extensions, extra, content_hash
+        properties, links, stac_version, stac_extensions, extra, assets, asset_order,
+        content_hash
     )
     SELECT collection_id, id, geometry, bbox, datetime, start_datetime, end_datetime,
-           properties, links, stac_version, stac_extensions, extra, content_hash
+           properties, links, stac_version, stac_extensions, extra, assets, asset_order,
+           content_hash
     FROM {STAGE_ITEMS}
     ON CONFLICT (collection_id, id) DO UPDATE SET
         geometry = EXCLUDED.geometry, bbox = EXCLUDED.bbox, datetime = EXCLUDED.datetime,
         start_datetime = EXCLUDED.start_datetime, end_datetime = EXCLUDED.end_datetime,
         properties = EXCLUDED.properties, links = EXCLUDED.links,
         stac_version = EXCLUDED.stac_version, stac_extensions = EXCLUDED.stac_extensions,
-        extra = EXCLUDED.extra, content_hash = EXCLUDED.content_hash,
-        updated_at = EXCLUDED.updated_at
+        extra = EXCLUDED.extra, assets = EXCLUDED.assets, asset_order = EXCLUDED.asset_order,
+        content_hash = EXCLUDED.content_hash, updated_at = EXCLUDED.updated_at
     WHERE i.content_hash IS DISTINCT FROM EXCLUDED.content_hash
     RETURNING i.collection_id, i.id
 )
@@ -96,12 +93,6 @@ SELECT m.collection_id, m.id, NOT EXISTS (
     SELECT 1 FROM existing e WHERE e.collection_id = m.collection_id AND e.id = m.id
 ) AS inserted
 FROM merged m
-"""
-
-_DELETE_OLD_ASSETS = """
-DELETE FROM assets a
-USING unnest($1::text[], $2::text[]) AS k(collection_id, item_id)
-WHERE a.collection_id = k.collection_id AND a.item_id = k.item_id
 """
 
 # COPY text format: https://www.postgresql.org/docs/15/sql-copy.html (File Formats)
@@ -146,7 +137,6 @@ class _Encoded(NamedTuple):
 
     content_hash: str
     row: bytes
-    asset_rows: bytes
 
 
 def _dumps(value: dict[str, Any] | list[Any]) -> str:
@@ -156,50 +146,49 @@ def _dumps(value: dict[str, Any] | list[Any]) -> str:
     return "{}" if isinstance(value, dict) else "[]"
 
 
-def _asset_rows(collection: str, item: str, assets: Sequence[AssetRecord]) -> str:
-    """The assets' COPY rows; ``collection`` and ``item`` are already escaped.
+def _jsonb_order(key: str) -> tuple[int, bytes]:
+    """Where JSONB puts an object's key: shorter keys first, then by bytes."""
+    encoded = key.encode()
+    return len(encoded), encoded
 
-    Rows are first written with the values as they are, then checked: backslashes
-    other than the NULL markers, or tabs and newlines beyond the separators, mean a
-    value needs escaping, and only then is each value escaped on its own.
-    """
-    prefix = f"{collection}\t{item}\t"
-    nulls = 0
-    rows = []
+
+def _assets(assets: Sequence[AssetRecord]) -> tuple[str, str]:
+    """The ``assets`` and ``asset_order`` fields: the STAC assets object as served (the
+    named members without nulls, roles when there are some, then the other members),
+    and the document order of its keys as their positions in JSONB's order (``1,0``),
+    NULL when the orders agree."""
+    if not assets:
+        return "{}", _NULL
+    served = {}
     for a in assets:
-        media_type, title, description = a.media_type, a.title, a.description
-        if media_type is None:
-            media_type, nulls = _NULL, nulls + 1
-        if title is None:
-            title, nulls = _NULL, nulls + 1
-        if description is None:
-            description, nulls = _NULL, nulls + 1
-        rows.append(
-            f"{prefix}{a.key}\t{a.position}\t{a.href}\t{media_type}\t{title}\t"
-            f"{description}\t{_strings(tuple(a.roles))}\t{_dumps(a.fields)}\n"
-        )
-    text = "".join(rows)
-    if (
-        text.count("\\") == nulls and text.count("\t") == 9 * len(rows)
-        and text.count("\n") == len(rows) and "\r" not in text
-    ):
-        return text
-    return "".join(
-        f"{prefix}{_text(a.key)}\t{a.position}\t{_text(a.href)}\t{_text(a.media_type)}\t"
-        f"{_text(a.title)}\t{_text(a.description)}\t{_strings(tuple(a.roles))}\t"
-        f"{_text(_dumps(a.fields))}\n"
-        for a in assets
-    )
+        asset: dict[str, Any] = {"href": a.href}
+        if a.media_type is not None:
+            asset["type"] = a.media_type
+        if a.title is not None:
+            asset["title"] = a.title
+        if a.description is not None:
+            asset["description"] = a.description
+        if a.roles:
+            asset["roles"] = a.roles
+        if a.fields:
+            asset.update(a.fields)
+        served[a.key] = asset
+    stored = sorted(served, key=_jsonb_order)
+    if stored == list(served):
+        return dumps(served), _NULL
+    place = {key: i for i, key in enumerate(stored)}
+    return dumps(served), ",".join(str(place[key]) for key in served)
 
 
 def _encode(r: ItemRecord) -> _Encoded:
     # Compact JSON escapes every control character inside strings: a JSON field needs
     # at most its backslashes doubled, which ``_text`` does.
+    assets, order = _assets(r.assets)
     texts = (
         r.collection_id, r.id, dumps(r.properties), _dumps(r.links), r.stac_version,
-        _dumps(r.stac_extensions), _dumps(r.extra),
+        _dumps(r.stac_extensions), _dumps(r.extra), assets,
     )
-    collection, item, properties, links, version, extensions, extra = (
+    collection, item, properties, links, version, extensions, extra, assets = (
         texts if _plain(texts) else map(_text, texts)
     )
     geometry = r.geometry_wkb or _NULL
@@ -209,14 +198,12 @@ def _encode(r: ItemRecord) -> _Encoded:
     end = nominal if r.end_datetime is r.datetime else r.end_datetime.isoformat()
     row = "\t".join((
         collection, item, geometry, _floats(r.bbox), nominal, start, end,
-        properties, links, version, extensions, extra,
+        properties, links, version, extensions, extra, assets, order,
     )).encode()
-    asset_rows = _asset_rows(collection, item, r.assets).encode()
     # The digest of everything stored for the item: equal digests, nothing to rewrite.
-    hashed = hashlib.sha256(row)
-    hashed.update(asset_rows)
-    digest = hashed.hexdigest()
-    return _Encoded(digest, row + b"\t" + digest.encode() + b"\n", asset_rows)
+    # 128 bits of the SHA-256, stored as bytea (hex input, its backslash escaped for COPY).
+    digest = hashlib.sha256(row).hexdigest()[:32]
+    return _Encoded(digest, row + b"\t\\\\x" + digest.encode() + b"\n")
 
 
 class _Rows(NamedTuple):
@@ -253,7 +240,6 @@ class PreparedItems:
     ids: list[str]
     hashes: list[str]
     rows: _Rows
-    asset_rows: _Rows
     extents: dict[str, ItemsExtent]
     property_types: dict[str, dict[str, set[str]]]
 
@@ -275,7 +261,6 @@ def prepare_items(records: Iterable[ItemRecord]) -> PreparedItems:
         [r.id for r in latest],
         [e.content_hash for e in encoded],
         _Rows.of([e.row for e in encoded]),
-        _Rows.of([e.asset_rows for e in encoded]),
         items_extents(latest),
         {c: dict(names) for c, names in property_types(latest).items()},
     )
@@ -365,18 +350,11 @@ async def _merge(
 async def _write_items(
     driver: asyncpg.Connection, batch: PreparedItems, new: list[int], changed: list[int]
 ) -> tuple[list[int], list[int]]:
-    """Write new and changed items and drop the old assets of replaced ones; returns the
-    (inserted, updated) positions, whose assets are still to be written."""
+    """Write new and changed items; returns the (inserted, updated) positions."""
     await driver.execute(_CREATE_STAGES)
     if new and not await _copy_new(driver, batch, new):
         new, changed = [], sorted(new + changed)
     inserted, updated = await _merge(driver, batch, changed) if changed else ([], [])
-    if updated:
-        await driver.execute(
-            _DELETE_OLD_ASSETS,
-            [batch.collection_ids[i] for i in updated],
-            [batch.ids[i] for i in updated],
-        )
     return sorted(new + inserted), updated
 
 
@@ -392,18 +370,14 @@ async def _write_all_new(
 
 async def _write_dependents(
     session: AsyncSession,
-    driver: asyncpg.Connection,
     written: list[int],
     batch: PreparedItems,
 ) -> None:
-    """The assets of written items, their collections' extents and queryables.
+    """The collections' extents and queryables of written items.
 
     The queryables take the property types of the whole batch: those of its unchanged
     items were merged when they were written, so merging them again adds nothing.
     """
-    asset_rows = batch.asset_rows.select(written)
-    if asset_rows:
-        await _copy(driver, "assets", asset_rows, _ASSET_COLUMNS)
     written_collections = sorted({batch.collection_ids[i] for i in written})
     # The collections' rows are updated last (extent, queryables) and stay locked until
     # the commit. Locking them all at once, in one order, keeps concurrent writers of
@@ -455,7 +429,7 @@ async def upsert_prepared(
             )
         inserted, updated = written
         if inserted or updated:
-            await _write_dependents(session, driver, sorted(inserted + updated), batch)
+            await _write_dependents(session, sorted(inserted + updated), batch)
     return UpsertSummary(
         inserted=len(inserted),
         updated=len(updated),

@@ -9,14 +9,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, and_, func, or_, select, tuple_
-from sqlalchemy.dialects.postgresql import ARRAY, TEXT
+from sqlalchemy import ColumnElement, column, func, or_, select, true, tuple_
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TEXT
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog.db.errors import translate_db_errors
 from catalog.errors import InvalidCursor
 from catalog.search.engine import where_clauses
-from catalog.search.render import asset_json, assets, items
+from catalog.search.render import items
 from catalog.search.request import SearchRequest
 
 ItemKey = tuple[str, str]
@@ -46,7 +46,26 @@ def _row(row: Any) -> AssetRow:
     return AssetRow(row.collection_id, row.item_id, row.key, row.asset)
 
 
-_COLUMNS = (assets.c.collection_id, assets.c.item_id, assets.c.key, asset_json().label("asset"))
+def in_document_order(assets: dict[str, Any], asset_order: str | None) -> list[tuple[str, Any]]:
+    """An item's (key, asset) pairs from its ``assets`` and ``asset_order`` columns, in
+    the order of the item as given: ``asset_order`` lists the positions of the keys in
+    ``assets`` (JSONB's order, which the decoded object keeps), None when the same."""
+    if asset_order is None:
+        return list(assets.items())
+    stored = list(assets)
+    return [(stored[int(i)], assets[stored[int(i)]]) for i in asset_order.split(",")]
+
+
+# One row per asset of the items scanned: its key (compared as bytes, as asset keys
+# were) and STAC asset object.
+_each = func.jsonb_each(items.c.assets).table_valued(
+    column("key", TEXT), column("value", JSONB)
+).lateral("each_asset")
+_KEY = _each.c.key.collate("C")
+_COLUMNS = (
+    items.c.collection_id, items.c.id.label("item_id"), _KEY.label("key"),
+    _each.c.value.label("asset"),
+)
 
 
 async def assets_of_items(
@@ -56,15 +75,16 @@ async def assets_of_items(
     found: dict[ItemKey, list[AssetRow]] = {key: [] for key in keys}
     if not keys:
         return found
-    query = (
-        select(*_COLUMNS)
-        .where(tuple_(assets.c.collection_id, assets.c.item_id).in_(list(found)))
-        .order_by(assets.c.collection_id, assets.c.item_id, assets.c.position)
-    )
+    query = select(
+        items.c.collection_id, items.c.id, items.c.assets, items.c.asset_order
+    ).where(tuple_(items.c.collection_id, items.c.id).in_(list(found)))
     with translate_db_errors():
         rows = (await session.execute(query)).all()
     for row in rows:
-        found[(row.collection_id, row.item_id)].append(_row(row))
+        found[(row.collection_id, row.id)] = [
+            AssetRow(row.collection_id, row.id, key, asset)
+            for key, asset in in_document_order(row.assets, row.asset_order)
+        ]
     return found
 
 
@@ -88,10 +108,8 @@ def decode_asset_cursor(token: str) -> tuple[str, str, str]:
 
 def _media_type_matches(media_type: str) -> ColumnElement:
     # "image/tiff" also finds "image/tiff; application=geotiff; profile=cloud-optimized".
-    return or_(
-        assets.c.media_type == media_type,
-        assets.c.media_type.startswith(media_type + ";", autoescape=True),
-    )
+    stored = _each.c.value["type"].astext
+    return or_(stored == media_type, stored.startswith(media_type + ";", autoescape=True))
 
 
 async def search_assets(
@@ -107,20 +125,18 @@ async def search_assets(
     (collections, bbox, intersects, datetime, filter), in (collection, item, key) order."""
     clauses: list[ColumnElement] = [*where_clauses(request)]
     if roles:
-        clauses.append(assets.c.roles.op("&&")(func.cast(list(roles), ARRAY(TEXT))))  # type: ignore[arg-type]
+        wanted = func.cast(list(roles), ARRAY(TEXT))  # type: ignore[arg-type]
+        clauses.append(_each.c.value["roles"].op("?|")(wanted))
     if media_type:
         clauses.append(_media_type_matches(media_type))
     if after:
-        position = tuple_(assets.c.collection_id, assets.c.item_id, assets.c.key)
+        position = tuple_(items.c.collection_id, items.c.id, _KEY)
         clauses.append(position > tuple_(*decode_asset_cursor(after)))
-    join = assets.join(
-        items, and_(items.c.collection_id == assets.c.collection_id, items.c.id == assets.c.item_id)
-    )
     query = (
         select(*_COLUMNS)
-        .select_from(join)
+        .select_from(items.join(_each, true()))
         .where(*clauses)
-        .order_by(assets.c.collection_id, assets.c.item_id, assets.c.key)
+        .order_by(items.c.collection_id, items.c.id, _KEY)
         .limit(limit + 1)
     )
     with translate_db_errors():

@@ -10,7 +10,6 @@ from sqlalchemy import (
     ColumnElement,
     Text,
     TextClause,
-    and_,
     case,
     cast,
     func,
@@ -23,11 +22,10 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import JSONB
 
-from catalog.db.models import Asset, Item
+from catalog.db.models import Item
 from catalog.stac.links import STRUCTURAL_RELS
 
 items = Item.__table__
-assets = Asset.__table__
 EMPTY: ColumnElement = literal_column("'{}'::jsonb")
 
 # Up to 17 decimals: with shortest round-trip printing every stored double comes back
@@ -35,42 +33,9 @@ EMPTY: ColumnElement = literal_column("'{}'::jsonb")
 GEOJSON_DIGITS = 17
 
 
-def asset_json() -> ColumnElement:
-    """One asset as a STAC asset object."""
-    named = func.jsonb_strip_nulls(
-        func.jsonb_build_object(
-            "href", assets.c.href,
-            "type", assets.c.media_type,
-            "title", assets.c.title,
-            "description", assets.c.description,
-        )
-    )
-    roles = case(
-        (func.cardinality(assets.c.roles) > 0, func.jsonb_build_object("roles", assets.c.roles)),
-        else_=EMPTY,
-    )
-    return type_coerce(named.op("||")(roles).op("||")(assets.c.fields), JSONB)
-
-
-def item_assets_json(key: tuple[Any, Any] | None = None) -> ColumnElement:
-    """The ``assets`` object of the current item row (a correlated subquery); ``key``,
-    the row's (collection id, item id) when the caller knows it, is written into the
-    subquery too: it changes nothing on one PostgreSQL, but lets Citus send a lookup to
-    the one shard holding the item and its assets instead of to every shard (it does not
-    carry the outer query's key into a correlated subquery)."""
-    agg = func.coalesce(func.jsonb_object_agg(assets.c.key, asset_json()), EMPTY)
-    known = (
-        [assets.c.collection_id == key[0], assets.c.item_id == key[1]] if key is not None
-        else []
-    )
-    return (
-        select(agg)
-        .where(
-            and_(assets.c.collection_id == items.c.collection_id, assets.c.item_id == items.c.id,
-                 *known)
-        )
-        .scalar_subquery()
-    )
+def item_assets_json() -> ColumnElement:
+    """The ``assets`` object of the current item row, stored as served (migration 0019)."""
+    return items.c.assets
 
 
 @cache
@@ -97,13 +62,12 @@ def item_json() -> ColumnElement:
 def item_lookup() -> TextClause:
     """The statement of one item's document by key (parameters ``collection_id`` and
     ``item_id``; no row for an unknown key). Compiled to SQL text once, as
-    :func:`item_json`; the key is repeated inside the assets subquery (see
-    :func:`item_assets_json`)."""
+    :func:`item_json` (on Citus it is routed to the one shard holding the item)."""
     key: tuple[ColumnElement[Any], ColumnElement[Any]] = (
         literal_column(":collection_id"), literal_column(":item_id")
     )
     query = (
-        select(_item_json_expression(key).label("item"))
+        select(_item_json_expression().label("item"))
         .select_from(items)
         .where(items.c.collection_id == key[0], items.c.id == key[1])
     )
@@ -111,7 +75,7 @@ def item_lookup() -> TextClause:
                                   compile_kwargs={"literal_binds": True})))
 
 
-def _item_json_expression(key: tuple[Any, Any] | None = None) -> ColumnElement:
+def _item_json_expression() -> ColumnElement:
     core = func.jsonb_build_object(
         "type", literal("Feature"),
         "stac_version", items.c.stac_version,
@@ -121,7 +85,7 @@ def _item_json_expression(key: tuple[Any, Any] | None = None) -> ColumnElement:
         "geometry", geometry_json(),
         "properties", items.c.properties,
         "links", items.c.links,
-        "assets", item_assets_json(key),
+        "assets", item_assets_json(),
     )
     bbox = case(
         (items.c.bbox.is_(None), EMPTY),

@@ -37,7 +37,7 @@ def own_database() -> Iterator[str]:
 async def sessions(own_database: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
     engine = create_engine(own_database, pool_size=2)
     async with engine.begin() as conn:
-        await conn.execute(text("TRUNCATE items, assets, collections CASCADE"))
+        await conn.execute(text("TRUNCATE items, collections CASCADE"))
     yield create_sessionmaker(engine)
     await engine.dispose()
 

@@ -87,7 +87,7 @@ def sync_engine(scratch_url: str) -> Iterator[Engine]:
 def catalog_db(scratch_url: str, sync_engine: Engine) -> str:
     """The scratch catalog, emptied, with the collections ``rasters`` and ``naip``."""
     with sync_engine.begin() as conn:
-        conn.execute(text("TRUNCATE collections, items, assets, jobs CASCADE"))
+        conn.execute(text("TRUNCATE collections, items, jobs CASCADE"))
 
     async def create(sessions: Sessions) -> None:
         async with sessions() as session, session.begin():

@@ -66,7 +66,7 @@ def test_geoparquet_loads_through_the_cli_and_the_ingest_job(
 
     def empty() -> None:
         with sync_engine.begin() as conn:
-            conn.execute(text("TRUNCATE collections, items, assets CASCADE"))
+            conn.execute(text("TRUNCATE collections, items CASCADE"))
 
     empty()
     result = stacql(catalog_db, store_root, "ingest", str(exported))

@@ -159,7 +159,7 @@ async def test_a_catalog_of_one_table_is_migrated_and_moved_out_with_the_same_re
         kind = await session.execute(
             text("SELECT relkind::text FROM pg_class WHERE oid = 'items'::regclass"))
         assert kind.scalar_one() == "r"
-    assert await _results(sessions) == reference
+    # (This code's searches read the columns of migration 0019: compared after upgrade.)
     assert await _counts(sessions) == counts
 
     # ...whose upgrade keeps every row in the default partition, copying none.

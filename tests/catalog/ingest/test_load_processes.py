@@ -41,7 +41,7 @@ async def _rows(sessions) -> tuple[list, list]:
 
 async def _clear(sessions) -> None:
     async with sessions() as session, session.begin():
-        await session.execute(text("TRUNCATE collections, items, assets, jobs CASCADE"))
+        await session.execute(text("TRUNCATE collections, items, jobs CASCADE"))
 
 
 async def _load_naip(sessions, items: Path, processes: int):
