@@ -11,6 +11,7 @@ from strawberry.tools import merge_types
 
 from graphql_api.context import Limits
 from graphql_api.errors import ErrorCodes
+from graphql_api.execution import LeafShortcut
 from graphql_api.exports import ExportMutation
 from graphql_api.limits import DocumentLimits
 from graphql_api.mutations import Mutation
@@ -38,6 +39,7 @@ def create_schema(limits: Limits | None = None) -> strawberry.Schema:
         mutation=MUTATION,
         subscription=SUBSCRIPTION,
         config=StrawberryConfig(scalar_map=SCALARS),
+        execution_context_class=LeafShortcut,
         extensions=[
             lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
             # Depth, aliases, fields and cost measured in one pass linear in the document.
