@@ -23,7 +23,8 @@ resolved.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from graphql import (
@@ -34,7 +35,7 @@ from graphql import (
     GraphQLObjectType,
     GraphQLOutputType,
 )
-from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
+from graphql.execution.collect_fields import GroupedFieldSet
 from graphql.pyutils import AwaitableOrValue, Path, Undefined
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types.field import StrawberryField
@@ -114,10 +115,37 @@ def _getter(field: GraphQLField) -> Getter | None:
     return resolver.wrapped_func
 
 
-Plan = tuple[Getter, Completer] | None
-_PLANS: dict[int, tuple[GraphQLField, Plan]] = {}
-"""Plans by field (its id; the field is kept, so the id stays its own): a schema's
-fields never change once it is built."""
+Resolve = Callable[[Any], Any]
+"""A field's value, completed, from its source in one step (raises when it cannot)."""
+_PLANS: dict[int, tuple[GraphQLField, Resolve | None]] = {}
+"""One-step resolutions by field (its id; the field is kept, so the id stays its own): a
+schema's fields never change once it is built."""
+
+
+def _plan(field: GraphQLField) -> Resolve | None:
+    """The field's one-step resolution, or None when graphql-core must resolve it."""
+    known = _PLANS.get(id(field))
+    if known is not None:
+        return known[1]
+    plan: Resolve | None = None
+    getter, completer = _getter(field), _completer(field.type)
+    if not field.args and getter is not None and completer is not None:
+        plan = _compose(getter, completer)
+    _PLANS[id(field)] = (field, plan)
+    return plan
+
+
+def _compose(getter: Getter, completer: Completer) -> Resolve:
+    return lambda source: completer(getter(source))
+
+
+@dataclass(frozen=True)
+class _Split:
+    """A selection set's fields in response order, each with its one-step resolution
+    (None: graphql-core's), and the part graphql-core executes."""
+
+    fields: tuple[tuple[str, Resolve | None], ...]
+    rest: GroupedFieldSet
 
 
 class LeafShortcut(StrawberryGraphQLCoreExecutionContext):
@@ -129,45 +157,30 @@ class LeafShortcut(StrawberryGraphQLCoreExecutionContext):
         # Middleware must see every resolution: none is shortcut when there is any.
         manager = self.middleware_manager
         self._shortcut = manager is None or not manager.middlewares
+        # graphql-core collects the fields of a selection set once per execution and
+        # reuses that grouped field set for every object of a list: so is its split.
+        self._splits: dict[int, tuple[GroupedFieldSet, _Split | None]] = {}
 
-    def _plan(self, parent_type: GraphQLObjectType, name: str) -> Plan:
-        field = parent_type.fields.get(name)
-        if field is None:
-            return None
-        known = _PLANS.get(id(field))
+    def _split(self, parent_type: GraphQLObjectType, fields: GroupedFieldSet) -> _Split | None:
+        known = self._splits.get(id(fields))
         if known is not None:
             return known[1]
-        plan: Plan = None
-        if not field.args:
-            getter, completer = _getter(field), _completer(field.type)
-            if getter is not None and completer is not None:
-                plan = (getter, completer)
-        _PLANS[id(field)] = (field, plan)
-        return plan
-
-    def execute_field(
-        self,
-        parent_type: GraphQLObjectType,
-        source: Any,
-        field_details_list: FieldDetailsList,
-        path: Path,
-        position_context: Any,
-    ) -> Any:
-        """The field resolved in one step when it can be, else graphql-core's way."""
-        node = field_details_list[0].node
-        if not node.arguments and self._shortcut:
-            name = node.name.value
-            if name == "__typename":
-                return parent_type.name
-            plan = self._plan(parent_type, name)
-            if plan is not None:
-                try:
-                    return plan[1](plan[0](source))
-                except Exception:  # graphql-core reports it below
-                    pass
-        return super().execute_field(
-            parent_type, source, field_details_list, path, position_context
-        )
+        order: list[tuple[str, Resolve | None]] = []
+        rest: GroupedFieldSet = {}
+        for response_name, details in fields.items():
+            node = details[0].node
+            plan: Resolve | None = None
+            if not node.arguments:
+                if node.name.value == "__typename":
+                    plan = _typename(parent_type.name)
+                elif (field := parent_type.fields.get(node.name.value)) is not None:
+                    plan = _plan(field)
+            order.append((response_name, plan))
+            if plan is None:
+                rest[response_name] = details
+        split = _Split(tuple(order), rest) if len(rest) < len(fields) else None
+        self._splits[id(fields)] = (fields, split)
+        return split
 
     def execute_fields(
         self,
@@ -177,6 +190,51 @@ class LeafShortcut(StrawberryGraphQLCoreExecutionContext):
         grouped_field_set: GroupedFieldSet,
         position_context: Any,
     ) -> AwaitableOrValue[dict[str, Any]]:
-        return super().execute_fields(
-            parent_type, source_value, path, grouped_field_set, position_context
+        """The fields of one object: those that can be resolved in one step at once,
+        graphql-core's ``execute_fields`` for the others; in response order."""
+        split = self._split(parent_type, grouped_field_set) if self._shortcut else None
+        if split is None:
+            return super().execute_fields(
+                parent_type, source_value, path, grouped_field_set, position_context
+            )
+        done: dict[str, Any] = {}
+        failed: list[str] = []
+        for response_name, resolve in split.fields:
+            if resolve is not None:
+                try:
+                    done[response_name] = resolve(source_value)
+                except Exception:  # graphql-core resolves it again and reports it
+                    failed.append(response_name)
+        rest = split.rest
+        if failed:
+            rest = {name: details for name, details in grouped_field_set.items()
+                    if name in rest or name in failed}
+        if not rest:
+            return done
+        others = super().execute_fields(
+            parent_type, source_value, path, rest, position_context
         )
+        if self.is_awaitable(others):
+            return _merged_later(split, done, others)
+        return _merged(split, done, others)
+
+
+def _typename(name: str) -> Resolve:
+    return lambda source: name
+
+
+def _merged(split: _Split, done: dict[str, Any], others: dict[str, Any]) -> dict[str, Any]:
+    """Both parts of an object's fields, in response order."""
+    merged = {}
+    for response_name, _ in split.fields:
+        if response_name in done:
+            merged[response_name] = done[response_name]
+        elif response_name in others:
+            merged[response_name] = others[response_name]
+    return merged
+
+
+async def _merged_later(
+    split: _Split, done: dict[str, Any], others: Awaitable[dict[str, Any]]
+) -> dict[str, Any]:
+    return _merged(split, done, await others)
