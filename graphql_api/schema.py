@@ -39,7 +39,7 @@ def create_schema(limits: Limits | None = None) -> strawberry.Schema:
         mutation=MUTATION,
         subscription=SUBSCRIPTION,
         config=StrawberryConfig(scalar_map=SCALARS),
-        execution_context_class=LeafShortcut,
+        execution_context_class=LeafShortcut if limits.leaf_shortcut else None,
         extensions=[
             lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
             # Depth, aliases, fields and cost measured in one pass linear in the document.
