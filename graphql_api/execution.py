@@ -219,6 +219,51 @@ class LeafShortcut(StrawberryGraphQLCoreExecutionContext):
         return _merged(split, done, others)
 
 
+    def complete_list_value(
+        self,
+        return_type: GraphQLList[Any],
+        field_details_list: Any,
+        info: Any,
+        path: Path,
+        result: Any,
+        position_context: Any,
+    ) -> AwaitableOrValue[list[Any]]:
+        """A list of objects whose selected fields are all resolved in one step (an
+        item's assets), completed in one loop; anything else (or anything unusual in
+        that loop) as graphql-core completes it."""
+        if self._shortcut and isinstance(result, list):
+            entry_type = return_type.of_type
+            non_null = isinstance(entry_type, GraphQLNonNull)
+            object_type = entry_type.of_type if non_null else entry_type
+            if isinstance(object_type, GraphQLObjectType) and object_type.is_type_of is None:
+                collected = self.collect_subfields(object_type, field_details_list)
+                split = self._split(object_type, collected.grouped_field_set)
+                if split is not None and not split.rest and not collected.new_defer_usages:
+                    completed = _objects(split, result, non_null)
+                    if completed is not None:
+                        return completed
+        return super().complete_list_value(
+            return_type, field_details_list, info, path, result, position_context
+        )
+
+
+def _objects(split: _Split, values: list[Any], non_null: bool) -> list[Any] | None:
+    """The completed objects, or None when one needs graphql-core (to report an error)."""
+    fields = [(name, resolve) for name, resolve in split.fields if resolve is not None]
+    completed: list[Any] = []
+    try:
+        for value in values:
+            if value is None:
+                if non_null:
+                    return None
+                completed.append(None)
+            else:
+                completed.append({name: resolve(value) for name, resolve in fields})
+    except Exception:  # graphql-core completes them again and reports it
+        return None
+    return completed
+
+
 def _typename(name: str) -> Resolve:
     return lambda source: name
 
