@@ -7,9 +7,11 @@ way: request parsing, the search in PostgreSQL, and response rendering, without 
 For each kind it sends ``--reps`` requests (after ``--warmup`` untimed ones) with seeded
 random parameters, first as a GraphQL ``items`` query, then as the equivalent STAC
 ``POST /search``, checks both return the same item ids in the same order, and prints
-p50 / p95 latency in ms for each API.
+p50 / p95 latency in ms for each API. With ``--concurrency 1,8`` each kind is also sent
+by 8 concurrent clients (the same requests, GraphQL and STAC in turn, half of them each
+way round), as one server process would receive them.
 
-    .venv/bin/python bench/graphql.py --reps 100
+    .venv/bin/python bench/graphql.py --reps 100 --concurrency 1,8
 """
 
 from __future__ import annotations
@@ -141,36 +143,85 @@ async def _timed(client: httpx.AsyncClient, path: str, payload: dict) -> tuple[f
     return elapsed, ids
 
 
+async def _concurrent(
+    client: httpx.AsyncClient, path: str, payloads: list[dict], clients: int
+) -> list[float]:
+    """Latencies of ``payloads`` sent by ``clients`` concurrent senders (closed loops)."""
+    pending = iter(payloads)
+    latencies: list[float] = []
+
+    async def sender() -> None:
+        for payload in pending:
+            latencies.append((await _timed(client, path, payload))[0])
+
+    await asyncio.gather(*(sender() for _ in range(clients)))
+    return latencies
+
+
+async def _measure(
+    client: httpx.AsyncClient, kind: str, bodies: list[dict], clients: int, warmup: int
+) -> tuple[Timing, Timing, int, int]:
+    """GraphQL and STAC timings of one kind; the items found and the requests whose
+    ids differ (compared one request at a time, with one client)."""
+    graphql, stac = Timing([]), Timing([])
+    found = mismatches = 0
+    if clients == 1:
+        for i, body in enumerate(bodies):
+            g_ms, g_ids = await _timed(client, "/graphql", graphql_request(kind, body))
+            s_ms, s_ids = await _timed(client, "/search", body)
+            mismatches += g_ids != s_ids
+            if i >= warmup:
+                graphql.latencies.append(g_ms)
+                stac.latencies.append(s_ms)
+                found += len(g_ids)
+        return graphql, stac, found, mismatches
+    timed = bodies[warmup:]
+    await _concurrent(client, "/graphql", [graphql_request(kind, b) for b in bodies[:warmup]],
+                      clients)
+    await _concurrent(client, "/search", bodies[:warmup], clients)
+    # Half the requests GraphQL first, half STAC first: both see the same drift.
+    for half, graphql_first in ((timed[: len(timed) // 2], True),
+                                (timed[len(timed) // 2:], False)):
+        passes = [(graphql, "/graphql", [graphql_request(kind, b) for b in half]),
+                  (stac, "/search", half)]
+        for timing, path, payloads in passes if graphql_first else passes[::-1]:
+            timing.latencies.extend(await _concurrent(client, path, payloads, clients))
+    return graphql, stac, 0, 0
+
+
 async def run(args: argparse.Namespace) -> int:
     """Measure every kind; returns the exit status (1 when the APIs disagree)."""
     app = create_app(Settings(database=DatabaseSettings(url=args.database_url)))
     transport = httpx.ASGITransport(app=app)
     mismatches = 0
     rows = []
-    async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+    concurrencies = [int(c) for c in str(args.concurrency).split(",")]
+    # The app's lifespan runs as under uvicorn (it tunes the garbage collector).
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://bench") as client,
+    ):
         for kind in args.kinds.split(","):
             rng = random.Random(f"{args.seed}:{kind}")
             bodies = [{"collections": [args.collection], **_kind_params(kind, rng)}
                       for _ in range(args.reps + args.warmup)]
-            graphql, stac = Timing([]), Timing([])
-            found = 0
-            for i, body in enumerate(bodies):
-                g_ms, g_ids = await _timed(client, "/graphql", graphql_request(kind, body))
-                s_ms, s_ids = await _timed(client, "/search", body)
-                if g_ids != s_ids:
-                    mismatches += 1
-                if i >= args.warmup:
-                    graphql.latencies.append(g_ms)
-                    stac.latencies.append(s_ms)
-                    found += len(g_ids)
-            rows.append((kind, graphql, stac, found / args.reps))
-    print(f"{'kind':15} {'GraphQL p50':>11} {'p95':>7} {'STAC p50':>9} {'p95':>7} "
+            for clients in concurrencies:
+                graphql, stac, found, wrong = await _measure(
+                    client, kind, bodies, clients, args.warmup
+                )
+                mismatches += wrong
+                rows.append((kind, clients, graphql, stac, found / args.reps))
+    print(f"{'kind':15} {'c':>2} {'GraphQL p50':>11} {'p95':>7} {'STAC p50':>9} {'p95':>7} "
           f"{'ratio p50':>9} {'items':>6}")
-    for kind, graphql, stac, mean_items in rows:
-        print(f"{kind:15} {graphql.p(0.5):11.1f} {graphql.p(0.95):7.1f} {stac.p(0.5):9.1f} "
-              f"{stac.p(0.95):7.1f} {graphql.p(0.5) / stac.p(0.5):9.2f} {mean_items:6.1f}")
-    print(f"\nsame ids in the same order: {'yes' if not mismatches else f'NO ({mismatches})'}"
-          f"; GraphQL mean of p50 {statistics.mean(r[1].p(0.5) for r in rows):.1f} ms")
+    for kind, clients, graphql, stac, mean_items in rows:
+        items = f"{mean_items:6.1f}" if clients == 1 else f"{'':6}"
+        print(f"{kind:15} {clients:2} {graphql.p(0.5):11.1f} {graphql.p(0.95):7.1f} "
+              f"{stac.p(0.5):9.1f} {stac.p(0.95):7.1f} {graphql.p(0.5) / stac.p(0.5):9.2f} "
+              f"{items}")
+    ones = [r for r in rows if r[1] == 1]
+    if ones:
+        print(f"\nsame ids in the same order: {'yes' if not mismatches else f'NO ({mismatches})'}"
+              f"; GraphQL mean of p50 at c=1 {statistics.mean(r[2].p(0.5) for r in ones):.1f} ms")
     return 1 if mismatches else 0
 
 
@@ -183,6 +234,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=5, help="untimed requests per kind")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--kinds", default=",".join(KINDS))
+    parser.add_argument("--concurrency", default="1",
+                        help="comma-separated numbers of concurrent clients, e.g. 1,8")
     return parser.parse_args(argv)
 
 

@@ -38,7 +38,7 @@ from graphql_api.loaders import Loaders
 
 @dataclass(frozen=True)
 class Limits:
-    """Guards against expensive or hostile operations."""
+    """Guards against expensive or hostile operations (and how fields are executed)."""
 
     default_page_size: int = 10
     max_page_size: int = 1000
@@ -54,6 +54,9 @@ class Limits:
     max_statements: int = 20
     max_upload_bytes: int = 2 * 1024**3
     max_upload_pixels: int = 50_000 * 50_000
+    leaf_shortcut: bool = True
+    """Resolve plain leaf fields in one step (``graphql_api.execution``); False: through
+    graphql-core's per-field path, with the same answers (kept to compare them)."""
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ once, through ``now_or_later``, when what they need is there, as it is on a pace
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -40,6 +40,14 @@ class PacedList(list[T]):
         return len(self) > SLICE
 
 
+def paced(values: Iterable[T]) -> list[T]:
+    """``values`` as a list, paced (a ``PacedList``) only when it is longer than a slice:
+    graphql-core completes an async iterable item by item through awaits, which costs
+    more than the plain loop a list of one slice needs."""
+    listed = PacedList(values)
+    return listed if listed.is_paced else list(listed)
+
+
 async def _paced(values: list[T]) -> AsyncIterator[T]:
     for index, value in enumerate(values):
         if index and index % SLICE == 0:
@@ -59,3 +67,23 @@ def now_or_later(value: Any, then: Callable[[Any], R]) -> Any:
 
 async def _then(value: Awaitable[Any], then: Callable[[Any], R]) -> R:
     return then(await value)
+
+
+def now_or_later_all(values: tuple[Any, ...], then: Callable[..., R]) -> Any:
+    """``then(*values)`` at once when none of ``values`` is pending (see
+    ``now_or_later``); otherwise an awaitable of it."""
+    ready = [_ready(value) for value in values]
+    if all(ready):
+        return then(*(value.result() if isinstance(value, asyncio.Future) else value
+                      for value in values))
+    return _then_all(values, then)
+
+
+def _ready(value: Any) -> bool:
+    if isinstance(value, asyncio.Future):
+        return value.done()
+    return not isinstance(value, Awaitable)
+
+
+async def _then_all(values: tuple[Any, ...], then: Callable[..., R]) -> R:
+    return then(*[await value if isinstance(value, Awaitable) else value for value in values])

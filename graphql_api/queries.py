@@ -138,7 +138,8 @@ class Query:
             await info.context.principal(), request, roles=roles, media_type=media_type,
             limit=page_size(first, info.context.services.limits), after=after,
         )
-        edges = [AssetEdge(cursor=c, node=Asset(_row=row))
+        urls = await info.context.asset_urls()
+        edges = [AssetEdge(cursor=c, node=Asset(_row=row, _urls=urls))
                  for row, c in zip(page.assets, page.cursors, strict=True)]
         return AssetConnection(
             edges=edges,

@@ -61,6 +61,10 @@ class SavedSearchUpdateInput:
 @strawberry.type(description="One webhook notice of a saved search and its delivery.")
 class SavedSearchDelivery:
     id: strawberry.ID
+    event: str = strawberry.field(
+        description="What happened to the items it reports: item.changed (added or "
+        "updated) or item.deleted; the `event` of the notice's body."
+    )
     status: str = strawberry.field(
         description="pending, delivered, failed (given up) or cancelled (webhook removed)."
     )
@@ -76,7 +80,8 @@ class SavedSearchDelivery:
     def of(cls, notice: NoticeRecord) -> SavedSearchDelivery:
         """The GraphQL view of a notice."""
         return cls(
-            id=strawberry.ID(str(notice.id)), status=notice.status, attempts=notice.attempts,
+            id=strawberry.ID(str(notice.id)), event=notice.event, status=notice.status,
+            attempts=notice.attempts,
             items=notice.items, created_at=notice.created_at,
             next_attempt_at=notice.next_attempt_at if notice.status == "pending" else None,
             delivered_at=notice.delivered_at, last_status=notice.last_status,

@@ -10,7 +10,9 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
 from graphql_api.context import Limits
+from graphql_api.document_cache import DocumentCache, Documents
 from graphql_api.errors import ErrorCodes
+from graphql_api.execution import LeafShortcut
 from graphql_api.exports import ExportMutation
 from graphql_api.limits import DocumentLimits
 from graphql_api.mutations import Mutation
@@ -33,15 +35,19 @@ def create_schema(limits: Limits | None = None) -> strawberry.Schema:
     """The schema with document limits (tokens, depth, aliases, fields, cost) and coded,
     masked errors."""
     limits = limits or Limits()
+    documents = Documents()
     return strawberry.Schema(
         query=QUERY,
         mutation=MUTATION,
         subscription=SUBSCRIPTION,
         config=StrawberryConfig(scalar_map=SCALARS),
+        execution_context_class=LeafShortcut if limits.leaf_shortcut else None,
         extensions=[
             lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
             # Depth, aliases, fields and cost measured in one pass linear in the document.
             lambda: DocumentLimits(limits),
+            # After the limits: they measure every request (its variables size pages).
+            lambda: DocumentCache(documents),
             ErrorCodes,
         ],
     )

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import strawberry
 from strawberry import Private
@@ -18,7 +18,7 @@ from catalog.temporal import parse_rfc3339
 from graphql_api import item_filter as by
 from graphql_api.context import Context
 from graphql_api.inputs import SortBy
-from graphql_api.paced import now_or_later
+from graphql_api.paced import now_or_later, now_or_later_all
 from graphql_api.scalars import JSON, GeoJSON
 from graphql_api.statements import STATEMENT
 
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from graphql_api.item_search import ItemConnection
 
 Info = strawberry.Info[Context, None]
+R = TypeVar("R")
 
 
 @strawberry.type(description="A link of a STAC document.")
@@ -95,6 +96,8 @@ class PageInfo:
 @strawberry.type(description="A file of an item (data, metadata, thumbnail...).")
 class Asset:
     _row: Private[AssetRow]
+    _urls: Private[AssetUrls | None] = None
+    """The caller's rewriter of stored hrefs (None: hrefs as stored)."""
 
     @strawberry.field(description="The key of the asset in its item's assets.")
     def key(self) -> str:
@@ -112,19 +115,16 @@ class Asset:
         description="Where to GET the file: for a stored file, this API's asset URL (signed "
         "for the caller when it sent credentials); for an external one, its own URL."
     )
-    def href(self, info: Info) -> str:
-        return now_or_later(self._public(info), lambda asset: str(asset.get("href", "")))
+    def href(self) -> str:
+        # Neither ``info`` nor an await: resolved in one step (graphql_api.execution).
+        return str(self._public().get("href", ""))
 
-    def _public(self, info: Info) -> dict[str, Any] | Awaitable[dict[str, Any]]:
-        # At once when the caller's URL rewriter is known (see graphql_api.paced).
-        return now_or_later(info.context.asset_urls_now(), self._public_with)
-
-    def _public_with(self, urls: AssetUrls | None) -> dict[str, Any]:
+    def _public(self) -> dict[str, Any]:
         asset, href = self._row.asset, self._row.asset.get("href")
-        if urls is None or not isinstance(href, str):
+        if self._urls is None or not isinstance(href, str):
             return asset
         row = self._row
-        public = urls.href(row.collection_id, row.item_id, row.key, href)
+        public = self._urls.href(row.collection_id, row.item_id, row.key, href)
         return asset if public == href else {**asset, "href": public}
 
     @strawberry.field(description="The media type (STAC `type`).")
@@ -153,8 +153,8 @@ class Asset:
         return self._row.asset.get(name)
 
     @strawberry.field(description="The STAC asset object, as the STAC API serves it.")
-    def stac(self, info: Info) -> JSON:
-        return self._public(info)
+    def stac(self) -> JSON:
+        return self._public()
 
     @strawberry.field(description="The item the asset belongs to.")
     async def item(self, info: Info) -> Item | None:
@@ -226,21 +226,26 @@ class Item:
 
         return now_or_later(info.context.asset_urls_now(), served)
 
+    def _assets(self, info: Info, pick: Callable[[list[Asset]], R]) -> R | Awaitable[R]:
+        """``pick`` applied to the item's assets (their hrefs rewritten for the caller), at
+        once when its page loaded them (graphql_api.item_search)."""
+        return now_or_later_all(
+            (info.context.asset_urls_now(),
+             info.context.loaders.assets.load((self._row["collection"], self._row["id"]))),
+            lambda urls, rows: pick([Asset(_row=row, _urls=urls) for row in rows]),
+        )
+
     @strawberry.field
     def assets(self, info: Info, roles: list[str] | None = None) -> list[Asset]:
         wanted = set(roles or ())
-        return now_or_later(
-            info.context.loaders.assets.load((self._row["collection"], self._row["id"])),
-            lambda rows: [Asset(_row=r) for r in rows
-                          if not wanted or wanted & set(r.asset.get("roles") or ())],
-        )
+        return self._assets(info, lambda assets: [
+            a for a in assets if not wanted or wanted & set(a._row.asset.get("roles") or ())
+        ])
 
     @strawberry.field(description="One asset by key; null when the item has none by that key.")
     def asset(self, info: Info, key: str) -> Asset | None:
-        return now_or_later(
-            info.context.loaders.assets.load((self._row["collection"], self._row["id"])),
-            lambda rows: next((Asset(_row=r) for r in rows if r.key == key), None),
-        )
+        return self._assets(info, lambda assets: next((a for a in assets if a._row.key == key),
+                                                      None))
 
     @strawberry.field
     def collection(self, info: Info) -> Collection | None:

@@ -116,6 +116,9 @@ class GraphQLSettings(BaseModel):
     max_statements: int = Field(20, ge=1)
     max_upload_bytes: int = Field(2 * 1024**3, ge=1024)
     max_upload_pixels: int = Field(50_000 * 50_000, ge=1)
+    # Plain leaf fields resolved in one step (graphql_api/execution.py); false: through
+    # graphql-core's per-field path, same answers, slower (to compare them).
+    leaf_shortcut: bool = True
     # Automatic persisted queries (hash -> query, in Redis, shared by every worker):
     # a query longer than this is run but not stored; stored queries expire this long
     # after their last use; past this many, the least recently used are dropped.

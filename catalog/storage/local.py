@@ -104,6 +104,9 @@ class LocalAssetStore:
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root).resolve()
+        # Computed once: ``as_uri`` costs microseconds, and every asset href of a
+        # response is checked against it.
+        self._href_prefix = self.root.as_uri().rstrip("/") + "/"
 
     def __repr__(self) -> str:
         return f"LocalAssetStore({str(self.root)!r})"
@@ -111,7 +114,7 @@ class LocalAssetStore:
     @property
     def href_prefix(self) -> str:
         """What the href of every object in this store starts with (``file:///root/``)."""
-        return self.root.as_uri().rstrip("/") + "/"
+        return self._href_prefix
 
     def _resolve(self, key: str) -> Path:
         """The real path of the normalized ``key``, refused if it leaves the root."""

@@ -12,6 +12,7 @@ import websockets
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from catalog.access import create_key
+from catalog.saved import match_changes
 from tests.graphql_api.conftest import GraphQL, _client, admin_key, app_settings
 from tests.graphql_api.test_mutations import CREATE, UPSERT, a_collection, an_item
 from tests.graphql_api.test_subscriptions import WAIT_S, Subscription, mutate
@@ -131,3 +132,47 @@ async def test_a_saved_search_is_followed_as_a_subscription(
             "id": "inside", "collectionId": "scenes", "property": 5.0,
         }
         assert await subscription.silent_for(min(3.0, WAIT_S))
+
+
+DELIVERIES = """query($id: ID!) { savedSearch(id: $id) {
+  deliveries { id event status items } } }"""
+
+
+async def _match(sessions: async_sessionmaker[AsyncSession]) -> None:
+    """One pass of the matching the notify worker runs."""
+    async with sessions() as session, session.begin():
+        await match_changes(session)
+
+
+async def test_each_delivery_names_its_event_as_the_rest_delivery_log_does(
+    owners: dict[str, GraphQL], scratch_url: str,
+    scratch_sessions: async_sessionmaker[AsyncSession], tmp_path: Any,
+) -> None:
+    alice = owners["alice"]
+    saved = (await alice.data(CREATE_SAVED, input={
+        "name": "west", "webhookUrl": HOOK,
+        "filter": {"collections": ["scenes"], "bbox": [0, 0, 3, 1]},
+    }))["createSavedSearch"]
+    settings = app_settings(scratch_url, tmp_path / "admin-assets")
+    async for admin in _client(settings, await admin_key(scratch_sessions)):
+        await admin.data(CREATE, stac=a_collection("scenes"))
+        await admin.data(UPSERT, items=[an_item("inside", 1, "2021-01-01T00:00:00Z", 5.0),
+                                        an_item("outside", 7, "2021-01-01T00:00:00Z", 5.0)])
+        await _match(scratch_sessions)
+        for gone in ("inside", "outside"):
+            deleted = await admin.data(
+                "mutation($id: String!) { deleteItem(collectionId: \"scenes\", id: $id) }",
+                id=gone,
+            )
+            assert deleted == {"deleteItem": True}
+        await _match(scratch_sessions)
+
+    deliveries = (await alice.data(DELIVERIES, id=saved["id"]))["savedSearch"]["deliveries"]
+    assert [(d["event"], [entry["id"] for entry in d["items"]]) for d in deliveries] == [
+        ("item.deleted", ["inside"]), ("item.changed", ["inside"]),
+    ]
+    logged = await alice.client.get(f"/saved-searches/{saved['id']}/deliveries")
+    assert logged.status_code == 200
+    assert [(str(d["id"]), d["event"], d["status"]) for d in logged.json()["deliveries"]] == [
+        (d["id"], d["event"], d["status"]) for d in deliveries
+    ]
