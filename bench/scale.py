@@ -67,7 +67,7 @@ OUT = REPO / "bench" / "out" / "scale"
 RUN_PEER = REPO.parent / "shared" / "peer" / "run_peer.sh"
 PEER_DIR = Path(os.environ.get("PEER_DIR", "/tmp/stacql-peer"))
 COLLECTION = "bench"
-DROPPABLE = ("stacql_bench", "scale")
+DROPPABLE = ("stacql_bench", "scale", "stacfast_")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
