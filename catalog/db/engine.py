@@ -12,11 +12,16 @@ from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 
 log = logging.getLogger(__name__)
 
-WARM_UP = "EXPLAIN SELECT 1 FROM items WHERE geometry && ST_MakeEnvelope(0, 0, 1, 1, 4326)"
+WARM_UP = (
+    "SET LOCAL lock_timeout = 200; SET LOCAL statement_timeout = 5000; "
+    "EXPLAIN SELECT 1 FROM items WHERE geometry && ST_MakeEnvelope(0, 0, 1, 1, 4326)"
+)
 """Planned once by each new connection of a warmed engine: planning over every items
 partition loads their catalog entries and indexes, and PostGIS's library, into the new
 backend. A first search on a cold backend spends tens of milliseconds there, which a
-bounded count (``catalog.search.count``, 25 ms) cannot afford."""
+bounded count (``catalog.search.count``, 25 ms) cannot afford. One simple query (its
+own implicit transaction, so the SET LOCALs end with it): a table locked by a migration
+costs a new connection 200 ms, not a wait."""
 
 
 def _dumps(value: Any) -> str:
