@@ -96,42 +96,69 @@ class CatalogClient(AsyncBaseCoreClient):
         return body
 
     async def _run(self, values: dict[str, Any], request: Request) -> ItemPage:
-        # In a thread: repairing a search area takes CPU the event loop must not wait for.
         principal = principal_of(request)
-        query = await asyncio.to_thread(
-            build_search, max_limit=self.searches.max_limit, **params.search_kwargs(values),
-        )
+        kwargs = params.search_kwargs(values)
+        if kwargs["intersects"] is None:
+            query = build_search(max_limit=self.searches.max_limit, **kwargs)
+        else:
+            # In a thread: repairing a search area takes CPU the event loop must not
+            # wait for (a bbox or no area costs less than the thread hand-off).
+            query = await asyncio.to_thread(
+                build_search, max_limit=self.searches.max_limit, **kwargs
+            )
         base = get_base_url(request)
         urls = await self._asset_urls(request)
         include, exclude = params.fields(values.get("fields"))
-        if include or exclude:
-            found = await self.searches.items(principal, query)
-            features: list[dict[str, Any]] | FeatureTexts = [
-                apply_fields(with_item_links(_public(item, urls), base), include, exclude)
-                for item in found.items
-            ]
-            page = ItemPage(features, found.next_token, found.prev_token, found.matched)
-        else:
-            rows = await self.searches.rows(principal, query, item_text_parts())
-            matched = await self.searches.count(principal, query) if query.count else None
-            features = FeatureTexts([feature_text(row, base, urls) for row in rows.rows])
-            page = ItemPage(features, rows.next_token, rows.prev_token, matched)
-        return replace(page, matched=await self._matched(principal, page, query))
+        # The count runs beside the page, on a connection of its own: a request waits
+        # for the slower of the two instead of their sum.
+        counting = self._start_count(principal, query)
+        try:
+            if include or exclude:
+                found = await self.searches.items(principal, replace(query, count=False))
+                features: list[dict[str, Any]] | FeatureTexts = [
+                    apply_fields(with_item_links(_public(item, urls), base), include, exclude)
+                    for item in found.items
+                ]
+                page = ItemPage(features, found.next_token, found.prev_token, None)
+            else:
+                rows = await self.searches.rows(principal, query, item_text_parts())
+                features = FeatureTexts([feature_text(row, base, urls) for row in rows.rows])
+                page = ItemPage(features, rows.next_token, rows.prev_token, None)
+        except BaseException:
+            if counting is not None:  # not cancelled: a cancelled query costs its connection
+                await asyncio.gather(counting, return_exceptions=True)
+            raise
+        return replace(page, matched=await self._matched(page, query, counting))
+
+    def _start_count(
+        self, principal: Principal, query: SearchRequest
+    ) -> asyncio.Task[int | None] | None:
+        """The count ``numberMatched`` may need, started now: asked for (exact), or on
+        a first page (within ``count_budget``). Later pages leave it out unless asked:
+        a client paging on has it from the first, and a count on every page would
+        double the database's work."""
+        if query.count:
+            return asyncio.create_task(self.searches.count(principal, query))
+        if query.token is not None or not self.searches.count_budget.enabled:
+            return None
+        return asyncio.create_task(self.searches.count_within_budget(principal, query))
 
     async def _matched(
-        self, principal: Principal, page: ItemPage, query: SearchRequest
+        self, page: ItemPage, query: SearchRequest, counting: asyncio.Task[int | None] | None
     ) -> int | None:
         """``numberMatched``: counted when asked; a lone first page is its own exact
-        count; otherwise, on a first page, counted within ``count_budget`` or left out
-        past it. Later pages leave it out unless asked: a client paging on has it from
-        the first, and a count on every page would double the database's work."""
-        if page.matched is not None:
-            return page.matched
-        if query.token is not None:
-            return None
-        if page.next_token is None:
+        count (the count started beside it is waited for, not used); otherwise, on a
+        first page, counted within ``count_budget`` or left out past it."""
+        if query.count:
+            assert counting is not None
+            return await counting
+        lone = query.token is None and page.next_token is None
+        if counting is None:
+            return len(page.features) if lone else None
+        if lone:
+            await asyncio.gather(counting, return_exceptions=True)
             return len(page.features)
-        return await self.searches.count_within_budget(principal, query)
+        return await counting
 
     async def get_search(self, **kwargs: Any) -> Response:
         """Called with `GET /search`."""
@@ -149,8 +176,10 @@ class CatalogClient(AsyncBaseCoreClient):
         request: Request = kwargs["request"]
         values = {name: getattr(search_request, name, None) for name in _POST_FIELDS}
         page = await self._run(values, request)
-        body = search_request.model_dump(mode="json", exclude_none=True, by_alias=True)
         url = str(request.url).split("?")[0]
+        body: dict[str, Any] = {}
+        if page.next_token or page.prev_token:  # only paging links repeat the body
+            body = search_request.model_dump(mode="json", exclude_none=True, by_alias=True)
         paging = _paging(page, lambda rel, token: post_page_link(rel, url, body, token))
         return item_collection_response(
             self._item_collection(page, request, paging)

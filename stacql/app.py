@@ -280,6 +280,7 @@ def replica_set(settings: Settings, engine: AsyncEngine) -> ReplicaSet:
         statement_timeout_ms=database.statement_timeout_ms,
         parallel_workers_per_gather=database.parallel_workers_per_gather,
         pre_ping=database.pool_pre_ping,
+        warm_up=True,
     )
 
 
@@ -302,6 +303,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         statement_timeout_ms=settings.database.statement_timeout_ms,
         parallel_workers_per_gather=settings.database.parallel_workers_per_gather,
         pre_ping=settings.database.pool_pre_ping,
+        # Requests count beside their page on a second connection (stac_compat.client).
+        warm_up=True,
     )
     sessions = create_sessionmaker(engine)
     events = ItemEvents(settings.database.url)
