@@ -5,18 +5,23 @@
 at most once a second, and finishes with the file's key, format, size and item count,
 and the file's expiry (``WorkerConfig.export_retention``). Each export job first
 removes the files of earlier exports past their expiry
-(``catalog.export.purge_expired_exports``), and every worker sweeps them on a timer
-(``ExportSweeper``), so the store holds no more than the exports of one retention period.
+(``catalog.export.purge_expired_exports``), and every worker queues a sweep of them on a
+timer (``ExportSweeper``, ``sweep_expired_exports``), so the store holds no more than
+the exports of one retention period.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import threading
+import time
 from contextlib import suppress
 from typing import Any
 
+from redis.exceptions import RedisError
 from rq import Queue
+from rq.exceptions import DuplicateJobError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from catalog.assets import AssetUrls
@@ -27,9 +32,8 @@ from catalog.export.formats import EXPORT_JOB_KIND
 from catalog.export.run import export_key
 from catalog.jobs import JobRecord, mark_started, set_progress
 from catalog.storage import AssetStore, create_asset_store
-from workers.context import WorkerConfig
+from workers.context import WorkerConfig, current_config
 from workers.jobs import PROGRESS_INTERVAL, record_step, run_recorded
-from workers.periodic import PeriodicTask
 from workers.queue import JobPolicy, submit_job
 
 EXPORT_KIND = EXPORT_JOB_KIND
@@ -70,27 +74,72 @@ class _Progress:
                 last = current
 
 
-async def _purge(sessions: Sessions, store: AssetStore) -> None:
-    """Remove expired export files; a failure is logged, not the export's failure."""
+async def _purge(sessions: Sessions, store: AssetStore) -> int:
+    """Remove expired export files; returns how many. A failure is logged, not the
+    caller's failure."""
     try:
         if removed := await purge_expired_exports(sessions, store):
             log.info("removed %d expired export files", removed)
+        return removed
     except CatalogError as exc:
         log.warning("expired exports were not removed: %s", exc)
+        return 0
 
 
-class ExportSweeper(PeriodicTask):
-    """Removes expired export files every ``interval`` seconds (a worker's companion
-    thread), so files expire on time even when no new export runs. Workers sweep side by
-    side safely: each expired row is taken ``SKIP LOCKED``."""
+SWEEP_FUNCTION = "workers.export.sweep_expired_exports"
 
-    def __init__(self, config: WorkerConfig, interval: float) -> None:
-        super().__init__("stacql-export-sweeper", config.database_url, interval,
-                         run_at_start=True)
-        self.store = create_asset_store(config.storage_url, config.storage_options)
 
-    async def tick(self, sessions: Sessions) -> None:
-        await _purge(sessions, self.store)
+def enqueue_sweep(queue: Queue, interval: float) -> bool:
+    """Queue a sweep of expired export files unless one of this ``interval``'s slot is
+    queued already (every worker asks; one job per slot runs); False then."""
+    slot = int(time.time() // interval)
+    try:
+        queue.enqueue_call(
+            SWEEP_FUNCTION, job_id=f"stacql-export-sweep-{slot}", unique=True, timeout=3600,
+            result_ttl=60, failure_ttl=24 * 3600, description="remove expired export files",
+        )
+    except DuplicateJobError:
+        return False
+    return True
+
+
+class ExportSweeper(threading.Thread):
+    """Queues a sweep of expired export files every ``interval`` seconds (a worker's
+    companion thread), so files expire on time even when no new export runs. The sweep
+    itself is a job: a thread of the worker's parent process touching the database
+    while RQ forks a work horse can leave the horse blocked on a lock copied held."""
+
+    def __init__(self, queue: Queue, interval: float) -> None:
+        super().__init__(name="stacql-export-sweeper", daemon=True)
+        self.queue = queue
+        self.interval = interval
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(self.interval):
+            try:
+                enqueue_sweep(self.queue, self.interval)
+            except RedisError as exc:
+                log.warning("export sweep not queued: %s", exc)
+
+    def stop(self) -> None:
+        """Stop before the next sweep is queued."""
+        self.stopped.set()
+
+
+def sweep_expired_exports() -> str:
+    """RQ job: remove the files of every export past its expiry and mark their jobs."""
+    config = current_config()
+    return f"removed {asyncio.run(_sweep(config))} expired export files"
+
+
+async def _sweep(config: WorkerConfig) -> int:
+    engine = create_engine(config.database_url, pool_size=1)
+    try:
+        store = create_asset_store(config.storage_url, config.storage_options)
+        return await _purge(create_sessionmaker(engine), store)
+    finally:
+        await engine.dispose()
 
 
 async def _export(config: WorkerConfig, job_id: str, spec: ExportSpec) -> dict[str, Any]:

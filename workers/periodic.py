@@ -17,15 +17,12 @@ log = logging.getLogger(__name__)
 
 class PeriodicTask(threading.Thread):
     """Calls :meth:`tick` every ``interval`` seconds (the first call one interval after
-    :meth:`start`, or at once with ``run_at_start``) until :meth:`stop`."""
+    :meth:`start`) until :meth:`stop`."""
 
-    def __init__(
-        self, name: str, database_url: str, interval: float, *, run_at_start: bool = False
-    ) -> None:
+    def __init__(self, name: str, database_url: str, interval: float) -> None:
         super().__init__(name=name, daemon=True)
         self.database_url = database_url
         self.interval = interval
-        self.run_at_start = run_at_start
         self.stopped = threading.Event()
 
     async def tick(self, sessions: async_sessionmaker[AsyncSession]) -> None:
@@ -39,8 +36,6 @@ class PeriodicTask(threading.Thread):
         engine = create_engine(self.database_url, pool_size=1)
         sessions = create_sessionmaker(engine)
         try:
-            if self.run_at_start:
-                await self._tick_logged(sessions)
             while not self.stopped.wait(self.interval):
                 await self._tick_logged(sessions)
         finally:

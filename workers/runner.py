@@ -17,7 +17,6 @@ from workers.context import WORKER_CONFIG, WorkerConfig
 from workers.export import ExportSweeper
 from workers.jobs import FINAL_FAILURE
 from workers.notify import MatchTrigger
-from workers.periodic import PeriodicTask
 from workers.queue import DEFAULT_QUEUE, create_queue
 
 
@@ -84,13 +83,13 @@ def run_worker(
     Runs RQ's scheduler too, so retries scheduled after transient errors are queued
     again on time, and (unless ``burst``) the companion threads: one that queues a
     saved-search match pass on the first queue when items were written
-    (``workers.notify``), one that removes expired export files. ``config``
+    (``workers.notify``), one that queues a sweep of expired export files. ``config``
     overrides the defaults built from the URLs (processor registry, retry policy,
     extraction options). Returns RQ's "worked on something".
     """
     config = config or WorkerConfig(database_url=database_url, storage_url=storage_url)
     connection = Redis.from_url(redis_url)
-    companions: list[PeriodicTask] = []
+    companions: list[MatchTrigger | ExportSweeper] = []
     try:
         rq_queues = [create_queue(connection, name) for name in queues or (DEFAULT_QUEUE,)]
         worker = StacqlWorker(rq_queues, config, connection=connection)
@@ -105,11 +104,13 @@ def run_worker(
         connection.close()
 
 
-def _companions(config: WorkerConfig, database_url: str, queue: Queue) -> list[PeriodicTask]:
+def _companions(
+    config: WorkerConfig, database_url: str, queue: Queue
+) -> list[MatchTrigger | ExportSweeper]:
     """The timed tasks a long-running worker keeps beside its jobs."""
-    companions: list[PeriodicTask] = []
+    companions: list[MatchTrigger | ExportSweeper] = []
     if config.notify.poll_seconds > 0:
         companions.append(MatchTrigger(database_url, queue, config.notify.poll_seconds))
     if config.export_retention is not None and config.export_sweep_seconds > 0:
-        companions.append(ExportSweeper(config, config.export_sweep_seconds))
+        companions.append(ExportSweeper(queue, config.export_sweep_seconds))
     return companions
