@@ -121,14 +121,16 @@ class CatalogGraphQLRouter(GraphQLRouter):
         self.caching = caching or GetCaching()
         self.ide = ide
 
-    def encode_json(self, data: object) -> bytes:
+    def encode_json(self, data: object) -> str:
         """The response in JSON, with orjson (a page of 100 items with their assets took
         the standard library 2 ms; orjson 0.1). The standard library's encoder remains
-        for what orjson refuses (integers past 64 bits)."""
+        for what orjson refuses (integers past 64 bits). Text, not bytes: strawberry
+        sends bytes over a websocket as binary frames, which browsers' graphql-ws
+        clients cannot read."""
         try:
-            return orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS)
+            return orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS).decode()
         except TypeError:  # orjson.JSONEncodeError is a TypeError
-            return json.dumps(data, separators=(",", ":")).encode()
+            return json.dumps(data, separators=(",", ":"))
 
     def decode_json(self, data: str | bytes) -> object:
         decoded = orjson.loads(data)

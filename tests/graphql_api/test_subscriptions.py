@@ -28,7 +28,9 @@ class Subscription:
 
     async def next(self) -> dict[str, Any]:
         """The next ``next`` payload's data; fails on an error or after ``WAIT_S``."""
-        message = json.loads(await asyncio.wait_for(self.socket.recv(), WAIT_S))
+        frame = await asyncio.wait_for(self.socket.recv(), WAIT_S)
+        assert isinstance(frame, str)  # a text frame: browsers' clients read no binary one
+        message = json.loads(frame)
         assert message["type"] == "next", message
         assert "errors" not in message["payload"], message
         return message["payload"]["data"]
@@ -53,7 +55,9 @@ async def subscribe(base_url: str, query: str, **variables: Any) -> AsyncIterato
     url = base_url.replace("http://", "ws://") + "graphql"
     async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as socket:
         await socket.send(json.dumps({"type": "connection_init"}))
-        assert json.loads(await socket.recv())["type"] == "connection_ack"
+        ack = await socket.recv()
+        assert isinstance(ack, str), ack  # text frames, as browsers' graphql-ws clients need
+        assert json.loads(ack)["type"] == "connection_ack"
         await socket.send(json.dumps({
             "id": "1", "type": "subscribe", "payload": {"query": query, "variables": variables},
         }))
