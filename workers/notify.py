@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -45,7 +46,6 @@ from catalog.saved import (
     signature,
 )
 from workers.context import NotifyConfig, WorkerConfig, current_config
-from workers.periodic import PeriodicTask
 
 log = logging.getLogger(__name__)
 
@@ -220,19 +220,39 @@ def deliver_saved_search(saved_search_id: str) -> str:
     return f"again in {wait:.1f} s"
 
 
-class MatchTrigger(PeriodicTask):
+class MatchTrigger(threading.Thread):
     """Looks for written items every ``poll_seconds`` and queues a match pass when some
     wait (a worker's companion thread; a pass already queued or running is not doubled)."""
 
     def __init__(self, database_url: str, queue: Queue, poll_seconds: float) -> None:
-        super().__init__("stacql-match-trigger", database_url, poll_seconds)
+        super().__init__(name="stacql-match-trigger", daemon=True)
+        self.database_url = database_url
         self.queue = queue
+        self.poll_seconds = poll_seconds
+        self.stopped = threading.Event()
 
-    async def tick(self, sessions: Sessions) -> None:
-        async with sessions() as session:
-            waiting = await pending_changes(session)
-        if waiting:
-            try:
-                await asyncio.to_thread(enqueue_match, self.queue)
-            except RedisError as exc:
-                log.warning("saved-search match trigger: %s", exc)
+    def run(self) -> None:
+        asyncio.run(self._loop())
+
+    async def _loop(self) -> None:
+        engine = create_engine(self.database_url, pool_size=1)
+        sessions = create_sessionmaker(engine)
+        try:
+            while not self.stopped.wait(self.poll_seconds):
+                try:
+                    async with sessions() as session:
+                        waiting = await pending_changes(session)
+                    if waiting:
+                        await asyncio.to_thread(enqueue_match, self.queue)
+                except (CatalogError, RedisError) as exc:
+                    log.warning("saved-search match trigger: %s", exc)
+                except Exception:
+                    # A dead thread would stop every notice of this worker until it is
+                    # restarted: log the fault and look again at the next tick.
+                    log.exception("saved-search match trigger failed")
+        finally:
+            await engine.dispose()
+
+    def stop(self) -> None:
+        """Stop after the current look."""
+        self.stopped.set()

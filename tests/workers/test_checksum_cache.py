@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import blake3
+import pytest
 from redis import Redis
 from rq import Queue
 from sqlalchemy import Engine
@@ -17,17 +18,10 @@ from sqlalchemy import Engine
 from catalog.search.lookup import get_item
 from tests.support.paths import RASTERS
 from tests.workers.conftest import run_with_sessions
-from tests.workers.test_jobs import WHEN, enqueue, items, job_row, upload
-from workers import ExtractRequest, RetryPolicy, StacqlSimpleWorker, WorkerConfig
+from tests.workers.test_jobs import WHEN, enqueue, job_row, upload, work
+from workers import ExtractRequest
 from workers.checksum_cache import KEY_PREFIX, ChecksumCache, FileState
 from workers.extract import SAFE_DRIVERS, ExtractOptions
-
-
-def work(redis_conn: Redis, url: str, store_root: Path, queue: Queue, **config: Any) -> None:
-    worker_config = WorkerConfig(
-        database_url=url, storage_url=str(store_root), retry=RetryPolicy(2, (0,)), **config
-    )
-    StacqlSimpleWorker([queue], worker_config, connection=redis_conn).work(burst=True)
 
 
 def stored_checksum(url: str, item_id: str) -> str:
@@ -48,12 +42,20 @@ def extract_once(
     return row.result
 
 
-def test_a_job_keeps_the_checksum_it_computed_for_the_file_as_it_was(
-    catalog_db: str, redis_conn: Redis, queue: Queue, store_root: Path, sync_engine: Engine
-) -> None:
+@pytest.fixture
+def extracted(
+    catalog_db: str, redis_conn: Redis, queue: Queue, store_root: Path
+) -> tuple[str, Path]:
+    """A COG of the store extracted once: its key and its path."""
     key = upload(store_root, RASTERS / "rio-tiler/cog.tif", "in/cog.tif")
-    path = store_root / key
     extract_once(catalog_db, redis_conn, queue, store_root, key)
+    return key, store_root / key
+
+
+def test_a_job_keeps_the_checksum_it_computed_for_the_file_as_it_was(
+    catalog_db: str, redis_conn: Redis, extracted: tuple[str, Path]
+) -> None:
+    _, path = extracted
     expected = "1220" + hashlib.sha256(path.read_bytes()).hexdigest()
     assert stored_checksum(catalog_db, "cog") == expected
     entry = json.loads(redis_conn.get(ChecksumCache.key(path, "sha2-256")))
@@ -62,11 +64,10 @@ def test_a_job_keeps_the_checksum_it_computed_for_the_file_as_it_was(
 
 
 def test_the_same_file_ingested_again_is_not_hashed_again(
-    catalog_db: str, redis_conn: Redis, queue: Queue, store_root: Path, sync_engine: Engine
+    catalog_db: str, redis_conn: Redis, queue: Queue, store_root: Path,
+    extracted: tuple[str, Path],
 ) -> None:
-    key = upload(store_root, RASTERS / "rio-tiler/cog.tif", "in/cog.tif")
-    path = store_root / key
-    extract_once(catalog_db, redis_conn, queue, store_root, key)
+    key, path = extracted
     # The stored entry is what the next job uses: one that names other bytes for this
     # very state of the file shows up in the item, so the file was not read for it.
     other = "1220" + hashlib.sha256(b"other bytes").hexdigest()
@@ -77,11 +78,10 @@ def test_the_same_file_ingested_again_is_not_hashed_again(
 
 
 def test_a_file_written_again_is_hashed_again_even_with_its_size_and_mtime(
-    catalog_db: str, redis_conn: Redis, queue: Queue, store_root: Path, sync_engine: Engine
+    catalog_db: str, redis_conn: Redis, queue: Queue, store_root: Path,
+    extracted: tuple[str, Path],
 ) -> None:
-    key = upload(store_root, RASTERS / "rio-tiler/cog.tif", "in/cog.tif")
-    path = store_root / key
-    extract_once(catalog_db, redis_conn, queue, store_root, key)
+    key, path = extracted
     # An entry naming other bytes for the file as it is now...
     other = "1220" + hashlib.sha256(b"other bytes").hexdigest()
     ChecksumCache(redis_conn, 60).put(path, "sha2-256", FileState.of(path), other)
@@ -112,17 +112,4 @@ def test_the_cache_follows_the_configured_hash_and_can_be_turned_off(
     assert redis_conn.get(ChecksumCache.key(path, "sha2-256")) is None
     redis_conn.flushdb()
     extract_once(catalog_db, redis_conn, queue, store_root, key, checksum_cache_ttl=0)
-    assert not redis_conn.keys(KEY_PREFIX + "*")
-
-
-def test_a_bad_file_fails_once_and_leaves_no_entry(
-    catalog_db: str, redis_conn: Redis, queue: Queue, store_root: Path, sync_engine: Engine
-) -> None:
-    key = upload(store_root, RASTERS / "rasterio/corrupt.tif", "in/corrupt.tif")
-    job = enqueue(catalog_db, queue, ExtractRequest("rasters", key, datetime=WHEN))
-    work(redis_conn, catalog_db, store_root, queue)
-    row = job_row(catalog_db, job)
-    assert row.status == "failed"
-    assert row.error.startswith("UNREADABLE_RASTER: corrupt.tif: it is truncated or corrupt")
-    assert items(sync_engine) == []
     assert not redis_conn.keys(KEY_PREFIX + "*")

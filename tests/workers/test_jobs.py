@@ -21,6 +21,7 @@ from workers import (
     enqueue_extract,
     run_worker,
 )
+from workers.checksum_cache import KEY_PREFIX
 
 NAIP_TIF = RASTERS / "naip/m_3008501_ne_16_1_20110815.tif"
 NAIP_FGDC = DATA / "fgdc/m_3008501_ne_16_1_20110815.txt"
@@ -39,11 +40,12 @@ def enqueue(url: str, queue: Queue, request: ExtractRequest) -> JobRecord:
     return run_with_sessions(url, lambda sessions: enqueue_extract(sessions, queue, request))
 
 
-def work(redis_conn: Redis, url: str, store_root: Path, queue: Queue) -> None:
-    config = WorkerConfig(
-        database_url=url, storage_url=str(store_root), retry=RetryPolicy(2, (0,))
+def work(redis_conn: Redis, url: str, store_root: Path, queue: Queue, **config: Any) -> None:
+    """A burst worker on ``queue``; ``config``: more ``WorkerConfig`` fields."""
+    worker_config = WorkerConfig(
+        database_url=url, storage_url=str(store_root), retry=RetryPolicy(2, (0,)), **config
     )
-    StacqlSimpleWorker([queue], config, connection=redis_conn).work(burst=True)
+    StacqlSimpleWorker([queue], worker_config, connection=redis_conn).work(burst=True)
 
 
 def job_row(url: str, job: JobRecord) -> JobRecord:
@@ -86,6 +88,7 @@ def test_a_corrupt_raster_fails_the_job_with_the_reason_and_stores_no_item(
     assert row.error.startswith("UNREADABLE_RASTER: corrupt.tif: it is truncated or corrupt")
     assert items(sync_engine) == []
     assert queue.fetch_job(str(job.id)).is_failed
+    assert not redis_conn.keys(KEY_PREFIX + "*")  # no checksum kept for a refused file
 
 
 def test_a_file_that_is_not_a_raster_fails_the_job(
