@@ -5,23 +5,19 @@
 at most once a second, and finishes with the file's key, format, size and item count,
 and the file's expiry (``WorkerConfig.export_retention``). Each export job first
 removes the files of earlier exports past their expiry
-(``catalog.export.purge_expired_exports``), and every worker queues a sweep of them on a
-timer (``ExportSweeper``, ``sweep_expired_exports``), so the store holds no more than
-the exports of one retention period.
+(``catalog.export.purge_expired_exports``), and every worker's companion process
+(``workers.companions``) queues a sweep of them (``sweep_expired_exports``) on a timer,
+so the store holds no more than the exports of one retention period.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import threading
-import time
 from contextlib import suppress
 from typing import Any
 
-from redis.exceptions import RedisError
 from rq import Queue
-from rq.exceptions import DuplicateJobError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from catalog.assets import AssetUrls
@@ -84,47 +80,6 @@ async def _purge(sessions: Sessions, store: AssetStore) -> int:
     except CatalogError as exc:
         log.warning("expired exports were not removed: %s", exc)
         return 0
-
-
-SWEEP_FUNCTION = "workers.export.sweep_expired_exports"
-
-
-def enqueue_sweep(queue: Queue, interval: float) -> bool:
-    """Queue a sweep of expired export files unless one of this ``interval``'s slot is
-    queued already (every worker asks; one job per slot runs); False then."""
-    slot = int(time.time() // interval)
-    try:
-        queue.enqueue_call(
-            SWEEP_FUNCTION, job_id=f"stacql-export-sweep-{slot}", unique=True, timeout=3600,
-            result_ttl=60, failure_ttl=24 * 3600, description="remove expired export files",
-        )
-    except DuplicateJobError:
-        return False
-    return True
-
-
-class ExportSweeper(threading.Thread):
-    """Queues a sweep of expired export files every ``interval`` seconds (a worker's
-    companion thread), so files expire on time even when no new export runs. The sweep
-    itself is a job: a thread of the worker's parent process touching the database
-    while RQ forks a work horse can leave the horse blocked on a lock copied held."""
-
-    def __init__(self, queue: Queue, interval: float) -> None:
-        super().__init__(name="stacql-export-sweeper", daemon=True)
-        self.queue = queue
-        self.interval = interval
-        self.stopped = threading.Event()
-
-    def run(self) -> None:
-        while not self.stopped.wait(self.interval):
-            try:
-                enqueue_sweep(self.queue, self.interval)
-            except RedisError as exc:
-                log.warning("export sweep not queued: %s", exc)
-
-    def stop(self) -> None:
-        """Stop before the next sweep is queued."""
-        self.stopped.set()
 
 
 def sweep_expired_exports() -> str:

@@ -1,5 +1,5 @@
-"""Saved searches' webhooks: the match job, the delivery job, and the loop that starts
-matching when items are written.
+"""Saved searches' webhooks: the match job and the delivery job (the worker's companion
+process queues the match job when items were written: ``workers.companions``).
 
 ``match_saved_searches`` consumes the changes and deletions the ``items`` triggers
 queue (``catalog.saved.match_changes``) and queues one ``deliver_saved_search`` per
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -25,9 +24,7 @@ from typing import Any
 
 import httpx
 import orjson
-from redis.exceptions import RedisError
 from rq import Queue, get_current_job
-from rq.exceptions import DuplicateJobError
 from rq.serializers import JSONSerializer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -40,7 +37,6 @@ from catalog.saved import (
     match_changes,
     next_notice,
     notice_payload,
-    pending_changes,
     record_delivered,
     record_failure,
     signature,
@@ -49,9 +45,7 @@ from workers.context import NotifyConfig, WorkerConfig, current_config
 
 log = logging.getLogger(__name__)
 
-MATCH_FUNCTION = "workers.notify.match_saved_searches"
 DELIVER_FUNCTION = "workers.notify.deliver_saved_search"
-MATCH_JOB_ID = "stacql-saved-search-match"
 NOTICES_PER_JOB = 50
 """Notices one delivery job sends before it makes way for other saved searches."""
 BUSY_RETRY_SECONDS = 1.0
@@ -60,18 +54,6 @@ JOB_TIMEOUT = 15 * 60
 USER_AGENT = "stacql-webhooks/1"
 
 Sessions = async_sessionmaker[AsyncSession]
-
-
-def enqueue_match(queue: Queue) -> bool:
-    """Queue a match pass unless one is queued or running already; False then."""
-    try:
-        queue.enqueue_call(
-            MATCH_FUNCTION, job_id=MATCH_JOB_ID, unique=True, timeout=JOB_TIMEOUT,
-            result_ttl=0, failure_ttl=60, description="match written items to saved searches",
-        )
-    except DuplicateJobError:
-        return False
-    return True
 
 
 def _enqueue_delivery(queue: Queue, search_id: str, delay: float = 0.0) -> None:
@@ -218,41 +200,3 @@ def deliver_saved_search(saved_search_id: str) -> str:
         return "idle"
     _enqueue_delivery(_current_queue(), saved_search_id, wait)
     return f"again in {wait:.1f} s"
-
-
-class MatchTrigger(threading.Thread):
-    """Looks for written items every ``poll_seconds`` and queues a match pass when some
-    wait (a worker's companion thread; a pass already queued or running is not doubled)."""
-
-    def __init__(self, database_url: str, queue: Queue, poll_seconds: float) -> None:
-        super().__init__(name="stacql-match-trigger", daemon=True)
-        self.database_url = database_url
-        self.queue = queue
-        self.poll_seconds = poll_seconds
-        self.stopped = threading.Event()
-
-    def run(self) -> None:
-        asyncio.run(self._loop())
-
-    async def _loop(self) -> None:
-        engine = create_engine(self.database_url, pool_size=1)
-        sessions = create_sessionmaker(engine)
-        try:
-            while not self.stopped.wait(self.poll_seconds):
-                try:
-                    async with sessions() as session:
-                        waiting = await pending_changes(session)
-                    if waiting:
-                        await asyncio.to_thread(enqueue_match, self.queue)
-                except (CatalogError, RedisError) as exc:
-                    log.warning("saved-search match trigger: %s", exc)
-                except Exception:
-                    # A dead thread would stop every notice of this worker until it is
-                    # restarted: log the fault and look again at the next tick.
-                    log.exception("saved-search match trigger failed")
-        finally:
-            await engine.dispose()
-
-    def stop(self) -> None:
-        """Stop after the current look."""
-        self.stopped.set()

@@ -13,10 +13,9 @@ from rq.job import Job
 from rq.registry import StartedJobRegistry
 from rq.serializers import JSONSerializer
 
+from workers.companions import CompanionPlan, start_companions, stop_companions
 from workers.context import WORKER_CONFIG, WorkerConfig
-from workers.export import ExportSweeper
 from workers.jobs import FINAL_FAILURE
-from workers.notify import MatchTrigger
 from workers.queue import DEFAULT_QUEUE, create_queue
 
 
@@ -81,36 +80,35 @@ def run_worker(
     """Work on ``queues`` until stopped (or, with ``burst``, until they are empty).
 
     Runs RQ's scheduler too, so retries scheduled after transient errors are queued
-    again on time, and (unless ``burst``) the companion threads: one that queues a
-    saved-search match pass on the first queue when items were written
-    (``workers.notify``), one that queues a sweep of expired export files. ``config``
-    overrides the defaults built from the URLs (processor registry, retry policy,
-    extraction options). Returns RQ's "worked on something".
+    again on time, and (unless ``burst``) the companion process
+    (``workers.companions``): it queues a saved-search match pass on the first queue
+    when items were written (``workers.notify``) and a sweep of expired export files.
+    ``config`` overrides the defaults built from the URLs (processor registry, retry
+    policy, extraction options). Returns RQ's "worked on something".
     """
     config = config or WorkerConfig(database_url=database_url, storage_url=storage_url)
     connection = Redis.from_url(redis_url)
-    companions: list[MatchTrigger | ExportSweeper] = []
+    companions = None
     try:
         rq_queues = [create_queue(connection, name) for name in queues or (DEFAULT_QUEUE,)]
         worker = StacqlWorker(rq_queues, config, connection=connection)
         if not burst:
-            companions = _companions(config, database_url, rq_queues[0])
-        for companion in companions:
-            companion.start()
+            companions = start_companions(
+                _companion_plan(config, redis_url, database_url, rq_queues[0].name)
+            )
         return bool(worker.work(burst=burst, with_scheduler=True))
     finally:
-        for companion in companions:
-            companion.stop()
+        stop_companions(companions)
         connection.close()
 
 
-def _companions(
-    config: WorkerConfig, database_url: str, queue: Queue
-) -> list[MatchTrigger | ExportSweeper]:
+def _companion_plan(
+    config: WorkerConfig, redis_url: str, database_url: str, queue: str
+) -> CompanionPlan:
     """The timed tasks a long-running worker keeps beside its jobs."""
-    companions: list[MatchTrigger | ExportSweeper] = []
-    if config.notify.poll_seconds > 0:
-        companions.append(MatchTrigger(database_url, queue, config.notify.poll_seconds))
-    if config.export_retention is not None and config.export_sweep_seconds > 0:
-        companions.append(ExportSweeper(queue, config.export_sweep_seconds))
-    return companions
+    sweeps = config.export_retention is not None and config.export_sweep_seconds > 0
+    return CompanionPlan(
+        redis_url=redis_url, database_url=database_url, queue=queue,
+        match_poll_seconds=max(config.notify.poll_seconds, 0.0),
+        export_sweep_seconds=config.export_sweep_seconds if sweeps else 0.0,
+    )

@@ -1,7 +1,7 @@
 """A big page is completed in slices: one worker keeps serving other requests meanwhile.
 
 Real HTTP against a live one-worker ``stacql serve``: while a page of 1,000 items with
-all their fields is being rendered, small queries sent every 20 ms keep being answered.
+all their fields is being rendered, small queries sent one after another keep being answered.
 Without pacing, graphql-core completed the page in a few long stretches of the event loop
 (its items' fields, then the tasks of their async fields), issue 16.
 """
@@ -9,6 +9,7 @@ Without pacing, graphql-core completed the page in a few long stretches of the e
 from __future__ import annotations
 
 import itertools
+import statistics
 import threading
 import time
 from collections.abc import Iterator
@@ -46,7 +47,7 @@ def _small_answers(url: str, stop: threading.Event, answered: list[float]) -> No
             response = client.post("graphql", json={"query": "{ __typename }"})
             assert response.status_code == 200
             answered.append(time.monotonic())
-            stop.wait(0.02)
+            stop.wait(0.005)
 
 
 def test_other_requests_are_served_while_a_big_page_renders(one_worker: str) -> None:
@@ -64,11 +65,17 @@ def test_other_requests_are_served_while_a_big_page_renders(one_worker: str) -> 
     poller.join()
     assert response.status_code == 200
     assert len(response.json()["data"]["items"]["nodes"]) == PAGE
+    before = [t for t in answered if t < started]
+    pace = statistics.median(b - a for a, b in itertools.pairwise(before))
     during = [started, *(t for t in answered if started < t < finished), finished]
     waits = [b - a for a, b in itertools.pairwise(during)]
     total = finished - started
     # Slices of SLICE items leave the loop free often: the page's time is not spent in a
     # few long waits (before: three waits of about a second each took 86% of a 3.8 s page;
-    # the one long wait left is reading the page's rows).
-    assert len(waits) - 1 >= PAGE // SLICE // 2, (waits, total)
-    assert sum(w for w in waits if w > total / 5) < total / 2, (waits, total)
+    # the one long wait left is reading the page's rows). A wait is long next to the
+    # page and next to the small query's own pace on an idle loop, so a page rendered in
+    # a tenth of a second is not judged by waits the small queries take anyway.
+    expected = min(PAGE // SLICE // 2, int(total / (4 * pace)))
+    assert len(waits) - 1 >= expected, (waits, total, pace)
+    long_waits = [w for w in waits if w > max(total / 5, 4 * pace)]
+    assert sum(long_waits) < total / 2, (waits, total, pace)
