@@ -18,12 +18,27 @@ from workers.context import WORKER_CONFIG, WorkerConfig
 from workers.jobs import FINAL_FAILURE
 from workers.queue import DEFAULT_QUEUE, create_queue
 
+PUBSUB_READ_SECONDS = 1.0
+"""How long the listener for RQ's worker commands waits in one read."""
+
 
 class _ConfiguredWorker:
     """Sets :data:`~workers.context.WORKER_CONFIG` while each job runs, and keeps RQ's
     own retries for lost jobs."""
 
     config: WorkerConfig
+
+    def subscribe(self) -> None:
+        """Listen for RQ's worker commands (stop a job, shut down) as RQ does, with a
+        short read: RQ reads for up to 60 s, and when its stop comes just after the
+        unsubscribe reply was read, redis-py's stop waits out that whole read, so a
+        worker's exit (every ``--burst`` run) took a minute now and then."""
+        self.pubsub = self.connection.pubsub()  # type: ignore[attr-defined]
+        self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})  # type: ignore[attr-defined]
+        self.pubsub_thread = self.pubsub.run_in_thread(
+            sleep_time=PUBSUB_READ_SECONDS, daemon=True,
+            exception_handler=self._pubsub_exception_handler,  # type: ignore[attr-defined]
+        )
 
     def perform_job(self, job: Job, queue: Queue, execution: Execution) -> bool:
         token = WORKER_CONFIG.set(self.config)
