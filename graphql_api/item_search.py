@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import strawberry
@@ -13,7 +14,8 @@ from catalog.access import Principal
 from catalog.errors import InvalidInput
 from catalog.operations import SearchOperations
 from catalog.search import SearchRequest
-from catalog.search.render import item_parts
+from catalog.search.assets import AssetRow, in_document_order
+from catalog.search.render import item_parts, items
 from graphql_api.context import Limits
 from graphql_api.inputs import SortBy
 from graphql_api.item_filter import ItemFilter, item_search
@@ -42,20 +44,32 @@ class ItemConnection:
         return await self._searches.count(self._principal, self._request)
 
 
-async def _load_related(info: Info, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Load the assets and collections a page selects, in one batch each (at the same
-    time), and the caller's URL rewriter, before its items are completed: their fields
-    then resolve at once, without a task each (and the loop turns between the slices of
-    a paced page would otherwise dispatch a dataloader batch per slice)."""
+ASSET_PARTS = (items.c.assets.label("_assets"), items.c.asset_order.label("_asset_order"))
+"""The columns of an item's assets, read with its page when the page selects them."""
+
+
+async def _load_related(
+    info: Info, rows: Sequence[Mapping[str, Any]], selected: set[str]
+) -> None:
+    """Load the assets and collections a page selects (``selected``: its item fields),
+    and the caller's URL rewriter, before its items are completed: their fields then
+    resolve at once, without a task each (and the loop turns between the slices of a
+    paced page would otherwise dispatch a dataloader batch per slice). The assets came
+    with the rows (``ASSET_PARTS``): they are put in the loader, without a query."""
     if not rows:
         return
-    selected = connection_item_fields(info.selected_fields[0])
     loaders = info.context.loaders
     loads: list[Awaitable[Any]] = []
     if selected & {"assets", "asset", "stac"}:
         loads.append(info.context.asset_urls())  # hrefs are rewritten for the caller
     if selected & {"assets", "asset"}:
-        loads.append(loaders.assets.load_many([(row["collection"], row["id"]) for row in rows]))
+        loaders.assets.prime_many({
+            (row["collection"], row["id"]): [
+                AssetRow(row["collection"], row["id"], key, asset)
+                for key, asset in in_document_order(row["_assets"], row["_asset_order"])
+            ]
+            for row in rows
+        })
     if "collection" in selected:
         loads.append(loaders.collections.load_many(list({row["collection"] for row in rows})))
     await asyncio.gather(*loads)
@@ -88,20 +102,26 @@ async def item_request(
 
 async def find_items(info: Info, request: SearchRequest) -> ItemConnection:
     """Run ``request`` reading only the item columns the query selects."""
-    parts = connection_item_parts(info.selected_fields[0])
+    connection = info.selected_fields[0]
+    selected = connection_item_fields(connection)
+    columns = item_parts(connection_item_parts(connection))
+    if selected & {"assets", "asset"}:
+        columns.extend(ASSET_PARTS)
     searches = info.context.services.searches
     principal = await info.context.principal()
-    page = await searches.rows(principal, request, item_parts(parts))
+    page = await searches.rows(principal, request, columns)
     edges = paced(
-        ItemEdge(cursor=cursor, node=Item(_row=dict(row)))
-        for row, cursor in zip(page.rows, page.cursors, strict=True)
+        ItemEdge(_page=page, _index=index, node=Item(_row=dict(row)))
+        for index, row in enumerate(page.rows)
     )
-    await _load_related(info, page.rows)
+    await _load_related(info, page.rows, selected)
+    # The first and last rows' cursors only: the others are encoded if edges ask.
+    ends = replace(page, rows=[page.rows[0], page.rows[-1]]).cursors if page.rows else None
     info_ = PageInfo(
         has_next_page=page.has_more,
         has_previous_page=request.token is not None,
-        start_cursor=page.cursors[0] if page.cursors else None,
-        end_cursor=page.cursors[-1] if page.cursors else None,
+        start_cursor=ends[0] if ends else None,
+        end_cursor=ends[-1] if ends else None,
     )
     return ItemConnection(
         edges=edges, page_info=info_, _request=request, _searches=searches,

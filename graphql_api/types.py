@@ -12,13 +12,15 @@ from strawberry import Private
 
 from catalog.assets import AssetUrls
 from catalog.jobs import JobRecord
+from catalog.search import RowPage
 from catalog.search.assets import AssetRow
 from catalog.stac.links import with_collection_links, with_item_links
 from catalog.temporal import parse_rfc3339
 from graphql_api import item_filter as by
 from graphql_api.context import Context
+from graphql_api.execution import at_once
 from graphql_api.inputs import SortBy
-from graphql_api.paced import now_or_later, now_or_later_all
+from graphql_api.paced import now_only, now_or_later, now_or_later_all
 from graphql_api.scalars import JSON, GeoJSON
 from graphql_api.statements import STATEMENT
 
@@ -226,39 +228,58 @@ class Item:
 
         return now_or_later(info.context.asset_urls_now(), served)
 
-    def _assets(self, info: Info, pick: Callable[[list[Asset]], R]) -> R | Awaitable[R]:
+    def _assets(
+        self, context: Context, pick: Callable[[list[Asset]], R],
+        when: Callable[..., Any] = now_or_later_all,
+    ) -> R | Awaitable[R]:
         """``pick`` applied to the item's assets (their hrefs rewritten for the caller), at
-        once when its page loaded them (graphql_api.item_search)."""
-        return now_or_later_all(
-            (info.context.asset_urls_now(),
-             info.context.loaders.assets.load((self._row["collection"], self._row["id"]))),
+        once when its page loaded them (graphql_api.item_search); ``when=now_only``:
+        at once or ``NotReady``."""
+        return when(
+            (context.asset_urls_now(),
+             context.loaders.assets.load((self._row["collection"], self._row["id"]))),
             lambda urls, rows: pick([Asset(_row=row, _urls=urls) for row in rows]),
         )
 
-    @strawberry.field
+    # ``at_once``: without arguments, resolved in one step from the loaded page
+    # (graphql_api.execution), without an ``Info`` per item.
+    @strawberry.field(metadata=at_once(lambda item, context: item._assets(context, list,
+                                                                         now_only)))
     def assets(self, info: Info, roles: list[str] | None = None) -> list[Asset]:
         wanted = set(roles or ())
-        return self._assets(info, lambda assets: [
+        return self._assets(info.context, lambda assets: [
             a for a in assets if not wanted or wanted & set(a._row.asset.get("roles") or ())
         ])
 
     @strawberry.field(description="One asset by key; null when the item has none by that key.")
     def asset(self, info: Info, key: str) -> Asset | None:
-        return self._assets(info, lambda assets: next((a for a in assets if a._row.key == key),
-                                                      None))
+        return self._assets(info.context,
+                            lambda assets: next((a for a in assets if a._row.key == key), None))
 
-    @strawberry.field
+    def _collection(self, context: Context) -> tuple[Any]:
+        return (context.loaders.collections.load(self._row["collection"]),)
+
+    @strawberry.field(metadata=at_once(lambda item, context: now_only(
+        item._collection(context), _collection_of)))
     def collection(self, info: Info) -> Collection | None:
-        return now_or_later(
-            info.context.loaders.collections.load(self._row["collection"]),
-            lambda doc: None if doc is None else Collection(_doc=doc),
-        )
+        return now_or_later(self._collection(info.context)[0], _collection_of)
+
+
+def _collection_of(doc: dict[str, Any] | None) -> Collection | None:
+    return None if doc is None else Collection(_doc=doc)
+
+
+def _item_cursor(self: ItemEdge) -> str:
+    # Encoded when first asked for: a page selecting only its nodes needs none.
+    return self._page.cursors[self._index]
 
 
 @strawberry.type
 class ItemEdge:
-    cursor: str
+    cursor: str = strawberry.field(resolver=_item_cursor)
     node: Item
+    _page: Private[RowPage]
+    _index: Private[int]
 
 
 @strawberry.type
