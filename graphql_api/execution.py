@@ -27,9 +27,9 @@ step too, into the object's response dictionary: an item of a page, with its ass
 collection, is one dictionary built by one loop. A resolver that takes ``info`` only to
 reach loaded data declares, with ``at_once``, what it returns when called without
 arguments, from its source and the context; when that data is not loaded yet
-(``graphql_api.paced.NotReady``) or anything else goes wrong, the field goes to
-graphql-core, which calls the resolver itself. A paced list (``graphql_api.paced``) is
-never completed in one step: its pauses are the point.
+(``NotReady``) or anything else goes wrong, the field goes to graphql-core, which calls
+the resolver itself. A paced list (``graphql_api.paced``) is never completed in one
+step: its pauses are the point.
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ from graphql import (
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
+    GraphQLString,
 )
 from graphql.execution.collect_fields import GroupedFieldSet
 from graphql.pyutils import AwaitableOrValue, Path, Undefined
@@ -62,6 +63,11 @@ class _Fallback(Exception):
 _FALLBACK = _Fallback()
 
 
+class NotReady(Exception):
+    """Raised by an ``at_once`` value whose data is not loaded: graphql-core resolves
+    the field."""
+
+
 def _leaf_completer(kind: GraphQLLeafType, non_null: bool) -> Completer:
     coerce = kind.coerce_output_value
 
@@ -75,10 +81,17 @@ def _leaf_completer(kind: GraphQLLeafType, non_null: bool) -> Completer:
             raise _FALLBACK
         return coerced
 
-    return complete
+    if coerce is not GraphQLString.coerce_output_value:
+        return complete
+
+    def complete_string(value: Any) -> Any:
+        # A str is its own String (graphql-core's coercion returns it): most leaves.
+        return value if type(value) is str else complete(value)
+
+    return complete_string
 
 
-def _list_completer(item: Completer, non_null: bool) -> Completer:
+def _list_completer(item: Completer, non_null: bool, strings: bool = False) -> Completer:
     def complete(value: Any) -> Any:
         if value is None:
             if non_null:
@@ -86,6 +99,8 @@ def _list_completer(item: Completer, non_null: bool) -> Completer:
             return None
         if not isinstance(value, list | tuple):
             raise _FALLBACK  # generators, async iterables, strings: graphql-core's
+        if strings:  # as ``item`` would complete them, without a call for each str
+            return [entry if type(entry) is str else item(entry) for entry in value]
         return [item(entry) for entry in value]
 
     return complete
@@ -102,7 +117,9 @@ def _completer(kind: GraphQLOutputType) -> Completer | None:
         entry_inner = entry_kind.of_type if isinstance(entry_kind, GraphQLNonNull) else entry_kind
         if not isinstance(entry_inner, GraphQLLeafType):
             return None
-        return _list_completer(_leaf_completer(entry_inner, entry_non_null), non_null)
+        strings = entry_inner.coerce_output_value is GraphQLString.coerce_output_value
+        return _list_completer(_leaf_completer(entry_inner, entry_non_null), non_null,
+                               strings)
     if isinstance(inner, GraphQLLeafType):
         return _leaf_completer(inner, non_null)
     return None
@@ -111,8 +128,7 @@ def _completer(kind: GraphQLOutputType) -> Completer | None:
 AT_ONCE = "stacql.at_once"
 AtOnce = Callable[[Any, Any], Any]
 """A field's value from its source and the request's context, as its resolver called
-without arguments returns it; raises (``graphql_api.paced.NotReady``) when it would
-have to wait."""
+without arguments returns it; raises ``NotReady`` when it would have to wait."""
 
 
 def at_once(value: AtOnce) -> dict[str, object]:

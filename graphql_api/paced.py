@@ -17,7 +17,7 @@ once, through ``now_or_later``, when what they need is there, as it is on a pace
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -69,32 +69,14 @@ async def _then(value: Awaitable[Any], then: Callable[[Any], R]) -> R:
     return then(await value)
 
 
-class NotReady(Exception):
-    """What ``now_only`` needs is still pending."""
-
-
 def now_or_later_all(values: tuple[Any, ...], then: Callable[..., R]) -> Any:
     """``then(*values)`` at once when none of ``values`` is pending (see
     ``now_or_later``); otherwise an awaitable of it."""
-    if all(_ready(value) for value in values):
-        return _now(values, then)
+    ready = [_ready(value) for value in values]
+    if all(ready):
+        return then(*(value.result() if isinstance(value, asyncio.Future) else value
+                      for value in values))
     return _then_all(values, then)
-
-
-def now_only(values: tuple[Any, ...], then: Callable[..., R]) -> R:
-    """``then(*values)`` when none of ``values`` is pending; ``NotReady`` otherwise
-    (nothing is awaited: the caller takes another path)."""
-    if all(_ready(value) for value in values):
-        return _now(values, then)
-    for value in values:
-        if isinstance(value, Coroutine):
-            value.close()  # not started: nothing was done, and nothing will await it
-    raise NotReady
-
-
-def _now(values: tuple[Any, ...], then: Callable[..., R]) -> R:
-    return then(*(value.result() if isinstance(value, asyncio.Future) else value
-                  for value in values))
 
 
 def _ready(value: Any) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
@@ -18,9 +19,9 @@ from catalog.stac.links import with_collection_links, with_item_links
 from catalog.temporal import parse_rfc3339
 from graphql_api import item_filter as by
 from graphql_api.context import Context
-from graphql_api.execution import at_once
+from graphql_api.execution import NotReady, at_once
 from graphql_api.inputs import SortBy
-from graphql_api.paced import now_only, now_or_later, now_or_later_all
+from graphql_api.paced import now_or_later, now_or_later_all
 from graphql_api.scalars import JSON, GeoJSON
 from graphql_api.statements import STATEMENT
 
@@ -164,9 +165,24 @@ class Asset:
         return None if row is None else Item(_row=row)
 
 
+@dataclass
+class Loaded:
+    """What a page of items loaded for their fields before they are completed
+    (``graphql_api.item_search``), shared by its items; None: not loaded."""
+
+    urls: AssetUrls | None = None
+    """The caller's href rewriter (set with ``assets``)."""
+    assets: dict[tuple[str, str], list[AssetRow]] | None = None
+    """The assets of each item, by (collection id, item id)."""
+    collections: dict[str, dict[str, Any] | None] | None = None
+    """The collection documents by id (None: not visible to the caller)."""
+
+
 @strawberry.type(description="A STAC item: one scene, tile or acquisition, and its assets.")
 class Item:
     _row: Private[dict[str, Any]]
+    _loaded: Private[Loaded | None] = None
+    """What its page loaded: what the dataloaders hold (the page primed them)."""
 
     @strawberry.field
     def id(self) -> str:
@@ -228,41 +244,49 @@ class Item:
 
         return now_or_later(info.context.asset_urls_now(), served)
 
-    def _assets(
-        self, context: Context, pick: Callable[[list[Asset]], R],
-        when: Callable[..., Any] = now_or_later_all,
-    ) -> R | Awaitable[R]:
+    def _assets(self, info: Info, pick: Callable[[list[Asset]], R]) -> R | Awaitable[R]:
         """``pick`` applied to the item's assets (their hrefs rewritten for the caller), at
-        once when its page loaded them (graphql_api.item_search); ``when=now_only``:
-        at once or ``NotReady``."""
-        return when(
-            (context.asset_urls_now(),
-             context.loaders.assets.load((self._row["collection"], self._row["id"]))),
+        once when its page loaded them (graphql_api.item_search)."""
+        return now_or_later_all(
+            (info.context.asset_urls_now(),
+             info.context.loaders.assets.load((self._row["collection"], self._row["id"]))),
             lambda urls, rows: pick([Asset(_row=row, _urls=urls) for row in rows]),
         )
 
-    # ``at_once``: without arguments, resolved in one step from the loaded page
-    # (graphql_api.execution), without an ``Info`` per item.
-    @strawberry.field(metadata=at_once(lambda item, context: item._assets(context, list,
-                                                                         now_only)))
+    def _loaded_assets(self, context: Context) -> list[Asset]:
+        """``assets()``, from what the page loaded (``NotReady`` when it did not)."""
+        loaded = self._loaded
+        if loaded is None or loaded.assets is None:
+            raise NotReady
+        urls = loaded.urls
+        return [Asset(_row=row, _urls=urls)
+                for row in loaded.assets[(self._row["collection"], self._row["id"])]]
+
+    def _loaded_collection(self, context: Context) -> Collection | None:
+        """``collection()``, from what the page loaded (``NotReady`` when it did not)."""
+        loaded = self._loaded
+        if loaded is None or loaded.collections is None:
+            raise NotReady
+        return _collection_of(loaded.collections[self._row["collection"]])
+
+    # ``at_once``: asked without arguments, resolved in one step from what the page
+    # loaded (graphql_api.execution), without an ``Info`` per item.
+    @strawberry.field(metadata=at_once(_loaded_assets))
     def assets(self, info: Info, roles: list[str] | None = None) -> list[Asset]:
         wanted = set(roles or ())
-        return self._assets(info.context, lambda assets: [
+        return self._assets(info, lambda assets: [
             a for a in assets if not wanted or wanted & set(a._row.asset.get("roles") or ())
         ])
 
     @strawberry.field(description="One asset by key; null when the item has none by that key.")
     def asset(self, info: Info, key: str) -> Asset | None:
-        return self._assets(info.context,
-                            lambda assets: next((a for a in assets if a._row.key == key), None))
+        return self._assets(info, lambda assets: next((a for a in assets if a._row.key == key),
+                                                      None))
 
-    def _collection(self, context: Context) -> tuple[Any]:
-        return (context.loaders.collections.load(self._row["collection"]),)
-
-    @strawberry.field(metadata=at_once(lambda item, context: now_only(
-        item._collection(context), _collection_of)))
+    @strawberry.field(metadata=at_once(_loaded_collection))
     def collection(self, info: Info) -> Collection | None:
-        return now_or_later(self._collection(info.context)[0], _collection_of)
+        return now_or_later(info.context.loaders.collections.load(self._row["collection"]),
+                            _collection_of)
 
 
 def _collection_of(doc: dict[str, Any] | None) -> Collection | None:
