@@ -7,9 +7,11 @@ way: request parsing, the search in PostgreSQL, and response rendering, without 
 For each kind it sends ``--reps`` requests (after ``--warmup`` untimed ones) with seeded
 random parameters, first as a GraphQL ``items`` query, then as the equivalent STAC
 ``POST /search``, checks both return the same item ids in the same order, and prints
-p50 / p95 latency in ms for each API. With ``--concurrency 1,8`` each kind is also sent
-by 8 concurrent clients (the same requests, GraphQL and STAC in turn, half of them each
-way round), as one server process would receive them.
+p50 / p95 latency in ms for each API (and, with one client, the median CPU time per
+request of this process, the in-process client's share included). With
+``--concurrency 1,8`` each kind is also sent by 8 concurrent clients (the same requests,
+GraphQL and STAC in turn, half of them each way round), as one server process would
+receive them.
 
     .venv/bin/python bench/graphql.py --reps 100 --concurrency 1,8
 """
@@ -28,7 +30,7 @@ import asyncio  # noqa: E402
 import random  # noqa: E402
 import statistics  # noqa: E402
 import time  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
 from datetime import UTC, datetime, timedelta  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -122,6 +124,9 @@ class Timing:
     """Latencies in ms of one kind through one API."""
 
     latencies: list[float]
+    cpu: list[float] = field(default_factory=list)
+    """CPU time in ms of this process per request (c=1 only; the in-process client's
+    share too, PostgreSQL's not), steadier than latency on a loaded machine."""
 
     def p(self, q: float) -> float:
         """The q-quantile (nearest rank)."""
@@ -129,10 +134,13 @@ class Timing:
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def _timed(client: httpx.AsyncClient, path: str, payload: dict) -> tuple[float, list]:
-    start = time.perf_counter()
+async def _timed(
+    client: httpx.AsyncClient, path: str, payload: dict
+) -> tuple[float, list, float]:
+    start, cpu = time.perf_counter(), time.process_time()
     response = await client.post(path, json=payload)
     elapsed = (time.perf_counter() - start) * 1000
+    cpu = (time.process_time() - cpu) * 1000
     body = response.json()
     if response.status_code != 200 or body.get("errors"):
         raise SystemExit(f"{path} failed: {response.status_code} {response.text[:500]}")
@@ -140,7 +148,7 @@ async def _timed(client: httpx.AsyncClient, path: str, payload: dict) -> tuple[f
         ids = [n["id"] for n in body["data"]["items"]["nodes"]]
     else:
         ids = [f["id"] for f in body["features"]]
-    return elapsed, ids
+    return elapsed, ids, cpu
 
 
 async def _concurrent(
@@ -167,12 +175,14 @@ async def _measure(
     found = mismatches = 0
     if clients == 1:
         for i, body in enumerate(bodies):
-            g_ms, g_ids = await _timed(client, "/graphql", graphql_request(kind, body))
-            s_ms, s_ids = await _timed(client, "/search", body)
+            g_ms, g_ids, g_cpu = await _timed(client, "/graphql", graphql_request(kind, body))
+            s_ms, s_ids, s_cpu = await _timed(client, "/search", body)
             mismatches += g_ids != s_ids
             if i >= warmup:
                 graphql.latencies.append(g_ms)
                 stac.latencies.append(s_ms)
+                graphql.cpu.append(g_cpu)
+                stac.cpu.append(s_cpu)
                 found += len(g_ids)
         return graphql, stac, found, mismatches
     timed = bodies[warmup:]
@@ -212,12 +222,14 @@ async def run(args: argparse.Namespace) -> int:
                 mismatches += wrong
                 rows.append((kind, clients, graphql, stac, found / args.reps))
     print(f"{'kind':15} {'c':>2} {'GraphQL p50':>11} {'p95':>7} {'STAC p50':>9} {'p95':>7} "
-          f"{'ratio p50':>9} {'items':>6}")
+          f"{'ratio p50':>9} {'items':>6} {'CPU GraphQL':>11} {'STAC':>6}")
     for kind, clients, graphql, stac, mean_items in rows:
         items = f"{mean_items:6.1f}" if clients == 1 else f"{'':6}"
+        cpu = (f" {statistics.median(graphql.cpu):11.2f} {statistics.median(stac.cpu):6.2f}"
+               if graphql.cpu else "")
         print(f"{kind:15} {clients:2} {graphql.p(0.5):11.1f} {graphql.p(0.95):7.1f} "
               f"{stac.p(0.5):9.1f} {stac.p(0.95):7.1f} {graphql.p(0.5) / stac.p(0.5):9.2f} "
-              f"{items}")
+              f"{items}{cpu}")
     ones = [r for r in rows if r[1] == 1]
     if ones:
         print(f"\nsame ids in the same order: {'yes' if not mismatches else f'NO ({mismatches})'}"

@@ -19,6 +19,17 @@ which gives the error its message, path and null propagation: the shortcut itsel
 never produces an error. Aliases, fragments, ``@include``/``@skip`` and ``__typename``
 are graphql-core's to collect: the shortcut only replaces how a collected field is
 resolved.
+
+Objects go the same way (issue 17): a field whose value is an object, or a list of
+objects, of a type without ``is_type_of``, selecting (after fragments and directives)
+only fields resolved in one step, without ``@defer``, is resolved and completed in one
+step too, into the object's response dictionary: an item of a page, with its assets and
+collection, is one dictionary built by one loop. A resolver that takes ``info`` only to
+reach loaded data declares, with ``at_once``, what it returns when called without
+arguments, from its source and the context; when that data is not loaded yet
+(``NotReady``) or anything else goes wrong, the field goes to graphql-core, which calls
+the resolver itself. A paced list (``graphql_api.paced``) is never completed in one
+step: its pauses are the point.
 """
 
 from __future__ import annotations
@@ -34,6 +45,7 @@ from graphql import (
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
+    GraphQLString,
 )
 from graphql.execution.collect_fields import GroupedFieldSet
 from graphql.pyutils import AwaitableOrValue, Path, Undefined
@@ -51,6 +63,11 @@ class _Fallback(Exception):
 _FALLBACK = _Fallback()
 
 
+class NotReady(Exception):
+    """Raised by an ``at_once`` value whose data is not loaded: graphql-core resolves
+    the field."""
+
+
 def _leaf_completer(kind: GraphQLLeafType, non_null: bool) -> Completer:
     coerce = kind.coerce_output_value
 
@@ -64,10 +81,17 @@ def _leaf_completer(kind: GraphQLLeafType, non_null: bool) -> Completer:
             raise _FALLBACK
         return coerced
 
-    return complete
+    if coerce is not GraphQLString.coerce_output_value:
+        return complete
+
+    def complete_string(value: Any) -> Any:
+        # A str is its own String (graphql-core's coercion returns it): most leaves.
+        return value if type(value) is str else complete(value)
+
+    return complete_string
 
 
-def _list_completer(item: Completer, non_null: bool) -> Completer:
+def _list_completer(item: Completer, non_null: bool, strings: bool = False) -> Completer:
     def complete(value: Any) -> Any:
         if value is None:
             if non_null:
@@ -75,6 +99,8 @@ def _list_completer(item: Completer, non_null: bool) -> Completer:
             return None
         if not isinstance(value, list | tuple):
             raise _FALLBACK  # generators, async iterables, strings: graphql-core's
+        if strings:  # as ``item`` would complete them, without a call for each str
+            return [entry if type(entry) is str else item(entry) for entry in value]
         return [item(entry) for entry in value]
 
     return complete
@@ -91,17 +117,40 @@ def _completer(kind: GraphQLOutputType) -> Completer | None:
         entry_inner = entry_kind.of_type if isinstance(entry_kind, GraphQLNonNull) else entry_kind
         if not isinstance(entry_inner, GraphQLLeafType):
             return None
-        return _list_completer(_leaf_completer(entry_inner, entry_non_null), non_null)
+        strings = entry_inner.coerce_output_value is GraphQLString.coerce_output_value
+        return _list_completer(_leaf_completer(entry_inner, entry_non_null), non_null,
+                               strings)
     if isinstance(inner, GraphQLLeafType):
         return _leaf_completer(inner, non_null)
     return None
 
 
+AT_ONCE = "stacql.at_once"
+AtOnce = Callable[[Any, Any], Any]
+"""A field's value from its source and the request's context, as its resolver called
+without arguments returns it; raises ``NotReady`` when it would have to wait."""
+
+
+def at_once(value: AtOnce) -> dict[str, object]:
+    """The ``metadata`` of a field whose resolver takes ``info`` (or arguments) but,
+    called without arguments, returns ``value(source, context)`` at once when the data
+    it reads is loaded: the field is then resolved in one step (module docstring)."""
+    return {AT_ONCE: value}
+
+
+def _definition(field: GraphQLField) -> StrawberryField | None:
+    """The field's strawberry definition, when nothing (permissions...) wraps it."""
+    definition = field.extensions.get("strawberry-definition")
+    if not isinstance(definition, StrawberryField) or definition.extensions:
+        return None
+    return definition
+
+
 def _getter(field: GraphQLField) -> Getter | None:
     """How to read the field's value from its source at once; None when its resolver
     needs more than the source (arguments, ``info``), awaits, or is wrapped."""
-    definition = field.extensions.get("strawberry-definition")
-    if not isinstance(definition, StrawberryField) or definition.extensions:
+    definition = _definition(field)
+    if definition is None or field.args:
         return None
     resolver = definition.base_resolver
     if resolver is None:
@@ -115,28 +164,56 @@ def _getter(field: GraphQLField) -> Getter | None:
     return resolver.wrapped_func
 
 
+def _at_once(field: GraphQLField) -> AtOnce | None:
+    """The field's ``at_once`` declaration, if any."""
+    definition = _definition(field)
+    return None if definition is None else definition.metadata.get(AT_ONCE)
+
+
 Resolve = Callable[[Any], Any]
 """A field's value, completed, from its source in one step (raises when it cannot)."""
-_PLANS: dict[int, tuple[GraphQLField, Resolve | None]] = {}
-"""One-step resolutions by field (its id; the field is kept, so the id stays its own): a
-schema's fields never change once it is built."""
+_GETTERS: dict[int, tuple[GraphQLField, Getter | None]] = {}
+"""Getters by field (its id; the field is kept, so the id stays its own): a schema's
+fields never change once it is built."""
 
 
-def _plan(field: GraphQLField) -> Resolve | None:
-    """The field's one-step resolution, or None when graphql-core must resolve it."""
-    known = _PLANS.get(id(field))
-    if known is not None:
-        return known[1]
-    plan: Resolve | None = None
-    getter, completer = _getter(field), _completer(field.type)
-    if not field.args and getter is not None and completer is not None:
-        plan = _compose(getter, completer)
-    _PLANS[id(field)] = (field, plan)
-    return plan
+def _cached_getter(field: GraphQLField) -> Getter | None:
+    known = _GETTERS.get(id(field))
+    if known is None:
+        known = _GETTERS[id(field)] = (field, _getter(field))
+    return known[1]
 
 
 def _compose(getter: Getter, completer: Completer) -> Resolve:
     return lambda source: completer(getter(source))
+
+
+def _bound(value: AtOnce, context: Any) -> Getter:
+    return lambda source: value(source, context)
+
+
+def _object_completer(fields: tuple[tuple[str, Resolve], ...], non_null: bool) -> Completer:
+    def complete(value: Any) -> Any:
+        if value is None:
+            if non_null:
+                raise _FALLBACK
+            return None
+        return {name: resolve(value) for name, resolve in fields}
+
+    return complete
+
+
+def _objects_completer(entry: Completer, non_null: bool) -> Completer:
+    def complete(values: Any) -> Any:
+        if values is None:
+            if non_null:
+                raise _FALLBACK
+            return None
+        if not isinstance(values, list | tuple) or getattr(values, "is_paced", False):
+            raise _FALLBACK  # iterables and paced lists: graphql-core's
+        return [entry(value) for value in values]
+
+    return complete
 
 
 @dataclass(frozen=True)
@@ -147,9 +224,14 @@ class _Split:
     fields: tuple[tuple[str, Resolve | None], ...]
     rest: GroupedFieldSet
 
+    @property
+    def resolved(self) -> tuple[tuple[str, Resolve], ...]:
+        """The fields resolved in one step, in response order."""
+        return tuple((name, plan) for name, plan in self.fields if plan is not None)
+
 
 class LeafShortcut(StrawberryGraphQLCoreExecutionContext):
-    """strawberry's execution context, resolving plain leaf fields in one step (see the
+    """strawberry's execution context, resolving plain fields in one step (see the
     module docstring)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -160,6 +242,7 @@ class LeafShortcut(StrawberryGraphQLCoreExecutionContext):
         # graphql-core collects the fields of a selection set once per execution and
         # reuses that grouped field set for every object of a list: so is its split.
         self._splits: dict[int, tuple[GroupedFieldSet, _Split | None]] = {}
+        self._entries: dict[tuple[int, int], tuple[Any, Completer | None]] = {}
 
     def _split(self, parent_type: GraphQLObjectType, fields: GroupedFieldSet) -> _Split | None:
         known = self._splits.get(id(fields))
@@ -174,13 +257,54 @@ class LeafShortcut(StrawberryGraphQLCoreExecutionContext):
                 if node.name.value == "__typename":
                     plan = _typename(parent_type.name)
                 elif (field := parent_type.fields.get(node.name.value)) is not None:
-                    plan = _plan(field)
+                    plan = self._resolution(field, details)
             order.append((response_name, plan))
             if plan is None:
                 rest[response_name] = details
         split = _Split(tuple(order), rest) if len(rest) < len(fields) else None
         self._splits[id(fields)] = (fields, split)
         return split
+
+    def _resolution(self, field: GraphQLField, details: Any) -> Resolve | None:
+        """The one-step resolution of ``field`` selected as ``details`` (without
+        arguments), or None when graphql-core must resolve it."""
+        getter = _cached_getter(field)
+        if getter is None:
+            value = _at_once(field)
+            if value is None:
+                return None
+            getter = _bound(value, self.context_value)
+        completer = _completer(field.type)
+        if completer is None:
+            completer = self._objects(field.type, details)
+        return None if completer is None else _compose(getter, completer)
+
+    def _objects(self, kind: GraphQLOutputType, details: Any) -> Completer | None:
+        """How to complete a value of ``kind``, an object type or a list of one, whose
+        selection (``details``) is resolved in one step; None when it is not."""
+        inner = kind.of_type if isinstance(kind, GraphQLNonNull) else kind
+        if isinstance(inner, GraphQLList):
+            entry = self._object(inner.of_type, details)
+            return None if entry is None else _objects_completer(
+                entry, isinstance(kind, GraphQLNonNull)
+            )
+        return self._object(kind, details)
+
+    def _object(self, kind: GraphQLOutputType, details: Any) -> Completer | None:
+        """How to complete one value of ``kind``, an object type (or None)."""
+        known = self._entries.get((id(kind), id(details)))
+        if known is not None:
+            return known[1]
+        non_null = isinstance(kind, GraphQLNonNull)
+        inner = kind.of_type if isinstance(kind, GraphQLNonNull) else kind
+        completer: Completer | None = None
+        if isinstance(inner, GraphQLObjectType) and inner.is_type_of is None:
+            collected = self.collect_subfields(inner, details)
+            split = self._split(inner, collected.grouped_field_set)
+            if split is not None and not split.rest and not collected.new_defer_usages:
+                completer = _object_completer(split.resolved, non_null)
+        self._entries[(id(kind), id(details))] = ((kind, details), completer)
+        return completer
 
     def execute_fields(
         self,
@@ -218,7 +342,6 @@ class LeafShortcut(StrawberryGraphQLCoreExecutionContext):
             return _merged_later(split, done, others)
         return _merged(split, done, others)
 
-
     def complete_list_value(
         self,
         return_type: GraphQLList[Any],
@@ -229,39 +352,19 @@ class LeafShortcut(StrawberryGraphQLCoreExecutionContext):
         position_context: Any,
     ) -> AwaitableOrValue[list[Any]]:
         """A list of objects whose selected fields are all resolved in one step (an
-        item's assets), completed in one loop; anything else (or anything unusual in
-        that loop) as graphql-core completes it."""
-        if self._shortcut and isinstance(result, list):
-            entry_type = return_type.of_type
-            non_null = isinstance(entry_type, GraphQLNonNull)
-            object_type = entry_type.of_type if non_null else entry_type
-            if isinstance(object_type, GraphQLObjectType) and object_type.is_type_of is None:
-                collected = self.collect_subfields(object_type, field_details_list)
-                split = self._split(object_type, collected.grouped_field_set)
-                if split is not None and not split.rest and not collected.new_defer_usages:
-                    completed = _objects(split, result, non_null)
-                    if completed is not None:
-                        return completed
+        item's assets, a page's items), completed in one loop; anything else (a paced
+        list, anything unusual in that loop) as graphql-core completes it."""
+        if self._shortcut and isinstance(result, list) and not getattr(result, "is_paced",
+                                                                         False):
+            entry = self._object(return_type.of_type, field_details_list)
+            if entry is not None:
+                try:
+                    return [entry(value) for value in result]
+                except Exception:  # graphql-core completes them again and reports it
+                    pass
         return super().complete_list_value(
             return_type, field_details_list, info, path, result, position_context
         )
-
-
-def _objects(split: _Split, values: list[Any], non_null: bool) -> list[Any] | None:
-    """The completed objects, or None when one needs graphql-core (to report an error)."""
-    fields = [(name, resolve) for name, resolve in split.fields if resolve is not None]
-    completed: list[Any] = []
-    try:
-        for value in values:
-            if value is None:
-                if non_null:
-                    return None
-                completed.append(None)
-            else:
-                completed.append({name: resolve(value) for name, resolve in fields})
-    except Exception:  # graphql-core completes them again and reports it
-        return None
-    return completed
 
 
 def _typename(name: str) -> Resolve:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import strawberry
@@ -13,14 +13,15 @@ from catalog.access import Principal
 from catalog.errors import InvalidInput
 from catalog.operations import SearchOperations
 from catalog.search import SearchRequest
-from catalog.search.render import item_parts
+from catalog.search.assets import AssetRow, in_document_order
+from catalog.search.render import item_parts, items
 from graphql_api.context import Limits
 from graphql_api.inputs import SortBy
 from graphql_api.item_filter import ItemFilter, item_search
 from graphql_api.paced import paced
 from graphql_api.selection import connection_item_fields, connection_item_parts
 from graphql_api.statements import STATEMENT
-from graphql_api.types import Info, Item, ItemEdge, PageInfo
+from graphql_api.types import Info, Item, ItemEdge, Loaded, PageInfo
 
 
 @strawberry.type(description="A page of items in a stable order, with cursors.")
@@ -42,23 +43,60 @@ class ItemConnection:
         return await self._searches.count(self._principal, self._request)
 
 
-async def _load_related(info: Info, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Load the assets and collections a page selects, in one batch each (at the same
-    time), and the caller's URL rewriter, before its items are completed: their fields
-    then resolve at once, without a task each (and the loop turns between the slices of
-    a paced page would otherwise dispatch a dataloader batch per slice)."""
+ASSET_PARTS = (items.c.assets.label("_assets"), items.c.asset_order.label("_asset_order"))
+"""The columns of an item's assets, read with its page when the page selects them."""
+
+
+async def _load_related(
+    info: Info, rows: Sequence[Mapping[str, Any]], selected: set[str],
+    collections: Awaitable[Any] | None,
+) -> Loaded:
+    """Load the assets and collections a page selects (``selected``: its item fields),
+    and the caller's URL rewriter, before its items are completed: their fields then
+    resolve at once, without a task each (and the loop turns between the slices of a
+    paced page would otherwise dispatch a dataloader batch per slice). The assets came
+    with the rows (``ASSET_PARTS``), and ``collections`` was started with the page (the
+    collections it searches), so this usually waits for nothing. The dataloaders are
+    primed with what was loaded, for resolvers that use them."""
+    loaded = Loaded()
+    if collections is not None:
+        await collections
     if not rows:
-        return
-    selected = connection_item_fields(info.selected_fields[0])
-    loaders = info.context.loaders
-    loads: list[Awaitable[Any]] = []
+        return loaded
+    context, loaders = info.context, info.context.loaders
     if selected & {"assets", "asset", "stac"}:
-        loads.append(info.context.asset_urls())  # hrefs are rewritten for the caller
+        loaded.urls = await context.asset_urls()  # hrefs are rewritten for the caller
     if selected & {"assets", "asset"}:
-        loads.append(loaders.assets.load_many([(row["collection"], row["id"]) for row in rows]))
+        assets = {
+            (row["collection"], row["id"]): [
+                AssetRow(row["collection"], row["id"], key, asset)
+                for key, asset in in_document_order(row["_assets"], row["_asset_order"])
+            ]
+            for row in rows
+        }
+        loaders.assets.prime_many(assets)
+        loaded.assets = assets
     if "collection" in selected:
-        loads.append(loaders.collections.load_many(list({row["collection"] for row in rows})))
-    await asyncio.gather(*loads)
+        ids = list({row["collection"] for row in rows})
+        loaded.collections = dict(zip(ids, await loaders.collections.load_many(ids),
+                                      strict=True))
+    return loaded
+
+
+MAX_PREFETCHED_COLLECTIONS = 20
+"""Collections named by a search whose documents are loaded while its page is read."""
+
+
+def _prefetch_collections(info: Info, request: SearchRequest) -> Awaitable[Any] | None:
+    """The documents of the collections ``request`` searches, loading (None: it names
+    none, or many): when its items select their collection, they are there first."""
+    names = request.collections
+    if not names or len(names) > MAX_PREFETCHED_COLLECTIONS:
+        return None
+    loading = info.context.loaders.collections.load_many(list(names))
+    # Awaited after the page; if reading the page fails, nobody will: no warning then.
+    loading.add_done_callback(lambda done: done.cancelled() or done.exception())
+    return loading
 
 
 def page_size(first: int | None, limits: Limits) -> int:
@@ -88,20 +126,27 @@ async def item_request(
 
 async def find_items(info: Info, request: SearchRequest) -> ItemConnection:
     """Run ``request`` reading only the item columns the query selects."""
-    parts = connection_item_parts(info.selected_fields[0])
+    connection = info.selected_fields[0]
+    selected = connection_item_fields(connection)
+    columns = item_parts(connection_item_parts(connection))
+    if selected & {"assets", "asset"}:
+        columns.extend(ASSET_PARTS)
     searches = info.context.services.searches
     principal = await info.context.principal()
-    page = await searches.rows(principal, request, item_parts(parts))
+    collections = _prefetch_collections(info, request) if "collection" in selected else None
+    page = await searches.rows(principal, request, columns)
+    loaded = await _load_related(info, page.rows, selected, collections)
     edges = paced(
-        ItemEdge(cursor=cursor, node=Item(_row=dict(row)))
-        for row, cursor in zip(page.rows, page.cursors, strict=True)
+        ItemEdge(_page=page, _index=index, node=Item(_row=dict(row), _loaded=loaded))
+        for index, row in enumerate(page.rows)
     )
-    await _load_related(info, page.rows)
+    # The first and last rows' cursors only: the others are encoded if edges ask.
+    ends = replace(page, rows=[page.rows[0], page.rows[-1]]).cursors if page.rows else None
     info_ = PageInfo(
         has_next_page=page.has_more,
         has_previous_page=request.token is not None,
-        start_cursor=page.cursors[0] if page.cursors else None,
-        end_cursor=page.cursors[-1] if page.cursors else None,
+        start_cursor=ends[0] if ends else None,
+        end_cursor=ends[-1] if ends else None,
     )
     return ItemConnection(
         edges=edges, page_info=info_, _request=request, _searches=searches,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
@@ -12,11 +13,13 @@ from strawberry import Private
 
 from catalog.assets import AssetUrls
 from catalog.jobs import JobRecord
+from catalog.search import RowPage
 from catalog.search.assets import AssetRow
 from catalog.stac.links import with_collection_links, with_item_links
 from catalog.temporal import parse_rfc3339
 from graphql_api import item_filter as by
 from graphql_api.context import Context
+from graphql_api.execution import NotReady, at_once
 from graphql_api.inputs import SortBy
 from graphql_api.paced import now_or_later, now_or_later_all
 from graphql_api.scalars import JSON, GeoJSON
@@ -162,9 +165,24 @@ class Asset:
         return None if row is None else Item(_row=row)
 
 
+@dataclass
+class Loaded:
+    """What a page of items loaded for their fields before they are completed
+    (``graphql_api.item_search``), shared by its items; None: not loaded."""
+
+    urls: AssetUrls | None = None
+    """The caller's href rewriter (set with ``assets``)."""
+    assets: dict[tuple[str, str], list[AssetRow]] | None = None
+    """The assets of each item, by (collection id, item id)."""
+    collections: dict[str, dict[str, Any] | None] | None = None
+    """The collection documents by id (None: not visible to the caller)."""
+
+
 @strawberry.type(description="A STAC item: one scene, tile or acquisition, and its assets.")
 class Item:
     _row: Private[dict[str, Any]]
+    _loaded: Private[Loaded | None] = None
+    """What its page loaded: what the dataloaders hold (the page primed them)."""
 
     @strawberry.field
     def id(self) -> str:
@@ -235,7 +253,25 @@ class Item:
             lambda urls, rows: pick([Asset(_row=row, _urls=urls) for row in rows]),
         )
 
-    @strawberry.field
+    def _loaded_assets(self, context: Context) -> list[Asset]:
+        """``assets()``, from what the page loaded (``NotReady`` when it did not)."""
+        loaded = self._loaded
+        if loaded is None or loaded.assets is None:
+            raise NotReady
+        urls = loaded.urls
+        return [Asset(_row=row, _urls=urls)
+                for row in loaded.assets[(self._row["collection"], self._row["id"])]]
+
+    def _loaded_collection(self, context: Context) -> Collection | None:
+        """``collection()``, from what the page loaded (``NotReady`` when it did not)."""
+        loaded = self._loaded
+        if loaded is None or loaded.collections is None:
+            raise NotReady
+        return _collection_of(loaded.collections[self._row["collection"]])
+
+    # ``at_once``: asked without arguments, resolved in one step from what the page
+    # loaded (graphql_api.execution), without an ``Info`` per item.
+    @strawberry.field(metadata=at_once(_loaded_assets))
     def assets(self, info: Info, roles: list[str] | None = None) -> list[Asset]:
         wanted = set(roles or ())
         return self._assets(info, lambda assets: [
@@ -247,18 +283,27 @@ class Item:
         return self._assets(info, lambda assets: next((a for a in assets if a._row.key == key),
                                                       None))
 
-    @strawberry.field
+    @strawberry.field(metadata=at_once(_loaded_collection))
     def collection(self, info: Info) -> Collection | None:
-        return now_or_later(
-            info.context.loaders.collections.load(self._row["collection"]),
-            lambda doc: None if doc is None else Collection(_doc=doc),
-        )
+        return now_or_later(info.context.loaders.collections.load(self._row["collection"]),
+                            _collection_of)
+
+
+def _collection_of(doc: dict[str, Any] | None) -> Collection | None:
+    return None if doc is None else Collection(_doc=doc)
+
+
+def _item_cursor(self: ItemEdge) -> str:
+    # Encoded when first asked for: a page selecting only its nodes needs none.
+    return self._page.cursors[self._index]
 
 
 @strawberry.type
 class ItemEdge:
-    cursor: str
+    cursor: str = strawberry.field(resolver=_item_cursor)
     node: Item
+    _page: Private[RowPage]
+    _index: Private[int]
 
 
 @strawberry.type

@@ -5,7 +5,9 @@ same callers, give the same bodies. The documents select every kind of field, wi
 aliases, fragments, ``@include``/``@skip``, ``__typename``, request and field errors
 (null where the type forbids it, a string where a list belongs), over a public and a
 private collection whose stored assets' hrefs are rewritten, and signed for callers with
-a key."""
+a key. Objects completed in one step (a page's items with their assets and collection,
+``at_once`` fields) are compared the same way, beside the same fields with arguments and
+items that did not come from a page."""
 
 from __future__ import annotations
 
@@ -148,6 +150,30 @@ DOCUMENTS: dict[str, tuple[str, dict[str, Any]]] = {
         items(first: 5000) { nodes { id } } } }""", {}),
     "a refused page size": ("{ items(first: 0) { nodes { id } } }", {}),
     "an unknown field": ("{ items(first: 2) { nodes { id nope } } }", {}),
+    # Objects completed in one step (issue 17): pages whose items select their assets and
+    # collection, beside fields that go to graphql-core, and items that did not come
+    # from a page (their assets and collection are not loaded first).
+    "edges, cursors and page info": ("""{ items(first: 4) { totalCount
+        edges { cursor node { id assets { key href } collection { id title } } }
+        pageInfo { hasNextPage startCursor endCursor } } }""", {}),
+    "assets with and without arguments": ("""{ items(first: 6) { nodes { id
+        all: assets { key roles } data: assets(roles: ["data"]) { key href }
+        one: asset(key: "thumb") { key title } none: asset(key: "nope") { key }
+        assets { item { id } } } } }""", {}),
+    "the collections searched, one of them private": ("""{ items(first: 10,
+        match: {collections: ["secret", "open", "nope"]}) {
+        nodes { id collection { id license } assets { key href } } } }""", {}),
+    "items without a collection filter": ("""{ items(first: 10) {
+        nodes { collectionId collection { id keywords } } } }""", {}),
+    "items of collections": ("""{ collections { nodes { id items(first: 2) {
+        edges { cursor node { id collection { id } assets { href } } } } } } }""", {}),
+    "one item, not from a page": ("""{ item(collectionId: "open", id: "open-2") {
+        id assets { key href roles } collection { id } } }""", {}),
+    "include and skip on objects": ("""query($on: Boolean!, $off: Boolean!) {
+        items(first: 6) { nodes { id assets @include(if: $on) { key href @skip(if: $on) }
+            collection @skip(if: $on) { id }
+            ... on Item { collection @include(if: $on) { title @include(if: $off) id } } } } }""",
+                                    {"on": True, "off": False}),
 }
 GRANT = re.compile(r"token=[A-Za-z0-9_\-.]+")
 
@@ -205,3 +231,44 @@ async def test_the_compared_answers_hold_what_they_should(apps: Apps) -> None:
         "roles": ["host", "3"], "url": "https://example.com"
     }
     assert [e["path"] for e in fine["errors"]] == [["collection", "providers", 0, "roles"]]
+
+
+async def test_pages_completed_in_one_step_hold_their_related_objects(apps: Apps) -> None:
+    """The documents of objects completed in one step answer what they should: the
+    comparison above is not between two empty or failed answers."""
+    for name in ("edges, cursors and page info", "assets with and without arguments",
+                 "the collections searched, one of them private",
+                 "items without a collection filter", "items of collections",
+                 "one item, not from a page", "include and skip on objects"):
+        for caller in ("anonymous", "reader"):
+            body = (await _ask(apps.fast, *DOCUMENTS[name], apps.callers[caller])).json()
+            assert "errors" not in body and body["data"], (name, caller, body)
+
+    reader = apps.callers["reader"]
+    searched = (await _ask(apps.fast, *DOCUMENTS["the collections searched, one of them "
+                                                 "private"], reader)).json()
+    nodes = searched["data"]["items"]["nodes"]
+    assert {n["id"].split("-")[0] for n in nodes} == {"open", "secret"}
+    assert all(n["collection"]["id"] == n["id"].split("-")[0] for n in nodes)
+    assert all({a["key"] for a in n["assets"]} == {"data", "thumb", "meta"} for n in nodes)
+    anonymous = (await _ask(apps.fast, *DOCUMENTS["the collections searched, one of them "
+                                                  "private"], {})).json()
+    assert {n["collection"]["id"] for n in anonymous["data"]["items"]["nodes"]} == {"open"}
+
+    page = (await _ask(apps.fast, *DOCUMENTS["edges, cursors and page info"], reader)).json()
+    edges, info = page["data"]["items"]["edges"], page["data"]["items"]["pageInfo"]
+    assert len(edges) == 4 and info["hasNextPage"]
+    assert (info["startCursor"], info["endCursor"]) == (edges[0]["cursor"], edges[-1]["cursor"])
+    # Each edge's cursor (encoded when asked for) continues right after its item.
+    for index in (0, 2):
+        after = (await _ask(apps.fast, "query($after: String) { items(first: 1, after: $after) "
+                            "{ nodes { id } } }", {"after": edges[index]["cursor"]},
+                            reader)).json()
+        assert after["data"]["items"]["nodes"] == [{"id": edges[index + 1]["node"]["id"]}]
+
+    one = (await _ask(apps.fast, *DOCUMENTS["one item, not from a page"], {})).json()
+    assert one["data"]["item"]["collection"] == {"id": "open"}
+    assert [a["key"] for a in one["data"]["item"]["assets"]] == ["data", "thumb", "meta"]
+    both = (await _ask(apps.fast, *DOCUMENTS["include and skip on objects"], {})).json()
+    first = both["data"]["items"]["nodes"][0]
+    assert first["collection"] == {"id": "open"} and set(first["assets"][0]) == {"key"}
