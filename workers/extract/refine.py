@@ -20,8 +20,10 @@ the open sea of a land mask, a nodata collar, are one block stored many times. T
 block index and the raw bytes of the uncertain blocks are read from the file (cheap:
 compressed), and one block of each distinct content is decoded. The work is bounded by
 ``budget``: the decoded bytes of the blocks to decode (and the compressed bytes read to
-compare them); past it the footprint stays the sample's. Memory holds one block at a
-time.
+compare them); past it the footprint stays the sample's. Memory holds one block, or one
+run of blocks along a block row, at a time. An integer raster whose only mask is
+nodata (a land mask, most imagery) is pooled from its values, without a mask, and read
+under a small GDAL block cache (:class:`_Reader`).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import hashlib
 import math
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -47,7 +50,6 @@ from workers.extract.scan import (
     DEFAULT_GRID_SIZE,
     GridGeometry,
     ValidGrid,
-    cell_runs,
     grid_from_sample,
     integer_nodata,
     pool_onto,
@@ -59,7 +61,7 @@ REFINE_OUTLINE_SHARE = 0.05
 """Share of valid cells on the outline above which the validity is read again, finer."""
 DEFAULT_REFINE_BYTES = 256 * 1024 * 1024
 """Default budget, in decoded bytes of all bands, of the blocks read again at full
-resolution (one block in memory at a time): a quarter of a second of deflate."""
+resolution (one block in memory at a time): about a tenth of a second of deflate."""
 SURE_MARGIN = 2
 """Cells of the sample's valid area this far from any invalid cell are taken as valid:
 a resampling kernel (cubic: two overview pixels) spills no further."""
@@ -218,36 +220,28 @@ def _pool(cells: np.ndarray, geometry: GridGeometry, window: Window, mask: np.nd
         pool_onto(cells, mask, (1.0, 1.0), geometry, int(window.row_off), int(window.col_off))
 
 
-@dataclass(frozen=True)
-class _Mask:
-    """The validity mask of a window read at full resolution (GDAL's dataset mask)."""
+@lru_cache(maxsize=64)  # the rows and the columns of one grid; never mutated
+def _pixel_cells(size: float, cells: int) -> np.ndarray:
+    """The cell of each full-resolution pixel along an axis of ``cells`` cells of
+    ``size`` pixels (by its centre, as :func:`.scan.cell_runs` places them)."""
+    centres = np.arange(math.ceil(cells * size) + 1) + 0.5
+    return np.minimum((centres / size).astype(int), cells - 1)
 
-    mask: np.ndarray
 
-    @property
-    def shape(self) -> tuple[int, int]:
-        return self.mask.shape[0], self.mask.shape[1]
-
-    def any(self) -> bool:
-        return bool(self.mask.any())
-
-    def all(self) -> bool:
-        return bool(self.mask.all())
-
-    def pool(self, cells: np.ndarray, geometry: GridGeometry, window: Window) -> None:
-        """OR the top-left ``window``-sized part into ``cells`` at ``window``'s place."""
-        _pool(cells, geometry, window, self.mask[: int(window.height), : int(window.width)])
+def _runs_of(index: np.ndarray, offset: int, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """Where each run of pixels of one cell starts among ``count`` pixels from
+    ``offset``, and that cell (:func:`.scan.cell_runs` from one index per axis)."""
+    part = index[offset : offset + count]
+    starts = np.flatnonzero(np.diff(part, prepend=-1))
+    return starts, part[starts]
 
 
 @dataclass(frozen=True)
-class _Differences:
-    """The pixels of a window read at full resolution, each band XORed with its nodata
-    value: a pixel is valid where any band is nonzero, as GDAL's dataset mask of an
-    integer raster with nodata alone says (:func:`.scan.window_validity`). Pooled from
-    the values themselves, OR-ing whole rows: no mask is made (making one and pooling
-    it cost more than GDAL's decoding on cog_world.tif)."""
+class _Read:
+    """A window read at full resolution: (bands, rows, cols) values, a pixel valid where
+    any band is nonzero."""
 
-    values: np.ndarray  # (bands, rows, cols)
+    values: np.ndarray
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -261,16 +255,32 @@ class _Differences:
             return bool(self.values[0].all())
         return bool(np.bitwise_or.reduce(self.values, axis=0).all())
 
+
+class _Mask(_Read):
+    """The validity mask of a window (GDAL's dataset mask), as one band."""
+
+    def pool(self, cells: np.ndarray, geometry: GridGeometry, window: Window) -> None:
+        """OR the top-left ``window``-sized part into ``cells`` at ``window``'s place."""
+        _pool(cells, geometry, window, self.values[0, : int(window.height), : int(window.width)])
+
+
+class _Differences(_Read):
+    """The pixels of a window, each band XORed with its nodata value: a pixel is valid
+    where any band is nonzero, as GDAL's dataset mask of an integer raster with nodata
+    alone says (:func:`.scan.window_validity`). Pooled from the values themselves,
+    OR-ing whole rows: no mask is made (making one and pooling it cost more than GDAL's
+    decoding on cog_world.tif)."""
+
     def pool(self, cells: np.ndarray, geometry: GridGeometry, window: Window) -> None:
         """OR the top-left ``window``-sized part into ``cells`` at ``window``'s place,
         each pixel into the cell its centre is in."""
         height, width = int(window.height), int(window.width)
         part = self.values[:, :height, :width]
-        row_starts, row_cells = cell_runs(
-            height, 1.0, geometry.cell[1], geometry.shape[0], int(window.row_off)
+        row_starts, row_cells = _runs_of(
+            _pixel_cells(geometry.cell[1], geometry.shape[0]), int(window.row_off), height
         )
-        col_starts, col_cells = cell_runs(
-            width, 1.0, geometry.cell[0], geometry.shape[1], int(window.col_off)
+        col_starts, col_cells = _runs_of(
+            _pixel_cells(geometry.cell[0], geometry.shape[1]), int(window.col_off), width
         )
         rows = np.empty((len(row_starts), width), dtype=part.dtype)
         ends = [*row_starts[1:].tolist(), height]
@@ -312,7 +322,7 @@ class _Reader:
     def read(self, window: Window) -> _Mask | _Differences:
         """The validity of ``window``."""
         if self.nodata is None:
-            return _Mask(window_validity(self.ds, window))
+            return _Mask(window_validity(self.ds, window)[np.newaxis])
         shape = (self.ds.count, int(window.height), int(window.width))
         size = math.prod(shape)
         if self.buffer.size < size:
