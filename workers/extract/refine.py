@@ -38,11 +38,9 @@ from pathlib import Path
 import numpy as np
 import rasterio
 from rasterio.enums import Interleaving, MaskFlags
-from rasterio.errors import RasterioError
 from rasterio.io import DatasetReaderBase
 from rasterio.windows import Window
 
-from workers.errors import UnreadableRaster
 from workers.extract.dtypes import numpy_dtype
 from workers.extract.integrity import tiff_block_index
 from workers.extract.sample import Sample
@@ -53,6 +51,7 @@ from workers.extract.scan import (
     grid_from_sample,
     integer_nodata,
     pool_onto,
+    reading,
     sampled_grid_geometry,
     window_validity,
 )
@@ -294,12 +293,13 @@ class _Reader:
     """Reads windows of one raster at full resolution for :func:`refined_cells`. An
     integer raster whose only mask is nodata, all bands of one type, is read into one
     array kept for every window (a new array per window cost a third of GDAL's read
-    time in page faults) and pooled from its values; any other through
-    :func:`.scan.window_validity`. A read is valid until the next one."""
+    time in page faults) and pooled from its values; any other through GDAL's dataset
+    mask. A read is valid until the next one."""
 
     def __init__(self, ds: DatasetReaderBase) -> None:
         self.ds = ds
         nodata = integer_nodata(ds)
+        self.integer = nodata is not None
         self.nodata = None
         self.buffer = np.empty(0)
         if nodata is not None and len(set(ds.dtypes)) == 1:
@@ -322,19 +322,20 @@ class _Reader:
     def read(self, window: Window) -> _Mask | _Differences:
         """The validity of ``window``."""
         if self.nodata is None:
-            return _Mask(window_validity(self.ds, window)[np.newaxis])
+            if self.integer:
+                return _Mask(window_validity(self.ds, window)[np.newaxis])
+            # Only GDAL's mask is needed (it reads what it needs: the bands for a float
+            # nodata, compared as GDAL does, or the alpha band); reading the pixels
+            # first, as a full scan must, decoded a float DEM's blocks twice.
+            with reading(window):
+                return _Mask((self.ds.dataset_mask(window=window) > 0)[np.newaxis])
         shape = (self.ds.count, int(window.height), int(window.width))
         size = math.prod(shape)
         if self.buffer.size < size:
             self.buffer = np.empty(size, dtype=self.buffer.dtype)
         values = self.buffer[:size].reshape(shape)
-        try:
+        with reading(window):
             self.ds.read(window=window, out=values)
-        except (RasterioError, MemoryError) as exc:
-            raise UnreadableRaster(
-                f"reading its pixels failed in rows {window.row_off}-"
-                f"{window.row_off + window.height - 1}: {exc}"
-            ) from exc
         if self.nodata.any():
             np.bitwise_xor(values, self.nodata, out=values)
         return _Differences(values)

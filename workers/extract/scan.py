@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -97,6 +98,18 @@ def integer_nodata(ds: DatasetReaderBase) -> np.ndarray | None:
     return np.array(ds.nodatavals).reshape(-1, 1, 1)
 
 
+@contextmanager
+def reading(window: Window) -> Iterator[None]:
+    """Turn GDAL failing to decode ``window`` into ``UnreadableRaster``."""
+    try:
+        yield
+    except (RasterioError, MemoryError) as exc:
+        raise UnreadableRaster(
+            f"reading its pixels failed in rows {window.row_off}-"
+            f"{window.row_off + window.height - 1}: {exc}"
+        ) from exc
+
+
 def window_validity(ds: DatasetReaderBase, window: Window) -> np.ndarray:
     """The validity mask of one row band, after decoding all its bands.
 
@@ -104,16 +117,11 @@ def window_validity(ds: DatasetReaderBase, window: Window) -> np.ndarray:
     its nodata value, as GDAL's dataset mask says; computed here from the pixels just
     read, because asking GDAL for the mask reads the window again (three times slower).
     """
-    try:
+    with reading(window):
         data = ds.read(window=window)
         if (nodata := integer_nodata(ds)) is not None:
             return np.any(data != nodata.astype(data.dtype), axis=0)
         return ds.dataset_mask(window=window) > 0
-    except (RasterioError, MemoryError) as exc:
-        raise UnreadableRaster(
-            f"reading its pixels failed in rows {window.row_off}-"
-            f"{window.row_off + window.height - 1}: {exc}"
-        ) from exc
 
 
 @dataclass(frozen=True)
