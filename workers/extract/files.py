@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from io import FileIO
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -41,7 +42,7 @@ class HashingStopped(Exception):
     """The caller no longer needs the checksum being computed."""
 
 
-def _windows(file: BinaryIO, size: int) -> Iterator[mmap.mmap]:
+def _windows(file: BinaryIO, size: int) -> Iterator[memoryview]:
     """``size`` bytes of ``file``, mapped ``_WINDOW`` at a time, each unmapped once the
     next is asked for. A file cut shorter while mapped would raise SIGBUS on access:
     in a forked work horse that loses the horse, and RQ runs the job again."""
@@ -50,11 +51,12 @@ def _windows(file: BinaryIO, size: int) -> Iterator[mmap.mmap]:
             file.fileno(), min(_WINDOW, size - offset), flags=mmap.MAP_SHARED | _POPULATE,
             prot=mmap.PROT_READ, offset=offset,
         )
-        with window:
-            yield window
+        # The view is released before the window is unmapped (the order of the with).
+        with window, memoryview(window) as view:
+            yield view
 
 
-def _chunks(file: BinaryIO) -> Iterator[memoryview]:
+def _chunks(file: FileIO) -> Iterator[memoryview]:
     """The rest of ``file``, read ``_CHUNK`` bytes at a time into one buffer (each
     chunk is valid until the next is asked for)."""
     buffer = bytearray(_CHUNK)
