@@ -19,8 +19,8 @@ symmetric difference / area of the full scan's footprint.
   reduced-resolution read, block index check, thumbnail), with the SHA-256
   ``file:checksum`` the API computed while the upload streamed in (computed before the
   timing; its cost is printed below the table);
-* ``ours``: the same hashing the file itself with SHA-256 (a file over 8 MiB mapped
-  8 MiB at a time, in a thread while GDAL reads), as folder ingests and watchers run it
+* ``ours``: the same hashing the file itself with SHA-256 (a file over 8 MiB read 1 MiB
+  at a time into one buffer, in a thread while GDAL reads), as folder ingests and watchers run it
   the first time (a later job on the unchanged file finds its checksum in Redis:
   ``workers.checksum_cache``); ``--tools ...,ours-blake3`` adds the same with a BLAKE3
   checksum over every CPU (``STACQL_WORKERS_CHECKSUM=blake3``);

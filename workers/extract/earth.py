@@ -30,18 +30,18 @@ def _transformer(wkt: str) -> pyproj.Transformer:
     return pyproj.Transformer.from_crs(pyproj.CRS.from_wkt(wkt), 4326, always_xy=True)
 
 
-def on_earth(crs: CRS, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+def on_earth(crs: CRS, xs: np.ndarray, ys: np.ndarray, wkt: str | None = None) -> np.ndarray:
     """Whether each native position has a longitude and latitude (no error is raised
-    for those that have none)."""
+    for those that have none); ``wkt``: ``crs`` as WKT, when known."""
     if crs == WGS84:
         return np.isfinite(xs) & np.isfinite(ys)
-    lon, lat = _transformer(crs.to_wkt()).transform(xs, ys, errcheck=False)
+    lon, lat = _transformer(wkt or crs.to_wkt()).transform(xs, ys, errcheck=False)
     return np.isfinite(lon) & np.isfinite(lat)
 
 
 def _pixels_on_earth(georef: Georeference, cols: np.ndarray, rows: np.ndarray) -> np.ndarray:
     xs, ys = georef.to_native(cols, rows)
-    return on_earth(georef.crs, xs, ys)
+    return on_earth(georef.crs, xs, ys, georef.crs_wkt)
 
 
 def _outline_on_earth(georef: Georeference, cols: np.ndarray, rows: np.ndarray) -> bool:

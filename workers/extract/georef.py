@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Literal
 
 import numpy as np
@@ -50,6 +50,12 @@ class Georeference:
     transform: Affine | None = None
     gcp_transformer: GCPTransformer | None = None
     rpc_transformer: RPCTransformer | None = None
+
+    @cached_property
+    def crs_wkt(self) -> str:
+        """``crs`` as WKT, exported once (rasterio exports it again at every call, 0.25 ms:
+        11 ms of the off-Earth checks of a geostationary disk)."""
+        return self.crs.to_wkt()
 
     def to_native(self, cols: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Native coordinates of pixel positions (arrays of the same shape)."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -86,7 +87,7 @@ def max_pool(mask: np.ndarray, factor: int) -> np.ndarray:
     return by_rows.reshape(rows // factor, cols // factor, factor).any(axis=2)
 
 
-def _integer_nodata(ds: DatasetReaderBase) -> np.ndarray | None:
+def integer_nodata(ds: DatasetReaderBase) -> np.ndarray | None:
     """The bands' nodata values when GDAL's mask is nodata alone on every band of an
     integer raster, else None."""
     flags = ds.mask_flag_enums
@@ -97,6 +98,18 @@ def _integer_nodata(ds: DatasetReaderBase) -> np.ndarray | None:
     return np.array(ds.nodatavals).reshape(-1, 1, 1)
 
 
+@contextmanager
+def reading(window: Window) -> Iterator[None]:
+    """Turn GDAL failing to decode ``window`` into ``UnreadableRaster``."""
+    try:
+        yield
+    except (RasterioError, MemoryError) as exc:
+        raise UnreadableRaster(
+            f"reading its pixels failed in rows {window.row_off}-"
+            f"{window.row_off + window.height - 1}: {exc}"
+        ) from exc
+
+
 def window_validity(ds: DatasetReaderBase, window: Window) -> np.ndarray:
     """The validity mask of one row band, after decoding all its bands.
 
@@ -104,16 +117,11 @@ def window_validity(ds: DatasetReaderBase, window: Window) -> np.ndarray:
     its nodata value, as GDAL's dataset mask says; computed here from the pixels just
     read, because asking GDAL for the mask reads the window again (three times slower).
     """
-    try:
+    with reading(window):
         data = ds.read(window=window)
-        if (nodata := _integer_nodata(ds)) is not None:
+        if (nodata := integer_nodata(ds)) is not None:
             return np.any(data != nodata.astype(data.dtype), axis=0)
         return ds.dataset_mask(window=window) > 0
-    except (RasterioError, MemoryError) as exc:
-        raise UnreadableRaster(
-            f"reading its pixels failed in rows {window.row_off}-"
-            f"{window.row_off + window.height - 1}: {exc}"
-        ) from exc
 
 
 @dataclass(frozen=True)
@@ -149,7 +157,7 @@ def grid_from_sample(
 
 
 @lru_cache(maxsize=1024)  # blocks of one row or column share theirs; never mutated
-def _cell_runs(
+def cell_runs(
     count: int, pixel: float, size: float, cells: int, offset: int = 0
 ) -> tuple[np.ndarray, np.ndarray]:
     """For ``count`` pixels of ``pixel`` full-resolution pixels each, the first at
@@ -193,10 +201,10 @@ def pool_onto(
     (width, height) full-resolution pixels, its first row and column are ``row_off``
     and ``col_off`` of its own resolution, and each pixel goes to the cell its centre
     is in."""
-    col_starts, col_cells = _cell_runs(
+    col_starts, col_cells = cell_runs(
         mask.shape[1], pixel[0], geometry.cell[0], geometry.shape[1], col_off
     )
-    row_starts, row_cells = _cell_runs(
+    row_starts, row_cells = cell_runs(
         mask.shape[0], pixel[1], geometry.cell[1], geometry.shape[0], row_off
     )
     by_rows = _or_runs(mask, row_starts)

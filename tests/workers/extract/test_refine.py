@@ -18,6 +18,8 @@ from rasterio.transform import from_origin
 
 from workers.extract import ExtractOptions, build_item
 from workers.extract.item import FOOTPRINT_DECIMATION
+from workers.extract.refine import refined_cells
+from workers.extract.scan import sampled_grid_geometry
 
 SIZE = 4000  # not a multiple of the 512-pixel blocks: edge blocks are clipped
 TRANSFORM = from_origin(500_000, 5_000_000, 10, 10)
@@ -103,3 +105,100 @@ def test_a_refinement_over_its_budget_keeps_the_reduced_footprint(tmp_path: Path
     )
     none = build_item(path, "rasters", datetime=WHEN, options=ExtractOptions(refine_bytes=0))
     assert small["geometry"] == none["geometry"]
+
+
+def _cells_of(valid: np.ndarray, shape: tuple[int, int], cell: tuple[float, float]) -> np.ndarray:
+    """Max-pool of ``valid`` onto cells of ``cell`` (width, height) pixels, each pixel in
+    the cell its centre is in: the reference, one pixel at a time."""
+    cells = np.zeros(shape, dtype=bool)
+    rows, cols = np.nonzero(valid)
+    cell_rows = np.minimum(((rows + 0.5) / cell[1]).astype(int), shape[0] - 1)
+    cell_cols = np.minimum(((cols + 0.5) / cell[0]).astype(int), shape[1] - 1)
+    cells[cell_rows, cell_cols] = True
+    return cells
+
+
+# (numpy type, nodata, bands): zero and other nodata values, signed and wider types (a
+# GeoTIFF has one nodata value for all its bands).
+TYPES = [
+    ("uint8", 0, 1),
+    ("uint8", 255, 3),
+    ("int16", -9999, 2),
+    ("uint16", 65535, 1),
+    ("int32", -1, 3),
+]
+
+
+@pytest.mark.parametrize(("dtype", "nodata", "count"), TYPES)
+@pytest.mark.parametrize("interleave", ["band", "pixel"])
+def test_blocks_read_again_give_the_cells_of_every_pixel(
+    tmp_path: Path, dtype: str, nodata: int, count: int, interleave: str
+) -> None:
+    """Every block read again (no cell is sure): the cells are those of every valid pixel,
+    through blocks of repeated content (all nodata, all valid), clipped edge blocks and
+    runs of blocks of their own content."""
+    height, width = 1500, 2300  # clipped last row and column of blocks
+    rng = np.random.default_rng(11)
+    values = np.full((count, height, width), nodata, dtype=dtype)
+    values[:, :256, 1024:2048] = nodata ^ 2  # blocks of one repeated valid content
+    for left in range(0, 2048, 256):  # a repeated block, partly valid, in each cell
+        values[-1, 256:512, left : left + 256][np.eye(256, dtype=bool)] = nodata ^ 3
+    speckle = rng.random((height, width)) < 0.0004
+    speckle[:512] = False  # the blocks above are repeated as they are
+    band = rng.integers(0, count, (height, width))
+    for b in range(count):  # a pixel valid through one band only, the others nodata
+        values[b][speckle & (band == b)] = nodata ^ 1
+    valid = np.any(values != nodata, axis=0)
+    path = tmp_path / "blocks.tif"
+    profile = {
+        "driver": "GTiff", "width": width, "height": height, "count": count, "dtype": dtype,
+        "crs": "EPSG:32631", "transform": TRANSFORM, "tiled": True, "blockxsize": 256,
+        "blockysize": 256, "compress": "deflate", "interleave": interleave, "nodata": nodata,
+    }
+    with rasterio.open(path, "w", **profile) as ds:
+        ds.write(values)
+    with rasterio.open(path) as ds:
+        geometry = sampled_grid_geometry(width, height, (157, 241))  # cells of ~9.5 px
+        cells = refined_cells(ds, np.zeros(geometry.shape, dtype=bool), geometry, 1 << 30)
+    assert cells is not None
+    expected = _cells_of(valid, geometry.shape, geometry.cell)
+    assert expected.any() and not expected.all()
+    np.testing.assert_array_equal(cells, expected)
+
+
+def test_a_right_and_a_bottom_edge_block_of_the_same_bytes_are_both_read(tmp_path: Path) -> None:
+    """Clipped edge blocks are stored padded: a right one and a bottom one can hold the
+    same bytes; neither is the top-left part of the other, so each is read."""
+    height, width = 600, 600  # edge blocks of 256 x 88 and 88 x 256 pixels
+    values = np.zeros((1, height, width), dtype="uint8")
+    for top in range(0, 512, 256):
+        values[0, top, 512] = 9  # the right edge blocks: a pixel at their top-left
+    for left in range(0, 512, 256):
+        values[0, 512, left] = 9  # the bottom ones, the same pixel
+    path = tmp_path / "edges.tif"
+    profile = {
+        "driver": "GTiff", "width": width, "height": height, "count": 1, "dtype": "uint8",
+        "crs": "EPSG:32631", "transform": TRANSFORM, "tiled": True, "blockxsize": 256,
+        "blockysize": 256, "compress": "deflate", "nodata": 0,
+    }
+    with rasterio.open(path, "w", **profile) as ds:
+        ds.write(values)
+    with rasterio.open(path) as ds:
+        geometry = sampled_grid_geometry(width, height, (60, 60))  # cells of 10 px
+        cells = refined_cells(ds, np.zeros(geometry.shape, dtype=bool), geometry, 1 << 30)
+    assert cells is not None
+    np.testing.assert_array_equal(cells, _cells_of(values[0] > 0, geometry.shape, geometry.cell))
+
+
+def test_the_small_block_cache_of_a_refinement_ends_with_it(tmp_path: Path) -> None:
+    """Blocks read again go through a small GDAL block cache; the caller's is back
+    afterwards (the rest of a job reads through it)."""
+    valid = _land_mask()
+    path = tmp_path / "land.tif"
+    _write(path, valid, "nodata")
+    with rasterio.Env(GDAL_CACHEMAX=123 * 1024 * 1024), rasterio.open(path) as ds:
+        geometry = sampled_grid_geometry(SIZE, SIZE, (400, 400))
+        cells = refined_cells(ds, np.zeros(geometry.shape, dtype=bool), geometry, 1 << 30)
+        assert rasterio.env.get_gdal_config("GDAL_CACHEMAX") == 123 * 1024 * 1024
+    assert cells is not None
+    np.testing.assert_array_equal(cells, _cells_of(valid, geometry.shape, geometry.cell))
