@@ -188,17 +188,3 @@ def test_a_right_and_a_bottom_edge_block_of_the_same_bytes_are_both_read(tmp_pat
         cells = refined_cells(ds, np.zeros(geometry.shape, dtype=bool), geometry, 1 << 30)
     assert cells is not None
     np.testing.assert_array_equal(cells, _cells_of(values[0] > 0, geometry.shape, geometry.cell))
-
-
-def test_the_small_block_cache_of_a_refinement_ends_with_it(tmp_path: Path) -> None:
-    """Blocks read again go through a small GDAL block cache; the caller's is back
-    afterwards (the rest of a job reads through it)."""
-    valid = _land_mask()
-    path = tmp_path / "land.tif"
-    _write(path, valid, "nodata")
-    with rasterio.Env(GDAL_CACHEMAX=123 * 1024 * 1024), rasterio.open(path) as ds:
-        geometry = sampled_grid_geometry(SIZE, SIZE, (400, 400))
-        cells = refined_cells(ds, np.zeros(geometry.shape, dtype=bool), geometry, 1 << 30)
-        assert rasterio.env.get_gdal_config("GDAL_CACHEMAX") == 123 * 1024 * 1024
-    assert cells is not None
-    np.testing.assert_array_equal(cells, _cells_of(valid, geometry.shape, geometry.cell))
