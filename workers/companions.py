@@ -7,7 +7,7 @@ forks for every job: a fork copies whatever locks another thread holds at that m
 (its event loop's, its connection pool's) held for good, and a work horse that needs one
 waits forever. So they run in a child process (``python -m workers.companions``) that
 never forks and imports only what the timers need (Redis, RQ, and the catalog's query
-for waiting changes when the match trigger is on: about 35 MB, 95 MB with it).
+for waiting changes when the match trigger is on: about 35 MB resident, 107 MB with it).
 
 The process ends when the worker stops it, and on its own when the worker is gone
 (killed with no chance to stop it), so no companion outlives its worker.
