@@ -170,6 +170,7 @@ async def _ingest(
 
     from catalog.db import create_engine, create_sessionmaker
     from catalog.ingest import LoadReport, load_path
+    from catalog.ingest.loader import retry_delays_within
     from catalog.ingest.sources import stac_files
 
     engine = create_engine(settings.database.url, pool_size=2)
@@ -196,9 +197,11 @@ async def _ingest(
                 bar.update(task, docs=seen["docs"])
 
             report = LoadReport()
+            delays = retry_delays_within(settings.ingest.retry_seconds)
             for path in paths:
                 report += await load_path(
-                    sessions, path, collection_id=collection, batch_size=batch, progress=advance
+                    sessions, path, collection_id=collection, batch_size=batch,
+                    progress=advance, retry_delays=delays,
                 )
             bar.update(task, completed=total)
         return report

@@ -197,6 +197,9 @@ class IngestSettings(BaseModel):
     """Bulk loading."""
 
     batch_size: int = Field(5_000, ge=1)
+    # How long `stacql ingest` waits for an unavailable database before it stops (the
+    # backoff's delays that fit; 0 stops at the first failure).
+    retry_seconds: float = Field(30.5, ge=0)
 
 
 def default_browser_dir() -> Path:

@@ -55,6 +55,19 @@ T = TypeVar("T")
 # Seconds to wait before each new attempt at a write the database was unavailable for
 # (some 30 s in all); past them the load stops, and loading again completes it.
 RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0)
+
+
+def retry_delays_within(seconds: float) -> tuple[float, ...]:
+    """The first of ``RETRY_DELAYS`` whose sum stays within ``seconds`` (0: no retry)."""
+    delays, spent = [], 0.0
+    for delay in RETRY_DELAYS:
+        spent += delay
+        if spent > seconds:
+            break
+        delays.append(delay)
+    return tuple(delays)
+
+
 # Generation-0 threshold of the garbage collector while a load runs (the default is 700).
 BULK_GC_THRESHOLD = 50_000
 

@@ -11,13 +11,16 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
 from catalog.db.migrate import alembic_config
+from catalog.ingest.loader import RETRY_DELAYS, retry_delays_within
 from tests.support.paths import REPO, STAC_DATA
 
 PLANET = STAC_DATA / "stactools/planet-disaster/collection.json"
 
 
-def stacql(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "STACQL_DATABASE_URL": database_url, "COLUMNS": "200"}
+def stacql(
+    database_url: str, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "STACQL_DATABASE_URL": database_url, "COLUMNS": "200", **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "stacql.cli", *args],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
@@ -73,10 +76,19 @@ def test_items_without_their_collection_are_refused(
 
 def test_unreachable_database_is_reported_without_traceback(tmp_path: Path) -> None:
     result = stacql(
-        "postgresql+asyncpg://root@127.0.0.1:1/nowhere", "ingest", str(PLANET)
+        "postgresql+asyncpg://root@127.0.0.1:1/nowhere", "ingest", str(PLANET),
+        env={"STACQL_INGEST_RETRY_SECONDS": "2"},
     )
     assert result.returncode == 1
     assert "database" in result.stderr and "Traceback" not in result.stderr
+    # 0.5 and 1.0 fit in 2 s; the default (about 30 s) would try six times
+    assert result.stderr.count("trying again in") == 2, result.stderr
+
+
+def test_ingest_retry_delays_fit_the_setting() -> None:
+    assert retry_delays_within(0) == ()
+    assert retry_delays_within(3.5) == (0.5, 1.0, 2.0)
+    assert retry_delays_within(30.5) == RETRY_DELAYS
 
 
 HEAVY = ("sqlalchemy", "alembic", "shapely", "pydantic_settings", "asyncpg", "rasterio",
