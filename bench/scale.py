@@ -203,7 +203,8 @@ def run_mix(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
         seed=1234, collection=COLLECTION, limit=10, verify=20,
     )
     ours_port, peer_port = free_port(), free_port()
-    ours_env = {"STACQL_DATABASE_URL": _url(args.database)}
+    # the peer runs with --no-access-log: ours too
+    ours_env = {"STACQL_DATABASE_URL": _url(args.database), "STACQL_API_ACCESS_LOG": "false"}
     peer_env = {"PGHOST": "127.0.0.1", "PGPORT": "5432", "PGUSER": "root",
                 "PGDATABASE": args.peer_database,
                 "PGPASSWORD": "trust", "STAC_FASTAPI_TITLE": "peer"}

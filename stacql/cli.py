@@ -593,6 +593,7 @@ def serve(
         forwarded_allow_ips="*" if settings.api.trust_forwarded else None,
         root_path=settings.api.root_path,
         log_level="info",
+        access_log=settings.api.access_log,
     )
 
 

@@ -84,6 +84,8 @@ class ApiSettings(BaseModel):
     # process runs its Python on one core at a time.
     workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
     root_path: str = ""
+    # One log line per request from uvicorn (`stacql serve`); off behind a proxy that logs.
+    access_log: bool = True
     # The URL clients reach the service at (links, asset hrefs); empty: the request's host.
     public_url: str | None = None
     # Honour Forwarded / X-Forwarded-* (only behind a proxy that sets them).

@@ -119,6 +119,7 @@ def live_server(
     env: Mapping[str, str] | None = None,
     python: str = sys.executable,
     cwd: Path = REPO,
+    log_lines: list[str] | None = None,
 ) -> Iterator[str]:
     """Run ``stacql serve`` on ``database_url``; yields its base URL (with a trailing /).
 
@@ -129,6 +130,7 @@ def live_server(
     Raises ``ServerDidNotStart`` with the end of the server's log when it exits or does not
     answer ``GET /`` within ``startup_timeout`` seconds. The process is stopped on exit
     (SIGTERM, then SIGKILL after ``SHUTDOWN_TIMEOUT_S``), whatever happens in the block.
+    ``log_lines``, when given, receives the server's output once it has stopped.
     """
     with tempfile.TemporaryFile(prefix="stacql-serve-", suffix=".log") as log:
         for _attempt in range(START_ATTEMPTS):
@@ -156,3 +158,5 @@ def live_server(
             yield url
         finally:
             _stop(process)
+            if log_lines is not None:
+                log_lines.extend(_log_text(log).splitlines())
