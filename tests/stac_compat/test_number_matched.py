@@ -59,7 +59,8 @@ async def test_number_matched_is_on_the_first_page_only(counting_client, loaded_
 
 async def test_number_matched_is_left_out_past_the_row_cap(catalog_url, loaded_sessions) -> None:
     settings = Settings(
-        database=DatabaseSettings(url=catalog_url), api=ApiSettings(count_max_rows=29)
+        database=DatabaseSettings(url=catalog_url),
+        api=ApiSettings(count_budget_ms=5000, count_max_rows=29),
     )
     async with app_client(settings) as (_, client):
         many = (await client.get("/search?collections=joplin&limit=1")).json()
@@ -73,13 +74,17 @@ async def test_number_matched_is_left_out_past_the_row_cap(catalog_url, loaded_s
     assert few["numberMatched"] == await _matched(loaded_sessions, collections=["HLSL30.v1.5"])
 
 
-async def test_no_count_without_asking_when_the_budget_is_zero(catalog_url) -> None:
-    settings = Settings(
-        database=DatabaseSettings(url=catalog_url), api=ApiSettings(count_budget_ms=0)
-    )
-    async with app_client(settings) as (_, client):
-        response = await client.get("/search?limit=1")
-    assert response.status_code == 200 and "numberMatched" not in response.json()
+async def test_by_default_only_a_lone_page_or_count_true_gives_number_matched(
+    catalog_url, loaded_sessions
+) -> None:
+    async with app_client(Settings(database=DatabaseSettings(url=catalog_url))) as (_, client):
+        full = await client.get("/search?limit=1")
+        lone = (await client.get("/search?collections=joplin&limit=100")).json()
+        asked = (await client.get("/search?limit=1&count=true")).json()
+    assert full.status_code == 200 and "numberMatched" not in full.json()
+    assert lone["numberMatched"] == lone["numberReturned"]
+    assert lone["numberMatched"] == await _matched(loaded_sessions, collections=["joplin"])
+    assert asked["numberMatched"] == await _matched(loaded_sessions)
 
 
 def test_count_budget_is_read_from_the_environment(monkeypatch) -> None:
