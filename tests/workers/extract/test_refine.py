@@ -5,6 +5,9 @@ the Earth with pyproj (not the code under test)."""
 
 from __future__ import annotations
 
+import contextlib
+import math
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,12 +17,13 @@ import pytest
 import rasterio
 import shapely
 from rasterio.enums import Resampling
+from rasterio.env import get_gdal_config, set_gdal_config
 from rasterio.transform import from_origin
 
 from workers.extract import ExtractOptions, build_item
 from workers.extract.item import FOOTPRINT_DECIMATION
-from workers.extract.refine import refined_cells
-from workers.extract.scan import sampled_grid_geometry
+from workers.extract.refine import _Blocks, refined_cells, small_block_cache, uncertain_blocks
+from workers.extract.scan import GridGeometry, sampled_grid_geometry
 
 SIZE = 4000  # not a multiple of the 512-pixel blocks: edge blocks are clipped
 TRANSFORM = from_origin(500_000, 5_000_000, 10, 10)
@@ -188,3 +192,95 @@ def test_a_right_and_a_bottom_edge_block_of_the_same_bytes_are_both_read(tmp_pat
         cells = refined_cells(ds, np.zeros(geometry.shape, dtype=bool), geometry, 1 << 30)
     assert cells is not None
     np.testing.assert_array_equal(cells, _cells_of(values[0] > 0, geometry.shape, geometry.cell))
+
+
+def _blocks_of_pixels(
+    uncertain: np.ndarray, geometry: GridGeometry, block: tuple[int, int], size: tuple[int, int]
+) -> np.ndarray:
+    """The reference of :func:`uncertain_blocks`, pixel by pixel: blocks holding a pixel
+    of an uncertain cell, a cell's pixels running from ``floor(i * cell)`` to
+    ``ceil((i + 1) * cell) - 1`` on each axis (clipped to the raster)."""
+    height, width = size
+    hits = np.zeros((math.ceil(height / block[0]), math.ceil(width / block[1])), dtype=bool)
+    for row, col in zip(*np.nonzero(uncertain), strict=True):
+        top = math.floor(row * geometry.cell[1])
+        bottom = min(math.ceil((row + 1) * geometry.cell[1]) - 1, height - 1)
+        left = math.floor(col * geometry.cell[0])
+        right = min(math.ceil((col + 1) * geometry.cell[0]) - 1, width - 1)
+        rows = slice(top // block[0], bottom // block[0] + 1)
+        hits[rows, left // block[1] : right // block[1] + 1] = True
+    return hits
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_blocks_of_uncertain_cells_are_those_of_their_pixels(seed: int) -> None:
+    """Cells of fractional sizes against blocks of other sizes, clipped at the edges."""
+    rng = np.random.default_rng(seed)
+    height, width = int(rng.integers(300, 5000)), int(rng.integers(300, 5000))
+    sample = (int(rng.integers(20, min(height, 900))), int(rng.integers(20, min(width, 900))))
+    geometry = sampled_grid_geometry(width, height, sample, int(rng.integers(16, 300)))
+    block = (int(rng.choice([64, 256, 512])), int(rng.choice([64, 256, 512])))
+    counts = (math.ceil(height / block[0]), math.ceil(width / block[1]))
+    uncertain = rng.random(geometry.shape) < 0.01
+    found = uncertain_blocks(uncertain, geometry, _Blocks(*block, *counts))
+    expected = _blocks_of_pixels(uncertain, geometry, block, (height, width))
+    assert expected.any() and not expected.all()
+    np.testing.assert_array_equal(found, expected)
+
+
+@pytest.mark.parametrize("enclosing", [None, {}, {"GDAL_CACHEMAX": 123 * 1024 * 1024}])
+def test_a_refinement_gives_gdal_s_block_cache_back_as_it_found_it(
+    tmp_path: Path, enclosing: dict | None
+) -> None:
+    """Blocks are decoded under a small GDAL cache, and GDAL's cache has its size again
+    afterwards, whatever encloses the refinement: no ``rasterio.Env``, one that sets
+    other options, one that sets the cache. (Restoring by leaving a nested Env left the
+    cache small under an Env that did not set it.)"""
+    valid = _land_mask()
+    path = tmp_path / "land.tif"
+    _write(path, valid, "nodata")
+    geometry = sampled_grid_geometry(SIZE, SIZE, (400, 400))
+    env = rasterio.Env(**enclosing) if enclosing is not None else contextlib.nullcontext()
+    process_wide = get_gdal_config("GDAL_CACHEMAX")
+    set_gdal_config("GDAL_CACHEMAX", 77 * 1024 * 1024)  # what GDAL has before (not 4 MB)
+    try:
+        with env, rasterio.open(path) as ds:
+            before = get_gdal_config("GDAL_CACHEMAX")
+            cells = refined_cells(ds, np.zeros(geometry.shape, dtype=bool), geometry, 1 << 30)
+            assert get_gdal_config("GDAL_CACHEMAX") == before
+        assert get_gdal_config("GDAL_CACHEMAX") == 77 * 1024 * 1024
+    finally:
+        set_gdal_config("GDAL_CACHEMAX", process_wide)
+    assert cells is not None
+    np.testing.assert_array_equal(cells, _cells_of(valid, geometry.shape, geometry.cell))
+
+
+def test_threads_share_one_small_block_cache_until_the_last_leaves() -> None:
+    """Two refinements at once: GDAL's one cache holds two blocks of the larger one's
+    while both run, keeps that size when the first leaves and is given back after the
+    last."""
+    inside = threading.Barrier(3)
+    leaving = [threading.Event(), threading.Event()]
+    seen: list[int] = []
+
+    def refine(block_bytes: int, leave: threading.Event) -> None:
+        with small_block_cache(block_bytes):
+            inside.wait(timeout=10)
+            seen.append(get_gdal_config("GDAL_CACHEMAX"))
+            leave.wait(timeout=10)
+
+    with rasterio.Env(GDAL_CACHEMAX=200 * 1024 * 1024):
+        threads = [
+            threading.Thread(target=refine, args=(1024, leaving[0])),
+            threading.Thread(target=refine, args=(3 * 1024 * 1024, leaving[1])),
+        ]
+        for thread in threads:
+            thread.start()
+        inside.wait(timeout=10)
+        leaving[0].set()
+        threads[0].join()
+        assert get_gdal_config("GDAL_CACHEMAX") == 6 * 1024 * 1024
+        leaving[1].set()
+        threads[1].join()
+        assert get_gdal_config("GDAL_CACHEMAX") == 200 * 1024 * 1024
+    assert seen == [6 * 1024 * 1024] * 2
