@@ -235,6 +235,11 @@ async def _finish(
             )
         if outcome == "merge":
             await _merge(sessions, staged)
+        if outcome == "done":
+            # Building the indexes set the table's row count, which keeps the load's
+            # closing ``analyze_new_partitions`` from taking it for a new partition.
+            async with sessions() as session, session.begin():
+                await session.execute(text(f'ANALYZE "{staged.partition}"'))
         if outcome != "retry":
             log.info(
                 "staged items of %r: indexed in %.2f s, then %s in %.2f s",

@@ -94,6 +94,12 @@ async def test_a_staged_load_searches_as_a_row_by_row_one(scratch_sessions) -> N
     indexes = await _indexes(scratch_sessions)
     assert indexes == empty and all(usable for _, usable, _ in indexes)
     assert await _staging_tables(scratch_sessions) == []
+    # The planner has the new partition's statistics.
+    assert await _scalar(
+        scratch_sessions,
+        "SELECT count(*) FROM pg_statistic WHERE starelid = "
+        "('items_c_' || stacql_item_partition_suffix('naip'))::regclass",
+    )
     results, rows = await _searches(scratch_sessions), await _rows(scratch_sessions)
 
     await _clear(scratch_sessions)
