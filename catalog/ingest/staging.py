@@ -8,7 +8,8 @@ and empty, the load writes that collection's batches into a staging table of the
 partition's shape (its primary key only), then:
 
 1. builds the partition's other indexes on it, several at once on the load's connections,
-   and its foreign key (one join, where the partition checks one row at a time);
+   its primary key again (packed), and its foreign key (one join, where the partition
+   checks one row at a time);
 2. in one short transaction, under an exclusive lock on ``items`` (asked for with a
    2 s lock timeout, asked again after a failed try), drops the empty partition and
    attaches the staging table in its place, with the partition's name and index names.
@@ -184,6 +185,9 @@ async def _index_statements(
         {"p": staged.partition},
     )).scalar_one()
     names[f"{staged.table}_pkey"] = primary
+    # The primary key was kept up during the load (it finds the items a later batch
+    # rewrites), filled in the file's key order: rebuilt, it is about 40 % smaller.
+    statements.append(f'REINDEX INDEX "{staged.table}_pkey"')
     return statements, names
 
 
