@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 
 import orjson
+import psycopg
 import pytest
 from sqlalchemy import text
 
@@ -181,3 +182,37 @@ async def test_a_failed_load_leaves_the_partition_empty_with_its_indexes(
     )
     assert again.ok and again.items.inserted == len(DOCS)
     assert await _indexes(scratch_sessions) == empty
+
+
+async def test_items_written_meanwhile_are_kept_beside_the_staged_ones(
+    scratch_sessions,
+) -> None:
+    await _collection(scratch_sessions)
+    partition = await _scalar(scratch_sessions, _PARTITION)
+    url = scratch_sessions.kw["bind"].url.set(drivername="postgresql")
+    written = 0
+
+    def progress(_: str, count: int) -> None:
+        """Once the first batch is staged, another writer stores an item of the
+        collection straight into items (a copy of a staged one, under another id)."""
+        nonlocal written
+        written += count
+        if written != BATCH:
+            return
+        with psycopg.connect(url.render_as_string(hide_password=False)) as conn:
+            staging = conn.execute(
+                "SELECT relname FROM pg_class WHERE relname LIKE 'stacql_load_%'"
+            ).fetchone()[0]
+            conn.execute(f'CREATE TEMP TABLE one AS SELECT * FROM "{staging}" LIMIT 1')
+            conn.execute("UPDATE one SET id = 'written-meanwhile'")
+            conn.execute("INSERT INTO items SELECT * FROM one")
+
+    report = await load_path(
+        scratch_sessions, NAIP / "items.ndjson", batch_size=BATCH,
+        stage_min_items=BATCH, progress=progress,
+    )
+    assert report.ok and report.items.inserted == len(DOCS)
+    assert await _scalar(scratch_sessions, _PARTITION) == partition  # merged, not swapped
+    assert await _scalar(scratch_sessions, "SELECT count(*) FROM items") == len(DOCS) + 1
+    assert await _staging_tables(scratch_sessions) == []
+    await _searches(scratch_sessions)
