@@ -8,6 +8,9 @@ long as the slower of the two rather than their sum. Large ndjson files are prep
 worker processes, one run of lines each, read by the worker itself, since Python code in
 a thread would hold the interpreter lock against the writers and run on one core; other
 files are prepared by a worker thread.
+
+The items of a collection whose partition is empty go first into a staging table,
+indexed once they are all in (``catalog.ingest.staging``).
 """
 
 from __future__ import annotations

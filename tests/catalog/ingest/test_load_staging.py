@@ -216,3 +216,36 @@ async def test_items_written_meanwhile_are_kept_beside_the_staged_ones(
     assert await _scalar(scratch_sessions, "SELECT count(*) FROM items") == len(DOCS) + 1
     assert await _staging_tables(scratch_sessions) == []
     await _searches(scratch_sessions)
+
+
+async def test_a_batch_of_two_collections_follows_the_staged_items(
+    scratch_sessions, tmp_path
+) -> None:
+    """Staged batches, then batches mixing the collection with another and repeating a
+    staged item: the staged items are put in place first, and the later version wins
+    as in a load row by row."""
+    collection = orjson.loads((NAIP / "collection.json").read_bytes())
+    for document in (collection, {**collection, "id": "naip-copy"}):
+        path = tmp_path / f"{document['id']}.json"
+        path.write_bytes(orjson.dumps(document))
+        assert (await load_path(scratch_sessions, path)).ok
+    partition = await _scalar(scratch_sessions, _PARTITION)
+    changed = {**DOCS[0], "properties": {**DOCS[0]["properties"], "gsd": 9.5}}
+    mixed = [
+        doc if number % 2 else {**doc, "collection": "naip-copy"}
+        for number, doc in enumerate(DOCS[2 * BATCH:])
+    ]
+    path = tmp_path / "items.ndjson"
+    path.write_bytes(b"".join(
+        orjson.dumps(doc) + b"\n" for doc in [*DOCS[:2 * BATCH], changed, *mixed]
+    ))
+    report = await load_path(scratch_sessions, path, batch_size=BATCH, stage_min_items=BATCH)
+    assert report.ok, report.errors
+    assert (report.items.inserted, report.items.updated) == (len(DOCS), 1)
+    assert await _scalar(scratch_sessions, _PARTITION) != partition  # staged, swapped
+    assert await _scalar(
+        scratch_sessions,
+        f"SELECT properties->>'gsd' FROM items WHERE id = '{DOCS[0]['id']}'",
+    ) == "9.5"
+    assert all(usable for _, usable, _ in await _indexes(scratch_sessions))
+    assert await _staging_tables(scratch_sessions) == []
