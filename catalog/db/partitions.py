@@ -202,7 +202,7 @@ async def drop_empty_default(engine: AsyncEngine, attempts: int = 10) -> bool:
             if (await conn.execute(text("SELECT to_regclass(:t)"),
                                    {"t": DEFAULT_PARTITION})).scalar() is None:
                 return False
-            if not await _lock_items(conn, DEFAULT_PARTITION):
+            if not await lock_items_exclusively(conn, DEFAULT_PARTITION):
                 await asyncio.sleep(min(2**attempt, 30) / 10)
                 continue
             rows = await conn.execute(text(f"SELECT 1 FROM {DEFAULT_PARTITION} LIMIT 1"))
@@ -214,7 +214,7 @@ async def drop_empty_default(engine: AsyncEngine, attempts: int = 10) -> bool:
     return False
 
 
-async def _lock_items(conn: AsyncConnection, table: str) -> bool:
+async def lock_items_exclusively(conn: AsyncConnection, table: str) -> bool:
     """Take ``items`` and its partition ``table`` exclusively, waiting at most a short
     lock timeout (searches queue behind the request for no longer); False if not got."""
     await conn.execute(text("SET LOCAL lock_timeout = '2s'"))
@@ -242,7 +242,7 @@ async def drop_orphaned_partitions(engine: AsyncEngine, attempts: int = 10) -> l
     for table in orphans:
         for attempt in range(attempts):
             async with engine.begin() as conn:
-                if not await _lock_items(conn, table):
+                if not await lock_items_exclusively(conn, table):
                     await asyncio.sleep(min(2**attempt, 30) / 10)
                     continue
                 bound = next((p.collection_id for p in await item_partitions(conn)

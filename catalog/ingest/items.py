@@ -55,7 +55,7 @@ DELETE FROM {STAGE_ITEMS};
 _STORED_HASHES = """
 SELECT i.collection_id, i.id, encode(i.content_hash, 'hex') AS content_hash
 FROM unnest($1::text[], $2::text[]) AS k(collection_id, id)
-JOIN items i ON i.collection_id = k.collection_id AND i.id = k.id
+JOIN {table} i ON i.collection_id = k.collection_id AND i.id = k.id
 """
 
 # `updated_at = EXCLUDED.updated_at` is the default, now(): Citus refuses functions that
@@ -64,13 +64,14 @@ JOIN items i ON i.collection_id = k.collection_id AND i.id = k.id
 # sends its rows to the shards, where a correlated one (EXISTS) is refused.
 # Whether a row was inserted or updated is read from a snapshot taken before the write
 # (all parts of one statement share it): the `xmax = 0` test cannot be returned from a
-# partitioned table.
-_MERGE_ITEMS = f"""
+# partitioned table. `{table}` is where the rows go (``items``, or a load's staging
+# table, see ``catalog.ingest.staging``), `{stage}` where they come from.
+_MERGE_ITEMS = """
 WITH existing AS MATERIALIZED (
-    SELECT i.collection_id, i.id FROM items i
-    WHERE (i.collection_id, i.id) IN (SELECT s.collection_id, s.id FROM {STAGE_ITEMS} s)
+    SELECT i.collection_id, i.id FROM {table} i
+    WHERE (i.collection_id, i.id) IN (SELECT s.collection_id, s.id FROM {stage} s)
 ), merged AS (
-    INSERT INTO items AS i (
+    INSERT INTO {table} AS i (
         collection_id, id, geometry, bbox, datetime, start_datetime, end_datetime,
         properties, links, stac_version, stac_extensions, extra, assets, asset_order,
         content_hash
@@ -78,7 +79,7 @@ WITH existing AS MATERIALIZED (
     SELECT collection_id, id, geometry, bbox, datetime, start_datetime, end_datetime,
            properties, links, stac_version, stac_extensions, extra, assets, asset_order,
            content_hash
-    FROM {STAGE_ITEMS}
+    FROM {stage}
     ON CONFLICT (collection_id, id) DO UPDATE SET
         geometry = EXCLUDED.geometry, bbox = EXCLUDED.bbox, datetime = EXCLUDED.datetime,
         start_datetime = EXCLUDED.start_datetime, end_datetime = EXCLUDED.end_datetime,
@@ -303,11 +304,13 @@ async def _copy(
 
 
 async def _partition(
-    driver: asyncpg.Connection, batch: PreparedItems
+    driver: asyncpg.Connection, batch: PreparedItems, table: str
 ) -> tuple[list[int], list[int]]:
     """The positions of the batch's (new, changed) items, by the content hashes already
     stored."""
-    rows = await driver.fetch(_STORED_HASHES, batch.collection_ids, batch.ids)
+    rows = await driver.fetch(
+        _STORED_HASHES.format(table=table), batch.collection_ids, batch.ids
+    )
     stored = {(row["collection_id"], row["id"]): row["content_hash"] for row in rows}
     new: list[int] = []
     changed: list[int] = []
@@ -320,12 +323,14 @@ async def _partition(
     return new, changed
 
 
-async def _copy_new(driver: asyncpg.Connection, batch: PreparedItems, new: list[int]) -> bool:
+async def _copy_new(
+    driver: asyncpg.Connection, batch: PreparedItems, new: list[int], table: str
+) -> bool:
     """COPY items believed absent; False (and nothing written) when one exists, e.g.
     because a concurrent writer created it a moment ago."""
     await driver.execute("SAVEPOINT stacql_new_items")
     try:
-        await _copy(driver, "items", batch.rows.select(new), _ITEM_COLUMNS)
+        await _copy(driver, table, batch.rows.select(new), _ITEM_COLUMNS)
     except asyncpg.UniqueViolationError:
         await driver.execute("ROLLBACK TO SAVEPOINT stacql_new_items")
         return False
@@ -334,38 +339,44 @@ async def _copy_new(driver: asyncpg.Connection, batch: PreparedItems, new: list[
 
 
 async def _merge(
-    driver: asyncpg.Connection, batch: PreparedItems, items: list[int]
+    driver: asyncpg.Connection, batch: PreparedItems, items: list[int], table: str
 ) -> tuple[list[int], list[int]]:
     """Upsert through the staging table; returns the (inserted, updated) positions."""
     await _copy(driver, STAGE_ITEMS, batch.rows.select(items), _ITEM_COLUMNS)
     position = {(batch.collection_ids[i], batch.ids[i]): i for i in items}
     inserted: list[int] = []
     updated: list[int] = []
-    for row in await driver.fetch(_MERGE_ITEMS):
+    for row in await driver.fetch(_MERGE_ITEMS.format(table=table, stage=STAGE_ITEMS)):
         target = inserted if row["inserted"] else updated
         target.append(position[(row["collection_id"], row["id"])])
     return inserted, updated
 
 
 async def _write_items(
-    driver: asyncpg.Connection, batch: PreparedItems, new: list[int], changed: list[int]
+    driver: asyncpg.Connection,
+    batch: PreparedItems,
+    new: list[int],
+    changed: list[int],
+    table: str,
 ) -> tuple[list[int], list[int]]:
     """Write new and changed items; returns the (inserted, updated) positions."""
     await driver.execute(_CREATE_STAGES)
-    if new and not await _copy_new(driver, batch, new):
+    if new and not await _copy_new(driver, batch, new, table):
         new, changed = [], sorted(new + changed)
-    inserted, updated = await _merge(driver, batch, changed) if changed else ([], [])
+    inserted, updated = (
+        await _merge(driver, batch, changed, table) if changed else ([], [])
+    )
     return sorted(new + inserted), updated
 
 
 async def _write_all_new(
-    driver: asyncpg.Connection, batch: PreparedItems
+    driver: asyncpg.Connection, batch: PreparedItems, table: str
 ) -> tuple[list[int], list[int]] | None:
     """COPY the whole batch as new items: the (inserted, updated) positions, or None,
     with nothing written, when one of them exists already."""
     await driver.execute(_CREATE_STAGES)
     everything = list(range(len(batch)))
-    return (everything, []) if await _copy_new(driver, batch, everything) else None
+    return (everything, []) if await _copy_new(driver, batch, everything, table) else None
 
 
 async def _write_dependents(
@@ -406,7 +417,11 @@ async def upsert_items(session: AsyncSession, records: Sequence[ItemRecord]) -> 
 
 
 async def upsert_prepared(
-    session: AsyncSession, batch: PreparedItems, *, likely_new: bool = False
+    session: AsyncSession,
+    batch: PreparedItems,
+    *,
+    likely_new: bool = False,
+    table: str = "items",
 ) -> UpsertSummary:
     """Write a batch made by ``prepare_items``, as ``upsert_items`` does; the caller
     commits.
@@ -414,6 +429,8 @@ async def upsert_prepared(
     ``likely_new`` says that the batch's items are probably all absent (in a bulk load,
     when the previous batch was): they are then copied without first reading the stored
     hashes of their keys, which are read only when one of them turns out to exist.
+    ``table`` is where the items go: ``items``, or a bulk load's staging table of one
+    collection's items (``catalog.ingest.staging``).
     """
     if not len(batch):
         return UpsertSummary()
@@ -421,11 +438,12 @@ async def upsert_prepared(
         # Through the session first: that opens the transaction the raw COPYs join.
         await _require_collections(session, set(batch.collection_ids))
         driver = (await (await session.connection()).get_raw_connection()).driver_connection
-        written = await _write_all_new(driver, batch) if likely_new else None
+        written = await _write_all_new(driver, batch, table) if likely_new else None
         if written is None:
-            new, changed = await _partition(driver, batch)
+            new, changed = await _partition(driver, batch, table)
             written = (
-                await _write_items(driver, batch, new, changed) if new or changed else ([], [])
+                await _write_items(driver, batch, new, changed, table)
+                if new or changed else ([], [])
             )
         inserted, updated = written
         if inserted or updated:
@@ -435,6 +453,16 @@ async def upsert_prepared(
         updated=len(updated),
         unchanged=len(batch) - len(inserted) - len(updated),
     )
+
+
+async def merge_staged_rows(session: AsyncSession, staging_table: str) -> None:
+    """Write the rows of a bulk load's staging table into ``items``, as changed items
+    are written (a stored item whose content hash differs is replaced); the caller
+    commits."""
+    with translate_db_errors():
+        await session.execute(
+            text(_MERGE_ITEMS.format(table="items", stage=f'"{staging_table}"'))
+        )
 
 
 async def delete_item(session: AsyncSession, collection_id: str, item_id: str) -> None:

@@ -8,6 +8,9 @@ long as the slower of the two rather than their sum. Large ndjson files are prep
 worker processes, one run of lines each, read by the worker itself, since Python code in
 a thread would hold the interpreter lock against the writers and run on one core; other
 files are prepared by a worker thread.
+
+The items of a collection whose partition is empty go first into a staging table,
+indexed once they are all in (``catalog.ingest.staging``).
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from catalog.ingest.sources import (
     ndjson_documents,
     stac_files,
 )
+from catalog.ingest.staging import STAGE_MIN_ITEMS, Staging
 from catalog.stac.items import ItemRecord, normalize_item, normalize_items
 
 DEFAULT_BATCH_SIZE = 5_000
@@ -172,8 +176,11 @@ async def _retried(write: Callable[[], Awaitable[T]], delays: Sequence[float]) -
         return await write()
 
 
-async def _write_batch(target: _LoadTarget, batch: _ItemBatch, likely_new: bool) -> bool:
-    """Write a batch; True when all its items were new (so the next ones likely are)."""
+async def _write_batch(
+    target: _LoadTarget, batch: _ItemBatch, likely_new: bool, table: str
+) -> bool:
+    """Write a batch into ``table``; True when all its items were new (so the next ones
+    likely are)."""
 
     async def write() -> UpsertSummary:
         async with target.sessions() as session, session.begin():
@@ -181,7 +188,9 @@ async def _write_batch(target: _LoadTarget, batch: _ItemBatch, likely_new: bool)
             # batch at once. A crash can lose the last batches reported written, never
             # half of one, and loading the file again completes it.
             await session.execute(text("SET LOCAL synchronous_commit = off"))
-            return await upsert_prepared(session, batch.prepared, likely_new=likely_new)
+            return await upsert_prepared(
+                session, batch.prepared, likely_new=likely_new, table=table
+            )
 
     try:
         summary = await _retried(write, target.retry_delays)
@@ -220,6 +229,7 @@ class _LoadTarget:
     batch_size: int
     progress: Progress | None
     writers: int
+    staging: Staging
     retry_delays: Sequence[float] = RETRY_DELAYS
 
 
@@ -249,14 +259,33 @@ class _WritePipeline:
             self._progress(1)
             return
         self.target.report.errors.extend(unit.errors)
+        table = await self._table(unit)
         keys = unit.prepared.keys()
         overlapping = [t for t, held in self.in_flight.items() if not held.isdisjoint(keys)]
         if overlapping:
             await self._wait(overlapping)
         while len(self.in_flight) >= self.writers:
             await self._wait(list(self.in_flight), asyncio.FIRST_COMPLETED)
-        task = asyncio.create_task(self._write(unit, self.likely_new))
+        task = asyncio.create_task(self._write(unit, self.likely_new, table))
         self.in_flight[task] = keys
+
+    async def _table(self, batch: _ItemBatch) -> str:
+        """Where the batch goes: the staging table of its collection when the load
+        stages it (``catalog.ingest.staging``), else ``items``. A batch of several
+        collections goes into ``items``, after the staged items of its collections are
+        put in place (so a later occurrence of an item still wins)."""
+        staging = self.target.staging
+        collections = sorted(set(batch.prepared.collection_ids))
+        if len(collections) == 1:
+            await staging.decide(collections[0], len(batch.prepared))
+            return staging.table_of(collections[0])
+        staged = staging.staged(collections)
+        if staged:
+            await self.drain()
+            for collection_id in staged:
+                await staging.finish(collection_id, self.writers)
+        staging.settle(collections)
+        return "items"
 
     async def drain(self) -> None:
         """Wait for every write in flight."""
@@ -278,8 +307,8 @@ class _WritePipeline:
             del self.in_flight[task]
             task.result()  # an unexpected error ends the load, as in a sequential one
 
-    async def _write(self, batch: _ItemBatch, likely_new: bool) -> None:
-        self.likely_new = await _write_batch(self.target, batch, likely_new)
+    async def _write(self, batch: _ItemBatch, likely_new: bool, table: str) -> None:
+        self.likely_new = await _write_batch(self.target, batch, likely_new, table)
         self._progress(batch.size)
 
     def _progress(self, count: int) -> None:
@@ -465,6 +494,7 @@ async def load_path(
     processes: int | None = None,
     writers: int = DEFAULT_WRITERS,
     retry_delays: Sequence[float] = RETRY_DELAYS,
+    stage_min_items: int = STAGE_MIN_ITEMS,
 ) -> LoadReport:
     """Load every STAC document under ``path`` (see ``catalog.ingest.sources``).
 
@@ -481,12 +511,31 @@ async def load_path(
     A write the database is unavailable for is tried again after each of
     ``retry_delays`` seconds; then ``DatabaseUnavailable`` stops the load. What was
     written stays, and loading the same path again writes only what is missing.
+
+    A collection whose partition is empty and whose first batch holds at least
+    ``stage_min_items`` items is loaded into a staging table, indexed once its items
+    are in, and swapped in for the partition at the end of the load (see
+    ``catalog.ingest.staging``): its items appear all at once, and a load that stops
+    on an error writes none of them.
     """
     report = LoadReport()
+    staging = Staging(sessions, stage_min_items)
     target = _LoadTarget(
-        sessions, report, collection_id, batch_size, progress, writers, retry_delays
+        sessions, report, collection_id, batch_size, progress, writers, staging,
+        retry_delays,
     )
     files = _collections_first(stac_files(path))
+    try:
+        await _load_files(target, files, processes)
+        await staging.finish_all(writers)
+    except BaseException:
+        await staging.abandon()
+        raise
+    await analyze_new_partitions(sessions)
+    return report
+
+
+async def _load_files(target: _LoadTarget, files: list[Path], processes: int | None) -> None:
     size = processes if processes is not None else min(os.cpu_count() or 1, MAX_PROCESSES)
     with _bulk_gc():
         if not any(_uses_processes(file, processes) for file in files):
@@ -499,8 +548,6 @@ async def load_path(
                         await _load_ndjson_in_processes(target, file, pool, size)
                     else:
                         await _load_file(target, file)
-    await analyze_new_partitions(sessions)
-    return report
 
 
 def _collections_first(files: list[Path]) -> list[Path]:
