@@ -14,6 +14,7 @@ in one round trip and rolled back in another.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -33,6 +34,8 @@ from catalog.db.partitions import is_item_table
 from catalog.search.engine import where_clauses
 from catalog.search.fields import items
 from catalog.search.request import SearchRequest
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -179,10 +182,16 @@ async def _bounded(conn: AsyncConnection, budget_ms: int) -> AsyncIterator[None]
 
 
 async def _rollback(conn: AsyncConnection, driver: Any) -> None:
+    """ROLLBACK on the driver's connection. One that fails costs the connection, not the
+    request: the count's answer stands. (The count's own statement timeout can cancel
+    its ROLLBACK on a loaded machine, since SET LOCAL lasts until the transaction ends.)"""
     if conn.invalidated or driver.is_closed():
         return
     try:
         await driver.execute("ROLLBACK")
+    except Exception as exc:
+        log.info("count connection dropped: its ROLLBACK failed (%s)", type(exc).__name__)
+        await conn.invalidate()
     except BaseException:
         await conn.invalidate()
         raise

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from catalog.db import create_engine, create_read_sessionmaker
 from catalog.search import build_search, count_matches
-from catalog.search.count import CountBudget, count_within
+from catalog.search.count import CountBudget, _bounded, count_within
 
 REQUESTS = {
     "everything": {},
@@ -138,3 +138,15 @@ async def test_a_cancelled_count_never_pools_its_transaction(scratch_url, scratc
         await engine.dispose()
     assert seen == [(turns, False) for turns in range(12)]
     assert timeout != "5s"
+
+
+async def test_a_failed_rollback_costs_the_connection_not_the_count(read_sessions) -> None:
+    """The count's ROLLBACK can fail (its own statement timeout still holds, and can
+    cancel it on a loaded machine; here its backend is gone): the connection is dropped
+    and the count's answer stands, instead of the request failing."""
+    async with read_sessions() as session:
+        conn = await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        pid = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        async with _bounded(conn, 5_000), read_sessions() as other:
+            await other.execute(text(f"SELECT pg_terminate_backend({int(pid)})"))
+        assert conn.invalidated
