@@ -98,7 +98,6 @@ def test_count_budget_is_read_from_the_environment(monkeypatch) -> None:
     assert (api.count_budget_ms, api.count_max_rows) == (250, 5000)
 
 
-
 @pytest.fixture
 def statements(catalog_url, monkeypatch):
     """An app on the loaded catalog (count budget as in ``counting_client``) and what
@@ -167,3 +166,21 @@ async def test_a_full_first_page_builds_its_filters_once(statements, loaded_sess
     assert not any("set_config" in s for s in sent["sql"])
     assert builds == 1
     assert len(sent["checkouts"]) == 2
+
+
+async def test_an_asked_count_shares_the_filters_of_its_page(statements, loaded_sessions) -> None:
+    """``count=true``: the exact count runs beside the page on the same build of the
+    filters, with no plan check."""
+    client_of_app, sent = statements
+    path = "/search?collections=joplin&limit=5&filter=id LIKE '%25'&count=true"
+    async with client_of_app() as client:
+        await client.get(path)
+        for key in sent:
+            sent[key].clear()
+        page = (await client.get(path)).json()
+    builds = len(sent["filters"])
+    assert page["numberMatched"] == await _matched(
+        loaded_sessions, collections=["joplin"], filter="id LIKE '%'"
+    )
+    assert sorted("count(" in s for s in sent["sql"]) == [False, True], sent["sql"]
+    assert builds == 1
