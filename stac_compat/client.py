@@ -21,7 +21,8 @@ from catalog.operations import (
     ItemOperations,
     SearchOperations,
 )
-from catalog.search import SearchRequest, build_search
+from catalog.operations.search import for_caller
+from catalog.search import RowPage, SearchPage, SearchRequest, build_search
 from catalog.search.render import item_text_parts
 from catalog.stac.links import (
     GEOJSON,
@@ -106,15 +107,23 @@ class CatalogClient(AsyncBaseCoreClient):
             query = await asyncio.to_thread(
                 build_search, max_limit=self.searches.max_limit, **kwargs
             )
+        # Scoped once: the page and the count then share one request object, and so the
+        # filters built from it (``where_clauses`` keeps them on the request).
+        query = for_caller(principal, query)
         base = get_base_url(request)
         urls = await self._asset_urls(request)
         include, exclude = params.fields(values.get("fields"))
-        # The count runs beside the page, on a connection of its own: a request waits
-        # for the slower of the two instead of their sum.
-        counting = self._start_count(principal, query)
+        # An asked-for count runs beside the page, on a connection of its own: a request
+        # waits for the slower of the two instead of their sum.
+        counting = (
+            asyncio.create_task(self.searches.count(principal, query)) if query.count else None
+        )
         try:
             if include or exclude:
-                found = await self.searches.items(principal, replace(query, count=False))
+                found = await self.searches.items(
+                    principal, replace(query, count=False) if query.count else query
+                )
+                counting = counting or await self._start_bounded_count(principal, query, found)
                 features: list[dict[str, Any]] | FeatureTexts = [
                     apply_fields(with_item_links(_public(item, urls), base), include, exclude)
                     for item in found.items
@@ -122,6 +131,7 @@ class CatalogClient(AsyncBaseCoreClient):
                 page = ItemPage(features, found.next_token, found.prev_token, None)
             else:
                 rows = await self.searches.rows(principal, query, item_text_parts())
+                counting = counting or await self._start_bounded_count(principal, query, rows)
                 features = FeatureTexts([feature_text(row, base, urls) for row in rows.rows])
                 page = ItemPage(features, rows.next_token, rows.prev_token, None)
         except BaseException:
@@ -130,35 +140,35 @@ class CatalogClient(AsyncBaseCoreClient):
             raise
         return replace(page, matched=await self._matched(page, query, counting))
 
-    def _start_count(
-        self, principal: Principal, query: SearchRequest
+    async def _start_bounded_count(
+        self, principal: Principal, query: SearchRequest, found: SearchPage | RowPage
     ) -> asyncio.Task[int | None] | None:
-        """The count ``numberMatched`` may need, started now: asked for (exact), or on
-        a first page (within ``count_budget``). Later pages leave it out unless asked:
-        a client paging on has it from the first, and a count on every page would
-        double the database's work."""
-        if query.count:
-            return asyncio.create_task(self.searches.count(principal, query))
-        if query.token is not None or not self.searches.count_budget.enabled:
+        """The count within ``count_budget`` a first page needs, started once its rows
+        are in: its first round trip is under way while they are rendered (the task
+        runs up to it before this returns). None when no count is needed: a later
+        page leaves ``numberMatched`` out (a client paging on has it from the first, and
+        a count on every page would double the database's work), and a first page with
+        no next one is its own exact count, so nothing is sent for it."""
+        if query.token is not None or found.next_token is None:
             return None
-        return asyncio.create_task(self.searches.count_within_budget(principal, query))
+        if not self.searches.count_budget.enabled:
+            return None
+        counting = asyncio.create_task(self.searches.count_within_budget(principal, query))
+        await asyncio.sleep(0)
+        return counting
 
     async def _matched(
         self, page: ItemPage, query: SearchRequest, counting: asyncio.Task[int | None] | None
     ) -> int | None:
         """``numberMatched``: counted when asked; a lone first page is its own exact
-        count (the count started beside it is waited for, not used); otherwise, on a
-        first page, counted within ``count_budget`` or left out past it."""
+        count; otherwise, on a first page, counted within ``count_budget`` or left out
+        past it."""
         if query.count:
             assert counting is not None
             return await counting
-        lone = query.token is None and page.next_token is None
-        if counting is None:
-            return len(page.features) if lone else None
-        if lone:
-            await asyncio.gather(counting, return_exceptions=True)
+        if query.token is None and page.next_token is None:
             return len(page.features)
-        return await counting
+        return None if counting is None else await counting
 
     async def get_search(self, **kwargs: Any) -> Response:
         """Called with `GET /search`."""

@@ -8,11 +8,15 @@ an items table of more than ``max_rows`` rows, it does not count at all (such a 
 the usual one on a large table, costs one planning); otherwise it
 counts at most ``max_rows + 1`` matches under a statement timeout of ``budget_ms`` (the
 plan can be wrong, or the matches slow to find), and answers None (no count) when any
-bound is reached.
+bound is reached. The plan and the count share one transaction, begun with its timeout
+in one round trip and rolled back in another.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +24,7 @@ import asyncpg
 import orjson
 from sqlalchemy import Select, func, literal_column, select, table
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ClauseElement, Executable
 from sqlalchemy.sql.visitors import InternalTraversal
@@ -30,6 +34,8 @@ from catalog.db.partitions import is_item_table
 from catalog.search.engine import where_clauses
 from catalog.search.fields import items
 from catalog.search.request import SearchRequest
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -90,19 +96,19 @@ def _seq_scanned(node: dict[str, Any]) -> frozenset[str]:
     return frozenset(found)
 
 
-async def _plan(session: AsyncSession, query: Select) -> _Plan:
+async def _plan(conn: AsyncConnection, query: Select) -> _Plan:
     """What PostgreSQL's plan of ``query`` expects to do."""
-    plan = (await session.execute(_Explain(query))).scalar_one()
+    plan = (await conn.execute(_Explain(query))).scalar_one()
     if isinstance(plan, str | bytes):
         plan = orjson.loads(plan)
     root = plan[0]["Plan"]
     return _Plan(float(root["Plan Rows"]), _seq_scanned(root))
 
 
-async def _costly(session: AsyncSession, matches: Select, max_rows: int) -> bool:
+async def _costly(conn: AsyncConnection, matches: Select, max_rows: int) -> bool:
     """Whether the plan of ``matches`` expects more than ``max_rows`` rows, or reads
     items tables (partitions) of more than ``max_rows`` rows from end to end."""
-    plan = await _plan(session, matches)
+    plan = await _plan(conn, matches)
     if plan.rows > max_rows:
         return True
     if not plan.scanned:
@@ -111,7 +117,7 @@ async def _costly(session: AsyncSession, matches: Select, max_rows: int) -> bool
     # names come from the plan (partitions of items), never from a caller.
     rows = 0.0
     for name in plan.scanned:
-        rows += (await _plan(session, select(literal_column("1")).select_from(
+        rows += (await _plan(conn, select(literal_column("1")).select_from(
             table(name)))).rows
     return rows > max_rows
 
@@ -132,22 +138,60 @@ async def count_within(
         return None
     matches = select(literal_column("1")).select_from(items).where(*where_clauses(request))  # type: ignore[var-annotated]
     capped = matches.limit(budget.max_rows + 1).subquery()
-    # READ COMMITTED, not the read sessions' autocommit: SET LOCAL needs a transaction.
-    await session.connection(execution_options={"isolation_level": "READ COMMITTED"})
-    try:
-        with translate_db_errors():
+    with translate_db_errors():
+        # Autocommit for SQLAlchemy: the transaction is begun and ended here, on the
+        # driver's connection, its timeout set with BEGIN in one round trip (as
+        # SQLAlchemy's BEGIN and a set_config, two round trips and twice the CPU).
+        conn = await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        async with _bounded(conn, budget.budget_ms):
             try:
-                await session.execute(
-                    select(func.set_config("statement_timeout", str(budget.budget_ms), True))
-                )
-                if await _costly(session, matches, budget.max_rows):
+                if await _costly(conn, matches, budget.max_rows):
                     return None
-                result = await session.execute(select(func.count()).select_from(capped))
+                result = await conn.execute(select(func.count()).select_from(capped))
             except DBAPIError as exc:
                 if isinstance(driver_error(exc), asyncpg.QueryCanceledError):
                     return None  # past the budget
                 raise
             matched = result.scalar_one()
-    finally:
-        await session.rollback()
     return matched if matched <= budget.max_rows else None
+
+
+@asynccontextmanager
+async def _bounded(conn: AsyncConnection, budget_ms: int) -> AsyncIterator[None]:
+    """A READ COMMITTED transaction on ``conn`` whose statements stop after
+    ``budget_ms``, rolled back on the way out. A connection left in an unknown state (a
+    cancelled statement, a failed ROLLBACK) is invalidated, never pooled mid-transaction:
+    SQLAlchemy, which did not begin this transaction, would not end it."""
+    driver = (await conn.get_raw_connection()).driver_connection
+    assert driver is not None
+    try:
+        await driver.execute(
+            "BEGIN ISOLATION LEVEL READ COMMITTED; "
+            f"SET LOCAL statement_timeout = {int(budget_ms)}"
+        )
+        yield
+    except Exception:
+        await _rollback(conn, driver)
+        raise
+    except BaseException:  # cancelled: the connection may be mid-statement
+        if not conn.invalidated:
+            await conn.invalidate()
+        raise
+    else:
+        await _rollback(conn, driver)
+
+
+async def _rollback(conn: AsyncConnection, driver: Any) -> None:
+    """ROLLBACK on the driver's connection. One that fails costs the connection, not the
+    request: the count's answer stands. (The count's own statement timeout can cancel
+    its ROLLBACK on a loaded machine, since SET LOCAL lasts until the transaction ends.)"""
+    if conn.invalidated or driver.is_closed():
+        return
+    try:
+        await driver.execute("ROLLBACK")
+    except Exception as exc:
+        log.info("count connection dropped: its ROLLBACK failed (%s)", type(exc).__name__)
+        await conn.invalidate()
+    except BaseException:
+        await conn.invalidate()
+        raise

@@ -68,8 +68,25 @@ def _geometry_param(geometry: shapely.Geometry) -> ColumnElement:
     return func.ST_GeomFromWKB(func.decode(literal(wkb), "hex"), 4326)
 
 
+_WHERE = "_where_clauses"
+
+
 def where_clauses(request: SearchRequest) -> list[ColumnElement]:
-    """The WHERE conditions of a request (ids, collections, space, time, CQL2)."""
+    """The WHERE conditions of a request (ids, collections, space, time, CQL2).
+
+    Built once per request object and kept on it: the page, the count's plan check and
+    the count of one STAC request each need them, and compiling a filter or a search
+    area three times cost more CPU than the count's round trips. A request is frozen
+    (``dataclasses.replace`` makes a new one, which builds its own), and SQLAlchemy's
+    clauses are immutable, so statements share them; each caller gets its own list."""
+    built = request.__dict__.get(_WHERE)
+    if built is None:
+        built = tuple(_build_where(request))
+        object.__setattr__(request, _WHERE, built)  # a cache, not a field: frozen still
+    return list(built)
+
+
+def _build_where(request: SearchRequest) -> list[ColumnElement]:
     clauses: list[ColumnElement] = []
     if request.ids is not None:
         clauses.append(_one_of(items.c.id, request.ids))

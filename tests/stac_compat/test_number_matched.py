@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from contextlib import asynccontextmanager
+
 import pytest
+from sqlalchemy import event
 
 from catalog.search import build_search, count_matches
+from catalog.search import engine as search_engine
 from stacql.settings import ApiSettings, DatabaseSettings, Settings
 from tests.support.app_client import app_client
 
@@ -93,3 +97,90 @@ def test_count_budget_is_read_from_the_environment(monkeypatch) -> None:
     api = Settings().api
     assert (api.count_budget_ms, api.count_max_rows) == (250, 5000)
 
+
+@pytest.fixture
+def statements(catalog_url, monkeypatch):
+    """An app on the loaded catalog (count budget as in ``counting_client``) and what
+    one request sends: statements (as SQLAlchemy executes them), connections checked
+    out of the pool (statements sent on the driver's connection need one), and how many
+    times a request's filters were built."""
+    sent: dict[str, list] = {"sql": [], "checkouts": [], "filters": []}
+    build = search_engine._build_where
+
+    def counted_build(request):
+        sent["filters"].append(request)
+        return build(request)
+
+    monkeypatch.setattr(search_engine, "_build_where", counted_build)
+
+    @asynccontextmanager
+    async def client_of_app():
+        settings = Settings(
+            database=DatabaseSettings(url=catalog_url), api=ApiSettings(count_budget_ms=5000)
+        )
+        async with app_client(settings) as (app, client):
+            engine = app.state.engine.sync_engine
+            event.listen(engine, "before_cursor_execute", lambda *a: sent["sql"].append(a[2]))
+            event.listen(engine, "checkout", lambda *a: sent["checkouts"].append(a[0]))
+            yield client
+
+    return client_of_app, sent
+
+
+async def test_a_lone_first_page_sends_no_count(statements, loaded_sessions) -> None:
+    """A first page without a next one is its own exact count: nothing but the page is
+    sent, on one connection."""
+    client_of_app, sent = statements
+    async with client_of_app() as client:
+        await client.get("/search?collections=joplin&limit=1")  # connections warmed
+        for key in sent:
+            sent[key].clear()
+        page = (await client.get("/search?collections=joplin&limit=100")).json()
+    assert page["numberMatched"] == page["numberReturned"] == await _matched(
+        loaded_sessions, collections=["joplin"]
+    )
+    assert len(sent["sql"]) == 1 and sent["sql"][0].startswith("SELECT"), sent["sql"]
+    assert len(sent["checkouts"]) == 1
+
+
+async def test_a_full_first_page_builds_its_filters_once(statements, loaded_sessions) -> None:
+    """The page, the count's plan and the count share one build of the filters, and the
+    count's timeout comes with its BEGIN (no statement of its own)."""
+    client_of_app, sent = statements
+    path = "/search?collections=joplin&limit=5&bbox=-180,-90,180,90&filter=id LIKE '%25'"
+    async with client_of_app() as client:
+        await client.get(path)
+        for key in sent:
+            sent[key].clear()
+        page = (await client.get(path)).json()
+    builds = len(sent["filters"])
+    assert page["numberMatched"] == await _matched(
+        loaded_sessions, collections=["joplin"], bbox=[-180, -90, 180, 90],
+        filter="id LIKE '%'",
+    )
+    assert page["numberReturned"] == 5
+    page_sql, *plans, count_sql = sent["sql"]
+    assert page_sql.startswith("SELECT") and "count(" in count_sql
+    # The plan of the matches (and of a table it scans, for its size), then the count.
+    assert plans and all(s.startswith("EXPLAIN") for s in plans), sent["sql"]
+    assert not any("set_config" in s for s in sent["sql"])
+    assert builds == 1
+    assert len(sent["checkouts"]) == 2
+
+
+async def test_an_asked_count_shares_the_filters_of_its_page(statements, loaded_sessions) -> None:
+    """``count=true``: the exact count runs beside the page on the same build of the
+    filters, with no plan check."""
+    client_of_app, sent = statements
+    path = "/search?collections=joplin&limit=5&filter=id LIKE '%25'&count=true"
+    async with client_of_app() as client:
+        await client.get(path)
+        for key in sent:
+            sent[key].clear()
+        page = (await client.get(path)).json()
+    builds = len(sent["filters"])
+    assert page["numberMatched"] == await _matched(
+        loaded_sessions, collections=["joplin"], filter="id LIKE '%'"
+    )
+    assert sorted("count(" in s for s in sent["sql"]) == [False, True], sent["sql"]
+    assert builds == 1

@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from catalog.db import create_read_sessionmaker
+from catalog.db import create_engine, create_read_sessionmaker
 from catalog.search import build_search, count_matches
-from catalog.search.count import CountBudget, count_within
+from catalog.search.count import CountBudget, _bounded, count_within
 
 REQUESTS = {
     "everything": {},
@@ -101,3 +101,52 @@ async def test_what_the_plan_finds_costly_is_not_counted(read_sessions, params) 
     assert counted is None and exact is not None
     assert any(s.startswith("EXPLAIN") for s in statements)
     assert not any("count(" in s for s in statements), statements
+
+
+async def test_a_cancelled_count_never_pools_its_transaction(scratch_url, scratch_sessions) -> None:
+    """The count begins and ends its transaction on the driver's connection, which
+    SQLAlchemy does not know of: a count cancelled at any point (here at each of its
+    first event-loop turns, then while its plan waits on a lock) must not hand its
+    connection back to the pool inside that transaction with the count's timeout."""
+    # One connection, not pinged (as the API runs): the count's connection comes back.
+    engine = create_engine(scratch_url, pool_size=1, pre_ping=False)
+    reads = create_read_sessionmaker(engine)
+    seen = []
+    try:
+        async with reads() as session:  # connected: the turns below reach the count
+            await session.execute(text("SELECT 1"))
+        async with scratch_sessions() as locker, locker.begin():
+            await locker.execute(text("LOCK TABLE items IN ACCESS EXCLUSIVE MODE"))
+            for turns in range(12):
+                async def count() -> int | None:
+                    async with reads() as session:
+                        return await count_within(session, build_search(), CountBudget(5_000))
+
+                task = asyncio.create_task(count())
+                for _ in range(turns):
+                    await asyncio.sleep(0)
+                task.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await task
+                async with reads() as session:
+                    conn = await session.connection()
+                    driver = (await conn.get_raw_connection()).driver_connection
+                    seen.append((turns, driver.is_in_transaction()))
+        async with reads() as session:
+            timeout = (await session.execute(text("SHOW statement_timeout"))).scalar_one()
+    finally:
+        await engine.dispose()
+    assert seen == [(turns, False) for turns in range(12)]
+    assert timeout != "5s"
+
+
+async def test_a_failed_rollback_costs_the_connection_not_the_count(read_sessions) -> None:
+    """The count's ROLLBACK can fail (its own statement timeout still holds, and can
+    cancel it on a loaded machine; here its backend is gone): the connection is dropped
+    and the count's answer stands, instead of the request failing."""
+    async with read_sessions() as session:
+        conn = await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        pid = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        async with _bounded(conn, 5_000), read_sessions() as other:
+            await other.execute(text(f"SELECT pg_terminate_backend({int(pid)})"))
+        assert conn.invalidated
