@@ -127,6 +127,17 @@ def statements(catalog_url, monkeypatch):
     return client_of_app, sent
 
 
+async def _second_request(statements, path: str) -> dict:
+    """The page of ``path`` asked for a second time (connections and caches warmed by the
+    first), with only what the second sent left in the record."""
+    client_of_app, sent = statements
+    async with client_of_app() as client:
+        await client.get(path)
+        for key in sent:
+            sent[key].clear()
+        return (await client.get(path)).json()
+
+
 async def test_a_lone_first_page_sends_no_count(statements, loaded_sessions) -> None:
     """A first page without a next one is its own exact count: nothing but the page is
     sent, on one connection."""
@@ -146,13 +157,9 @@ async def test_a_lone_first_page_sends_no_count(statements, loaded_sessions) -> 
 async def test_a_full_first_page_builds_its_filters_once(statements, loaded_sessions) -> None:
     """The page, the count's plan and the count share one build of the filters, and the
     count's timeout comes with its BEGIN (no statement of its own)."""
-    client_of_app, sent = statements
+    sent = statements[1]
     path = "/search?collections=joplin&limit=5&bbox=-180,-90,180,90&filter=id LIKE '%25'"
-    async with client_of_app() as client:
-        await client.get(path)
-        for key in sent:
-            sent[key].clear()
-        page = (await client.get(path)).json()
+    page = await _second_request(statements, path)
     builds = len(sent["filters"])
     assert page["numberMatched"] == await _matched(
         loaded_sessions, collections=["joplin"], bbox=[-180, -90, 180, 90],
@@ -171,13 +178,9 @@ async def test_a_full_first_page_builds_its_filters_once(statements, loaded_sess
 async def test_an_asked_count_shares_the_filters_of_its_page(statements, loaded_sessions) -> None:
     """``count=true``: the exact count runs beside the page on the same build of the
     filters, with no plan check."""
-    client_of_app, sent = statements
+    sent = statements[1]
     path = "/search?collections=joplin&limit=5&filter=id LIKE '%25'&count=true"
-    async with client_of_app() as client:
-        await client.get(path)
-        for key in sent:
-            sent[key].clear()
-        page = (await client.get(path)).json()
+    page = await _second_request(statements, path)
     builds = len(sent["filters"])
     assert page["numberMatched"] == await _matched(
         loaded_sessions, collections=["joplin"], filter="id LIKE '%'"
