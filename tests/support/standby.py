@@ -65,6 +65,19 @@ def _as_postgres(*argv: str, timeout: float = 300) -> subprocess.CompletedProces
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
 
 
+def _refuse_a_copy_the_disk_cannot_hold() -> None:
+    """The base backup copies every database of the cluster: on a machine holding large
+    ones (a 10M-item benchmark), it would fill the disk under the server and its other
+    clients. Refused when the copy would take more than half of the free space."""
+    [(size,)] = _admin("SELECT sum(pg_database_size(datname))::text FROM pg_database")
+    cluster, free = int(str(size)), shutil.disk_usage(tempfile.gettempdir()).free
+    if cluster > free // 2:
+        raise StandbyUnavailable(
+            f"the cluster holds {cluster / 1e9:.1f} GB; a copy would take over half of the"
+            f" {free / 1e9:.1f} GB free in {tempfile.gettempdir()}"
+        )
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -114,6 +127,7 @@ class Standby:
             raise StandbyUnavailable(f"no PostgreSQL binaries in {PG_BIN}")
         if shutil.which("runuser") is None and os.geteuid() == 0:
             raise StandbyUnavailable("running as root without runuser to become postgres")
+        _refuse_a_copy_the_disk_cannot_hold()
         allow_replication()
         _drop_stale_slots()
         primary = make_url(ADMIN_URL)
