@@ -1,7 +1,8 @@
 """``count=true``: ask for an exact ``numberMatched`` whatever it costs.
 
-Without it, ``numberMatched`` is still given when a bounded count finds it (see
-``catalog.search.count``); ``count=true`` lifts the bounds."""
+Without it, ``numberMatched`` is given when a lone first page is its own count, or when
+a bounded count an operator turned on finds it (see ``catalog.search.count``);
+``count=true`` always counts, without bounds."""
 
 from __future__ import annotations
 

@@ -200,9 +200,12 @@ async def _build(
 
     async def builder() -> None:
         async with sessions() as session:
-            await session.execute(text("SET maintenance_work_mem = '256MB'"))
             while queue:
-                await session.execute(text(queue.pop()))
+                statement = queue.pop()  # before any await: the other builders share it
+                # LOCAL: the setting ends with the build's transaction instead of staying
+                # on a pooled connection.
+                await session.execute(text("SET LOCAL maintenance_work_mem = '256MB'"))
+                await session.execute(text(statement))
                 await session.commit()
 
     await asyncio.gather(*(builder() for _ in range(max(connections, 1))))

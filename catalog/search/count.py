@@ -1,8 +1,9 @@
 """Counts of the items a search matches: exact on request, or bounded by time and rows.
 
 Clients read ``numberMatched`` without asking for it (pystac-client's ``matched()``
-pages with ``limit=1`` and has no way to ask for a count), so a count is tried on every
-page, but one can cost a scan of every matching row. ``count_within`` gives up early:
+pages with ``limit=1`` and has no way to ask for a count), so an operator may have one
+tried on full first pages (the STAC API's ``count_budget``, off by default), but one can
+cost a scan of every matching row. ``count_within`` gives up early:
 when PostgreSQL's plan expects more than ``max_rows`` matches, or a sequential scan of
 an items table of more than ``max_rows`` rows, it does not count at all (such a count,
 the usual one on a large table, costs one planning); otherwise it
