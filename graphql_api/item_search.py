@@ -14,7 +14,7 @@ from catalog.errors import InvalidInput
 from catalog.operations import SearchOperations
 from catalog.search import SearchRequest
 from catalog.search.assets import AssetRow, in_document_order
-from catalog.search.render import item_parts, items
+from catalog.search.render import item_assets_json, item_parts, items
 from graphql_api.context import Limits
 from graphql_api.inputs import SortBy
 from graphql_api.item_filter import ItemFilter, item_search
@@ -43,7 +43,7 @@ class ItemConnection:
         return await self._searches.count(self._principal, self._request)
 
 
-ASSET_PARTS = (items.c.assets.label("_assets"), items.c.asset_order.label("_asset_order"))
+ASSET_PARTS = (item_assets_json().label("_assets"), items.c.asset_order.label("_asset_order"))
 """The columns of an item's assets, read with its page when the page selects them."""
 
 

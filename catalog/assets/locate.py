@@ -15,6 +15,7 @@ from catalog.db.errors import translate_db_errors
 from catalog.db.models import Collection, Item
 from catalog.errors import ItemNotFound, NotFound, Unauthorized, UnknownCollection
 from catalog.search.assets import in_document_order
+from catalog.search.render import item_assets_json
 from catalog.storage import AssetStore
 
 RASTER_ROLES = ("visual", "data")
@@ -40,7 +41,7 @@ def _assets_query() -> Select:
     missing); built once, as asset lookups run on every asset and tile request."""
     on = and_(Item.collection_id == Collection.id, Item.id == bindparam("item_id"))
     return (
-        select(Collection.private, Item.assets, Item.asset_order)
+        select(Collection.private, item_assets_json().label("assets"), Item.asset_order)
         .select_from(outerjoin(Collection, Item, on))
         .where(Collection.id == bindparam("collection_id"))
     )

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, text
 
-REFERENCE_TABLES = ("collections", "property_indexes", "api_keys", "service_secrets")
+REFERENCE_TABLES = (
+    "collections", "property_indexes", "api_keys", "service_secrets", "item_templates"
+)
 """Read by searches (visibility of private collections, declared property indexes,
 queryables) and by every write (the collection row lock): a copy on every node."""
 

@@ -145,7 +145,8 @@ class Item(Base):
     properties: Mapped[Json]
     links: Mapped[Any] = mapped_column(JSONB, server_default="[]")
     stac_version: Mapped[str] = mapped_column(String(32))
-    stac_extensions: Mapped[Any] = mapped_column(JSONB, server_default="[]")
+    # NULL: the list of the item's template (migration 0020).
+    stac_extensions: Mapped[Any | None] = mapped_column(JSONB, server_default="[]")
     extra: Mapped[Any] = mapped_column(JSONB, server_default="{}")
     # 128 bits of the SHA-256 of the item's stored columns (migration 0019).
     content_hash: Mapped[bytes] = mapped_column(LargeBinary)
@@ -156,12 +157,32 @@ class Item(Base):
     # (migration 0019; ``catalog.search.assets.in_document_order``).
     assets: Mapped[Any] = mapped_column(JSONB, server_default="{}")
     asset_order: Mapped[str | None] = mapped_column(Text)
+    # The ``item_templates`` row holding what the row leaves out of ``assets`` and
+    # ``stac_extensions``; NULL when it leaves out nothing (migration 0020). Served
+    # through ``catalog.search.render``, never read raw.
+    template_id: Mapped[int | None] = mapped_column(BigInteger)
+    # 2,048 blanks, so PostgreSQL compresses every new row (migration 0020); never read.
+    compress_pad: Mapped[str | None] = mapped_column(
+        Text, server_default=text("repeat(' ', 2048)"), deferred=True
+    )
 
     collection: Mapped[Collection] = relationship(
         back_populates="items",
         lazy="raise",
         primaryjoin="Collection.id == foreign(Item.collection_id)",
     )
+
+
+class ItemTemplate(Base):
+    """What the items of a load share (their assets' common members, their
+    ``stac_extensions``), stored once; ``id`` is a digest of ``body``, so a template
+    never changes (migration 0020, ``catalog.ingest.templates``)."""
+
+    __tablename__ = "item_templates"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    body: Mapped[Any] = mapped_column(JSONB)
+    created_at: Mapped[CreatedAt]
 
 
 class Asset(Base):

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import accumulate
 from typing import Any, NamedTuple, cast
@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from catalog.db.errors import translate_db_errors
 from catalog.errors import ItemNotFound, UnknownCollection
 from catalog.ingest.extent import ItemsExtent, items_extents, recompute_extent, widen_extents
+from catalog.ingest.templates import Template, fit, learn_templates
 from catalog.queryables import merge_queryables, property_types
 from catalog.stac.common import dumps
 from catalog.stac.items import AssetRecord, ItemRecord
@@ -40,7 +41,7 @@ STAGE_ITEMS = "stacql_stage_items"
 _ITEM_COLUMNS = (
     "collection_id", "id", "geometry", "bbox", "datetime", "start_datetime",
     "end_datetime", "properties", "links", "stac_version", "stac_extensions", "extra",
-    "assets", "asset_order", "content_hash",
+    "assets", "asset_order", "template_id", "content_hash",
 )
 
 # The columns of items, stored as they are (migration 0019): the staged rows' values are
@@ -74,11 +75,11 @@ WITH existing AS MATERIALIZED (
     INSERT INTO {table} AS i (
         collection_id, id, geometry, bbox, datetime, start_datetime, end_datetime,
         properties, links, stac_version, stac_extensions, extra, assets, asset_order,
-        content_hash
+        template_id, content_hash
     )
     SELECT collection_id, id, geometry, bbox, datetime, start_datetime, end_datetime,
            properties, links, stac_version, stac_extensions, extra, assets, asset_order,
-           content_hash
+           template_id, content_hash
     FROM {stage}
     ON CONFLICT (collection_id, id) DO UPDATE SET
         geometry = EXCLUDED.geometry, bbox = EXCLUDED.bbox, datetime = EXCLUDED.datetime,
@@ -86,7 +87,8 @@ WITH existing AS MATERIALIZED (
         properties = EXCLUDED.properties, links = EXCLUDED.links,
         stac_version = EXCLUDED.stac_version, stac_extensions = EXCLUDED.stac_extensions,
         extra = EXCLUDED.extra, assets = EXCLUDED.assets, asset_order = EXCLUDED.asset_order,
-        content_hash = EXCLUDED.content_hash, updated_at = EXCLUDED.updated_at
+        template_id = EXCLUDED.template_id, content_hash = EXCLUDED.content_hash,
+        updated_at = EXCLUDED.updated_at
     WHERE i.content_hash IS DISTINCT FROM EXCLUDED.content_hash
     RETURNING i.collection_id, i.id
 )
@@ -94,6 +96,14 @@ SELECT m.collection_id, m.id, NOT EXISTS (
     SELECT 1 FROM existing e WHERE e.collection_id = m.collection_id AND e.id = m.id
 ) AS inserted
 FROM merged m
+"""
+
+# Before the rows naming them; a template is never changed, so one already stored (by
+# an earlier batch or a concurrent writer) is the same.
+_INSERT_TEMPLATES = """
+INSERT INTO item_templates (id, body)
+SELECT * FROM unnest($1::bigint[], $2::text[]::jsonb[])
+ON CONFLICT (id) DO NOTHING
 """
 
 # COPY text format: https://www.postgresql.org/docs/15/sql-copy.html (File Formats)
@@ -153,13 +163,9 @@ def _jsonb_order(key: str) -> tuple[int, bytes]:
     return len(encoded), encoded
 
 
-def _assets(assets: Sequence[AssetRecord]) -> tuple[str, str]:
-    """The ``assets`` and ``asset_order`` fields: the STAC assets object as served (the
-    named members without nulls, roles when there are some, then the other members),
-    and the document order of its keys as their positions in JSONB's order (``1,0``),
-    NULL when the orders agree."""
-    if not assets:
-        return "{}", _NULL
+def _served_assets(assets: Sequence[AssetRecord]) -> dict[str, Any]:
+    """The STAC assets object as served: the named members without nulls, roles when
+    there are some, then the other members."""
     served = {}
     for a in assets:
         asset: dict[str, Any] = {"href": a.href}
@@ -174,37 +180,58 @@ def _assets(assets: Sequence[AssetRecord]) -> tuple[str, str]:
         if a.fields:
             asset.update(a.fields)
         served[a.key] = asset
-    stored = sorted(served, key=_jsonb_order)
-    if stored == list(served):
-        return dumps(served), _NULL
+    return served
+
+
+@lru_cache(maxsize=4096)
+def _asset_order(keys: tuple[str, ...]) -> str:
+    """The ``asset_order`` field of an item with assets ``keys`` (in document order):
+    their positions in JSONB's order (``1,0``), NULL when the orders agree."""
+    stored = sorted(keys, key=_jsonb_order)
+    if stored == list(keys):
+        return _NULL
     place = {key: i for i, key in enumerate(stored)}
-    return dumps(served), ",".join(str(place[key]) for key in served)
+    return ",".join(str(place[key]) for key in keys)
 
 
-def _encode(r: ItemRecord) -> _Encoded:
+def _escaped(texts: tuple[str, ...]) -> Iterable[str]:
+    return texts if _plain(texts) else map(_text, texts)
+
+
+def _encode(r: ItemRecord, served: dict[str, Any], templates: Sequence[Template]) -> _Encoded:
     # Compact JSON escapes every control character inside strings: a JSON field needs
     # at most its backslashes doubled, which ``_text`` does.
-    assets, order = _assets(r.assets)
     texts = (
         r.collection_id, r.id, dumps(r.properties), _dumps(r.links), r.stac_version,
-        _dumps(r.stac_extensions), _dumps(r.extra), assets,
+        _dumps(r.stac_extensions), _dumps(r.extra), _dumps(served),
     )
-    collection, item, properties, links, version, extensions, extra, assets = (
-        texts if _plain(texts) else map(_text, texts)
-    )
+    collection, item, properties, links, version, extensions, extra, assets = _escaped(texts)
     geometry = r.geometry_wkb or _NULL
     nominal = r.datetime.isoformat()
     # Most items have a single datetime: the three columns then hold the same object.
     start = nominal if r.start_datetime is r.datetime else r.start_datetime.isoformat()
     end = nominal if r.end_datetime is r.datetime else r.end_datetime.isoformat()
-    row = "\t".join((
+    head = "\t".join((
         collection, item, geometry, _floats(r.bbox), nominal, start, end,
-        properties, links, version, extensions, extra, assets, order,
-    )).encode()
-    # The digest of everything stored for the item: equal digests, nothing to rewrite.
-    # 128 bits of the SHA-256, stored as bytea (hex input, its backslash escaped for COPY).
-    digest = hashlib.sha256(row).hexdigest()[:32]
-    return _Encoded(digest, row + b"\t\\\\x" + digest.encode() + b"\n")
+        properties, links, version,
+    ))
+    order = _asset_order(tuple(served))
+    tail = "\t".join((extra, assets, order))
+    # The digest of the item as given, whatever template stores it: equal digests,
+    # nothing to rewrite. 128 bits of the SHA-256, stored as bytea (hex input, its
+    # backslash escaped for COPY).
+    digest = hashlib.sha256(f"{head}\t{extensions}\t{tail}".encode()).hexdigest()[:32]
+    template_id = _NULL
+    if templates and (fitted := fit(templates, served, r.stac_extensions)):
+        extensions, assets = _escaped(
+            (_dumps(fitted.stac_extensions or []), _dumps(fitted.assets))
+        )
+        if fitted.stac_extensions is None:
+            extensions = _NULL
+        tail = "\t".join((extra, assets, order))
+        template_id = str(fitted.template.id)
+    row = f"{head}\t{extensions}\t{tail}\t{template_id}\t\\\\x{digest}\n"
+    return _Encoded(digest, row.encode())
 
 
 class _Rows(NamedTuple):
@@ -243,6 +270,8 @@ class PreparedItems:
     rows: _Rows
     extents: dict[str, ItemsExtent]
     property_types: dict[str, dict[str, set[str]]]
+    # The templates the rows name (``catalog.ingest.templates``): id → JSON text.
+    templates: dict[int, str] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -256,7 +285,12 @@ def prepare_items(records: Iterable[ItemRecord]) -> PreparedItems:
     """Deduplicate a batch and encode it for COPY; CPU only, safe in a worker thread or
     process."""
     latest = list({(r.collection_id, r.id): r for r in records}.values())
-    encoded = [_encode(r) for r in latest]
+    served = [_served_assets(r.assets) for r in latest]
+    templates = _templates(latest, served)
+    encoded = [
+        _encode(r, assets, templates.get(r.collection_id, ()))
+        for r, assets in zip(latest, served, strict=True)
+    ]
     return PreparedItems(
         [r.collection_id for r in latest],
         [r.id for r in latest],
@@ -264,7 +298,20 @@ def prepare_items(records: Iterable[ItemRecord]) -> PreparedItems:
         _Rows.of([e.row for e in encoded]),
         items_extents(latest),
         {c: dict(names) for c, names in property_types(latest).items()},
+        {t.id: t.json for of_collection in templates.values() for t in of_collection},
     )
+
+
+def _templates(
+    records: Sequence[ItemRecord], served: Sequence[dict[str, Any]]
+) -> dict[str, list[Template]]:
+    """The templates of each collection's items in the batch (none: stored whole)."""
+    by_collection: dict[str, tuple[list[dict[str, Any]], list[list[Any]]]] = {}
+    for r, assets in zip(records, served, strict=True):
+        of_collection = by_collection.setdefault(r.collection_id, ([], []))
+        of_collection[0].append(assets)
+        of_collection[1].append(r.stac_extensions)
+    return {c: learn_templates(*parts) for c, parts in by_collection.items()}
 
 
 @dataclass
@@ -293,6 +340,13 @@ async def _require_collections(session: AsyncSession, ids: set[str]) -> None:
     if missing:
         raise UnknownCollection(
             f"unknown collection(s): {', '.join(sorted(missing))}; create them first"
+        )
+
+
+async def _insert_templates(driver: asyncpg.Connection, batch: PreparedItems) -> None:
+    if batch.templates:
+        await driver.execute(
+            _INSERT_TEMPLATES, list(batch.templates), list(batch.templates.values())
         )
 
 
@@ -438,6 +492,7 @@ async def upsert_prepared(
         # Through the session first: that opens the transaction the raw COPYs join.
         await _require_collections(session, set(batch.collection_ids))
         driver = (await (await session.connection()).get_raw_connection()).driver_connection
+        await _insert_templates(driver, batch)
         written = await _write_all_new(driver, batch, table) if likely_new else None
         if written is None:
             new, changed = await _partition(driver, batch, table)

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from catalog.db.errors import translate_db_errors
 from catalog.errors import InvalidCursor
 from catalog.search.engine import where_clauses
-from catalog.search.render import items
+from catalog.search.render import item_assets_json, items
 from catalog.search.request import SearchRequest
 
 ItemKey = tuple[str, str]
@@ -58,7 +58,7 @@ def in_document_order(assets: dict[str, Any], asset_order: str | None) -> list[t
 
 # One row per asset of the items scanned: its key (compared as bytes, as asset keys
 # were) and STAC asset object.
-_each = func.jsonb_each(items.c.assets).table_valued(
+_each = func.jsonb_each(item_assets_json()).table_valued(
     column("key", TEXT), column("value", JSONB)
 ).lateral("each_asset")
 _KEY = _each.c.key.collate("C")
@@ -76,7 +76,8 @@ async def assets_of_items(
     if not keys:
         return found
     query = select(
-        items.c.collection_id, items.c.id, items.c.assets, items.c.asset_order
+        items.c.collection_id, items.c.id, item_assets_json().label("assets"),
+        items.c.asset_order,
     ).where(tuple_(items.c.collection_id, items.c.id).in_(list(found)))
     with translate_db_errors():
         rows = (await session.execute(query)).all()

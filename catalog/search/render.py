@@ -34,8 +34,16 @@ GEOJSON_DIGITS = 17
 
 
 def item_assets_json() -> ColumnElement:
-    """The ``assets`` object of the current item row, stored as served (migration 0019)."""
-    return items.c.assets
+    """The ``assets`` object of the current item row as it was given: the stored assets
+    with their template's members put back (migrations 0019, 0020)."""
+    return type_coerce(func.stacql_item_assets(items.c.assets, items.c.template_id), JSONB)
+
+
+def item_extensions_json() -> ColumnElement:
+    """The ``stac_extensions`` of the current item row (its template's when NULL)."""
+    return type_coerce(
+        func.stacql_item_extensions(items.c.stac_extensions, items.c.template_id), JSONB
+    )
 
 
 @cache
@@ -79,7 +87,7 @@ def _item_json_expression() -> ColumnElement:
     core = func.jsonb_build_object(
         "type", literal("Feature"),
         "stac_version", items.c.stac_version,
-        "stac_extensions", items.c.stac_extensions,
+        "stac_extensions", item_extensions_json(),
         "id", items.c.id,
         "collection", items.c.collection_id,
         "geometry", geometry_json(),
@@ -110,7 +118,7 @@ ITEM_PARTS: dict[str, Callable[[], ColumnElement]] = {
     "properties": lambda: items.c.properties,
     "links": lambda: items.c.links,
     "stac_version": lambda: items.c.stac_version,
-    "stac_extensions": lambda: items.c.stac_extensions,
+    "stac_extensions": item_extensions_json,
     "extra": lambda: items.c.extra,
     "updated_at": lambda: items.c.updated_at,
     "stac": item_json,
