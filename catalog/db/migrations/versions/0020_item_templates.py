@@ -78,6 +78,29 @@ def _deletions_trigger(columns: str) -> str:
     return importlib.import_module(_0019)._DELETIONS_TRIGGER.format(columns=columns)
 
 
+def _rebuild_deletions(kept: str) -> None:
+    """``saved_search_deletions`` made again with the columns of ``items`` as they are
+    now, then ``seq`` and ``deleted_at`` (as migration 0016 made it), keeping the rows
+    waiting in it (their columns ``kept``) and its sequence."""
+    op.execute(
+        f"""
+        ALTER TABLE saved_search_deletions RENAME TO saved_search_deletions_old;
+        ALTER TABLE saved_search_deletions_old
+            RENAME CONSTRAINT saved_search_deletions_pkey TO saved_search_deletions_old_pkey;
+        ALTER SEQUENCE saved_search_deletions_seq_seq OWNED BY NONE;
+        CREATE TABLE saved_search_deletions (LIKE items);
+        ALTER TABLE saved_search_deletions
+            ADD COLUMN seq bigint NOT NULL DEFAULT nextval('saved_search_deletions_seq_seq')
+                PRIMARY KEY,
+            ADD COLUMN deleted_at timestamptz NOT NULL DEFAULT clock_timestamp();
+        ALTER SEQUENCE saved_search_deletions_seq_seq OWNED BY saved_search_deletions.seq;
+        INSERT INTO saved_search_deletions ({kept}, seq, deleted_at)
+        SELECT {kept}, seq, deleted_at FROM saved_search_deletions_old;
+        DROP TABLE saved_search_deletions_old;
+        """
+    )
+
+
 def upgrade() -> None:
     op.execute(
         """
@@ -91,19 +114,22 @@ def upgrade() -> None:
                           ALTER COLUMN stac_extensions DROP NOT NULL;
         ALTER TABLE items ALTER COLUMN compress_pad SET STORAGE MAIN,
                           ALTER COLUMN compress_pad SET COMPRESSION lz4;
-        ALTER TABLE saved_search_deletions ADD COLUMN template_id bigint,
-                                           ADD COLUMN compress_pad text,
-                                           ALTER COLUMN stac_extensions DROP NOT NULL;
         """
     )
     op.execute(_FUNCTIONS)
     op.execute("DROP VIEW assets")
     op.execute(_view(hydrated=True))
+    _rebuild_deletions(_ITEM_COLUMNS_0019)
     op.execute(_deletions_trigger(_ITEM_COLUMNS_0019 + ", template_id"))
 
 
 def downgrade() -> None:
-    # Every row as it was given, before the column that names its template goes.
+    # Every row as it was given, before the column that names its template goes. No
+    # item changes: no notice, no saved-search change.
+    op.execute(
+        "ALTER TABLE items DISABLE TRIGGER items_notify_update, "
+        "DISABLE TRIGGER items_saved_search_update"
+    )
     op.execute(
         """
         UPDATE items SET assets = stacql_item_assets(assets, template_id),
@@ -112,9 +138,14 @@ def downgrade() -> None:
         WHERE template_id IS NOT NULL;
         UPDATE saved_search_deletions
         SET assets = stacql_item_assets(assets, template_id),
-            stac_extensions = stacql_item_extensions(stac_extensions, template_id)
+            stac_extensions = stacql_item_extensions(stac_extensions, template_id),
+            template_id = NULL
         WHERE template_id IS NOT NULL;
         """
+    )
+    op.execute(
+        "ALTER TABLE items ENABLE TRIGGER items_notify_update, "
+        "ENABLE TRIGGER items_saved_search_update"
     )
     op.execute(_deletions_trigger(_ITEM_COLUMNS_0019))
     op.execute("DROP VIEW assets")
@@ -123,10 +154,9 @@ def downgrade() -> None:
         """
         DROP FUNCTION stacql_item_assets(jsonb, bigint);
         DROP FUNCTION stacql_item_extensions(jsonb, bigint);
-        ALTER TABLE saved_search_deletions DROP COLUMN template_id, DROP COLUMN compress_pad,
-                                           ALTER COLUMN stac_extensions SET NOT NULL;
         ALTER TABLE items DROP COLUMN template_id, DROP COLUMN compress_pad,
                           ALTER COLUMN stac_extensions SET NOT NULL;
         DROP TABLE item_templates;
         """
     )
+    _rebuild_deletions(_ITEM_COLUMNS_0019)
