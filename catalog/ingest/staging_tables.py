@@ -57,8 +57,10 @@ WHERE NOT EXISTS (
       AND l.objsubid = 2
 )
 """
+# Each table's name, then its quoted schema-qualified name (what is dropped).
 _ORPHAN_CANDIDATES = f"""
-SELECT c.relname FROM pg_class c
+SELECT c.relname, quote_ident(n.nspname) || '.' || quote_ident(c.relname)
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind = 'r' AND NOT c.relispartition
   AND c.relnamespace = (SELECT relnamespace FROM pg_class WHERE oid = 'items'::regclass)
   AND c.relname ~ '{NAME.pattern}'
@@ -187,7 +189,7 @@ async def drop_orphaned_staging_tables(
     async with engine.connect() as conn:
         candidates = (await conn.execute(
             text(_ORPHAN_CANDIDATES + " ORDER BY c.relname")
-        )).scalars().all()
+        )).scalars().all()  # the names
     dropped = []
     for table in candidates:
         async with engine.begin() as conn:
@@ -204,17 +206,17 @@ async def _drop_orphan(conn: AsyncConnection, table: str, dry_run: bool) -> bool
         return False
     # Under the lock: still there and still not a partition (a load may have swapped it
     # in, under the partition's name, between the listing and the lock).
-    still = (await conn.execute(
+    row = (await conn.execute(
         text(_ORPHAN_CANDIDATES + " AND c.relname = :t"), {"t": table}
-    )).scalar()
-    if still is None:
+    )).one_or_none()
+    if row is None:
         return False
     if dry_run:
         return True
     await conn.execute(text(f"SET LOCAL lock_timeout = '{DROP_LOCK_TIMEOUT}'"))
     try:
         async with conn.begin_nested():
-            await conn.exec_driver_sql(f'DROP TABLE "{table}"')
+            await conn.exec_driver_sql(f"DROP TABLE {row[1]}")
     except DBAPIError as exc:
         log.warning("could not drop the orphaned staging table %s: %s", table, exc.orig)
         return False
