@@ -79,7 +79,7 @@ class Staging:
     min_items: int = STAGE_MIN_ITEMS
     tables: dict[str, StagedPartition | None] = field(default_factory=dict)
     claim_check_seconds: float = CLAIM_CHECK_SECONDS
-    swept: bool = False
+    swept: bool = field(default=False, init=False)
     claims: StagingClaims = field(init=False)
 
     def __post_init__(self) -> None:
@@ -102,7 +102,10 @@ class Staging:
                 staged = await _begin(self.sessions, self.claims, collection_id)
             self.tables[collection_id] = staged
         elif self.tables[collection_id]:
-            await self.claims.keep(due=True)
+            try:
+                await self.claims.keep(due=True)
+            except DATABASE_ERRORS:  # the batch's write retries; the next batch checks again
+                log.warning("could not check the locks of the staging tables", exc_info=True)
 
     def staged(self, collection_ids: Sequence[str]) -> list[str]:
         """Those of ``collection_ids`` whose items are staged."""

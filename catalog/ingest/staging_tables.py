@@ -8,12 +8,14 @@ connection lost while that drop also fails) leaves it behind, holding disk.
 A load marks each of its staging tables in use with a session-level advisory lock, keyed
 by the table's name, on one connection of its own held from before the table is created
 until after it is dropped or swapped in (:class:`StagingClaims`). The lock lives exactly
-as long as the loader's backend: PostgreSQL releases it when the session ends, however
-it ends (the process killed, the machine gone, the connection cut), and nothing else
-releases it. Recording the owner's pid and backend start in a comment or a table would
-need the same dedicated connection to mean anything (the load's pooled connections come
-and go), plus a check against ``pg_stat_activity`` that races with the owner's exit; the
-lock is checked and taken in one atomic step instead.
+as long as the loader's session: PostgreSQL releases it when the session ends, however it
+ends (the process killed, the connection cut; a machine gone without closing its
+connections, once the server's TCP keepalives notice), and nothing else releases it.
+Recording the owner's pid and backend start in a comment or a table would need the same
+dedicated connection to mean anything (the load's pooled connections come and go), plus
+a check against ``pg_stat_activity`` that races with the owner's exit; a lock is tested
+and taken in one atomic step. A load that survives a reconnection (its writes are
+retried while the database is unavailable) takes its locks again on a new connection.
 
 :func:`drop_orphaned_staging_tables` drops each table of that exact name and shape (an
 ordinary table, not a partition, with the staging table's check constraint) whose lock it

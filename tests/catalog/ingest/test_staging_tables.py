@@ -15,6 +15,7 @@ import psycopg
 import pytest
 from sqlalchemy import text
 
+from catalog.db import create_engine
 from catalog.ingest import load_path
 from catalog.ingest.staging import Staging
 from catalog.ingest.staging_tables import LOCK_CLASS, drop_orphaned_staging_tables, engine_of
@@ -28,6 +29,7 @@ KILLED_LOADER = """
 import asyncio, os, signal, sys
 from pathlib import Path
 from catalog.db import create_engine, create_sessionmaker
+from catalog.db import create_engine
 from catalog.ingest import load_path
 
 def progress(_, count):
@@ -136,10 +138,7 @@ async def test_the_table_of_a_killed_loader_is_dropped(scratch_sessions, naip) -
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     [table] = _tables(scratch_sessions)
     assert table.startswith(f"stacql_load_{NAIP_SUFFIX}_")
-    for _ in range(100):  # the server ends the dead client's sessions
-        if _no_staging_locks(scratch_sessions):
-            break
-        await asyncio.sleep(0.1)
+    await _until_no_staging_locks(scratch_sessions)  # the dead client's sessions end
 
     assert await drop_orphaned_staging_tables(engine_of(scratch_sessions)) == [table]
     assert _tables(scratch_sessions) == []
@@ -177,28 +176,63 @@ async def test_a_sweep_during_a_load_leaves_it_whole(scratch_sessions, naip) -> 
     assert count == report.items.inserted > BATCH
 
 
-async def test_a_load_whose_lock_connection_dropped_locks_again(
-    scratch_sessions, naip
-) -> None:
-    staging = Staging(scratch_sessions, min_items=1, claim_check_seconds=0)
-    await staging.decide("naip", 1)
-    [table] = _tables(scratch_sessions)
-    with psycopg.connect(_conninfo(scratch_sessions), autocommit=True) as conn:
+def _terminate_lock_holder(sessions, table: str) -> None:
+    """End the session holding ``table``'s lock, as a database restart would."""
+    with psycopg.connect(_conninfo(sessions), autocommit=True) as conn:
         terminated = conn.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' "
             "AND classid = %s AND objid = CAST(hashtext(%s) AS oid)",
             (LOCK_CLASS, table),
         ).fetchall()
     assert terminated == [(True,)]
-    for _ in range(100):
-        if _no_staging_locks(scratch_sessions):
-            break
+
+
+async def _until_no_staging_locks(sessions) -> None:
+    for _ in range(100):  # the server ends the session
+        if _no_staging_locks(sessions):
+            return
         await asyncio.sleep(0.1)
+    raise AssertionError("a staging lock is still held")
+
+
+async def test_a_load_whose_lock_connection_dropped_locks_again(
+    scratch_sessions, naip
+) -> None:
+    staging = Staging(scratch_sessions, min_items=1, claim_check_seconds=0)
+    await staging.decide("naip", 1)
+    [table] = _tables(scratch_sessions)
+    _terminate_lock_holder(scratch_sessions, table)
+    await _until_no_staging_locks(scratch_sessions)
 
     await staging.decide("naip", 1)  # its next batch
     assert await drop_orphaned_staging_tables(engine_of(scratch_sessions)) == []
     assert _tables(scratch_sessions) == [table]
     await staging.abandon()
+
+
+async def test_a_load_goes_on_while_it_cannot_lock_again(scratch_sessions, naip) -> None:
+    """The database unreachable when a batch checks the locks: the batch goes on (its
+    write retries), and a later batch takes the locks again."""
+    staging = Staging(scratch_sessions, min_items=1, claim_check_seconds=0)
+    await staging.decide("naip", 1)
+    [table] = _tables(scratch_sessions)
+    _terminate_lock_holder(scratch_sessions, table)
+    await _until_no_staging_locks(scratch_sessions)
+    reachable = staging.claims.engine
+    unreachable = create_engine(reachable.url.set(host="127.0.0.1", port=1), pool_size=1)
+    staging.claims.engine = unreachable
+    try:
+        await staging.decide("naip", 1)
+    finally:
+        staging.claims.engine = reachable
+        await unreachable.dispose()
+    assert _no_staging_locks(scratch_sessions)
+
+    await staging.decide("naip", 1)
+    assert not _no_staging_locks(scratch_sessions)
+    assert await drop_orphaned_staging_tables(engine_of(scratch_sessions)) == []
+    await staging.abandon()
+    assert _tables(scratch_sessions) == []
 
 
 async def test_lookalike_tables_are_kept(scratch_sessions, naip, lookalikes) -> None:
