@@ -16,12 +16,13 @@ partition's shape (its primary key only), then:
 
 Readers see the collection empty until that commit, then all its staged items with
 every index valid; never a half-built index. A load that fails drops the staging table:
-the partition is left as it was, empty with its indexes. A load holds an advisory lock
-on each of its staging tables while it uses them, so the next load (or ``stacql db
-clean-staging``) drops the table of a loader killed outright, and only such tables
-(``catalog.ingest.staging_tables``). Should the partition no longer
+the partition is left as it was, empty with its indexes. Should the partition no longer
 be empty at the end (another writer wrote the collection meanwhile), the staged items
 are merged into ``items`` as a load of changed items would be.
+
+A load holds an advisory lock on each of its staging tables while it uses them, so the
+next load (or ``stacql db clean-staging``) drops the table of a loader killed outright,
+and only such tables (``catalog.ingest.staging_tables``).
 """
 
 from __future__ import annotations
@@ -159,29 +160,14 @@ async def _begin(
     sessions: async_sessionmaker[AsyncSession], claims: StagingClaims, collection_id: str
 ) -> StagedPartition | None:
     """A staging table for the collection, when its partition is its own and empty."""
-    async with sessions() as session, session.begin():
-        if (await session.execute(text(
-            "SELECT 1 FROM pg_extension WHERE extname = 'citus'"
-        ))).scalar():
-            return None  # distributed tables are not swapped like this
-        partition, suffix, literal = (await session.execute(
-            text(
-                "SELECT stacql_item_partition_of(:c), stacql_item_partition_suffix(:c), "
-                "quote_literal(CAST(:c AS text))"
-            ),
-            {"c": collection_id},
-        )).one()
-        if not partition.startswith("items_c_"):
-            return None
-        # Names from the catalog and from our own digest, not from a caller.
-        if (await session.execute(text(f'SELECT 1 FROM "{partition}" LIMIT 1'))).scalar():
-            return None
-        options = (await session.execute(
-            text("SELECT reloptions FROM pg_class WHERE oid = CAST(:p AS regclass)"),
-            {"p": partition},
-        )).scalar()
-        table = await _claimed_name(claims, suffix)
-        try:
+    table = None
+    try:
+        async with sessions() as session, session.begin():
+            target = await _target(session, collection_id)
+            if target is None:
+                return None
+            partition, suffix, literal, options = target
+            table = await _claimed_name(claims, suffix)
             # The check lets the attach skip its scan of the rows: it implies the bound.
             await session.execute(text(
                 f'CREATE TABLE "{table}" (LIKE "{partition}" INCLUDING DEFAULTS '
@@ -193,10 +179,39 @@ async def _begin(
                 await session.execute(
                     text(f'ALTER TABLE "{table}" SET ({", ".join(options)})')
                 )
-        except BaseException:
+    except BaseException:
+        if table:  # created or not, the next sweep may drop it
             await claims.release(table)
-            raise
+        raise
     return StagedPartition(collection_id, partition, suffix, table)
+
+
+async def _target(
+    session: AsyncSession, collection_id: str
+) -> tuple[str, str, str, list[str] | None] | None:
+    """The collection's partition, its suffix, the collection id as a SQL literal and
+    the partition's storage options; None unless the partition is its own and empty."""
+    if (await session.execute(text(
+        "SELECT 1 FROM pg_extension WHERE extname = 'citus'"
+    ))).scalar():
+        return None  # distributed tables are not swapped like this
+    partition, suffix, literal = (await session.execute(
+        text(
+            "SELECT stacql_item_partition_of(:c), stacql_item_partition_suffix(:c), "
+            "quote_literal(CAST(:c AS text))"
+        ),
+        {"c": collection_id},
+    )).one()
+    if not partition.startswith("items_c_"):
+        return None
+    # Names from the catalog and from our own digest, not from a caller.
+    if (await session.execute(text(f'SELECT 1 FROM "{partition}" LIMIT 1'))).scalar():
+        return None
+    options = (await session.execute(
+        text("SELECT reloptions FROM pg_class WHERE oid = CAST(:p AS regclass)"),
+        {"p": partition},
+    )).scalar()
+    return partition, suffix, literal, options
 
 
 async def _claimed_name(claims: StagingClaims, suffix: str) -> str:
