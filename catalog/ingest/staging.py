@@ -54,9 +54,6 @@ log = logging.getLogger(__name__)
 STAGE_MIN_ITEMS = 2_000
 # Tries at the exclusive lock of the swap, each waiting at most the lock timeout.
 SWAP_ATTEMPTS = 10
-# Seconds between checks, as batches are staged, that the load still holds the locks of
-# its staging tables (taken again after a reconnection).
-CLAIM_CHECK_SECONDS = 10.0
 # Names tried for a staging table whose lock is held (a hash shared with another name).
 _NAME_ATTEMPTS = 5
 
@@ -79,12 +76,11 @@ class Staging:
     sessions: async_sessionmaker[AsyncSession]
     min_items: int = STAGE_MIN_ITEMS
     tables: dict[str, StagedPartition | None] = field(default_factory=dict)
-    claim_check_seconds: float = CLAIM_CHECK_SECONDS
     swept: bool = field(default=False, init=False)
     claims: StagingClaims = field(init=False)
 
     def __post_init__(self) -> None:
-        self.claims = StagingClaims(engine_of(self.sessions), self.claim_check_seconds)
+        self.claims = StagingClaims(engine_of(self.sessions))
 
     def table_of(self, collection_id: str) -> str:
         """The table a batch of this collection's items goes into."""
@@ -93,7 +89,9 @@ class Staging:
 
     async def decide(self, collection_id: str, batch_size: int) -> None:
         """Whether the load stages this collection, on seeing its first batch. The
-        load's first batch first drops the staging tables of loads that are gone."""
+        load's first batch first drops the staging tables of loads that are gone; each
+        staged batch checks the load still holds its tables' locks (one round trip: a
+        sweep could drop a table whose lock a reconnection lost)."""
         if not self.swept:
             self.swept = True
             await _sweep(self.sessions)
@@ -104,7 +102,7 @@ class Staging:
             self.tables[collection_id] = staged
         elif self.tables[collection_id]:
             try:
-                await self.claims.keep(due=True)
+                await self.claims.keep()
             except DATABASE_ERRORS:  # the batch's write retries; the next batch checks again
                 log.warning("could not check the locks of the staging tables", exc_info=True)
 

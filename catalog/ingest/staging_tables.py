@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
@@ -86,12 +85,10 @@ class StagingClaims:
     released; it runs in autocommit, so it holds no transaction open while the load runs.
     """
 
-    def __init__(self, engine: AsyncEngine, check_seconds: float) -> None:
+    def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
-        self.check_seconds = check_seconds
         self.tables: set[str] = set()
         self._conn: AsyncConnection | None = None
-        self._checked = 0.0
 
     async def claim(self, table: str) -> bool:
         """Lock ``table``'s name before the table is created; False when the lock is
@@ -123,18 +120,15 @@ class StagingClaims:
             await self._conn.close()
             self._conn = None
 
-    async def keep(self, *, due: bool = False) -> None:
+    async def keep(self) -> None:
         """Check this session still holds every claimed table's lock, and take them again
         on a new connection if not (the database restarted: the load retries its writes
         and goes on, so its tables must stay claimed).
 
-        ``due``: check only once ``check_seconds`` have passed since the last check.
         Raises ``Conflict`` when a table was dropped while unclaimed, and the driver's
         error when the database cannot be reached.
         """
         if not self.tables:
-            return
-        if due and time.monotonic() - self._checked < self.check_seconds:
             return
         try:
             missing = (await (await self._connection()).execute(
@@ -146,7 +140,6 @@ class StagingClaims:
             # A fresh connection: one that reconnected by itself has a new session.
             await self._discard()
             await self._reclaim()
-        self._checked = time.monotonic()
 
     async def _reclaim(self) -> None:
         log.warning("lost the connection locking staging tables %s; locking them again",
@@ -168,7 +161,6 @@ class StagingClaims:
         if self._conn is None:
             conn = await self.engine.connect()
             self._conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            self._checked = time.monotonic()
         return self._conn
 
     async def _discard(self) -> None:

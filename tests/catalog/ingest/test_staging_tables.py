@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import AsyncIterator, Iterator
 
 import psycopg
@@ -20,9 +21,11 @@ from catalog.ingest import load_path
 from catalog.ingest.staging import Staging
 from catalog.ingest.staging_tables import LOCK_CLASS, drop_orphaned_staging_tables, engine_of
 from tests.catalog.ingest.test_load_processes import NAIP
+from tests.faults.test_database_outage import set_outage
 from tests.support.paths import REPO
 
 BATCH = 200
+OUTAGE_BATCH = 100
 NAIP_SUFFIX = "3f41deecf775bd67"  # stacql_item_partition_suffix('naip'), checked below
 # What a loader killed outright leaves: stages its first batch, then dies (SIGKILL).
 KILLED_LOADER = """
@@ -198,7 +201,7 @@ async def _until_no_staging_locks(sessions) -> None:
 async def test_a_load_whose_lock_connection_dropped_locks_again(
     scratch_sessions, naip
 ) -> None:
-    staging = Staging(scratch_sessions, min_items=1, claim_check_seconds=0)
+    staging = Staging(scratch_sessions, min_items=1)
     await staging.decide("naip", 1)
     [table] = _tables(scratch_sessions)
     _terminate_lock_holder(scratch_sessions, table)
@@ -213,7 +216,7 @@ async def test_a_load_whose_lock_connection_dropped_locks_again(
 async def test_a_load_goes_on_while_it_cannot_lock_again(scratch_sessions, naip) -> None:
     """The database unreachable when a batch checks the locks: the batch goes on (its
     write retries), and a later batch takes the locks again."""
-    staging = Staging(scratch_sessions, min_items=1, claim_check_seconds=0)
+    staging = Staging(scratch_sessions, min_items=1)
     await staging.decide("naip", 1)
     [table] = _tables(scratch_sessions)
     _terminate_lock_holder(scratch_sessions, table)
@@ -232,6 +235,35 @@ async def test_a_load_goes_on_while_it_cannot_lock_again(scratch_sessions, naip)
     assert not _no_staging_locks(scratch_sessions)
     assert await drop_orphaned_staging_tables(engine_of(scratch_sessions)) == []
     await staging.abandon()
+    assert _tables(scratch_sessions) == []
+
+
+async def test_a_load_through_a_database_outage_keeps_its_table(
+    scratch_sessions, naip
+) -> None:
+    """The database cut after the second batch and back a second later: the load retries
+    its writes, takes its lock again, and a sweep after that keeps its table."""
+    url = engine_of(scratch_sessions).url.render_as_string(hide_password=False)
+    written, swept = [0], []
+
+    def progress(_: str, count: int) -> None:
+        written[0] += count
+        if written[0] == 2 * OUTAGE_BATCH:
+            set_outage(url, down=True)
+            threading.Timer(1.0, set_outage, (url, False)).start()
+        if written[0] == 5 * OUTAGE_BATCH:
+            swept.append(_clean_staging(scratch_sessions).stdout)
+
+    try:
+        report = await load_path(
+            scratch_sessions, NAIP / "items.ndjson", batch_size=OUTAGE_BATCH,
+            stage_min_items=OUTAGE_BATCH, writers=1, processes=0, progress=progress,
+            retry_delays=[0.25] * 20,
+        )
+    finally:
+        set_outage(url, down=False)
+    assert swept == [""]
+    assert report.ok and report.items.inserted == 1000, report.errors
     assert _tables(scratch_sessions) == []
 
 
