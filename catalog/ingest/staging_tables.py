@@ -32,6 +32,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
+from catalog.db.errors import DATABASE_ERRORS
 from catalog.errors import Conflict
 
 log = logging.getLogger(__name__)
@@ -93,10 +94,13 @@ class StagingClaims:
     async def claim(self, table: str) -> bool:
         """Lock ``table``'s name before the table is created; False when the lock is
         held elsewhere (another name, same hash: pick another name)."""
-        conn = await self._connection()
-        locked = (await conn.execute(
-            text(f"SELECT pg_try_advisory_lock({_LOCK_KEY})"), {"t": table}
-        )).scalar()
+        try:
+            locked = (await (await self._connection()).execute(
+                text(f"SELECT pg_try_advisory_lock({_LOCK_KEY})"), {"t": table}
+            )).scalar()
+        except DATABASE_ERRORS:
+            await self._discard()  # not reused: it may have reconnected without the locks
+            raise
         if locked:
             self.tables.add(table)
         return bool(locked)
@@ -112,7 +116,7 @@ class StagingClaims:
             await self._conn.execute(
                 text(f"SELECT pg_advisory_unlock({_LOCK_KEY})"), {"t": table}
             )
-        except DBAPIError:
+        except DATABASE_ERRORS:
             log.warning("could not unlock staging table %s; closing its connection", table)
             await self._discard()
             return
@@ -134,7 +138,7 @@ class StagingClaims:
             missing = (await (await self._connection()).execute(
                 text(_MISSING_LOCKS), {"tables": sorted(self.tables)}
             )).scalar()
-        except DBAPIError:
+        except DATABASE_ERRORS:
             missing = None
         if missing != 0:
             # A fresh connection: one that reconnected by itself has a new session.
