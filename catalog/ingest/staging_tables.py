@@ -46,7 +46,10 @@ CHECK = "stacql_load_collection"
 # space, apart from the one-bigint keys the rest of stacql locks ("stld" in ASCII).
 LOCK_CLASS = 1_937_009_764
 _LOCK_KEY = f"{LOCK_CLASS}, hashtext(CAST(:t AS text))"
-# How long a sweep waits for a table's lock before passing over it (someone reads it).
+# How long a sweep waits for the locks of a drop before passing over the table. A table
+# left while its indexes were built has the foreign key to collections, and dropping it
+# takes collections exclusively too (its triggers are there), as the swap takes items:
+# queries of collections queue behind the drop for at most this long.
 DROP_LOCK_TIMEOUT = "2s"
 
 # How many of the claimed tables' locks this session does not hold.
