@@ -60,15 +60,17 @@ def _tables(sessions) -> list[str]:
         )]
 
 
-def _orphan(sessions, name: str, lock: bool = True) -> None:
+def _orphan(sessions, name: str, lock: bool = True, key: bool = False) -> None:
     """A staging table as a loader creates one (locked, then created), left behind by a
-    connection that closes without dropping it."""
+    connection that closes without dropping it; ``key``: with the foreign key the load
+    adds once the table is indexed."""
     with psycopg.connect(_conninfo(sessions), autocommit=True) as conn:
         if lock:
             conn.execute("SELECT pg_advisory_lock(%s, hashtext(%s))", (LOCK_CLASS, name))
         conn.execute(
             f'CREATE TABLE "{name}" (collection_id text, id text, '
-            "CONSTRAINT stacql_load_collection CHECK (collection_id = 'naip'))"
+            "CONSTRAINT stacql_load_collection CHECK (collection_id = 'naip')"
+            f"{', FOREIGN KEY (collection_id) REFERENCES collections' if key else ''})"
         )
 
 
@@ -291,7 +293,7 @@ async def test_a_load_drops_orphans_as_it_starts(scratch_sessions, naip, tmp_pat
 
 async def test_clean_staging_prints_what_it_drops(scratch_sessions, naip) -> None:
     orphan = f"stacql_load_{NAIP_SUFFIX}_abcdef01"
-    _orphan(scratch_sessions, orphan, lock=False)
+    _orphan(scratch_sessions, orphan, lock=False, key=True)
     listed = _clean_staging(scratch_sessions, "--dry-run")
     assert listed.stdout.split() == ["would", "drop", orphan]
     assert _tables(scratch_sessions) == [orphan]
