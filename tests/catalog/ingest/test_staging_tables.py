@@ -32,7 +32,6 @@ KILLED_LOADER = """
 import asyncio, os, signal, sys
 from pathlib import Path
 from catalog.db import create_engine, create_sessionmaker
-from catalog.db import create_engine
 from catalog.ingest import load_path
 
 def progress(_, count):
