@@ -157,6 +157,23 @@ def db_partitions_prune() -> None:
     console.print(f"dropped {len(dropped)} partitions")
 
 
+@db_app.command("clean-staging")
+def db_clean_staging(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="List the tables it would drop, drop none")
+    ] = False,
+) -> None:
+    """Drop the staging tables (stacql_load_*) of bulk loads killed outright; the tables
+    of loads still running are kept."""
+    from catalog.ingest.staging_tables import drop_orphaned_staging_tables
+
+    tables = run_with_engine(lambda e: drop_orphaned_staging_tables(e, dry_run=dry_run))
+    verb = "would drop" if dry_run else "dropped"
+    for table in tables:
+        typer.echo(f"{verb} {table}")
+    console.print(f"{verb} {len(tables)} staging tables")
+
+
 async def _ingest(
     settings: Settings, paths: list[Path], collection: str | None, batch: int
 ) -> LoadReport:

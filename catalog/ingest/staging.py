@@ -19,6 +19,10 @@ every index valid; never a half-built index. A load that fails drops the staging
 the partition is left as it was, empty with its indexes. Should the partition no longer
 be empty at the end (another writer wrote the collection meanwhile), the staged items
 are merged into ``items`` as a load of changed items would be.
+
+A load holds an advisory lock on each of its staging tables while it uses them, so the
+next load (or ``stacql db clean-staging``) drops the table of a loader killed outright,
+and only such tables (``catalog.ingest.staging_tables``).
 """
 
 from __future__ import annotations
@@ -33,8 +37,16 @@ from dataclasses import dataclass, field
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
+from catalog.db.errors import DATABASE_ERRORS
 from catalog.db.partitions import lock_items_exclusively
 from catalog.ingest.items import merge_staged_rows
+from catalog.ingest.staging_tables import (
+    CHECK,
+    PREFIX,
+    StagingClaims,
+    drop_orphaned_staging_tables,
+    engine_of,
+)
 
 log = logging.getLogger(__name__)
 # A collection's first batch must hold this many items for its load to be staged: below
@@ -42,7 +54,8 @@ log = logging.getLogger(__name__)
 STAGE_MIN_ITEMS = 2_000
 # Tries at the exclusive lock of the swap, each waiting at most the lock timeout.
 SWAP_ATTEMPTS = 10
-_CHECK = "stacql_load_collection"
+# Names tried for a staging table whose lock is held (a hash shared with another name).
+_NAME_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -63,6 +76,11 @@ class Staging:
     sessions: async_sessionmaker[AsyncSession]
     min_items: int = STAGE_MIN_ITEMS
     tables: dict[str, StagedPartition | None] = field(default_factory=dict)
+    swept: bool = field(default=False, init=False)
+    claims: StagingClaims = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.claims = StagingClaims(engine_of(self.sessions))
 
     def table_of(self, collection_id: str) -> str:
         """The table a batch of this collection's items goes into."""
@@ -70,12 +88,23 @@ class Staging:
         return staged.table if staged else "items"
 
     async def decide(self, collection_id: str, batch_size: int) -> None:
-        """Whether the load stages this collection, on seeing its first batch."""
+        """Whether the load stages this collection, on seeing its first batch. The
+        load's first batch first drops the staging tables of loads that are gone; each
+        staged batch checks the load still holds its tables' locks (one round trip: a
+        sweep could drop a table whose lock a reconnection lost)."""
+        if not self.swept:
+            self.swept = True
+            await _sweep(self.sessions)
         if collection_id not in self.tables:
             staged = None
             if batch_size >= self.min_items:
-                staged = await _begin(self.sessions, collection_id)
+                staged = await _begin(self.sessions, self.claims, collection_id)
             self.tables[collection_id] = staged
+        elif self.tables[collection_id]:
+            try:
+                await self.claims.keep()
+            except DATABASE_ERRORS:  # the batch's write retries; the next batch checks again
+                log.warning("could not check the locks of the staging tables", exc_info=True)
 
     def staged(self, collection_ids: Sequence[str]) -> list[str]:
         """Those of ``collection_ids`` whose items are staged."""
@@ -92,10 +121,13 @@ class Staging:
         self.tables[collection_id] = None
         if staged:
             try:
+                await self.claims.keep()
                 await _finish(self.sessions, staged, connections)
             except BaseException:
                 await _drop(self.sessions, staged)
                 raise
+            finally:
+                await self.claims.release(staged.table)
 
     async def finish_all(self, connections: int) -> None:
         """``finish`` every staged collection."""
@@ -107,45 +139,87 @@ class Staging:
         for collection_id in self.staged(list(self.tables)):
             staged = self.tables.pop(collection_id)
             assert staged is not None
-            await _drop(self.sessions, staged)
+            try:
+                await _drop(self.sessions, staged)
+            finally:
+                await self.claims.release(staged.table)
+
+
+async def _sweep(sessions: async_sessionmaker[AsyncSession]) -> None:
+    """Drop the staging tables of loads that are gone; a failure is logged and the load
+    goes on (its writes meet an unavailable database with their own retries)."""
+    try:
+        await drop_orphaned_staging_tables(engine_of(sessions))
+    except DATABASE_ERRORS:
+        log.warning("could not look for orphaned staging tables", exc_info=True)
 
 
 async def _begin(
-    sessions: async_sessionmaker[AsyncSession], collection_id: str
+    sessions: async_sessionmaker[AsyncSession], claims: StagingClaims, collection_id: str
 ) -> StagedPartition | None:
     """A staging table for the collection, when its partition is its own and empty."""
-    async with sessions() as session, session.begin():
-        if (await session.execute(text(
-            "SELECT 1 FROM pg_extension WHERE extname = 'citus'"
-        ))).scalar():
-            return None  # distributed tables are not swapped like this
-        partition, suffix, literal = (await session.execute(
-            text(
-                "SELECT stacql_item_partition_of(:c), stacql_item_partition_suffix(:c), "
-                "quote_literal(CAST(:c AS text))"
-            ),
-            {"c": collection_id},
-        )).one()
-        if not partition.startswith("items_c_"):
-            return None
-        # Names from the catalog and from our own digest, not from a caller.
-        if (await session.execute(text(f'SELECT 1 FROM "{partition}" LIMIT 1'))).scalar():
-            return None
-        options = (await session.execute(
-            text("SELECT reloptions FROM pg_class WHERE oid = CAST(:p AS regclass)"),
-            {"p": partition},
-        )).scalar()
-        table = f"stacql_load_{suffix}_{secrets.token_hex(4)}"
-        # The check lets the attach skip its scan of the rows: it implies the bound.
-        await session.execute(text(
-            f'CREATE TABLE "{table}" (LIKE "{partition}" INCLUDING DEFAULTS '
-            "INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMPRESSION, "
-            "PRIMARY KEY (collection_id, id), "
-            f"CONSTRAINT {_CHECK} CHECK (collection_id = {literal}))"
-        ))
-        if options:
-            await session.execute(text(f'ALTER TABLE "{table}" SET ({", ".join(options)})'))
+    table = None
+    try:
+        async with sessions() as session, session.begin():
+            target = await _target(session, collection_id)
+            if target is None:
+                return None
+            partition, suffix, literal, options = target
+            table = await _claimed_name(claims, suffix)
+            # The check lets the attach skip its scan of the rows: it implies the bound.
+            await session.execute(text(
+                f'CREATE TABLE "{table}" (LIKE "{partition}" INCLUDING DEFAULTS '
+                "INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMPRESSION, "
+                "PRIMARY KEY (collection_id, id), "
+                f"CONSTRAINT {CHECK} CHECK (collection_id = {literal}))"
+            ))
+            if options:
+                await session.execute(
+                    text(f'ALTER TABLE "{table}" SET ({", ".join(options)})')
+                )
+    except BaseException:
+        if table:  # created or not, the next sweep may drop it
+            await claims.release(table)
+        raise
     return StagedPartition(collection_id, partition, suffix, table)
+
+
+async def _target(
+    session: AsyncSession, collection_id: str
+) -> tuple[str, str, str, list[str] | None] | None:
+    """The collection's partition, its suffix, the collection id as a SQL literal and
+    the partition's storage options; None unless the partition is its own and empty."""
+    if (await session.execute(text(
+        "SELECT 1 FROM pg_extension WHERE extname = 'citus'"
+    ))).scalar():
+        return None  # distributed tables are not swapped like this
+    partition, suffix, literal = (await session.execute(
+        text(
+            "SELECT stacql_item_partition_of(:c), stacql_item_partition_suffix(:c), "
+            "quote_literal(CAST(:c AS text))"
+        ),
+        {"c": collection_id},
+    )).one()
+    if not partition.startswith("items_c_"):
+        return None
+    # Names from the catalog and from our own digest, not from a caller.
+    if (await session.execute(text(f'SELECT 1 FROM "{partition}" LIMIT 1'))).scalar():
+        return None
+    options = (await session.execute(
+        text("SELECT reloptions FROM pg_class WHERE oid = CAST(:p AS regclass)"),
+        {"p": partition},
+    )).scalar()
+    return partition, suffix, literal, options
+
+
+async def _claimed_name(claims: StagingClaims, suffix: str) -> str:
+    """A new staging table name, locked before the table exists: a sweep never sees the
+    table unlocked while its load lives."""
+    for _ in range(_NAME_ATTEMPTS):
+        table = f"{PREFIX}{suffix}_{secrets.token_hex(4)}"
+        if await claims.claim(table):
+            return table
+    raise RuntimeError("no free lock for a staging table name")  # ~2^-32 per try
 
 
 async def _drop(sessions: async_sessionmaker[AsyncSession], staged: StagedPartition) -> None:
@@ -299,7 +373,7 @@ async def _swap(
     await conn.exec_driver_sql(
         f'ALTER TABLE items ATTACH PARTITION "{staged.partition}" {bound}'
     )
-    await conn.exec_driver_sql(f'ALTER TABLE "{staged.partition}" DROP CONSTRAINT {_CHECK}')
+    await conn.exec_driver_sql(f'ALTER TABLE "{staged.partition}" DROP CONSTRAINT {CHECK}')
     for temporary, name in names.items():
         await conn.exec_driver_sql(f'ALTER INDEX "{temporary}" RENAME TO "{name}"')
     # Names any index the attach had to build, and the partition's extended statistics.

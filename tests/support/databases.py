@@ -15,6 +15,8 @@ from tests.support.paths import REPO
 ADMIN_URL = os.environ.get(
     "STACQL_TEST_ADMIN_URL", "postgresql+psycopg://root@127.0.0.1:5432/postgres"
 )
+# Where several people test on one server, each can name their databases apart.
+DATABASE_PREFIX = os.environ.get("STACQL_TEST_DATABASE_PREFIX", "stacql_test")
 
 
 def database_url(name: str) -> str:
@@ -26,7 +28,7 @@ def database_url(name: str) -> str:
 
 def create_migrated_database(label: str) -> str:
     """Create a fresh database and migrate it with ``stacql db upgrade``; returns its URL."""
-    name = f"stacql_test_{label}_{uuid.uuid4().hex[:8]}"
+    name = f"{DATABASE_PREFIX}_{label}_{uuid.uuid4().hex[:8]}"
     url = database_url(name)
     env = {**os.environ, "STACQL_DATABASE_URL": url}
     subprocess.run(
