@@ -2,11 +2,11 @@
 
 The items of a bulk load repeat most of each asset (media type, title, roles, bands)
 and their ``stac_extensions``; that is about a third of a stored item. From the items
-of one collection in a batch, ``learn_template`` takes, for each asset key, the members
-nearly every sampled asset of that key has, with their most common value, and the most common
-``stac_extensions``. An item then stores only its members that differ (``dehydrate``);
-PostgreSQL puts the template's back when it serves the item
-(``stacql_item_assets``, ``stacql_item_extensions``).
+of one collection in a batch, ``learn_templates`` takes, for each asset key, the
+members nearly every sampled asset of that key has, with their most common value, and
+the most common ``stac_extensions`` (up to four templates, for items of several kinds).
+An item then stores only its members that differ (``fit``); PostgreSQL puts the
+template's back when it serves the item (``catalog.search.render``).
 
 A template is keyed by a digest of its JSON, so the same shared parts give the same
 row whichever batch found them, and a stored template never changes.

@@ -22,6 +22,8 @@ from catalog.ingest.templates import MIN_ITEMS
 from catalog.search import build_search, search
 from catalog.search.assets import assets_of_items, search_assets
 from catalog.search.lookup import get_item
+from stacql.settings import DatabaseSettings, Settings
+from tests.support.app_client import app_client
 from tests.support.databases import create_migrated_database, drop_database
 from tests.support.loading import placeholder_collection
 
@@ -125,7 +127,7 @@ async def _stored(engine: AsyncEngine) -> list[Any]:
 async def test_items_are_served_as_given_and_stored_without_what_they_share(
     catalog: tuple[str, AsyncEngine],
 ) -> None:
-    _, engine = catalog
+    url, engine = catalog
     sessions = create_sessionmaker(engine)
     served = await _served(sessions)
     assert served["looked_up"] == [_given(item) for item in ITEMS]
@@ -137,6 +139,13 @@ async def test_items_are_served_as_given_and_stored_without_what_they_share(
     ]
     # The role and media type of every thumbnail are its template's.
     assert served["thumbnails"] == [(item["id"], item["assets"]["thumbnail"]) for item in ITEMS]
+
+    # Over HTTP, the STAC API's pages and items: the same documents.
+    async with app_client(Settings(database=DatabaseSettings(url=url))) as (_, client):
+        page = (await client.get("/search", params={"collections": "c", "limit": COUNT})).json()
+        single = (await client.get("/collections/c/items/item-07")).json()
+    assert sorted(_given(item) for item in page["features"]) == served["searched"]
+    assert _given(single) == _given(ITEMS[7])
 
     stored = await _stored(engine)
     templated = {row.id for row in stored if row.template_id is not None}
