@@ -29,6 +29,9 @@ app.add_typer(db_app, name="db")
 partitions_app = typer.Typer(help="The partitions of items (one per collection).",
                              no_args_is_help=True, rich_markup_mode=None)
 db_app.add_typer(partitions_app, name="partitions")
+templates_app = typer.Typer(help="The templates item rows are stored against.",
+                            no_args_is_help=True, rich_markup_mode=None)
+db_app.add_typer(templates_app, name="templates")
 app.add_typer(keys_app, name="keys")
 app.add_typer(collections_app, name="collections")
 console = Console(stderr=True)
@@ -172,6 +175,23 @@ def db_clean_staging(
     for table in tables:
         typer.echo(f"{verb} {table}")
     console.print(f"{verb} {len(tables)} staging tables")
+
+
+@templates_app.command("prune")
+def db_templates_prune(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="List the unused templates, delete none")
+    ] = False,
+) -> None:
+    """Delete the item templates no stored item names any more (loads writing templates
+    wait for one scan of the items)."""
+    from catalog.ingest.unused_templates import prune_unused_templates
+
+    pruned = run_with_engine(lambda e: prune_unused_templates(e, dry_run=dry_run))
+    verb = "would delete" if dry_run else "deleted"
+    for template in pruned.unused:
+        typer.echo(f"{verb} template {template}")
+    console.print(f"{verb} {len(pruned.unused)} unused templates; {pruned.in_use} in use")
 
 
 async def _ingest(
