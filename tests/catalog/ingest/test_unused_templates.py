@@ -20,8 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from catalog.db import create_engine, create_sessionmaker
 from catalog.errors import Conflict
-from catalog.ingest import delete_item, load_path, upsert_collection
-from catalog.ingest import unused_templates
+from catalog.ingest import delete_item, load_path, unused_templates, upsert_collection
 from catalog.ingest.templates import MIN_ITEMS
 from catalog.ingest.unused_templates import prune_unused_templates
 from catalog.search.lookup import get_item
