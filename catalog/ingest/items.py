@@ -67,10 +67,29 @@ JOIN {table} i ON i.collection_id = k.collection_id AND i.id = k.id
 # (all parts of one statement share it): the `xmax = 0` test cannot be returned from a
 # partitioned table. `{table}` is where the rows go (``items``, or a load's staging
 # table, see ``catalog.ingest.staging``), `{stage}` where they come from.
+# The key of ``items`` holds the datetime (migration 0021): a stored item given with
+# another datetime is updated (`moved`; in a collection split by time, from one
+# sub-partition to another), never inserted beside the stored one. ON CONFLICT cannot
+# change the partition key of the row it updates.
 _MERGE_ITEMS = """
 WITH existing AS MATERIALIZED (
-    SELECT i.collection_id, i.id FROM {table} i
+    SELECT i.collection_id, i.id, i.datetime FROM {table} i
     WHERE (i.collection_id, i.id) IN (SELECT s.collection_id, s.id FROM {stage} s)
+), stale AS MATERIALIZED (
+    SELECT e.collection_id, e.id FROM existing e
+    JOIN {stage} s ON s.collection_id = e.collection_id AND s.id = e.id
+    WHERE e.datetime <> s.datetime
+), moved AS (
+    UPDATE {table} AS i SET
+        geometry = s.geometry, bbox = s.bbox, datetime = s.datetime,
+        start_datetime = s.start_datetime, end_datetime = s.end_datetime,
+        properties = s.properties, links = s.links, stac_version = s.stac_version,
+        stac_extensions = s.stac_extensions, extra = s.extra, assets = s.assets,
+        asset_order = s.asset_order, template_id = s.template_id,
+        content_hash = s.content_hash, updated_at = s.updated_at
+    FROM {stage} s
+    WHERE i.collection_id = s.collection_id AND i.id = s.id AND i.datetime <> s.datetime
+    RETURNING i.collection_id, i.id
 ), merged AS (
     INSERT INTO {table} AS i (
         collection_id, id, geometry, bbox, datetime, start_datetime, end_datetime,
@@ -81,8 +100,9 @@ WITH existing AS MATERIALIZED (
            properties, links, stac_version, stac_extensions, extra, assets, asset_order,
            template_id, content_hash
     FROM {stage}
-    ON CONFLICT (collection_id, id) DO UPDATE SET
-        geometry = EXCLUDED.geometry, bbox = EXCLUDED.bbox, datetime = EXCLUDED.datetime,
+    WHERE (collection_id, id) NOT IN (SELECT collection_id, id FROM stale)
+    ON CONFLICT (collection_id, id, datetime) DO UPDATE SET
+        geometry = EXCLUDED.geometry, bbox = EXCLUDED.bbox,
         start_datetime = EXCLUDED.start_datetime, end_datetime = EXCLUDED.end_datetime,
         properties = EXCLUDED.properties, links = EXCLUDED.links,
         stac_version = EXCLUDED.stac_version, stac_extensions = EXCLUDED.stac_extensions,
@@ -96,6 +116,22 @@ SELECT m.collection_id, m.id, NOT EXISTS (
     SELECT 1 FROM existing e WHERE e.collection_id = m.collection_id AND e.id = m.id
 ) AS inserted
 FROM merged m
+UNION ALL
+SELECT collection_id, id, false FROM moved
+"""
+
+# The stored rows of the batch's keys other than the batch's own (its content hash):
+# another writer's row of the same id with another datetime, written while this batch
+# was (the key of ``items`` holds the datetime, migration 0021). Run under the
+# collections' locks, after the other writer committed, so the later write wins as an
+# update would have. Deleted in the table that holds them, not through ``items``: its
+# statement triggers would record a deletion where the item was only changed.
+_SUPERSEDED = """
+DELETE FROM {table} i
+USING unnest($1::text[], $2::text[], $3::text[]) AS k(collection_id, id, content_hash)
+WHERE i.collection_id = k.collection_id AND i.id = k.id
+AND i.content_hash <> decode(k.content_hash, 'hex')
+RETURNING i.collection_id, i.id
 """
 
 # Before the rows naming them; a template is never changed, so one already stored (by
@@ -460,6 +496,50 @@ async def _write_dependents(
     )
 
 
+async def _drop_superseded(
+    driver: asyncpg.Connection,
+    batch: PreparedItems,
+    inserted: list[int],
+    updated: list[int],
+    table: str,
+) -> tuple[list[int], list[int]]:
+    """Delete the rows of written items that another writer stored with another datetime
+    while this batch was written (``_SUPERSEDED``); returns the (inserted, updated)
+    positions, an item that replaced such a row counted as updated.
+
+    Called holding the written collections' locks (``_write_dependents``): a writer of
+    the same id committed before, its row is seen here; one committing after sees ours.
+    """
+    written = sorted(inserted + updated)
+    position = {(batch.collection_ids[i], batch.ids[i]): i for i in written}
+    if table == "items":
+        rows = await driver.fetch(
+            "SELECT c, stacql_item_partition_of(c) FROM unnest($1::text[]) AS c",
+            sorted({batch.collection_ids[i] for i in written}),
+        )
+        tables = [(row[0], row[1]) for row in rows]
+    else:
+        tables = [(None, table)]
+    replaced: set[int] = set()
+    for collection_id, holder in tables:
+        of_it = [i for i in written
+                 if collection_id is None or batch.collection_ids[i] == collection_id]
+        # Names from the catalog (a partition) or from the load (its staging table).
+        for row in await driver.fetch(
+            _SUPERSEDED.format(table=f'"{holder}"'),
+            [batch.collection_ids[i] for i in of_it],
+            [batch.ids[i] for i in of_it],
+            [batch.hashes[i] for i in of_it],
+        ):
+            replaced.add(position[(row["collection_id"], row["id"])])
+    if not replaced:
+        return inserted, updated
+    return (
+        [i for i in inserted if i not in replaced],
+        sorted(set(updated) | (replaced & set(inserted)) | (replaced & set(updated))),
+    )
+
+
 async def upsert_items(session: AsyncSession, records: Sequence[ItemRecord]) -> UpsertSummary:
     """Insert or replace items (and their assets) in one batch; the caller commits.
 
@@ -503,6 +583,7 @@ async def upsert_prepared(
         inserted, updated = written
         if inserted or updated:
             await _write_dependents(session, sorted(inserted + updated), batch)
+            inserted, updated = await _drop_superseded(driver, batch, inserted, updated, table)
     return UpsertSummary(
         inserted=len(inserted),
         updated=len(updated),
@@ -518,6 +599,25 @@ async def merge_staged_rows(session: AsyncSession, staging_table: str) -> None:
         await session.execute(
             text(_MERGE_ITEMS.format(table="items", stage=f'"{staging_table}"'))
         )
+        # As ``_drop_superseded``: under the collections' locks, the rows another writer
+        # stored meanwhile with another datetime go (the staged ones are later).
+        collections = (await session.execute(text(
+            f'SELECT DISTINCT collection_id FROM "{staging_table}" ORDER BY 1'
+        ))).scalars().all()
+        await session.execute(
+            text("SELECT 1 FROM collections WHERE id = ANY(:ids) ORDER BY id "
+                 "FOR NO KEY UPDATE"),
+            {"ids": list(collections)},
+        )
+        for collection_id in collections:
+            holder = (await session.execute(
+                text("SELECT stacql_item_partition_of(:c)"), {"c": collection_id}
+            )).scalar_one()
+            await session.execute(text(
+                f'DELETE FROM "{holder}" i USING "{staging_table}" s '
+                "WHERE i.collection_id = s.collection_id AND i.id = s.id "
+                "AND i.content_hash <> s.content_hash"
+            ))
 
 
 async def delete_item(session: AsyncSession, collection_id: str, item_id: str) -> None:

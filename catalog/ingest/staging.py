@@ -170,7 +170,7 @@ async def _begin(
             await session.execute(text(
                 f'CREATE TABLE "{table}" (LIKE "{partition}" INCLUDING DEFAULTS '
                 "INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMPRESSION, "
-                "PRIMARY KEY (collection_id, id), "
+                "PRIMARY KEY (collection_id, id, datetime), "
                 f"CONSTRAINT {CHECK} CHECK (collection_id = {literal}))"
             ))
             if options:
