@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC
 from functools import lru_cache
 from itertools import accumulate
 from typing import Any, NamedTuple, cast
@@ -308,6 +309,9 @@ class PreparedItems:
     property_types: dict[str, dict[str, set[str]]]
     # The templates the rows name (``catalog.ingest.templates``): id → JSON text.
     templates: dict[int, str] = field(default_factory=dict)
+    # Per collection, the months ('YYYY-MM', UTC) of its items' datetimes: the
+    # sub-partitions a collection split by time range needs (``_ensure_subpartitions``).
+    months: dict[str, list[str]] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -335,6 +339,29 @@ def prepare_items(records: Iterable[ItemRecord]) -> PreparedItems:
         items_extents(latest),
         {c: dict(names) for c, names in property_types(latest).items()},
         {t.id: t.json for of_collection in templates.values() for t in of_collection},
+        _months(latest),
+    )
+
+
+def _months(records: Sequence[ItemRecord]) -> dict[str, list[str]]:
+    """Per collection, the months of the records' datetimes."""
+    months: dict[str, set[str]] = {}
+    for r in records:
+        months.setdefault(r.collection_id, set()).add(
+            r.datetime.astimezone(UTC).strftime("%Y-%m")
+        )
+    return {c: sorted(of_collection) for c, of_collection in months.items()}
+
+
+async def _ensure_subpartitions(driver: asyncpg.Connection, batch: PreparedItems) -> None:
+    """Make the sub-partitions of the batch's months in its collections split by time
+    range (migration 0021; nothing for the others). In the writer's transaction: a new
+    table stays locked until it commits, once per interval."""
+    pairs = [(c, m) for c, months in batch.months.items() for m in months]
+    await driver.execute(
+        "SELECT stacql_ensure_item_subpartitions(c, array_agg(m)) "
+        "FROM unnest($1::text[], $2::text[]) AS k(c, m) GROUP BY c",
+        [c for c, _ in pairs], [m for _, m in pairs],
     )
 
 
@@ -572,6 +599,8 @@ async def upsert_prepared(
         # Through the session first: that opens the transaction the raw COPYs join.
         await _require_collections(session, set(batch.collection_ids))
         driver = (await (await session.connection()).get_raw_connection()).driver_connection
+        if table == "items":
+            await _ensure_subpartitions(driver, batch)
         await _insert_templates(driver, batch)
         written = await _write_all_new(driver, batch, table) if likely_new else None
         if written is None:
