@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -19,14 +18,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from catalog.db import create_engine, create_sessionmaker
 from catalog.db.migrate import alembic_config, upgrade
-from catalog.ingest import upsert_collection, upsert_items
+from catalog.ingest import upsert_items
 from catalog.ingest.items import prepare_items, upsert_prepared
 from catalog.search import build_search, search
 from catalog.search.lookup import get_item
 from catalog.stac import normalize_items
 from catalog.stac.items import ItemRecord
 from tests.support.databases import create_migrated_database, drop_database
-from tests.support.loading import placeholder_collection
+from tests.support.loading import catalog_with_items
 
 KEY = importlib.import_module("catalog.db.migrations.versions.0021_item_key_datetime")
 COUNT = 30
@@ -54,16 +53,8 @@ async def catalog() -> AsyncIterator[tuple[str, AsyncEngine]]:
     engine = create_engine(url, pool_size=3)
     sessions = create_sessionmaker(engine)
     async with sessions() as session, session.begin():
-        for collection in ("c", "d"):
-            await upsert_collection(session, placeholder_collection(collection))
-        await upsert_items(session, _records(
-            [_item(n) for n in range(COUNT)] + [_item(n, collection="d") for n in range(5)]
-        ))
-        # A saved search with a webhook: deletions of items are then recorded for it.
-        await session.execute(text(
-            "INSERT INTO saved_searches (id, owner, name, search, webhook_url, secret) "
-            "VALUES (:id, 'o', 'n', '{}', 'https://hook.test/', 's')"
-        ), {"id": uuid.uuid4()})
+        await catalog_with_items(session, [_item(n) for n in range(COUNT)]
+                                 + [_item(n, collection="d") for n in range(5)], ("c", "d"))
     yield url, engine
     await engine.dispose()
     drop_database(url)

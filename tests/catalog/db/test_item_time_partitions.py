@@ -9,7 +9,6 @@ import json
 import os
 import subprocess
 import sys
-import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -21,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from catalog.db import create_engine, create_sessionmaker
 from catalog.db.partitions import item_partitions, item_subpartitions, split_collection
-from catalog.ingest import upsert_collection, upsert_items
+from catalog.ingest import upsert_items
 from catalog.search import build_search, search
 from catalog.search.engine import page_statement
 from catalog.search.fields import items
@@ -29,7 +28,7 @@ from catalog.search.lookup import get_item
 from catalog.search.property_indexes import create_property_index, list_property_indexes
 from catalog.stac import normalize_items
 from tests.support.databases import create_migrated_database, drop_database
-from tests.support.loading import placeholder_collection
+from tests.support.loading import catalog_with_items
 from tests.support.paths import REPO
 
 COUNT = 80
@@ -67,15 +66,8 @@ async def catalog() -> AsyncIterator[tuple[AsyncEngine, async_sessionmaker[Async
     engine = create_engine(url, pool_size=3)
     sessions = create_sessionmaker(engine)
     async with sessions() as session, session.begin():
-        for collection in ("c", "d"):
-            await upsert_collection(session, placeholder_collection(collection))
-        await upsert_items(session, normalize_items(
-            [_item(n) for n in range(COUNT)] + [_item(n, "d") for n in range(10)]
-        ))
-        await session.execute(text(
-            "INSERT INTO saved_searches (id, owner, name, search, webhook_url, secret) "
-            "VALUES (:id, 'o', 'n', '{}', 'https://hook.test/', 's')"
-        ), {"id": uuid.uuid4()})
+        await catalog_with_items(session, [_item(n) for n in range(COUNT)]
+                                 + [_item(n, "d") for n in range(10)], ("c", "d"))
     yield engine, sessions
     await engine.dispose()
     drop_database(url)
