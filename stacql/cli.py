@@ -15,7 +15,7 @@ from stacql.cli_access import collections_app, keys_app, run_with_engine
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
-    from catalog.db.partitions import ItemPartition
+    from catalog.db.partitions import ItemPartition, ItemSubpartition, SplitReport
     from catalog.export import ExportResult
     from catalog.ingest import LoadReport
     from stacql.settings import Settings
@@ -93,16 +93,43 @@ def db_property_indexes() -> None:
 
 @partitions_app.command("list")
 def db_partitions_list() -> None:
-    """List the partitions of items: table, collection, estimated rows, size."""
-    from catalog.db.partitions import item_partitions
+    """List the partitions of items: table, collection, estimated rows, size; under a
+    collection split by time range, its sub-partitions (indented, with their range)."""
+    from catalog.db.partitions import item_partitions, item_subpartitions
 
-    async def partitions(engine: AsyncEngine) -> list[ItemPartition]:
+    async def partitions(
+        engine: AsyncEngine,
+    ) -> tuple[list[ItemPartition], list[ItemSubpartition]]:
         async with engine.connect() as conn:
-            return await item_partitions(conn)
+            return await item_partitions(conn), await item_subpartitions(conn)
 
-    for part in run_with_engine(partitions):
+    parts, subparts = run_with_engine(partitions)
+    for part in parts:
         typer.echo(f"{part.table}\t{part.collection_id or '(default)'}\t"
                    f"{part.estimated_rows}\t{part.bytes}")
+        for sub in subparts:
+            if sub.partition == part.table:
+                typer.echo(f"  {sub.table}\t{sub.bound}\t{sub.estimated_rows}\t{sub.bytes}")
+
+
+@partitions_app.command("split")
+def db_partitions_split(
+    collection: Annotated[str, typer.Argument(help="The collection to split")],
+    interval: Annotated[str, typer.Option(help="year or month")] = "year",
+) -> None:
+    """Split a collection's partition by time range: one sub-partition per interval
+    holding items and a default one; writers make new ones as data arrives. One
+    transaction: the collection's writers wait until it ends, its readers do not."""
+    from catalog.db.partitions import SPLIT_INTERVALS, split_collection
+
+    if interval not in SPLIT_INTERVALS:
+        raise typer.BadParameter(f"one of {', '.join(SPLIT_INTERVALS)}", param_hint="--interval")
+
+    async def split(engine: AsyncEngine) -> SplitReport:
+        return await split_collection(engine, collection, interval, console.print)
+
+    report = run_with_engine(split)
+    console.print(f"moved {report.moved} items into {len(report.tables)} sub-partitions")
 
 
 @partitions_app.command("move")

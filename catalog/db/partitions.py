@@ -289,3 +289,207 @@ async def move_all_to_own_partitions(
                 progress(collection_id, moved)
     await drop_empty_default(engine)
     return total
+
+
+SPLIT_INTERVALS = ("year", "month")
+
+
+@dataclass(frozen=True)
+class SplitReport:
+    """What splitting a collection did: its sub-partitions (tables) and items moved."""
+
+    tables: list[str]
+    moved: int
+
+
+async def split_collection(
+    engine: AsyncEngine,
+    collection_id: str,
+    interval: str,
+    progress: Callable[[str], None] | None = None,
+    attempts: int = 10,
+) -> SplitReport:
+    """Split a collection's partition by time range: a RANGE (datetime) partitioned table
+    of one sub-partition per ``interval`` ("year" or "month") that holds items, and a
+    DEFAULT one; returns the sub-partitions and the items moved.
+
+    One transaction. The collection's writers wait for it from the start (its row is
+    locked), its readers and every other collection go on while the items are copied
+    into the new table and indexed; the swap of the two tables then holds ``items``
+    exclusively for a moment (asked for with a short lock timeout, again after a failed
+    try). Writers then make the sub-partitions of new intervals as their items arrive
+    (``stacql_ensure_item_subpartitions``). ``progress`` is told each step.
+    """
+    if interval not in SPLIT_INTERVALS:
+        raise ValueError(f"interval must be one of {', '.join(SPLIT_INTERVALS)}")
+    say = progress or (lambda _message: None)
+    async with engine.begin() as conn:
+        with translate_db_errors():
+            if (await conn.execute(text(
+                "SELECT 1 FROM pg_extension WHERE extname = 'citus'"
+            ))).scalar():
+                raise ValueError("a distributed catalog's partitions are not split here")
+            found = await conn.execute(
+                text("SELECT 1 FROM collections WHERE id = :id FOR UPDATE"),
+                {"id": collection_id},
+            )
+            if found.scalar() is None:
+                raise UnknownCollection(f"no collection {collection_id!r}")
+            suffix, current, split, options = (await conn.execute(text(
+                "SELECT stacql_item_partition_suffix(:id), p.name, c.relkind = 'p', "
+                "array_to_string(c.reloptions, ', ') "
+                "FROM stacql_item_partition_of(:id) AS p(name) "
+                "JOIN pg_class c ON c.oid = to_regclass(quote_ident(p.name))"
+            ), {"id": collection_id})).one()
+            table = f"items_c_{suffix}"
+            if current != table:
+                raise ValueError(
+                    f"{collection_id!r} is in the default partition: "
+                    "run `stacql db partitions move` first"
+                )
+            if split:
+                raise ValueError(f"{collection_id!r} is split already")
+            return await _split(conn, collection_id, table, suffix, interval, options, say,
+                                attempts)
+
+
+async def _split(
+    conn: AsyncConnection,
+    collection_id: str,
+    table: str,
+    suffix: str,
+    interval: str,
+    options: str | None,
+    say: Callable[[str], None],
+    attempts: int,
+) -> SplitReport:
+    # Every name here is ours (a digest and a label), the collection id is bound.
+    new = f"{table}_new"
+    literal = (await conn.execute(
+        text("SELECT quote_literal(CAST(:id AS text))"), {"id": collection_id}
+    )).scalar_one()
+    with_options = f" WITH ({options})" if options else ""
+    await conn.exec_driver_sql(f'DROP TABLE IF EXISTS "{new}"')
+    await conn.exec_driver_sql(
+        f'CREATE TABLE "{new}" (LIKE items INCLUDING DEFAULTS INCLUDING CONSTRAINTS '
+        "INCLUDING STORAGE INCLUDING COMPRESSION) PARTITION BY RANGE (datetime)"
+    )
+    await conn.exec_driver_sql(
+        f'CREATE TABLE "{new}_default" PARTITION OF "{new}" DEFAULT{with_options}'
+    )
+    starts = (await conn.execute(text(
+        f"SELECT DISTINCT date_trunc(CAST(:unit AS text), datetime, 'UTC') FROM \"{table}\" "
+        "ORDER BY 1"
+    ), {"unit": interval})).scalars().all()
+    for start in starts:
+        await conn.execute(
+            text("SELECT stacql_add_item_subpartition(:parent, :unit, :starts)"),
+            {"parent": new, "unit": interval, "starts": start},
+        )
+    # The check lets the attach skip its scan of the rows (it implies the bound); added
+    # once the sub-partitions are made (each gets it), while they are empty.
+    await conn.exec_driver_sql(
+        f'ALTER TABLE "{new}" ADD CONSTRAINT stacql_split_check CHECK (collection_id = {literal})'
+    )
+    say(f"{len(starts)} sub-partitions made; copying the items")
+    moved = await conn.execute(text(f'INSERT INTO "{new}" SELECT * FROM "{table}"'))
+    say(f"{moved.rowcount} items copied; indexing")
+    await conn.exec_driver_sql(
+        f'ALTER TABLE "{new}" ADD PRIMARY KEY (collection_id, id, datetime)'
+    )
+    definitions = (await conn.execute(text(
+        "SELECT pg_get_indexdef(i.indexrelid) FROM pg_index i "
+        "WHERE i.indrelid = 'items'::regclass AND NOT i.indisprimary"
+    ))).scalars().all()
+    for definition in definitions:
+        # The parent's index, unnamed (PostgreSQL names it; the swap renames it).
+        method = definition[definition.index(" USING "):]
+        await conn.exec_driver_sql(f'CREATE INDEX ON "{new}"{method}')
+    # The property indexes declared for this collection alone (built here on the new
+    # table, under another name until the old table and its index are gone).
+    declared = (await conn.execute(text(
+        "SELECT d.index_name, pg_get_indexdef(to_regclass(d.index_name)) "
+        "FROM property_indexes d WHERE d.collection_id = :id "
+        "AND to_regclass(d.index_name) IS NOT NULL"
+    ), {"id": collection_id})).all()
+    for number, (_name, definition) in enumerate(declared):
+        method = definition[definition.index(" USING "):]
+        await conn.exec_driver_sql(f'CREATE INDEX "{new}_prop{number}" ON "{new}"{method}')
+    say("indexed; swapping the tables")
+    for attempt in range(attempts + 1):
+        if attempt == attempts:
+            await conn.exec_driver_sql(
+                f'LOCK TABLE items, "{table}" IN ACCESS EXCLUSIVE MODE'
+            )
+            break
+        if await lock_items_exclusively(conn, table):
+            break
+        await asyncio.sleep(min(2**attempt, 30) / 10)
+    bound = (await conn.execute(
+        text("SELECT format('FOR VALUES IN (%L)', CAST(:id AS text))"), {"id": collection_id}
+    )).scalar_one()
+    await conn.exec_driver_sql(f'DROP TABLE "{table}"')
+    await conn.exec_driver_sql(f'ALTER TABLE "{new}" RENAME TO "{table}"')
+    tables = [f"{table}{name[len(new):]}" for name in await _subpartitions(conn, table)]
+    for name in await _subpartitions(conn, table):
+        await conn.exec_driver_sql(f'ALTER TABLE "{name}" RENAME TO "{table}{name[len(new):]}"')
+    await conn.exec_driver_sql(f'ALTER TABLE items ATTACH PARTITION "{table}" {bound}')
+    await conn.exec_driver_sql(f'ALTER TABLE "{table}" DROP CONSTRAINT stacql_split_check')
+    await conn.exec_driver_sql(f"COMMENT ON TABLE \"{table}\" IS 'stacql split: {interval}'")
+    await _name_indexes(conn, table, suffix)
+    for number, (name, _definition) in enumerate(declared):
+        await conn.exec_driver_sql(f'ALTER INDEX "{new}_prop{number}" RENAME TO "{name}"')
+    say("done")
+    return SplitReport(sorted(tables), int(moved.rowcount))
+
+
+async def _subpartitions(conn: AsyncConnection, table: str) -> list[str]:
+    rows = await conn.execute(text(
+        "SELECT c.relname FROM pg_inherits inh JOIN pg_class c ON c.oid = inh.inhrelid "
+        "WHERE inh.inhparent = to_regclass(quote_ident(:t)) ORDER BY 1"
+    ), {"t": table})
+    return list(rows.scalars())
+
+
+async def _name_indexes(conn: AsyncConnection, table: str, suffix: str) -> None:
+    """The indexes of a split partition named as those of any partition (the parent's
+    name and the suffix: ``stacql_adopt_item_partition``, which would also set storage
+    options a partitioned table cannot have)."""
+    rows = await conn.execute(text(
+        "SELECT child.relname, parent.relname FROM pg_index i "
+        "JOIN pg_class child ON child.oid = i.indexrelid "
+        "JOIN pg_inherits inh ON inh.inhrelid = i.indexrelid "
+        "JOIN pg_class parent ON parent.oid = inh.inhparent "
+        "WHERE i.indrelid = to_regclass(quote_ident(:t))"
+    ), {"t": table})
+    for child, parent in rows.all():
+        if child != f"{parent}__{suffix}":
+            await conn.exec_driver_sql(f'ALTER INDEX "{child}" RENAME TO "{parent}__{suffix}"')
+
+
+@dataclass(frozen=True)
+class ItemSubpartition:
+    """A sub-partition of a split collection's partition: its table, the partition, its
+    time range as PostgreSQL writes it (``FOR VALUES FROM (...) TO (...)``, ``DEFAULT``),
+    the planner's row estimate and its size on disk with indexes."""
+
+    table: str
+    partition: str
+    bound: str
+    estimated_rows: int
+    bytes: int
+
+
+async def item_subpartitions(conn: AsyncConnection) -> list[ItemSubpartition]:
+    """The sub-partitions of the partitions of ``items`` split by time range."""
+    rows = await conn.execute(text(
+        "SELECT c.relname AS name, p.relname AS parent, "
+        "pg_get_expr(c.relpartbound, c.oid) AS bound, "
+        "greatest(c.reltuples, 0)::bigint AS estimated_rows, "
+        "pg_total_relation_size(c.oid) AS bytes "
+        "FROM pg_partition_tree('items') t JOIN pg_class c ON c.oid = t.relid "
+        "JOIN pg_class p ON p.oid = t.parentrelid WHERE t.level = 2 "
+        "ORDER BY p.relname, c.relname"
+    ))
+    return [ItemSubpartition(r.name, r.parent, r.bound, r.estimated_rows, r.bytes)
+            for r in rows]

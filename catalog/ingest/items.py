@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC
 from functools import lru_cache
 from itertools import accumulate
 from typing import Any, NamedTuple, cast
@@ -67,10 +68,29 @@ JOIN {table} i ON i.collection_id = k.collection_id AND i.id = k.id
 # (all parts of one statement share it): the `xmax = 0` test cannot be returned from a
 # partitioned table. `{table}` is where the rows go (``items``, or a load's staging
 # table, see ``catalog.ingest.staging``), `{stage}` where they come from.
+# The key of ``items`` holds the datetime (migration 0021): a stored item given with
+# another datetime is updated (`moved`; in a collection split by time, from one
+# sub-partition to another), never inserted beside the stored one. ON CONFLICT cannot
+# change the partition key of the row it updates.
 _MERGE_ITEMS = """
 WITH existing AS MATERIALIZED (
-    SELECT i.collection_id, i.id FROM {table} i
+    SELECT i.collection_id, i.id, i.datetime FROM {table} i
     WHERE (i.collection_id, i.id) IN (SELECT s.collection_id, s.id FROM {stage} s)
+), stale AS MATERIALIZED (
+    SELECT e.collection_id, e.id FROM existing e
+    JOIN {stage} s ON s.collection_id = e.collection_id AND s.id = e.id
+    WHERE e.datetime <> s.datetime
+), moved AS (
+    UPDATE {table} AS i SET
+        geometry = s.geometry, bbox = s.bbox, datetime = s.datetime,
+        start_datetime = s.start_datetime, end_datetime = s.end_datetime,
+        properties = s.properties, links = s.links, stac_version = s.stac_version,
+        stac_extensions = s.stac_extensions, extra = s.extra, assets = s.assets,
+        asset_order = s.asset_order, template_id = s.template_id,
+        content_hash = s.content_hash, updated_at = s.updated_at
+    FROM {stage} s
+    WHERE i.collection_id = s.collection_id AND i.id = s.id AND i.datetime <> s.datetime
+    RETURNING i.collection_id, i.id
 ), merged AS (
     INSERT INTO {table} AS i (
         collection_id, id, geometry, bbox, datetime, start_datetime, end_datetime,
@@ -81,8 +101,9 @@ WITH existing AS MATERIALIZED (
            properties, links, stac_version, stac_extensions, extra, assets, asset_order,
            template_id, content_hash
     FROM {stage}
-    ON CONFLICT (collection_id, id) DO UPDATE SET
-        geometry = EXCLUDED.geometry, bbox = EXCLUDED.bbox, datetime = EXCLUDED.datetime,
+    WHERE (collection_id, id) NOT IN (SELECT collection_id, id FROM stale)
+    ON CONFLICT (collection_id, id, datetime) DO UPDATE SET
+        geometry = EXCLUDED.geometry, bbox = EXCLUDED.bbox,
         start_datetime = EXCLUDED.start_datetime, end_datetime = EXCLUDED.end_datetime,
         properties = EXCLUDED.properties, links = EXCLUDED.links,
         stac_version = EXCLUDED.stac_version, stac_extensions = EXCLUDED.stac_extensions,
@@ -96,6 +117,22 @@ SELECT m.collection_id, m.id, NOT EXISTS (
     SELECT 1 FROM existing e WHERE e.collection_id = m.collection_id AND e.id = m.id
 ) AS inserted
 FROM merged m
+UNION ALL
+SELECT collection_id, id, false FROM moved
+"""
+
+# The stored rows of the batch's keys other than the batch's own (its content hash):
+# another writer's row of the same id with another datetime, written while this batch
+# was (the key of ``items`` holds the datetime, migration 0021). Run under the
+# collections' locks, after the other writer committed, so the later write wins as an
+# update would have. Deleted in the table that holds them, not through ``items``: its
+# statement triggers would record a deletion where the item was only changed.
+_SUPERSEDED = """
+DELETE FROM {table} i
+USING unnest($1::text[], $2::text[], $3::text[]) AS k(collection_id, id, content_hash)
+WHERE i.collection_id = k.collection_id AND i.id = k.id
+AND i.content_hash <> decode(k.content_hash, 'hex')
+RETURNING i.collection_id, i.id
 """
 
 # Before the rows naming them; a template is never changed, so one already stored (by
@@ -272,6 +309,9 @@ class PreparedItems:
     property_types: dict[str, dict[str, set[str]]]
     # The templates the rows name (``catalog.ingest.templates``): id → JSON text.
     templates: dict[int, str] = field(default_factory=dict)
+    # Per collection, the months ('YYYY-MM', UTC) of its items' datetimes: the
+    # sub-partitions a collection split by time range needs (``_ensure_subpartitions``).
+    months: dict[str, list[str]] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -299,6 +339,29 @@ def prepare_items(records: Iterable[ItemRecord]) -> PreparedItems:
         items_extents(latest),
         {c: dict(names) for c, names in property_types(latest).items()},
         {t.id: t.json for of_collection in templates.values() for t in of_collection},
+        _months(latest),
+    )
+
+
+def _months(records: Sequence[ItemRecord]) -> dict[str, list[str]]:
+    """Per collection, the months of the records' datetimes."""
+    months: dict[str, set[str]] = {}
+    for r in records:
+        months.setdefault(r.collection_id, set()).add(
+            r.datetime.astimezone(UTC).strftime("%Y-%m")
+        )
+    return {c: sorted(of_collection) for c, of_collection in months.items()}
+
+
+async def _ensure_subpartitions(driver: asyncpg.Connection, batch: PreparedItems) -> None:
+    """Make the sub-partitions of the batch's months in its collections split by time
+    range (migration 0021; nothing for the others). In the writer's transaction: a new
+    table stays locked until it commits, once per interval."""
+    pairs = [(c, m) for c, months in batch.months.items() for m in months]
+    await driver.execute(
+        "SELECT stacql_ensure_item_subpartitions(c, array_agg(m)) "
+        "FROM unnest($1::text[], $2::text[]) AS k(c, m) GROUP BY c",
+        [c for c, _ in pairs], [m for _, m in pairs],
     )
 
 
@@ -460,6 +523,50 @@ async def _write_dependents(
     )
 
 
+async def _drop_superseded(
+    driver: asyncpg.Connection,
+    batch: PreparedItems,
+    inserted: list[int],
+    updated: list[int],
+    table: str,
+) -> tuple[list[int], list[int]]:
+    """Delete the rows of written items that another writer stored with another datetime
+    while this batch was written (``_SUPERSEDED``); returns the (inserted, updated)
+    positions, an item that replaced such a row counted as updated.
+
+    Called holding the written collections' locks (``_write_dependents``): a writer of
+    the same id committed before, its row is seen here; one committing after sees ours.
+    """
+    written = sorted(inserted + updated)
+    position = {(batch.collection_ids[i], batch.ids[i]): i for i in written}
+    if table == "items":
+        rows = await driver.fetch(
+            "SELECT c, stacql_item_partition_of(c) FROM unnest($1::text[]) AS c",
+            sorted({batch.collection_ids[i] for i in written}),
+        )
+        tables = [(row[0], row[1]) for row in rows]
+    else:
+        tables = [(None, table)]
+    replaced: set[int] = set()
+    for collection_id, holder in tables:
+        of_it = [i for i in written
+                 if collection_id is None or batch.collection_ids[i] == collection_id]
+        # Names from the catalog (a partition) or from the load (its staging table).
+        for row in await driver.fetch(
+            _SUPERSEDED.format(table=f'"{holder}"'),
+            [batch.collection_ids[i] for i in of_it],
+            [batch.ids[i] for i in of_it],
+            [batch.hashes[i] for i in of_it],
+        ):
+            replaced.add(position[(row["collection_id"], row["id"])])
+    if not replaced:
+        return inserted, updated
+    return (
+        [i for i in inserted if i not in replaced],
+        sorted(set(updated) | (replaced & set(inserted)) | (replaced & set(updated))),
+    )
+
+
 async def upsert_items(session: AsyncSession, records: Sequence[ItemRecord]) -> UpsertSummary:
     """Insert or replace items (and their assets) in one batch; the caller commits.
 
@@ -492,6 +599,8 @@ async def upsert_prepared(
         # Through the session first: that opens the transaction the raw COPYs join.
         await _require_collections(session, set(batch.collection_ids))
         driver = (await (await session.connection()).get_raw_connection()).driver_connection
+        if table == "items":
+            await _ensure_subpartitions(driver, batch)
         await _insert_templates(driver, batch)
         written = await _write_all_new(driver, batch, table) if likely_new else None
         if written is None:
@@ -503,6 +612,7 @@ async def upsert_prepared(
         inserted, updated = written
         if inserted or updated:
             await _write_dependents(session, sorted(inserted + updated), batch)
+            inserted, updated = await _drop_superseded(driver, batch, inserted, updated, table)
     return UpsertSummary(
         inserted=len(inserted),
         updated=len(updated),
@@ -518,6 +628,25 @@ async def merge_staged_rows(session: AsyncSession, staging_table: str) -> None:
         await session.execute(
             text(_MERGE_ITEMS.format(table="items", stage=f'"{staging_table}"'))
         )
+        # As ``_drop_superseded``: under the collections' locks, the rows another writer
+        # stored meanwhile with another datetime go (the staged ones are later).
+        collections = (await session.execute(text(
+            f'SELECT DISTINCT collection_id FROM "{staging_table}" ORDER BY 1'
+        ))).scalars().all()
+        await session.execute(
+            text("SELECT 1 FROM collections WHERE id = ANY(:ids) ORDER BY id "
+                 "FOR NO KEY UPDATE"),
+            {"ids": list(collections)},
+        )
+        for collection_id in collections:
+            holder = (await session.execute(
+                text("SELECT stacql_item_partition_of(:c)"), {"c": collection_id}
+            )).scalar_one()
+            await session.execute(text(
+                f'DELETE FROM "{holder}" i USING "{staging_table}" s '
+                "WHERE i.collection_id = s.collection_id AND i.id = s.id "
+                "AND i.content_hash <> s.content_hash"
+            ))
 
 
 async def delete_item(session: AsyncSession, collection_id: str, item_id: str) -> None:

@@ -170,7 +170,7 @@ async def _begin(
             await session.execute(text(
                 f'CREATE TABLE "{table}" (LIKE "{partition}" INCLUDING DEFAULTS '
                 "INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMPRESSION, "
-                "PRIMARY KEY (collection_id, id), "
+                "PRIMARY KEY (collection_id, id, datetime), "
                 f"CONSTRAINT {CHECK} CHECK (collection_id = {literal}))"
             ))
             if options:
@@ -202,6 +202,10 @@ async def _target(
     )).one()
     if not partition.startswith("items_c_"):
         return None
+    if (await session.execute(text(
+        "SELECT relkind = 'p' FROM pg_class WHERE oid = CAST(:p AS regclass)"
+    ), {"p": partition})).scalar():
+        return None  # split by time range: its sub-partitions are written as they are
     # Names from the catalog and from our own digest, not from a caller.
     if (await session.execute(text(f'SELECT 1 FROM "{partition}" LIMIT 1'))).scalar():
         return None

@@ -117,13 +117,43 @@ async def _build_concurrently(conn: AsyncConnection, name: str, ddl: str) -> Non
     await conn.exec_driver_sql(ddl)
 
 
+async def _build_on(
+    conn: AsyncConnection, name: str, table: str, template: str, *args: str
+) -> None:
+    """Build index ``name`` of ``template`` (its first two arguments the index and the
+    table, then ``args``) on a partition of ``items``. A collection split by time range
+    (``catalog.db.partitions.split_collection``) is itself partitioned: its index is
+    made on it alone, then built on each sub-partition concurrently and attached
+    (sub-partitions made later get theirs when attached)."""
+    split = (await conn.execute(
+        text("SELECT relkind = 'p' FROM pg_class WHERE oid = to_regclass(quote_ident(:t))"),
+        {"t": table},
+    )).scalar()
+    if not split:
+        await _build_concurrently(conn, name, await _format(conn, template, name, table, *args))
+        return
+    only = template.replace("CREATE INDEX CONCURRENTLY %I ON %I",
+                            "CREATE INDEX IF NOT EXISTS %I ON ONLY %I")
+    await conn.exec_driver_sql(await _format(conn, only, name, table, *args))
+    leaves = await conn.execute(text(
+        "SELECT c.relname FROM pg_inherits inh JOIN pg_class c ON c.oid = inh.inhrelid "
+        "WHERE inh.inhparent = to_regclass(quote_ident(:t)) ORDER BY 1"
+    ), {"t": table})
+    for (leaf,) in leaves.all():
+        # "<index>_y2021", "<index>_default": at most 61 characters.
+        leaf_index = name + leaf[len(table):]
+        await _build_concurrently(
+            conn, leaf_index, await _format(conn, template, leaf_index, leaf, *args)
+        )
+        # Attaching an index attached already changes nothing.
+        await conn.exec_driver_sql(await _format(conn, _ATTACH, name, leaf_index))
+
+
 async def _build_catalog_wide(conn: AsyncConnection, index: str, prop: str) -> None:
     await conn.exec_driver_sql(await _format(conn, _PARENT, index, prop))
     parts = await conn.execute(text(_MISSING_PARTS), {"index": index})
     for partition, part_index in parts.all():
-        await _build_concurrently(
-            conn, part_index, await _format(conn, _PART, part_index, partition, prop)
-        )
+        await _build_on(conn, part_index, partition, _PART, prop)
         await conn.exec_driver_sql(await _format(conn, _ATTACH, index, part_index))
 
 
@@ -133,12 +163,7 @@ async def _build_for_collection(
     partition = await conn.execute(
         text("SELECT stacql_item_partition_of(:id)"), {"id": collection_id}
     )
-    await _build_concurrently(
-        conn,
-        index,
-        await _format(conn, _ONE_COLLECTION, index, partition.scalar_one(), prop,
-                      collection_id),
-    )
+    await _build_on(conn, index, partition.scalar_one(), _ONE_COLLECTION, prop, collection_id)
 
 
 async def create_property_index(
@@ -193,7 +218,14 @@ async def drop_property_index(
     try:
         with translate_db_errors():
             # The index is a name of ours (a digest), never text a caller gave.
-            concurrently = "CONCURRENTLY " if collection_id is not None else ""
+            # A split collection's index is partitioned: dropped like a catalog-wide one.
+            partitioned = (await conn.execute(
+                text("SELECT relkind = 'I' FROM pg_class WHERE oid = to_regclass(:i)"),
+                {"i": index},
+            )).scalar()
+            concurrently = (
+                "CONCURRENTLY " if collection_id is not None and not partitioned else ""
+            )
             await conn.exec_driver_sql(f'DROP INDEX {concurrently}IF EXISTS "{index}"')
             deleted = await conn.execute(
                 text("DELETE FROM property_indexes WHERE index_name = :index"),

@@ -33,3 +33,24 @@ async def load_shared_stac(sessions: async_sessionmaker[AsyncSession]) -> LoadRe
         for collection_id in ORPHAN_COLLECTIONS:
             await upsert_collection(session, placeholder_collection(collection_id))
     return await load_path(sessions, STAC_DATA)
+
+
+async def catalog_with_items(
+    session: AsyncSession, items: list[dict], collections: tuple[str, ...]
+) -> None:
+    """Create ``collections`` (placeholders) and write ``items``, then a saved search with
+    a webhook: deletions of items are then recorded for it (``saved_search_deletions``)."""
+    from uuid import uuid4
+
+    from sqlalchemy import text
+
+    from catalog.ingest import upsert_items
+    from catalog.stac import normalize_items
+
+    for collection_id in collections:
+        await upsert_collection(session, placeholder_collection(collection_id))
+    await upsert_items(session, normalize_items(items))
+    await session.execute(text(
+        "INSERT INTO saved_searches (id, owner, name, search, webhook_url, secret) "
+        "VALUES (:id, 'o', 'n', '{}', 'https://hook.test/', 's')"
+    ), {"id": uuid4()})
