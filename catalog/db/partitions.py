@@ -174,7 +174,9 @@ async def _carry_collection_indexes(
     conn: AsyncConnection, collection_id: str, table: str
 ) -> None:
     """The property indexes declared for this collection alone, from the default
-    partition to the collection's new one (built here: the new table is still ours)."""
+    partition to the collection's new one (built here: the new table is still ours).
+    There they lose the condition on the collection, which only the shared default
+    partition needs (``catalog.search.property_indexes``)."""
     declared = await conn.execute(
         text(
             "SELECT d.index_name, pg_get_indexdef(to_regclass(d.index_name)) "
@@ -185,8 +187,10 @@ async def _carry_collection_indexes(
     )
     for name, definition in declared.all():
         await conn.exec_driver_sql(f'DROP INDEX "{name}"')
+        # The condition comes last; the key before it may quote any property name.
+        whole = definition.rpartition(" WHERE (collection_id = ")[0] or definition
         await conn.exec_driver_sql(
-            definition.replace(f" ON public.{DEFAULT_PARTITION} ", f' ON public."{table}" ')
+            whole.replace(f" ON public.{DEFAULT_PARTITION} ", f' ON public."{table}" ')
         )
 
 

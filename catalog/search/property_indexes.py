@@ -5,9 +5,14 @@ orders by, ``coalesce(properties -> name, 'null'::jsonb)``, so a page sorted by 
 in index order instead of sorting every match, and the range conditions the CQL2
 compiler adds to numeric comparisons (``catalog.search.cql2``) are index ranges on it.
 
-Declared for the whole catalog, the index continues with ``collection_id, id`` (the rest
-of every sort order); declared for one collection, it is partial on that collection and
-continues with ``id``, on the partition that holds the collection. Indexes are built
+The index continues with ``collection_id, id``, the rest of every sort order. Declared
+for the whole catalog it has a part on every partition; declared for one collection it is
+on the partition that holds the collection, and partial on the collection only where that
+partition is the shared default one. A partial index serves no search that names no
+collection (PostgreSQL does not prove its condition from the partition's bound), and a key
+without ``collection_id`` gives no order across collections: whole, and with the full key,
+the collection's index also serves a sort across all collections, as one ordered input
+of a Merge Append (the other collections are sorted). Indexes are built
 with CREATE INDEX CONCURRENTLY, partition by partition: writes go on while one is built,
 and a build that was interrupted (an invalid index) is dropped and made again by the
 next call.
@@ -23,6 +28,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from catalog.db.errors import translate_db_errors
+from catalog.db.partitions import DEFAULT_PARTITION
 from catalog.errors import InvalidInput, UnknownCollection
 from catalog.search.fields import CORE_FIELDS, canonical_name
 
@@ -39,10 +45,16 @@ _KEY = "(coalesce(properties[%L], 'null'::jsonb))"
 _PARENT = "CREATE INDEX IF NOT EXISTS %I ON ONLY items (" + _KEY + ", collection_id, id)"
 _PART = "CREATE INDEX CONCURRENTLY %I ON %I (" + _KEY + ", collection_id, id)"
 _ATTACH = "ALTER INDEX %I ATTACH PARTITION %I"
-# A collection's own index lives on the partition holding it.
-_ONE_COLLECTION = (
-    "CREATE INDEX CONCURRENTLY %I ON %I (" + _KEY + ", id) WHERE collection_id = %L"
-)
+# A collection's own index lives on the partition holding it; on the default partition,
+# shared with other collections, it is partial on the collection.
+_ONE_COLLECTION = _PART
+_ONE_COLLECTION_SHARED = _PART + " WHERE collection_id = %L"
+# Indexes declared before the key above were (property, id), partial on the collection.
+_CURRENT_SHAPE = """
+SELECT i.indnkeyatts = 3 AND (i.indpred IS NOT NULL) = :partial
+FROM pg_index i WHERE i.indexrelid = to_regclass(:name)
+"""
+_NEXT = "_next"
 _MISSING_PARTS = """
 SELECT c.relname AS partition,
        :index || '__' || regexp_replace(c.relname, '^items_(c_)?', '') AS part_index
@@ -160,10 +172,56 @@ async def _build_catalog_wide(conn: AsyncConnection, index: str, prop: str) -> N
 async def _build_for_collection(
     conn: AsyncConnection, index: str, prop: str, collection_id: str
 ) -> None:
-    partition = await conn.execute(
+    """Build the collection's index, or rebuild one of an older shape (:data:`_CURRENT_SHAPE`)
+    without blocking writes: the new one is built beside it under another name, then the
+    old one is dropped and the new one renamed. A rebuild interrupted after the drop is
+    finished by the next call."""
+    partition = (await conn.execute(
         text("SELECT stacql_item_partition_of(:id)"), {"id": collection_id}
+    )).scalar_one()
+    partial = partition == DEFAULT_PARTITION
+    template, args = (
+        (_ONE_COLLECTION_SHARED, (prop, collection_id)) if partial else (_ONE_COLLECTION, (prop,))
     )
-    await _build_on(conn, index, partition.scalar_one(), _ONE_COLLECTION, prop, collection_id)
+    state = await _index_state(conn, index)
+    if state is None and await _index_state(conn, index + _NEXT) is True:
+        await _rename_index(conn, index + _NEXT, index, partition)
+        return
+    if not state:
+        await _build_on(conn, index, partition, template, *args)
+        return
+    current = await conn.execute(text(_CURRENT_SHAPE), {"name": index, "partial": partial})
+    if current.scalar():
+        return
+    await _build_on(conn, index + _NEXT, partition, template, *args)
+    await _drop_index(conn, index)
+    await _rename_index(conn, index + _NEXT, index, partition)
+
+
+async def _drop_index(conn: AsyncConnection, index: str) -> None:
+    """Drop an index of a partition: CONCURRENTLY (writes go on), except a split
+    collection's, an index of a partitioned table, which PostgreSQL drops only with a
+    short exclusive lock on the table (no scan: the time of the catalog update)."""
+    partitioned = (await conn.execute(
+        text("SELECT relkind = 'I' FROM pg_class WHERE oid = to_regclass(:i)"), {"i": index}
+    )).scalar()
+    concurrently = "" if partitioned else "CONCURRENTLY "
+    # The index is a name of ours (a digest), never text a caller gave.
+    await conn.exec_driver_sql(f'DROP INDEX {concurrently}IF EXISTS "{index}"')
+
+
+async def _rename_index(conn: AsyncConnection, old: str, new: str, table: str) -> None:
+    """Rename index ``old`` of ``table`` to ``new``, with its parts on a split
+    collection's sub-partitions (named as :func:`_build_on` names them)."""
+    leaves = await conn.execute(text(
+        "SELECT c.relname FROM pg_inherits inh JOIN pg_class c ON c.oid = inh.inhrelid "
+        "WHERE inh.inhparent = to_regclass(quote_ident(:t)) ORDER BY 1"
+    ), {"t": table})
+    for (leaf,) in leaves.all():
+        suffix = leaf[len(table):]
+        if await _index_state(conn, old + suffix) is not None:
+            await conn.exec_driver_sql(f'ALTER INDEX "{old + suffix}" RENAME TO "{new + suffix}"')
+    await conn.exec_driver_sql(f'ALTER INDEX "{old}" RENAME TO "{new}"')
 
 
 async def create_property_index(
@@ -217,16 +275,7 @@ async def drop_property_index(
     conn = await _autocommit(engine)
     try:
         with translate_db_errors():
-            # The index is a name of ours (a digest), never text a caller gave.
-            # A split collection's index is partitioned: dropped like a catalog-wide one.
-            partitioned = (await conn.execute(
-                text("SELECT relkind = 'I' FROM pg_class WHERE oid = to_regclass(:i)"),
-                {"i": index},
-            )).scalar()
-            concurrently = (
-                "CONCURRENTLY " if collection_id is not None and not partitioned else ""
-            )
-            await conn.exec_driver_sql(f'DROP INDEX {concurrently}IF EXISTS "{index}"')
+            await _drop_index(conn, index)
             deleted = await conn.execute(
                 text("DELETE FROM property_indexes WHERE index_name = :index"),
                 {"index": index},

@@ -168,6 +168,7 @@ async def test_a_catalog_of_one_table_is_migrated_and_moved_out_with_the_same_re
     assert await _partitions(engine) == {None: DEFAULT_PARTITION}
     assert await _results(sessions) == reference
     await create_property_index(engine, "eo:cloud_cover", "beta")
+    assert await _declared_index(sessions) == (DEFAULT_PARTITION, False, 3)  # partial there
     # A new collection joins the default partition while it holds rows.
     await _load(sessions, *_generate(tmp_path, "gamma", 100, 6))
     async with engine.connect() as conn:
@@ -179,12 +180,19 @@ async def test_a_catalog_of_one_table_is_migrated_and_moved_out_with_the_same_re
     assert set(parts) == {"alpha", "beta", "gamma"}, parts  # the default one dropped
     assert await _results(sessions) == before_move
     assert await _counts(sessions) == with_gamma  # moving fired no asset deletion
+    # Carried to its partition, and whole there: it then serves sorts across collections.
+    assert await _declared_index(sessions) == (parts["beta"], True, 3)
+
+
+async def _declared_index(sessions: async_sessionmaker[AsyncSession]) -> tuple[str, bool, int]:
+    """The table of the one declared property index, whether it is whole (not partial),
+    and its number of key columns."""
     async with sessions() as session:
         index = await session.execute(text(
-            "SELECT i.indrelid::regclass::text FROM property_indexes d "
-            "JOIN pg_index i ON i.indexrelid = to_regclass(d.index_name)"
+            "SELECT i.indrelid::regclass::text, i.indpred IS NULL, i.indnkeyatts "
+            "FROM property_indexes d JOIN pg_index i ON i.indexrelid = to_regclass(d.index_name)"
         ))
-        assert index.scalar_one() == parts["beta"]  # carried to its partition
+        return tuple(index.one())  # type: ignore[return-value]
 
 
 async def test_the_command_line_lists_the_partitions(

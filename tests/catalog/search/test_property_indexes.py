@@ -67,12 +67,14 @@ async def _all_pages(sessions, **params: Any) -> list[Key]:
                 return keys
 
 
-async def _plan(sessions, **params: Any) -> str:
+async def _plan(sessions, parallel: bool = True, **params: Any) -> str:
     query = page_statement(build_search(**params), [items.c.id])
     sql = str(query.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
     async with sessions() as session, session.begin():
         # Few rows: without this the planner rightly prefers reading the whole table.
         await session.execute(text("SET LOCAL enable_seqscan = off"))
+        if not parallel:
+            await session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
         return "\n".join(row[0] for row in await session.execute(text(f"EXPLAIN {sql}")))
 
 
@@ -103,6 +105,58 @@ async def test_a_sorted_page_is_read_from_the_catalog_wide_index(
 async def test_a_collection_page_is_read_from_its_own_index(loaded_sessions, gsd_indexes) -> None:
     plan = await _plan(loaded_sessions, sortby="gsd", collections=["naip"], limit=10)
     assert gsd_indexes[1] in plan, plan
+
+
+@pytest.fixture
+async def naip_gsd_index(loaded_sessions) -> AsyncIterator[str]:
+    """An index of gsd declared for the naip collection alone."""
+    engine = _engine(loaded_sessions)
+    made = await create_property_index(engine, "gsd", "naip")
+    yield made.index_name
+    await drop_property_index(engine, "gsd", "naip")
+
+
+async def test_a_sort_across_collections_reads_a_collection_index(
+    loaded_sessions, naip_gsd_index, reference: Reference
+) -> None:
+    """The collection's index is one ordered input of the sort over all collections:
+    its rows are not all read and sorted (only the other collections' are)."""
+    plan = await _plan(loaded_sessions, sortby="-gsd", limit=10, parallel=False)
+    assert "Merge Append" in plan and naip_gsd_index in plan, plan
+    found = await _all_pages(loaded_sessions, sortby="-gsd")
+    assert found == reference.search(sortby="-gsd")
+
+
+async def test_an_index_of_the_older_shape_is_rebuilt(loaded_sessions) -> None:
+    """Declared again, a collection index made as (property, id), partial on the
+    collection, is rebuilt whole with the full key, under its name."""
+    engine = _engine(loaded_sessions)
+    name = index_name("gsd", "naip")
+    async with engine.connect() as conn:
+        partition = (await conn.execute(
+            text("SELECT stacql_item_partition_of('naip')"))).scalar_one()
+        await conn.execute(text(
+            "INSERT INTO property_indexes (index_name, property, collection_id) "
+            "VALUES (:n, 'gsd', 'naip')"), {"n": name})
+        await conn.exec_driver_sql(
+            f'CREATE INDEX "{name}" ON "{partition}" '
+            "((coalesce(properties['gsd'], 'null'::jsonb)), id) WHERE collection_id = 'naip'"
+        )
+        await conn.commit()
+    try:
+        await create_property_index(engine, "gsd", "naip")
+        async with engine.connect() as conn:
+            shape = await conn.execute(text(
+                "SELECT indrelid::regclass::text, indpred IS NULL, indnkeyatts, indisvalid "
+                "FROM pg_index WHERE indexrelid = to_regclass(:n)"), {"n": name})
+            assert tuple(shape.one()) == (partition, True, 3, True)
+            left = await conn.execute(text(
+                "SELECT count(*) FROM pg_class WHERE relname LIKE :n || '%'"), {"n": name})
+            assert left.scalar_one() == 1  # the index alone: the one built beside it renamed
+        plan = await _plan(loaded_sessions, sortby="-gsd", limit=10)
+        assert name in plan, plan
+    finally:
+        await drop_property_index(engine, "gsd", "naip")
 
 
 async def test_a_range_filter_is_an_index_range(loaded_sessions, gsd_indexes) -> None:
