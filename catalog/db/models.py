@@ -13,7 +13,7 @@ document exactly as it was given.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from geoalchemy2 import Geometry
@@ -27,6 +27,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    Interval,
     LargeBinary,
     String,
     Table,
@@ -73,6 +74,9 @@ class Collection(Base):
     )
     temporal_start: Mapped[Timestamp | None]
     temporal_end: Mapped[Timestamp | None]
+    # How far its items' time ranges reach before and after their datetime (0022).
+    item_time_lead: Mapped[timedelta] = mapped_column(Interval, server_default="0")
+    item_time_lag: Mapped[timedelta] = mapped_column(Interval, server_default="0")
     queryables: Mapped[Any] = mapped_column(JSONB, server_default="{}")
     private: Mapped[bool] = mapped_column(Boolean, server_default="false")
     content: Mapped[Json]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from sqlalchemy import text
@@ -77,11 +77,14 @@ async def _write_content_extent(session: AsyncSession, collection_id: str) -> No
 
 class ItemsExtent(NamedTuple):
     """The extent of some items of one collection: the bounds of their geometries (None
-    when none has one) and their time range."""
+    when none has one), their time range, and how far their time ranges reach before
+    (``lead``) and after (``lag``) their datetime (migration 0022)."""
 
     bounds: tuple[float, float, float, float] | None
     start: datetime
     end: datetime
+    lead: timedelta = timedelta(0)
+    lag: timedelta = timedelta(0)
 
 
 def items_extents(records: Iterable[ItemRecord]) -> dict[str, ItemsExtent]:
@@ -97,7 +100,9 @@ def items_extents(records: Iterable[ItemRecord]) -> dict[str, ItemsExtent]:
             west, south, east, north = zip(*bounds, strict=True)
             box = (min(west), min(south), max(east), max(north))
         extents[collection_id] = ItemsExtent(
-            box, min(r.start_datetime for r in members), max(r.end_datetime for r in members)
+            box, min(r.start_datetime for r in members), max(r.end_datetime for r in members),
+            max(r.datetime - r.start_datetime for r in members),
+            max(r.end_datetime - r.datetime for r in members),
         )
     return extents
 
@@ -110,7 +115,9 @@ UPDATE collections c SET
             c.spatial_extent, ST_MakeEnvelope(:west, :south, :east, :north, 4326)
         )), 4326) END,
     temporal_start = LEAST(c.temporal_start, :start),
-    temporal_end = GREATEST(c.temporal_end, :end)
+    temporal_end = GREATEST(c.temporal_end, :end),
+    item_time_lead = GREATEST(c.item_time_lead, :lead),
+    item_time_lag = GREATEST(c.item_time_lag, :lag)
 WHERE c.id = :id
 """
 
@@ -122,6 +129,7 @@ async def widen_extents(session: AsyncSession, extents: dict[str, ItemsExtent]) 
         await session.execute(text(_WIDEN), {
             "id": collection_id, "west": west, "south": south, "east": east,
             "north": north, "start": extent.start, "end": extent.end,
+            "lead": extent.lead, "lag": extent.lag,
         })
         await _write_content_extent(session, collection_id)
 

@@ -44,6 +44,7 @@ from catalog.search.sort import (
     sort_expression,
     with_tie_break,
 )
+from catalog.search.time_spans import TimeSpans, datetime_bounds, time_spans
 from catalog.stac.common import dumps
 from catalog.temporal import Interval
 
@@ -168,8 +169,9 @@ def _order(sort: Sequence[SortField], forward: bool) -> list[ColumnElement]:
     ]
 
 
-def time_splits(interval: Interval | None) -> list[ColumnElement]:
-    """Conditions that split the matches of a time window by where their ``datetime`` is.
+def time_splits(interval: Interval | None, spans: TimeSpans | None = None) -> list[ColumnElement]:
+    """Conditions on ``datetime`` that split the matches of a time window by where their
+    ``datetime`` is: one part (a single range) or several, to be read apart and merged.
 
     An item meets the window [S, T] when ``start_datetime <= T`` and ``end_datetime >= S``
     (see :func:`where_clauses`), but the page is ordered by ``datetime``, and PostgreSQL
@@ -178,22 +180,50 @@ def time_splits(interval: Interval | None) -> list[ColumnElement]:
     fall into three exact parts: ``datetime`` inside [S, T], which bounds that walk; after
     T, only possible when ``datetime > start_datetime``; before S, only possible when
     ``datetime < end_datetime``. The last two conditions are written out because they
-    are what lets the partial indexes of migration 0004 (items with a time range) serve
-    those parts. No split (an empty list) without a bound.
+    are what lets the partial indexes of migration 0005 (items with a time range) serve
+    those parts.
+
+    With the ``spans`` of the searched collections (:mod:`catalog.search.time_spans`),
+    every match lies in [S - lag, T + lead]. That one range is the single part when the
+    widening is at most the window's length (a collection of instants: the window
+    itself), so sub-partitions outside it are pruned and a spatial search keeps its
+    time-ordered scan; otherwise the two outer parts are bounded by it, and left out
+    when no range reaches that side. Without ``spans`` the outer parts have no bound.
+    No split (an empty list) without a bound.
     """
     if interval is None or interval.is_unbounded:
         return []
     dt = items.c.datetime
+    low = high = None
+    if spans is not None:
+        low, high = datetime_bounds(interval, spans)
+        reach = spans.lead + spans.lag
+        # An open window widened would read every item on its open side.
+        if not reach or (
+            interval.start is not None and interval.end is not None
+            and reach <= interval.end - interval.start
+        ):
+            return [and_(
+                true(),
+                *([dt <= high] if high is not None else []),
+                *([dt >= low] if low is not None else []),
+            )]
     inside = and_(
         true(),
         *([dt <= interval.end] if interval.end is not None else []),
         *([dt >= interval.start] if interval.start is not None else []),
     )
     parts = [inside]
-    if interval.end is not None:
-        parts.append(and_(dt > interval.end, dt > items.c.start_datetime))
-    if interval.start is not None:
-        parts.append(and_(dt < interval.start, dt < items.c.end_datetime))
+    if interval.end is not None and (spans is None or spans.lead):
+        parts.append(and_(
+            dt > interval.end, dt > items.c.start_datetime,
+            *([dt <= high] if high is not None else []),
+        ))
+    if interval.start is not None and (spans is None or spans.lag):
+        parts.append(and_(
+            dt < interval.start, dt < items.c.end_datetime,
+            *([dt >= low] if low is not None else []),
+        ))
     return parts
 
 
@@ -280,14 +310,21 @@ def _page_query(
 
 
 def page_statement(
-    request: SearchRequest, columns: Sequence[ColumnElement]
+    request: SearchRequest,
+    columns: Sequence[ColumnElement],
+    spans: TimeSpans | None = None,
 ) -> Select | CompoundSelect:
     """The one statement :func:`search_rows` sends for a page of ``request`` (one row more
-    than the page, to tell whether another follows). Raises ``InvalidCursor``."""
+    than the page, to tell whether another follows), the time window split with the
+    searched collections' ``spans`` when given (:func:`time_splits`). Raises
+    ``InvalidCursor``."""
     sort = with_tie_break(request.sortby)
     cursor = decode_cursor(request.token, sort) if request.token else None
     forward = cursor is None or cursor.direction == "next"
     clauses = where_clauses(request)
+    splits = time_splits(request.datetime, spans)
+    if len(splits) == 1:
+        clauses, splits = [*clauses, splits[0]], []
     knn = _spatial(request) and _leads_with_datetime(sort)
     if cursor is not None:
         clauses.append(_after(sort, cursor.values, forward))
@@ -296,9 +333,7 @@ def page_statement(
             first = _sort_value(sort[0], cursor.values[0])
             descending = (sort[0].direction == "desc") == forward
             clauses.append(items.c.datetime <= first if descending else items.c.datetime >= first)
-    return _page_query(
-        columns, sort, forward, clauses, request.limit + 1, time_splits(request.datetime), knn
-    )
+    return _page_query(columns, sort, forward, clauses, request.limit + 1, splits, knn)
 
 
 def _row_values(row: Any, sort: Sequence[SortField]) -> tuple[Any, ...]:
@@ -354,8 +389,12 @@ async def search_rows(
     sort = with_tie_break(request.sortby)
     cursor = decode_cursor(request.token, sort) if request.token else None
     forward = cursor is None or cursor.direction == "next"
-    query = page_statement(request, columns)
     with translate_db_errors():
+        spans = (
+            await time_spans(session, request.collections)
+            if request.datetime is not None and not request.datetime.is_unbounded else None
+        )
+        query = page_statement(request, columns, spans)
         rows = (await session.execute(query)).mappings().all()
     more = len(rows) > request.limit
     rows = list(rows[: request.limit])
