@@ -83,12 +83,14 @@ def db_index_property(
 
 @db_app.command("property-indexes")
 def db_property_indexes() -> None:
-    """List the declared property indexes (an invalid one is rebuilt by index-property)."""
+    """List the declared property indexes (an invalid one, or one of an older shape, is
+    rebuilt by index-property)."""
     from catalog.search.property_indexes import list_property_indexes
 
     for index in run_with_engine(list_property_indexes):
+        state = "INVALID" if not index.valid else "valid" if index.current else "OLDER SHAPE"
         typer.echo(f"{index.property}\t{index.collection_id or '*'}\t{index.index_name}"
-                   f"\t{'valid' if index.valid else 'INVALID'}")
+                   f"\t{state}")
 
 
 @partitions_app.command("list")

@@ -70,13 +70,16 @@ ORDER BY c.relname
 
 @dataclass(frozen=True)
 class PropertyIndex:
-    """A declared property index: the property, its collection (None: all) and whether
-    the index is built and in use (``valid``)."""
+    """A declared property index: the property, its collection (None: all), whether
+    the index is built and in use (``valid``), and whether it has the current shape
+    (``current``: False for a collection index made before the key held
+    ``collection_id``, which declaring it again rebuilds)."""
 
     property: str
     collection_id: str | None
     index_name: str
     valid: bool
+    current: bool = True
 
 
 def index_name(prop: str, collection_id: str | None = None) -> str:
@@ -291,9 +294,13 @@ async def list_property_indexes(engine: AsyncEngine) -> list[PropertyIndex]:
         rows = await conn.execute(
             text(
                 "SELECT d.property, d.collection_id, d.index_name, "
-                "coalesce(i.indisvalid, false) AS valid FROM property_indexes d "
+                "coalesce(i.indisvalid, false) AS valid, "
+                "coalesce(i.indnkeyatts = 3 AND (i.indpred IS NULL "
+                "OR i.indrelid = to_regclass(:shared)), true) AS current "
+                "FROM property_indexes d "
                 "LEFT JOIN pg_index i ON i.indexrelid = to_regclass(d.index_name) "
                 "ORDER BY d.property, d.collection_id NULLS FIRST"
-            )
+            ),
+            {"shared": DEFAULT_PARTITION},
         )
         return [PropertyIndex(*row) for row in rows.all()]

@@ -144,7 +144,11 @@ async def test_an_index_of_the_older_shape_is_rebuilt(loaded_sessions) -> None:
         )
         await conn.commit()
     try:
+        listed = {i.index_name: i for i in await list_property_indexes(engine)}
+        assert listed[name].valid and not listed[name].current
         await create_property_index(engine, "gsd", "naip")
+        listed = {i.index_name: i for i in await list_property_indexes(engine)}
+        assert listed[name].valid and listed[name].current
         async with engine.connect() as conn:
             shape = await conn.execute(text(
                 "SELECT indrelid::regclass::text, indpred IS NULL, indnkeyatts, indisvalid "
