@@ -116,9 +116,11 @@ class Item(Base):
     __tablename__ = "items"
     __table_args__ = (
         Index("items_geometry_gist", "geometry", postgresql_using="gist"),
-        # btree_gist: an area's items in time order (migration 0017).
+        # btree_gist: an area's items in time order, pages split by a 30-day time
+        # bucket first (migrations 0017, 0023).
         Index(
-            "items_geometry_datetime_gist", "geometry", "datetime", postgresql_using="gist"
+            "items_time_bucket_gist", text("stacql_time_bucket(datetime)"), "geometry",
+            "datetime", postgresql_using="gist",
         ),
         Index("items_datetime_idx", "datetime", "collection_id", "id"),
         Index("items_start_datetime_idx", "start_datetime"),

@@ -250,9 +250,11 @@ def _time_bound(
     the datetime index testing each footprint (the newer items outside the area are read
     and dropped), or read every footprint in the area from the GiST index and sort them
     (3,000 rows for a 2-degree box over 300,000 items). The GiST index on
-    ``(geometry, datetime)`` of migration 0017 (btree_gist) returns the matches of an
-    area in time order itself, by distance to a time beyond all items (a KNN scan that
-    visits only the index pages it needs), but PostgreSQL 15 cannot sort ties of that
+    ``(stacql_time_bucket(datetime), geometry, datetime)`` (btree_gist; migrations 0017
+    and 0023) returns the matches of an area in time order itself, by distance to a time
+    beyond all items (a KNN scan that visits only the index pages it needs: its pages
+    are split by 30-day bucket first, so a time window opens only its buckets' pages
+    over the area), but PostgreSQL 15 cannot sort ties of that
     order by collection and id on top of it. So that scan only finds the time of the
     ``limit``-th match; the page's query, bounded by it, reads about ``limit`` rows from
     the same index and sorts them in the full order. Every row of the page is within the

@@ -1,6 +1,7 @@
-"""Spatial searches ordered by time are read from the GiST index on (geometry, datetime)
-of migration 0017 and return exactly the reference's pages: many equal datetimes, the same
-ids in two collections, both directions, every page forward and back."""
+"""Spatial searches ordered by time are read from the space-time GiST index (migrations
+0017, 0023: a time bucket, the geometry, the datetime) and return exactly the reference's
+pages: many equal datetimes, the same ids in two collections, both directions, every page
+forward and back."""
 
 from __future__ import annotations
 
@@ -162,4 +163,4 @@ async def test_an_area_newest_first_is_read_from_the_space_time_index(
     )
     async with space_time() as session:
         plan = (await session.execute(text(f"EXPLAIN (FORMAT JSON) {sql}"))).scalar_one()
-    assert _ordered_index_scans(plan[0]["Plan"]) == {"items_geometry_datetime_gist"}
+    assert _ordered_index_scans(plan[0]["Plan"]) == {"items_time_bucket_gist"}
