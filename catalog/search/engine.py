@@ -241,10 +241,16 @@ def _leads_with_datetime(sort: Sequence[SortField]) -> bool:
     return canonical_name(sort[0].field) == "datetime"
 
 
-def _time_bound(
-    clauses: list[ColumnElement], newest_first: bool, limit: int
-) -> ColumnElement:
-    """``datetime`` at or past the ``limit``-th match's in the page's time order.
+def _nearest_page(
+    columns: Sequence[ColumnElement],
+    keys: Sequence[ColumnElement],
+    sort: Sequence[SortField],
+    forward: bool,
+    clauses: list[ColumnElement],
+    limit: int,
+) -> CompoundSelect:
+    """The page of a spatial search ordered by ``datetime`` first, read by one scan of the
+    space-time index in time order.
 
     A spatial search ordered by time had two plans, both growing with the catalog: walk
     the datetime index testing each footprint (the newer items outside the area are read
@@ -254,23 +260,40 @@ def _time_bound(
     and 0023) returns the matches of an area in time order itself, by distance to a time
     beyond all items (a KNN scan that visits only the index pages it needs: its pages
     are split by 30-day bucket first, so a time window opens only its buckets' pages
-    over the area), but PostgreSQL 15 cannot sort ties of that
-    order by collection and id on top of it. So that scan only finds the time of the
-    ``limit``-th match; the page's query, bounded by it, reads about ``limit`` rows from
-    the same index and sorts them in the full order. Every row of the page is within the
-    bound (it is among the first ``limit`` in time), so the page is the same.
+    over the area), but PostgreSQL 15 cannot sort ties of that order by collection and
+    id on top of it. So the scan's first ``limit`` rows are kept except those at the
+    last row's time (the edge), and every match at the edge is read again by an equality
+    on ``datetime`` (a few rows); sorted in the full order, the first ``limit`` of them
+    are the page: every match ahead of the edge in time is among the scan's rows.
     """
     dt = items.c.datetime
+    newest_first = (sort[0].direction == "desc") == forward
     nearest = (
-        select(dt.label("dt"))
+        select(*columns, *keys, dt.label("edge_dt"))
+        .select_from(items)
         .where(and_(true(), *clauses))
         .order_by(dt.op("<->")(_FAR_FUTURE if newest_first else _FAR_PAST))
         .limit(limit)
-        .subquery("nearest")
+        .cte("nearest")
     )
-    if newest_first:
-        return dt >= select(func.min(nearest.c.dt)).scalar_subquery()
-    return dt <= select(func.max(nearest.c.dt)).scalar_subquery()
+    edge = select(
+        func.min(nearest.c.edge_dt) if newest_first else func.max(nearest.c.edge_dt)
+    ).scalar_subquery()
+    kept = [c for c in nearest.c if c.name != "edge_dt"]
+    ahead = select(*kept).where(nearest.c.edge_dt != edge)
+    at_edge = select(*columns, *keys).select_from(items).where(
+        and_(true(), *clauses, dt == edge)
+    )
+    return union_all(ahead, at_edge).order_by(*_key_order(sort, forward)).limit(limit)
+
+
+def _key_order(sort: Sequence[SortField], forward: bool) -> list[ColumnElement]:
+    """The page's order by the key labels (``k0``, ``k1``...), for a merge of parts."""
+    return [
+        literal_column(f"k{i}").asc() if (k.direction == "asc") == forward
+        else literal_column(f"k{i}").desc()
+        for i, k in enumerate(sort)
+    ]
 
 
 def _page_query(
@@ -284,11 +307,11 @@ def _page_query(
 ) -> Select | CompoundSelect:
     """The page's SELECT: one ordered, limited query, or with ``splits`` one such query
     per part, merged (UNION ALL) and cut again in the same order; ``knn`` (a spatial
-    search ordered by ``datetime`` first) bounds the query's time (:func:`_time_bound`)."""
+    search ordered by ``datetime`` first) reads it by a scan in time order
+    (:func:`_nearest_page`)."""
     keys = [sort_expression(k).label(f"k{i}") for i, k in enumerate(sort)]
     if knn and not splits:
-        newest_first = (sort[0].direction == "desc") == forward
-        clauses = [*clauses, _time_bound(clauses, newest_first, limit)]
+        return _nearest_page(columns, keys, sort, forward, clauses, limit)
 
     def part(*extra: ColumnElement) -> Select:
         return (
@@ -303,12 +326,9 @@ def _page_query(
         return part()
     # Ordered by the key labels, not through a subquery: expanding a subquery's columns
     # costs SQLAlchemy more time than PostgreSQL spends on the query.
-    order = [  # type: ignore[var-annotated]
-        literal_column(f"k{i}").asc() if (k.direction == "asc") == forward
-        else literal_column(f"k{i}").desc()
-        for i, k in enumerate(sort)
-    ]
-    return union_all(*(part(split) for split in splits)).order_by(*order).limit(limit)
+    return union_all(*(part(split) for split in splits)).order_by(
+        *_key_order(sort, forward)
+    ).limit(limit)
 
 
 def page_statement(

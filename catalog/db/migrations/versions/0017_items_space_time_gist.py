@@ -7,7 +7,7 @@ footprint in the area through the geometry index and sort them all (183 ms for a
 1 M items, 14 ms at 100 k). With btree_gist, a GiST index holds the geometry and the time
 together; ordered by the distance of ``datetime`` to a time beyond every item, it
 returns an area's matches newest first, reading only the index pages it needs
-(``catalog.search.engine._time_bound`` says how the page query uses it).
+(``catalog.search.engine._nearest_page`` says how the page query uses it).
 
 The geometry index stays: searches sorted by other keys, counts and aggregations use it,
 and it is the smaller of the two. Built CONCURRENTLY: writes to ``items`` go on while it

@@ -3,7 +3,7 @@
 
 A multi-column GiST index splits its pages by the first column, so the pages of the
 index of migration 0017 each covered a patch of ground and the whole time range. A
-search of an area in a time window, newest first (``catalog.search.engine._time_bound``),
+search of an area in a time window, newest first (``catalog.search.engine._nearest_page``),
 walks that index in time order, and every page over the area had items near the newest
 time: it opened all of them, a number that grows with the catalog (at 1M items, 119
 index and heap pages per search of a 0.25-2 degree box and a 30-day window, 0.6 ms;
