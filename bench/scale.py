@@ -59,10 +59,9 @@ from catalog.db import create_engine, create_sessionmaker, upgrade  # noqa: E402
 from catalog.ingest import load_path  # noqa: E402
 from catalog.ingest.loader import DEFAULT_BATCH_SIZE  # noqa: E402
 from catalog.search import build_search, search  # noqa: E402
-from catalog.search.engine import page_statement  # noqa: E402
+from catalog.search.engine import page_statement, sent_page_statement  # noqa: E402
 from catalog.search.property_indexes import create_property_index  # noqa: E402
 from catalog.search.render import item_text_parts  # noqa: E402
-from catalog.search.time_spans import time_spans  # noqa: E402
 
 OUT = REPO / "bench" / "out" / "scale"
 RUN_PEER = REPO.parent / "shared" / "peer" / "run_peer.sh"
@@ -258,14 +257,6 @@ async def _explain(session: Any, statement: Any) -> float:
     return plan["Planning Time"] + plan["Execution Time"]
 
 
-async def _sent_statement(session: Any, request: Any) -> Any:
-    """The page statement ``search`` sends for ``request``: with the searched collections'
-    time spans when it has a bounded time window (``catalog.search.engine.search_rows``)."""
-    bounded = request.datetime is not None and not request.datetime.is_unbounded
-    spans = await time_spans(session, request.collections) if bounded else None
-    return page_statement(request, item_text_parts(), spans)
-
-
 async def explain_kinds(database: str, types: list[str], n: int) -> dict[str, float]:
     """Median planning + execution ms of the statements our engine sends, per kind (for
     ``paging``, the sum over its six pages)."""
@@ -279,14 +270,19 @@ async def explain_kinds(database: str, types: list[str], n: int) -> dict[str, fl
                 spent = []
                 for _, _, body in pool:
                     request = build_search(**_request_params(kind, body))
-                    total = await _explain(session, await _sent_statement(session, request))
+                    total = await _explain(
+                        session, await sent_page_statement(session, request, item_text_parts())
+                    )
                     for _ in range(sb.PAGING_PAGES if kind == "paging" else 0):
                         page = await search(session, request)
                         if page.next_token is None:
                             break
                         request = build_search(**_request_params(kind, body),
                                                token=page.next_token)
-                        total += await _explain(session, await _sent_statement(session, request))
+                        total += await _explain(
+                            session,
+                            await sent_page_statement(session, request, item_text_parts()),
+                        )
                     spent.append(total)
                 times[kind] = statistics.median(spent)
             await session.rollback()

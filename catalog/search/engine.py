@@ -358,6 +358,17 @@ def page_statement(
     return _page_query(columns, sort, forward, clauses, request.limit + 1, splits, knn)
 
 
+async def sent_page_statement(
+    session: AsyncSession, request: SearchRequest, columns: Sequence[ColumnElement]
+) -> Select | CompoundSelect:
+    """The statement :func:`search_rows` sends for a page of ``request``:
+    :func:`page_statement` with the searched collections' time spans, looked up when the
+    request has a bounded time window. Raises ``InvalidCursor``."""
+    bounded = request.datetime is not None and not request.datetime.is_unbounded
+    spans = await time_spans(session, request.collections) if bounded else None
+    return page_statement(request, columns, spans)
+
+
 def _row_values(row: Any, sort: Sequence[SortField]) -> tuple[Any, ...]:
     return tuple(row[f"k{i}"] for i in range(len(sort)))
 
@@ -412,11 +423,7 @@ async def search_rows(
     cursor = decode_cursor(request.token, sort) if request.token else None
     forward = cursor is None or cursor.direction == "next"
     with translate_db_errors():
-        spans = (
-            await time_spans(session, request.collections)
-            if request.datetime is not None and not request.datetime.is_unbounded else None
-        )
-        query = page_statement(request, columns, spans)
+        query = await sent_page_statement(session, request, columns)
         rows = (await session.execute(query)).mappings().all()
     more = len(rows) > request.limit
     rows = list(rows[: request.limit])

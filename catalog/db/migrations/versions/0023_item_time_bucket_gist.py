@@ -81,7 +81,7 @@ def _build(bind: Connection, name: str, table: str, partitioned: bool) -> None:
     op.execute(f'CREATE INDEX IF NOT EXISTS "{name}" ON ONLY "{table}" USING gist {COLUMNS}')
     for child, child_partitioned in bind.execute(text(_CHILDREN), {"table": table}).all():
         # A sub-partition's index: "<index>_m202101", "<index>_default".
-        child_index = name + child[len(table):] if child.startswith(table) else f"{name}_{child}"
+        child_index = name + child[len(table):]
         _build(bind, child_index, child, child_partitioned)
         op.execute(f'ALTER INDEX "{name}" ATTACH PARTITION "{child_index}"')
 
