@@ -21,7 +21,7 @@ from catalog.search.render import item_parts, items
 
 ITEM_DEFAULT_PARTS = (
     "datetime", "start_datetime", "end_datetime", "geometry", "bbox", "properties", "links",
-    "stac_version", "stac_extensions", "updated_at",
+    "stac_version", "stac_extensions", "updated_at", "stac",
 )
 
 

@@ -159,3 +159,16 @@ async def test_item_stac_and_links_are_what_the_stac_api_serves(gql: GraphQL) ->
             for link in served.json()["links"]
         ]
         assert node["links"] == served_links
+
+
+async def test_the_item_of_an_asset_is_served_whole(gql: GraphQL) -> None:
+    """An item reached through one of its assets (read by the item dataloader, not the
+    page) serves the same STAC document as the item itself."""
+    data = await gql.data("""{ items(first: 3, collections: ["naip", "joplin"]) {
+        nodes { id stac assets { key item { id stac } } } } }""")
+    nodes = data["items"]["nodes"]
+    assert nodes and all(node["assets"] for node in nodes)
+    for node in nodes:
+        for asset in node["assets"]:
+            assert asset["item"]["id"] == node["id"]
+            assert asset["item"]["stac"] == node["stac"]
