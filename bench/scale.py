@@ -59,7 +59,7 @@ from catalog.db import create_engine, create_sessionmaker, upgrade  # noqa: E402
 from catalog.ingest import load_path  # noqa: E402
 from catalog.ingest.loader import DEFAULT_BATCH_SIZE  # noqa: E402
 from catalog.search import build_search, search  # noqa: E402
-from catalog.search.engine import page_statement, sent_page_statement  # noqa: E402
+from catalog.search.engine import page_statement, sent_page_query  # noqa: E402
 from catalog.search.property_indexes import create_property_index  # noqa: E402
 from catalog.search.render import item_text_parts  # noqa: E402
 
@@ -257,6 +257,11 @@ async def _explain(session: Any, statement: Any) -> float:
     return plan["Planning Time"] + plan["Execution Time"]
 
 
+async def _sent(session: Any, request: Any) -> Any:
+    """The page statement the server sends for ``request``, its values bound."""
+    return (await sent_page_query(session, request, item_text_parts())).bound()
+
+
 async def explain_kinds(database: str, types: list[str], n: int) -> dict[str, float]:
     """Median planning + execution ms of the statements our engine sends, per kind (for
     ``paging``, the sum over its six pages)."""
@@ -270,19 +275,14 @@ async def explain_kinds(database: str, types: list[str], n: int) -> dict[str, fl
                 spent = []
                 for _, _, body in pool:
                     request = build_search(**_request_params(kind, body))
-                    total = await _explain(
-                        session, await sent_page_statement(session, request, item_text_parts())
-                    )
+                    total = await _explain(session, await _sent(session, request))
                     for _ in range(sb.PAGING_PAGES if kind == "paging" else 0):
                         page = await search(session, request)
                         if page.next_token is None:
                             break
                         request = build_search(**_request_params(kind, body),
                                                token=page.next_token)
-                        total += await _explain(
-                            session,
-                            await sent_page_statement(session, request, item_text_parts()),
-                        )
+                        total += await _explain(session, await _sent(session, request))
                     spent.append(total)
                 times[kind] = statistics.median(spent)
             await session.rollback()

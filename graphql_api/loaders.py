@@ -15,9 +15,9 @@ from strawberry.dataloader import DataLoader
 
 from catalog.db.errors import translate_db_errors
 from catalog.search.assets import AssetRow, ItemKey, assets_of_items
-from catalog.search.engine import hidden_collections
 from catalog.search.lookup import collections, visible
 from catalog.search.render import item_parts, items
+from catalog.search.where import hidden_collections
 
 ITEM_DEFAULT_PARTS = (
     "datetime", "start_datetime", "end_datetime", "geometry", "bbox", "properties", "links",

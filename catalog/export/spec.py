@@ -9,8 +9,8 @@ from typing import Any
 from catalog.access.principal import Principal
 from catalog.errors import InvalidInput
 from catalog.export.formats import ExportFormat, export_format
-from catalog.search.engine import where_clauses
 from catalog.search.request import MAX_LIMIT, SearchRequest, build_search
+from catalog.search.where import where_clauses
 
 SEARCH_FIELDS = {
     "ids": "ids", "collections": "collections", "bbox": "bbox", "intersects": "intersects",

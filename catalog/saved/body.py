@@ -8,8 +8,8 @@ import orjson
 
 from catalog.errors import InvalidSavedSearch
 from catalog.search import build_search
-from catalog.search.engine import where_clauses
 from catalog.search.request import SearchRequest
+from catalog.search.where import where_clauses
 
 SAVED_FIELDS = frozenset(
     {"collections", "ids", "bbox", "intersects", "datetime", "filter", "filter-lang", "query"}

@@ -14,9 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog.db.errors import translate_db_errors
 from catalog.saved.records import SavedSearchRecord
-from catalog.search.engine import where_clauses
 from catalog.search.render import item_json, items
 from catalog.search.request import SearchRequest
+from catalog.search.where import where_clauses
 
 ATOM = "http://www.w3.org/2005/Atom"
 ATOM_MEDIA_TYPE = "application/atom+xml"

@@ -49,8 +49,8 @@ from catalog.db.models import (
 )
 from catalog.saved.body import search_request
 from catalog.saved.records import SavedSearchRecord
-from catalog.search.engine import where_clauses
 from catalog.search.render import items
+from catalog.search.where import where_clauses
 
 changes = cast(Table, SavedSearchChange.__table__)
 deletions = saved_search_deletions

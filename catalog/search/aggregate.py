@@ -11,9 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog.db.errors import translate_db_errors
 from catalog.errors import InvalidInput
-from catalog.search.engine import where_clauses
 from catalog.search.fields import items
 from catalog.search.request import SearchRequest
+from catalog.search.where import where_clauses
 from catalog.temporal import format_rfc3339
 
 Interval = Literal["day", "month", "year"]

@@ -15,9 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog.db.errors import translate_db_errors
 from catalog.errors import InvalidCursor
-from catalog.search.engine import where_clauses
 from catalog.search.render import item_assets_json, items
 from catalog.search.request import SearchRequest
+from catalog.search.where import where_clauses
 
 ItemKey = tuple[str, str]
 """(collection id, item id)."""

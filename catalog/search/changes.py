@@ -10,9 +10,9 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog.db.errors import translate_db_errors
-from catalog.search.engine import where_clauses
 from catalog.search.render import items
 from catalog.search.request import SearchRequest
+from catalog.search.where import where_clauses
 
 
 async def database_now(session: AsyncSession) -> datetime:

@@ -32,9 +32,9 @@ from sqlalchemy.sql.visitors import InternalTraversal
 
 from catalog.db.errors import driver_error, translate_db_errors
 from catalog.db.partitions import is_item_table
-from catalog.search.engine import where_clauses
 from catalog.search.fields import items
 from catalog.search.request import SearchRequest
+from catalog.search.where import where_clauses
 
 log = logging.getLogger(__name__)
 

@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cached_property
-from typing import Any
+from functools import cache, cached_property, lru_cache
+from typing import Any, NamedTuple
 
-import shapely
 from sqlalchemy import (
     ColumnElement,
     CompoundSelect,
+    Integer,
     Select,
+    String,
     Text,
     and_,
     cast,
-    false,
     func,
-    literal,
     literal_column,
     or_,
     select,
@@ -29,13 +29,9 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog.db.errors import translate_db_errors
-from catalog.geometry import bbox_boxes
 from catalog.queryables import known_properties
-from catalog.search.cql2 import compile_filter
 from catalog.search.cursor import Cursor, decode_cursor, encode_cursor
 from catalog.search.fields import CORE_FIELDS, canonical_name, items, resolve_field
-from catalog.search.freetext import text_match
-from catalog.search.lookup import collections
 from catalog.search.render import item_json
 from catalog.search.request import SearchRequest
 from catalog.search.sort import (
@@ -45,6 +41,15 @@ from catalog.search.sort import (
     with_tie_break,
 )
 from catalog.search.time_spans import TimeSpans, datetime_bounds, time_spans
+from catalog.search.where import (
+    TIME,
+    Binder,
+    Shape,
+    Token,
+    build_where,
+    where_clauses,
+    where_of,
+)
 from catalog.stac.common import dumps
 from catalog.temporal import Interval
 
@@ -64,91 +69,34 @@ class SearchPage:
         return len(self.items)
 
 
-def _geometry_param(geometry: shapely.Geometry) -> ColumnElement:
-    wkb = shapely.to_wkb(geometry, hex=True)
-    return func.ST_GeomFromWKB(func.decode(literal(wkb), "hex"), 4326)
+def _cursor_params(sort: Sequence[SortField], bind: Binder) -> list[ColumnElement]:
+    """The cursor's sort values as parameters ``cursor0``, ``cursor1``..., typed as their
+    sort keys (a property's as JSON)."""
+    params: list[ColumnElement] = []
+    for i, key in enumerate(sort):
+        if resolve_field(key.field).is_property:
+            params.append(cast(bind(f"cursor{i}", Text()), JSONB))
+        else:
+            type_ = sort_expression(key).type
+            # Without the column's collation, as the values were sent before (the row
+            # comparison takes the column's).
+            params.append(bind(f"cursor{i}", String() if isinstance(type_, String) else type_))
+    return params
 
 
-_WHERE = "_where_clauses"
+def _cursor_values(sort: Sequence[SortField], values: Sequence[Any]) -> dict[str, Any]:
+    return {
+        f"cursor{i}": dumps(value) if resolve_field(key.field).is_property else value
+        for i, (key, value) in enumerate(zip(sort, values, strict=True))
+    }
 
 
-def where_clauses(request: SearchRequest) -> list[ColumnElement]:
-    """The WHERE conditions of a request (ids, collections, space, time, CQL2).
-
-    Built once per request object and kept on it: the page, the count's plan check and
-    the count of one STAC request each need them, and compiling a filter or a search
-    area three times cost more CPU than the count's round trips. A request is frozen
-    (``dataclasses.replace`` makes a new one, which builds its own), and SQLAlchemy's
-    clauses are immutable, so statements share them; each caller gets its own list."""
-    built = request.__dict__.get(_WHERE)
-    if built is None:
-        built = tuple(_build_where(request))
-        object.__setattr__(request, _WHERE, built)  # a cache, not a field: frozen still
-    return list(built)
-
-
-def _build_where(request: SearchRequest) -> list[ColumnElement]:
-    clauses: list[ColumnElement] = []
-    if request.ids is not None:
-        clauses.append(_one_of(items.c.id, request.ids))
-    if request.collections is not None:
-        clauses.append(_one_of(items.c.collection_id, request.collections))
-    if request.bbox is not None:
-        boxes = [
-            func.ST_Intersects(items.c.geometry, func.ST_MakeEnvelope(*box, 4326))
-            for box in bbox_boxes(request.bbox)
-        ]
-        clauses.append(or_(*boxes))
-    if request.intersects is not None:
-        clauses.append(func.ST_Intersects(items.c.geometry, _geometry_param(request.intersects)))
-    interval = request.datetime
-    if interval is not None and not interval.is_unbounded:
-        if interval.end is not None:
-            clauses.append(items.c.start_datetime <= interval.end)
-        if interval.start is not None:
-            clauses.append(items.c.end_datetime >= interval.start)
-    if request.filter is not None:
-        clauses.append(compile_filter(request.filter))
-    if request.q:
-        clauses.append(text_match(item_text(), request.q))
-    if request.readable_private is not None:
-        clauses.append(~items.c.collection_id.in_(hidden_collections(request.readable_private)))
-    return clauses
-
-
-def hidden_collections(readable_private: frozenset[str]) -> Select:
-    """The ids of private collections not in ``readable_private`` (a subquery, so a
-    collection made private is hidden from the next statement on)."""
-    query = select(collections.c.id).where(collections.c.private)
-    if readable_private:
-        query = query.where(collections.c.id.not_in(sorted(readable_private)))
-    return query
-
-
-def _one_of(column: ColumnElement, values: Sequence[str]) -> ColumnElement:
-    # `=` for one value: an IN list is expanded again for every execution.
-    if len(values) == 1:
-        return column == values[0]
-    return column.in_(values) if values else false()
-
-
-def item_text() -> ColumnElement:
-    """The text free-text search reads in an item: its title, description and keywords
-    (their JSON text), lowercased; NULL when it has none of them. The very expression of
-    the trigram index of migration 0010, so ``LIKE '%term%'`` is answered from it."""
-    return func.stacql_item_text(items.c.properties, type_=Text)
-
-
-def _sort_value(key: SortField, value: Any) -> ColumnElement:
-    if resolve_field(key.field).is_property:
-        return cast(literal(dumps(value)), JSONB)
-    return literal(value)
-
-
-def _after(sort: Sequence[SortField], values: Sequence[Any], forward: bool) -> ColumnElement:
-    """Rows strictly after ``values`` in the sort order (before it when not ``forward``)."""
+def _after(
+    sort: Sequence[SortField], params: Sequence[ColumnElement], forward: bool
+) -> ColumnElement:
+    """Rows strictly after the cursor's ``params`` in the sort order (before them when
+    not ``forward``)."""
     exprs = [sort_expression(k) for k in sort]
-    params = [_sort_value(k, v) for k, v in zip(sort, values, strict=True)]
     ascending = [(k.direction == "asc") == forward for k in sort]
     if all(ascending) or not any(ascending):
         # One row comparison lets PostgreSQL walk the (datetime, collection, id) index.
@@ -169,7 +117,15 @@ def _order(sort: Sequence[SortField], forward: bool) -> list[ColumnElement]:
     ]
 
 
-def time_splits(interval: Interval | None, spans: TimeSpans | None = None) -> list[ColumnElement]:
+class TimeSplits(NamedTuple):
+    """The parts of a time window's matches (:func:`time_splits`) and the values of
+    their parameters."""
+
+    parts: tuple[Shape, ...]
+    values: dict[str, Any]
+
+
+def time_splits(interval: Interval | None, spans: TimeSpans | None = None) -> TimeSplits:
     """Conditions on ``datetime`` that split the matches of a time window by where their
     ``datetime`` is: one part (a single range) or several, to be read apart and merged.
 
@@ -189,42 +145,57 @@ def time_splits(interval: Interval | None, spans: TimeSpans | None = None) -> li
     itself), so sub-partitions outside it are pruned and a spatial search keeps its
     time-ordered scan; otherwise the two outer parts are bounded by it, and left out
     when no range reaches that side. Without ``spans`` the outer parts have no bound.
-    No split (an empty list) without a bound.
+    No split (no part) without a bound. Each part is a tuple of conditions
+    (:func:`_split_condition`), with the values of their parameters.
     """
     if interval is None or interval.is_unbounded:
-        return []
-    dt = items.c.datetime
-    low = high = None
+        return TimeSplits((), {})
+    values: dict[str, Any] = {}
+    ends: tuple[Token, ...] = ()
+    starts: tuple[Token, ...] = ()
+    if interval.end is not None:
+        ends, values["window_end"] = (("dt<=", "window_end"),), interval.end
+    if interval.start is not None:
+        starts, values["window_start"] = (("dt>=", "window_start"),), interval.start
+    highs: tuple[Token, ...] = ()
+    lows: tuple[Token, ...] = ()
     if spans is not None:
         low, high = datetime_bounds(interval, spans)
+        if high is not None:
+            highs, values["split_high"] = (("dt<=", "split_high"),), high
+        if low is not None:
+            lows, values["split_low"] = (("dt>=", "split_low"),), low
         reach = spans.lead + spans.lag
         # An open window widened would read every item on its open side.
         if not reach or (
             interval.start is not None and interval.end is not None
             and reach <= interval.end - interval.start
         ):
-            return [and_(
-                true(),
-                *([dt <= high] if high is not None else []),
-                *([dt >= low] if low is not None else []),
-            )]
-    inside = and_(
-        true(),
-        *([dt <= interval.end] if interval.end is not None else []),
-        *([dt >= interval.start] if interval.start is not None else []),
-    )
-    parts = [inside]
+            return TimeSplits(((*highs, *lows),), values)
+    parts: list[Shape] = [(*ends, *starts)]
     if interval.end is not None and (spans is None or spans.lead):
-        parts.append(and_(
-            dt > interval.end, dt > items.c.start_datetime,
-            *([dt <= high] if high is not None else []),
-        ))
+        parts.append((("dt>", "window_end"), ("after_start",), *highs))
     if interval.start is not None and (spans is None or spans.lag):
-        parts.append(and_(
-            dt < interval.start, dt < items.c.end_datetime,
-            *([dt >= low] if low is not None else []),
-        ))
-    return parts
+        parts.append((("dt<", "window_start"), ("before_end",), *lows))
+    return TimeSplits(tuple(parts), values)
+
+
+_COMPARE = {"dt<=": operator.le, "dt>=": operator.ge, "dt>": operator.gt, "dt<": operator.lt}
+
+
+def _split_condition(part: Shape, bind: Binder) -> ColumnElement:
+    """The conditions of one part of :func:`time_splits`, and-ed."""
+    dt = items.c.datetime
+    conditions: list[ColumnElement] = [true()]
+    for token in part:
+        kind = token[0]
+        if kind == "after_start":
+            conditions.append(dt > items.c.start_datetime)
+        elif kind == "before_end":
+            conditions.append(dt < items.c.end_datetime)
+        else:
+            conditions.append(_COMPARE[str(kind)](dt, bind(str(token[1]), TIME)))
+    return and_(*conditions)
 
 
 # Beyond any item's time (RFC 3339 years have four digits), so the distance to them
@@ -247,7 +218,7 @@ def _nearest_page(
     sort: Sequence[SortField],
     forward: bool,
     clauses: list[ColumnElement],
-    limit: int,
+    limit: ColumnElement[int],
 ) -> CompoundSelect:
     """The page of a spatial search ordered by ``datetime`` first, read by one scan of the
     space-time index in time order.
@@ -301,7 +272,7 @@ def _page_query(
     sort: Sequence[SortField],
     forward: bool,
     clauses: list[ColumnElement],
-    limit: int,
+    limit: ColumnElement[int],
     splits: list[ColumnElement],
     knn: bool = False,
 ) -> Select | CompoundSelect:
@@ -331,42 +302,118 @@ def _page_query(
     ).limit(limit)
 
 
+@dataclass(frozen=True)
+class PageShape:
+    """What fixes the SQL of a page statement besides its values: the conditions, the
+    sort keys, the cursor's direction (None on a first page), the parts of the time
+    window (:func:`time_splits`) and whether a spatial search is read in time order
+    (:func:`_nearest_page`)."""
+
+    where: Shape
+    sort: tuple[SortField, ...]
+    direction: str | None
+    splits: tuple[Shape, ...]
+    knn: bool
+
+
+class _Columns:
+    """The selected columns, compared by identity (SQLAlchemy's ``==`` on a column
+    builds SQL); a cached statement holds them, so their ids are not reused meanwhile."""
+
+    __slots__ = ("_hash", "columns")
+
+    def __init__(self, columns: Sequence[ColumnElement]) -> None:
+        self.columns = tuple(columns)
+        self._hash = hash(tuple(map(id, self.columns)))
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Columns) and len(self.columns) == len(other.columns) and all(
+            a is b for a, b in zip(self.columns, other.columns, strict=True)
+        )
+
+
+@dataclass(frozen=True)
+class PageQuery:
+    """A page statement, built once per shape and column list, and one request's values
+    of its parameters."""
+
+    statement: Select | CompoundSelect
+    values: dict[str, Any]
+
+    def bound(self) -> Select | CompoundSelect:
+        """The statement with the values bound, to run or EXPLAIN without them."""
+        return self.statement.params(self.values)
+
+
+def page_query(
+    request: SearchRequest,
+    columns: Sequence[ColumnElement],
+    spans: TimeSpans | None = None,
+) -> PageQuery:
+    """The statement :func:`search_rows` sends for a page of ``request`` (one row more
+    than the page, to tell whether another follows) and its parameters, the time window
+    split with the searched collections' ``spans`` when given (:func:`time_splits`).
+    Raises ``InvalidCursor``.
+
+    Statements are kept by shape (:class:`PageShape`) and column list: a request of a
+    shape seen before costs a few dictionaries, not an expression tree and its cache key.
+    """
+    sort = with_tie_break(request.sortby)
+    cursor = decode_cursor(request.token, sort) if request.token else None
+    where = where_of(request)
+    splits = time_splits(request.datetime, spans)
+    shape = PageShape(
+        where.shape, sort, cursor.direction if cursor else None, splits.parts,
+        _spatial(request) and _leads_with_datetime(sort),
+    )
+    values = {**where.values, **splits.values, "limit": request.limit + 1}
+    if cursor is not None:
+        values.update(_cursor_values(sort, cursor.values))
+    return PageQuery(_page_template(shape, _Columns(columns)), values)
+
+
 def page_statement(
     request: SearchRequest,
     columns: Sequence[ColumnElement],
     spans: TimeSpans | None = None,
 ) -> Select | CompoundSelect:
-    """The one statement :func:`search_rows` sends for a page of ``request`` (one row more
-    than the page, to tell whether another follows), the time window split with the
-    searched collections' ``spans`` when given (:func:`time_splits`). Raises
-    ``InvalidCursor``."""
-    sort = with_tie_break(request.sortby)
-    cursor = decode_cursor(request.token, sort) if request.token else None
-    forward = cursor is None or cursor.direction == "next"
-    clauses = where_clauses(request)
-    splits = time_splits(request.datetime, spans)
+    """:func:`page_query`'s statement with its values bound."""
+    return page_query(request, columns, spans).bound()
+
+
+@lru_cache(maxsize=512)
+def _page_template(shape: PageShape, columns: _Columns) -> Select | CompoundSelect:
+    bind = Binder()
+    sort = shape.sort
+    forward = shape.direction in (None, "next")
+    clauses = build_where(shape.where, bind)
+    splits = [_split_condition(part, bind) for part in shape.splits]
     if len(splits) == 1:
         clauses, splits = [*clauses, splits[0]], []
-    knn = _spatial(request) and _leads_with_datetime(sort)
-    if cursor is not None:
-        clauses.append(_after(sort, cursor.values, forward))
-        if knn:
+    if shape.direction is not None:
+        params = _cursor_params(sort, bind)
+        clauses.append(_after(sort, params, forward))
+        if shape.knn:
             # Also on its own: the GiST index can bound its scan by it, not by a row.
-            first = _sort_value(sort[0], cursor.values[0])
             descending = (sort[0].direction == "desc") == forward
-            clauses.append(items.c.datetime <= first if descending else items.c.datetime >= first)
-    return _page_query(columns, sort, forward, clauses, request.limit + 1, splits, knn)
+            dt = items.c.datetime
+            clauses.append(dt <= params[0] if descending else dt >= params[0])
+    limit = bind("limit", Integer())
+    return _page_query(columns.columns, sort, forward, clauses, limit, splits, shape.knn)
 
 
-async def sent_page_statement(
+async def sent_page_query(
     session: AsyncSession, request: SearchRequest, columns: Sequence[ColumnElement]
-) -> Select | CompoundSelect:
-    """The statement :func:`search_rows` sends for a page of ``request``:
-    :func:`page_statement` with the searched collections' time spans, looked up when the
-    request has a bounded time window. Raises ``InvalidCursor``."""
+) -> PageQuery:
+    """What :func:`search_rows` sends for a page of ``request``: :func:`page_query` with
+    the searched collections' time spans, looked up when the request has a bounded time
+    window. Raises ``InvalidCursor``."""
     bounded = request.datetime is not None and not request.datetime.is_unbounded
     spans = await time_spans(session, request.collections) if bounded else None
-    return page_statement(request, columns, spans)
+    return page_query(request, columns, spans)
 
 
 def _row_values(row: Any, sort: Sequence[SortField]) -> tuple[Any, ...]:
@@ -423,8 +470,8 @@ async def search_rows(
     cursor = decode_cursor(request.token, sort) if request.token else None
     forward = cursor is None or cursor.direction == "next"
     with translate_db_errors():
-        query = await sent_page_statement(session, request, columns)
-        rows = (await session.execute(query)).mappings().all()
+        query = await sent_page_query(session, request, columns)
+        rows = (await session.execute(query.statement, query.values)).mappings().all()
     more = len(rows) > request.limit
     rows = list(rows[: request.limit])
     if not forward:
@@ -438,12 +485,17 @@ async def search_rows(
     return RowPage(rows, next_token, prev_token, more if forward else True, sort)
 
 
+@cache
+def _item_document() -> tuple[ColumnElement, ...]:
+    return (item_json().label("item"),)
+
+
 async def search(session: AsyncSession, request: SearchRequest) -> SearchPage:
     """Run a search and return one page of STAC items in a stable, total order.
 
     See :func:`search_rows` for paging and errors; the total is counted when asked.
     """
-    page = await search_rows(session, request, [item_json().label("item")])
+    page = await search_rows(session, request, _item_document())
     matched = await count_matches(session, request) if request.count else None
     return SearchPage(
         [row["item"] for row in page.rows], page.next_token, page.prev_token, matched

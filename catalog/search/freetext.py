@@ -36,8 +36,10 @@ def parse_terms(q: str | Sequence[str] | None) -> list[str]:
     return terms
 
 
-def _escaped(term: str) -> str:
-    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+def contains_pattern(term: str) -> str:
+    """The ``LIKE`` pattern of text containing ``term`` (its wildcards escaped)."""
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
 
 
 def text_match(document: ColumnElement, terms: Sequence[str]) -> ColumnElement:
@@ -45,4 +47,4 @@ def text_match(document: ColumnElement, terms: Sequence[str]) -> ColumnElement:
     by :func:`parse_terms`)."""
     if not terms:
         return false()
-    return or_(*(document.like(f"%{_escaped(t)}%") for t in terms))
+    return or_(*(document.like(contains_pattern(t)) for t in terms))

@@ -157,8 +157,14 @@ ITEM_PARTS: dict[str, Callable[[], ColumnElement]] = {
 def item_parts(names: Iterable[str]) -> list[ColumnElement]:
     """Labelled columns for the named parts (``ITEM_PARTS`` keys); id and collection
     are always included. Raises ``KeyError`` for an unknown part."""
-    wanted = dict.fromkeys(["id", "collection", *names])
-    return [ITEM_PARTS[name]().label(name) for name in wanted]
+    return list(_item_parts(tuple(dict.fromkeys(["id", "collection", *names]))))
+
+
+@cache
+def _item_parts(wanted: tuple[str, ...]) -> tuple[ColumnElement, ...]:
+    # The same column objects for the same parts: page statements are kept by them
+    # (catalog.search.engine.page_query).
+    return tuple(ITEM_PARTS[name]().label(name) for name in wanted)
 
 
 def item_text_parts() -> list[ColumnElement]:

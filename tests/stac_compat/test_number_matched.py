@@ -9,6 +9,7 @@ from sqlalchemy import event
 
 from catalog.search import build_search, count_matches
 from catalog.search import engine as search_engine
+from catalog.search import where as search_where
 from stacql.settings import ApiSettings, DatabaseSettings, Settings
 from tests.support.app_client import app_client
 
@@ -105,13 +106,15 @@ def statements(catalog_url, monkeypatch):
     out of the pool (statements sent on the driver's connection need one), and how many
     times a request's filters were built."""
     sent: dict[str, list] = {"sql": [], "checkouts": [], "filters": []}
-    build = search_engine._build_where
+    build = search_where.build_where
 
-    def counted_build(request):
-        sent["filters"].append(request)
-        return build(request)
+    def counted_build(shape, bind):
+        sent["filters"].append(shape)
+        return build(shape, bind)
 
-    monkeypatch.setattr(search_engine, "_build_where", counted_build)
+    # Both names: the page's statement (kept by shape) and the count's conditions.
+    monkeypatch.setattr(search_engine, "build_where", counted_build)
+    monkeypatch.setattr(search_where, "build_where", counted_build)
 
     @asynccontextmanager
     async def client_of_app():
@@ -155,8 +158,9 @@ async def test_a_lone_first_page_sends_no_count(statements, loaded_sessions) -> 
 
 
 async def test_a_full_first_page_builds_its_filters_once(statements, loaded_sessions) -> None:
-    """The page, the count's plan and the count share one build of the filters, and the
-    count's timeout comes with its BEGIN (no statement of its own)."""
+    """The count's plan and the count share one build of the filters (the page's
+    statement is kept from the first request, filters and all), and the count's timeout
+    comes with its BEGIN (no statement of its own)."""
     sent = statements[1]
     path = "/search?collections=joplin&limit=5&bbox=-180,-90,180,90&filter=id LIKE '%25'"
     page = await _second_request(statements, path)
