@@ -372,7 +372,11 @@ def page_query(
     values = {**where.values, **splits.values, "limit": request.limit + 1}
     if cursor is not None:
         values.update(_cursor_values(sort, cursor.values))
-    return PageQuery(_page_template(shape, _Columns(columns)), values)
+    columns_key = _Columns(columns)
+    if where.filter_bytes > KEPT_FILTER_BYTES:
+        # Built for this request alone: a kept statement holds its filter's whole tree.
+        return PageQuery(_page_template.__wrapped__(shape, columns_key), values)
+    return PageQuery(_page_template(shape, columns_key), values)
 
 
 def page_statement(
@@ -382,6 +386,12 @@ def page_statement(
 ) -> Select | CompoundSelect:
     """:func:`page_query`'s statement with its values bound."""
     return page_query(request, columns, spans).bound()
+
+
+KEPT_FILTER_BYTES = 2048
+"""Longest filter (its CQL2-JSON text) whose statements are kept: 512 statements of
+filters of 2,000 nodes each would hold hundreds of MB of expression trees per process,
+and a filter that long is rarely sent twice."""
 
 
 @lru_cache(maxsize=512)

@@ -52,6 +52,8 @@ class Where:
 
     shape: Shape
     values: dict[str, Any]
+    filter_bytes: int = 0
+    """The length of the filter's text in the shape (0: no filter)."""
 
 
 class Binder:
@@ -91,7 +93,8 @@ def where_of(request: SearchRequest) -> Where:
     if request.filter is not None:
         # The filter's own text: its literals are in its SQL (shared by repeated filters,
         # as when paging).
-        shape.append(("filter", orjson.dumps(request.filter, option=orjson.OPT_SORT_KEYS)))
+        filter_text = orjson.dumps(request.filter, option=orjson.OPT_SORT_KEYS)
+        shape.append(("filter", filter_text))
     if request.q:
         shape.append(("q", len(request.q)))
         values.update({f"q{i}": contains_pattern(t) for i, t in enumerate(request.q)})
@@ -99,7 +102,8 @@ def where_of(request: SearchRequest) -> Where:
         shape.append(("hidden", bool(request.readable_private)))
         if request.readable_private:
             values["readable"] = sorted(request.readable_private)
-    return Where(tuple(shape), values)
+    filter_bytes = len(filter_text) if request.filter is not None else 0
+    return Where(tuple(shape), values, filter_bytes)
 
 
 def _add_area(request: SearchRequest, shape: list[Token], values: dict[str, Any]) -> None:

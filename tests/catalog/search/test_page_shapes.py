@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from catalog.search import build_search, search
-from catalog.search.engine import page_query
+from catalog.search.engine import KEPT_FILTER_BYTES, page_query
 from catalog.search.render import item_text_parts
 from catalog.search.time_spans import TimeSpans
 from tests.support.reference import Reference
@@ -123,3 +123,15 @@ async def test_pages_of_one_shape_in_a_row_follow_their_own_cursors(
                 done[i] = page.next_token is None
     assert found == expected
     assert all(len(keys) > 20 for keys in expected)
+
+
+def test_statements_of_long_filters_are_not_kept() -> None:
+    """A kept statement holds its filter's whole expression tree: past
+    ``KEPT_FILTER_BYTES`` of filter text each request builds its own."""
+    def in_list(n: int) -> dict[str, Any]:
+        return {"op": "in", "args": [{"property": "id"}, [f"item-{i:05d}" for i in range(n)]]}
+
+    long, short = in_list(300), in_list(3)
+    assert len(str(long)) > KEPT_FILTER_BYTES > len(str(short))
+    assert _statement(filter=long) is not _statement(filter=long)
+    assert _statement(filter=short) is _statement(filter=short)
