@@ -130,7 +130,7 @@ class Item(Base):
             text(f"(properties - {_UNINDEXED_SQL}) jsonb_path_ops"),
             postgresql_using="gin",
         ),
-        # Free text (``q``): trigrams of catalog.search.engine.item_text (migration 0010).
+        # Free text (``q``): trigrams of catalog.search.where.item_text (migration 0010).
         Index(
             "items_text_trgm",
             text("stacql_item_text(properties) gin_trgm_ops"),

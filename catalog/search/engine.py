@@ -373,10 +373,10 @@ def page_query(
     if cursor is not None:
         values.update(_cursor_values(sort, cursor.values))
     columns_key = _Columns(columns)
-    if where.filter_bytes > KEPT_FILTER_BYTES:
-        # Built for this request alone: a kept statement holds its filter's whole tree.
-        return PageQuery(_page_template.__wrapped__(shape, columns_key), values)
-    return PageQuery(_page_template(shape, columns_key), values)
+    # A long filter's statement is built for its request alone: a kept statement holds
+    # its filter's whole tree.
+    build = _build_page if where.filter_bytes > KEPT_FILTER_BYTES else _kept_page
+    return PageQuery(build(shape, columns_key), values)
 
 
 def page_statement(
@@ -394,8 +394,8 @@ filters of 2,000 nodes each would hold hundreds of MB of expression trees per pr
 and a filter that long is rarely sent twice."""
 
 
-@lru_cache(maxsize=512)
-def _page_template(shape: PageShape, columns: _Columns) -> Select | CompoundSelect:
+def _build_page(shape: PageShape, columns: _Columns) -> Select | CompoundSelect:
+    """The page statement of ``shape``, its values as named parameters."""
     bind = Binder()
     sort = shape.sort
     forward = shape.direction in (None, "next")
@@ -413,6 +413,9 @@ def _page_template(shape: PageShape, columns: _Columns) -> Select | CompoundSele
             clauses.append(dt <= params[0] if descending else dt >= params[0])
     limit = bind("limit", Integer())
     return _page_query(columns.columns, sort, forward, clauses, limit, splits, shape.knn)
+
+
+_kept_page = lru_cache(maxsize=512)(_build_page)
 
 
 async def sent_page_query(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import ColumnElement, false, or_
 
@@ -42,9 +43,9 @@ def contains_pattern(term: str) -> str:
     return f"%{escaped}%"
 
 
-def text_match(document: ColumnElement, terms: Sequence[str]) -> ColumnElement:
-    """``document`` (SQL text, already lowercased) contains any of ``terms`` (lowercased
-    by :func:`parse_terms`)."""
-    if not terms:
+def any_like(document: ColumnElement, patterns: Sequence[Any]) -> ColumnElement:
+    """``document`` is ``LIKE`` one of ``patterns`` (texts or bound parameters); false
+    for none."""
+    if not patterns:
         return false()
-    return or_(*(document.like(contains_pattern(t)) for t in terms))
+    return or_(*(document.like(p) for p in patterns))

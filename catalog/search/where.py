@@ -34,7 +34,7 @@ from sqlalchemy.types import TypeEngine
 from catalog.geometry import bbox_boxes
 from catalog.search.cql2 import compile_filter
 from catalog.search.fields import items
-from catalog.search.freetext import contains_pattern
+from catalog.search.freetext import any_like, contains_pattern
 from catalog.search.lookup import collections
 from catalog.search.request import SearchRequest
 
@@ -90,11 +90,13 @@ def where_of(request: SearchRequest) -> Where:
     if interval is not None and interval.start is not None:
         shape.append(("ends_from",))
         values["window_start"] = interval.start
+    filter_bytes = 0
     if request.filter is not None:
         # The filter's own text: its literals are in its SQL (shared by repeated filters,
         # as when paging).
         filter_text = orjson.dumps(request.filter, option=orjson.OPT_SORT_KEYS)
         shape.append(("filter", filter_text))
+        filter_bytes = len(filter_text)
     if request.q:
         shape.append(("q", len(request.q)))
         values.update({f"q{i}": contains_pattern(t) for i, t in enumerate(request.q)})
@@ -102,7 +104,6 @@ def where_of(request: SearchRequest) -> Where:
         shape.append(("hidden", bool(request.readable_private)))
         if request.readable_private:
             values["readable"] = sorted(request.readable_private)
-    filter_bytes = len(filter_text) if request.filter is not None else 0
     return Where(tuple(shape), values, filter_bytes)
 
 
@@ -145,7 +146,7 @@ def build_where(shape: Shape, bind: Binder) -> list[ColumnElement[bool]]:
         elif kind == "q":
             document = item_text()
             count = int(token[1])  # type: ignore[call-overload]
-            clauses.append(or_(*(document.like(bind(f"q{i}", Text())) for i in range(count))))
+            clauses.append(any_like(document, [bind(f"q{i}", Text()) for i in range(count)]))
         elif kind == "hidden":
             hidden = _hidden(bind if token[1] else None)
             clauses.append(~items.c.collection_id.in_(hidden))
