@@ -90,15 +90,32 @@ def workers(tmp_path: Path) -> Iterator[Workers]:
     running.stop_all()
 
 
-def work_horse(worker: subprocess.Popen[bytes]) -> int:
-    """The pid of the worker's youngest child: the horse forked for the running job (the
-    scheduler, the other child, was forked when the worker started)."""
-    children = Path(f"/proc/{worker.pid}/task/{worker.pid}/children").read_text().split()
+def work_horse(worker: subprocess.Popen[bytes], raster: Path) -> int:
+    """The pid of the worker's child that has ``raster`` open: the horse forked for the
+    running job. The worker has other children (RQ's scheduler, the companion process,
+    and whatever they fork), so the youngest child is not always the horse."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        children = Path(f"/proc/{worker.pid}/task/{worker.pid}/children").read_text().split()
+        for pid in children:
+            if any(_opened(pid, fd) == raster for fd in _fds(pid)):
+                return int(pid)
+        time.sleep(0.05)
+    raise AssertionError(f"no child of worker {worker.pid} has {raster} open")
 
-    def started(pid: str) -> int:  # field 22 of /proc/PID/stat, after the "(comm)" field
-        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
 
-    return int(max(children, key=started))
+def _fds(pid: str) -> list[Path]:
+    try:
+        return list(Path(f"/proc/{pid}/fd").iterdir())
+    except (FileNotFoundError, ProcessLookupError):
+        return []
+
+
+def _opened(pid: str, fd: Path) -> Path | None:
+    try:
+        return Path(os.readlink(fd))
+    except OSError:  # closed between the listing and the read
+        return None
 
 
 def rq_job(queue: Queue, job: JobRecord) -> Job:
@@ -173,7 +190,7 @@ def _kill_while_reading(
     worker = workers.start(catalog_db, store_root, queue)
     reading = lambda: job_row(catalog_db, job).message == "reading the raster"  # noqa: E731
     assert wait_for(reading, 60), workers.logs()
-    horse = work_horse(worker)
+    horse = work_horse(worker, (store_root / key).resolve())
     if kill == "all":  # as when the machine goes: RQ puts the horse in a session of its own
         os.killpg(worker.pid, signal.SIGKILL)
         worker.wait()

@@ -22,7 +22,6 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from catalog.db import create_engine, create_sessionmaker
@@ -150,14 +149,6 @@ async def test_items_are_spread_over_the_workers(
 
 
 @pytest.mark.parametrize("params", SEARCHES, ids=lambda p: ",".join(sorted(p)))
-# A known defect, kept visible (strict: it fails the suite once fixed, to be unmarked).
-# Since migration 0020 an item's document merges its template's assets in a subquery
-# correlated with the item row, `jsonb_each(items.assets)` in its FROM; a page fanned
-# out over the shards is planned by Citus 13.0, which answers "invalid attnum 16 for
-# relation t" (with a scalar subquery instead: "correlated subqueries are not supported
-# when the FROM clause contains a set returning function"). An item lookup, routed to
-# one shard whole, is not affected.
-@pytest.mark.xfail(strict=True, raises=DBAPIError, reason="template assets subquery on Citus")
 async def test_search_pages_are_those_of_one_postgresql(
     loaded_sessions: async_sessionmaker[AsyncSession],
     citus_sessions: async_sessionmaker[AsyncSession],
