@@ -8,7 +8,6 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
-from fastapi.routing import APIRoute
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from stac_fastapi.api.app import StacApi
 from stac_fastapi.api.models import (
@@ -51,6 +50,7 @@ from stac_compat.errors import add_error_handlers
 from stac_compat.exports import create_export_router
 from stac_compat.filter import FilterPostRequest
 from stac_compat.middleware import DEFAULT_MAX_BODY, JsonBodyGuard
+from stac_compat.openapi import api_routes, declare_path_parameters, unique_operation_ids
 from stac_compat.queryables import QueryablesClient
 from stac_compat.saved_searches import create_saved_search_router
 from stac_compat.tiles import create_tile_router
@@ -196,6 +196,8 @@ def create_stac_api(
     if saved_searches is not None:
         app.include_router(create_saved_search_router(saved_searches))
     add_error_handlers(app)
+    declare_path_parameters(app.routes)
+    unique_operation_ids(app)
     construct_inline(app.routes)
     # Outermost Authentication, then the write check, then the JSON guard: a write is
     # refused from its headers before its body is read.
@@ -213,9 +215,8 @@ def construct_inline(routes: Iterable[Any]) -> None:
     a class whose constructor only checks and converts a few query parameters, the
     hand-off to a thread and back costs more than the construction, on every GET.
     """
-    for route in routes:
-        if isinstance(route, APIRoute):
-            _inline_classes(route.dependant)
+    for route in api_routes(routes):
+        _inline_classes(route.dependant)
 
 
 def _inline_classes(dependant: Dependant) -> None:
