@@ -13,7 +13,7 @@ import sys
 
 from tests.support.access import admin_key
 
-FUZZ_SECONDS = 60
+FUZZ_SECONDS = 30
 _SCHEMATHESIS = [sys.executable, "-m", "schemathesis.cli", "run"]
 
 
