@@ -212,7 +212,7 @@ async def citus_plan(session: AsyncSession, request: Request) -> str:
             collection_id=params["collection"], item_id=params["id"]
         )
     else:
-        statement = _Explain(page_statement(build_search(**params), [item_json()]))
+        statement = _Explain(page_statement(build_search(**params), [item_json().label("item")]))
     try:
         result = await session.execute(statement)
     except Exception as error:
