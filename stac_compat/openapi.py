@@ -47,20 +47,16 @@ def api_routes(routes: Iterable[Any]) -> Iterator[Any]:
             yield context
 
 
-def declare_path_parameters(routes: Iterable[Any]) -> list[str]:
+def declare_path_parameters(routes: Iterable[Any]) -> None:
     """Add a string path parameter to each route for each name in its path that no
-    dependency of it declares; returns them as ``"METHODS path: name"``."""
-    added = []
+    dependency of it declares."""
     for route in api_routes(routes):
         declared = _path_names(route.dependant)
         for name in _TEMPLATE.findall(route.path_format):
-            if name in declared:
-                continue
-            route.dependant.dependencies.append(get_parameterless_sub_dependant(
-                depends=Depends(_path_parameter(name)), path=route.path_format
-            ))
-            added.append(f"{','.join(sorted(route.methods))} {route.path_format}: {name}")
-    return added
+            if name not in declared:
+                route.dependant.dependencies.append(get_parameterless_sub_dependant(
+                    depends=Depends(_path_parameter(name)), path=route.path_format
+                ))
 
 
 def _path_names(dependant: Dependant) -> set[str]:

@@ -2,7 +2,7 @@
 load into a catalog distributed by ``catalog.db.citus``, searched with our engine, must
 give the pages one PostgreSQL gives (the session's loaded catalog).
 
-Skipped where the citus extension is not installed: CI does not build Citus;
+Skipped where the citus extension is not installed: ``.ci/run`` does not build Citus;
 ``scripts/citus/build.sh`` builds it from its source. The cluster (a coordinator and two
 workers, ``scripts/citus/cluster.sh``) is made in a temporary folder on free ports and
 deleted afterwards.
@@ -48,7 +48,7 @@ def _citus_installed() -> bool:
 
 pytestmark = pytest.mark.skipif(
     not _citus_installed(),
-    reason="the citus extension is not installed (CI does not build Citus; "
+    reason="the citus extension is not installed (.ci/run does not build Citus; "
     "scripts/citus/build.sh does)",
 )
 
