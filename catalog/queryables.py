@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from catalog.db.driver import Reader
 from catalog.stac.common import dumps
 from catalog.stac.items import ItemRecord
 
@@ -84,7 +85,7 @@ def _visible(readable_private: frozenset[str] | None) -> tuple[str, dict[str, An
 
 
 async def known_properties(
-    session: AsyncSession,
+    session: Reader,
     collections: Iterable[str] | None,
     readable_private: frozenset[str] | None = None,
 ) -> set[str]:

@@ -51,6 +51,7 @@ from stac_compat.exports import create_export_router
 from stac_compat.filter import FilterPostRequest
 from stac_compat.middleware import DEFAULT_MAX_BODY, JsonBodyGuard
 from stac_compat.openapi import api_routes, declare_path_parameters, unique_operation_ids
+from stac_compat.plain_search import PlainSearches, exception_handlers
 from stac_compat.queryables import QueryablesClient
 from stac_compat.saved_searches import create_saved_search_router
 from stac_compat.tiles import create_tile_router
@@ -110,6 +111,7 @@ def create_stac_api(
     accel_redirect: str | None = None,
     exports: ExportOperations | None = None,
     saved_searches: SavedSearchOperations | None = None,
+    plain_searches: bool = True,
 ) -> FastAPI:
     """The STAC API as a sub-application, to mount at the root of the service after the
     other faces' routes. Its error handlers (STAC error bodies) and its middleware
@@ -127,6 +129,8 @@ def create_stac_api(
     ``accel_redirect`` hands local files to nginx (``stac_compat.assets``). With
     ``exports`` too, searches are exported to files at ``/exports`` (``stac_compat.exports``).
     With ``saved_searches``, callers keep searches with webhooks at ``/saved-searches``.
+    ``plain_searches`` answers plain searches without FastAPI's dependency solving
+    (``stac_compat.plain_search``); off, every request goes through the routes.
     """
     writes, sessions = sessions, read_sessions or sessions
     # The service's OpenAPI description is this one (GraphQL has its own schema).
@@ -160,7 +164,7 @@ def create_stac_api(
             client=AggregationClient(searches=searches, collections=collections)
         ),
     ]
-    StacApi(
+    api = StacApi(
         app=app,
         settings=settings,
         client=CatalogClient(
@@ -201,6 +205,13 @@ def create_stac_api(
     construct_inline(app.routes)
     # Outermost Authentication, then the write check, then the JSON guard: a write is
     # refused from its headers before its body is read.
+    if plain_searches:
+        app.add_middleware(
+            PlainSearches, client=api.client, items_get=api.items_get_request_model,
+            search_get=api.search_get_request_model,
+            search_post=api.search_post_request_model,
+            handlers=exception_handlers(app.exception_handlers),
+        )
     app.add_middleware(JsonBodyGuard, max_body=max_body)
     app.add_middleware(WriteAccess)
     app.add_middleware(Authentication, sessions=writes, jwt=jwt)

@@ -62,7 +62,7 @@ class JsonBodyGuard:
         if problem:
             await _reply(send, 400, "INVALID_INPUT", problem)
             return
-        await self.app(scope, _replay(body), send)
+        await self.app(scope, replay_body(body), send)
 
 
 def _is_json(scope: Scope) -> bool:
@@ -88,7 +88,8 @@ def _json_problem(body: bytes, method: str) -> str | None:
     return "the request body must be a JSON object"
 
 
-def _replay(body: bytes) -> Receive:
+def replay_body(body: bytes) -> Receive:
+    """A ``receive`` that gives ``body`` once, whole (then a disconnect)."""
     sent = False
 
     async def receive() -> Message:

@@ -385,6 +385,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         accel_redirect=settings.assets.accel_redirect,
         exports=operations.exports,
         saved_searches=operations.saved_searches,
+        plain_searches=settings.api.plain_searches,
     )
     app.mount("/", stac)
     app.openapi = stac.openapi  # type: ignore[method-assign]

@@ -97,6 +97,9 @@ class ApiSettings(BaseModel):
     # out of time on most spatial searches and halved throughput (bench/README, counts).
     count_budget_ms: int = Field(0, ge=0)
     count_max_rows: int = Field(10_000, ge=0)
+    # Plain searches answered without FastAPI's dependency solving (stac_compat/
+    # plain_search.py); false: every request through its route, same answers, slower.
+    plain_searches: bool = True
 
 
 class GraphQLSettings(BaseModel):

@@ -55,7 +55,7 @@ def _too_many_arguments(driver: BaseException) -> bool:
 
 DATABASE_ERRORS: tuple[type[Exception], ...] = (
     DBAPIError, SQLAlchemyTimeoutError, PendingRollbackError, asyncpg.PostgresError,
-    asyncpg.InterfaceError, OSError,
+    asyncpg.InterfaceError, asyncpg.InternalClientError, OSError,
 )
 """What a database call may raise; ``as_catalog_error`` tells what each one means."""
 
@@ -63,6 +63,18 @@ DATABASE_ERRORS: tuple[type[Exception], ...] = (
 def _raised_by_driver(exc: BaseException) -> bool:
     frames = traceback.extract_tb(exc.__traceback__)
     return any(f"{os.sep}asyncpg{os.sep}" in frame.filename for frame in frames)
+
+
+def _statement_failure(exc: BaseException) -> tuple[BaseException, bool] | None:
+    """(the driver's error, whether the connection is lost) of a failed statement sent
+    through SQLAlchemy or by the driver itself; None for any other error."""
+    if isinstance(exc, DBAPIError):
+        # SQLAlchemy saw a disconnect, or a connection-level error.
+        lost = exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
+        return driver_error(exc), lost
+    if isinstance(exc, asyncpg.PostgresError):
+        return exc, False
+    return None
 
 
 def as_catalog_error(exc: BaseException, *, database_call: bool = False) -> CatalogError | None:
@@ -79,22 +91,23 @@ def as_catalog_error(exc: BaseException, *, database_call: bool = False) -> Cata
         return DatabaseUnavailable(UNAVAILABLE)  # no route, refused, reset
     if isinstance(exc, asyncpg.InterfaceError) and _too_many_arguments(exc):
         return InvalidInput(TOO_MANY_VALUES)
-    if isinstance(exc, asyncpg.PostgresConnectionError | asyncpg.InterfaceError):
+    if isinstance(
+        exc, asyncpg.PostgresConnectionError | asyncpg.InterfaceError | asyncpg.InternalClientError
+    ):
+        # InternalClientError: the driver's protocol state broke under the statement (the
+        # server ended the connection as it was sent).
         return DatabaseUnavailable(UNAVAILABLE)
     if isinstance(exc, SQLAlchemyTimeoutError | PendingRollbackError):
         # The pool stayed exhausted (connections hanging), or a connection was lost
         # mid-transaction and the session still holds it.
         return DatabaseUnavailable(UNAVAILABLE)
-    if not isinstance(exc, DBAPIError):
+    failed = _statement_failure(exc)
+    if failed is None:
         return None
-    driver = driver_error(exc)
+    driver, lost = failed
     if _too_many_arguments(driver):
         return InvalidInput(TOO_MANY_VALUES)
-    if (
-        exc.connection_invalidated  # SQLAlchemy saw a disconnect
-        or isinstance(exc, OperationalError | InterfaceError)
-        or isinstance(driver, (*_UNAVAILABLE, OSError))
-    ):
+    if lost or isinstance(driver, (*_UNAVAILABLE, OSError)):
         return DatabaseUnavailable(UNAVAILABLE)
     if isinstance(driver, asyncpg.UniqueViolationError):
         return Conflict(ALREADY_EXISTS)

@@ -365,8 +365,12 @@ class RoutedSessions(async_sessionmaker[AsyncSession]):
     def __call__(self, **local_kw: Any) -> AsyncSession:
         """A session on the engine chosen for this read."""
         if "bind" not in local_kw:
-            local_kw["bind"] = self.replicas.autocommit(self.replicas.engine_for_read())
+            local_kw["bind"] = self.read_engine()
         return super().__call__(**local_kw)
+
+    def read_engine(self) -> AsyncEngine:
+        """The engine chosen for this read, in autocommit."""
+        return self.replicas.autocommit(self.replicas.engine_for_read())
 
 
 def standby_name(url: str) -> str:

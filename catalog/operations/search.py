@@ -18,6 +18,8 @@ from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from catalog.access.principal import Principal
+from catalog.db.driver import read_connection
+from catalog.db.errors import translate_db_errors
 from catalog.search import MAX_LIMIT, RowPage, SearchPage, SearchRequest, SortField
 from catalog.search import count_matches as _count_matches
 from catalog.search import search as _search
@@ -95,8 +97,14 @@ class SearchOperations:
         self, principal: Principal, request: SearchRequest, columns: Sequence[ColumnElement]
     ) -> RowPage:
         """A page of matching items, each row holding only ``columns``."""
-        async with self.sessions() as session:
-            return await _search_rows(session, for_caller(principal, request), columns)
+        request = for_caller(principal, request)
+        connection = read_connection(self.sessions)
+        if connection is None:
+            async with self.sessions() as session:
+                return await _search_rows(session, request, columns)
+        with translate_db_errors():  # a connection the server dropped
+            async with connection:
+                return await _search_rows(connection, request, columns)
 
     async def count(self, principal: Principal, request: SearchRequest) -> int:
         """How many items match in all."""

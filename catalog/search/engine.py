@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import operator
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache, cached_property, lru_cache
 from typing import Any, NamedTuple
@@ -28,6 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from catalog.db.driver import Reader, fetch_mappings
 from catalog.db.errors import translate_db_errors
 from catalog.queryables import known_properties
 from catalog.search.cursor import Cursor, decode_cursor, encode_cursor
@@ -342,6 +343,9 @@ class PageQuery:
 
     statement: Select | CompoundSelect
     values: dict[str, Any]
+    kept: bool = True
+    """Whether the statement is kept for later requests of its shape (false for a long
+    filter's, built for its request alone)."""
 
     def bound(self) -> Select | CompoundSelect:
         """The statement with the values bound, to run or EXPLAIN without them."""
@@ -375,8 +379,9 @@ def page_query(
     columns_key = _Columns(columns)
     # A long filter's statement is built for its request alone: a kept statement holds
     # its filter's whole tree.
-    build = _build_page if where.filter_bytes > KEPT_FILTER_BYTES else _kept_page
-    return PageQuery(build(shape, columns_key), values)
+    if where.filter_bytes > KEPT_FILTER_BYTES:
+        return PageQuery(_build_page(shape, columns_key), values, kept=False)
+    return PageQuery(_kept_page(shape, columns_key), values)
 
 
 def page_statement(
@@ -419,7 +424,7 @@ _kept_page = lru_cache(maxsize=512)(_build_page)
 
 
 async def sent_page_query(
-    session: AsyncSession, request: SearchRequest, columns: Sequence[ColumnElement]
+    session: Reader, request: SearchRequest, columns: Sequence[ColumnElement]
 ) -> PageQuery:
     """What :func:`search_rows` sends for a page of ``request``: :func:`page_query` with
     the searched collections' time spans, looked up when the request has a bounded time
@@ -463,7 +468,7 @@ class RowPage:
 
 
 async def search_rows(
-    session: AsyncSession, request: SearchRequest, columns: Sequence[ColumnElement]
+    session: Reader, request: SearchRequest, columns: Sequence[ColumnElement]
 ) -> RowPage:
     """Run a search and return one page of rows holding only ``columns``.
 
@@ -484,7 +489,11 @@ async def search_rows(
     forward = cursor is None or cursor.direction == "next"
     with translate_db_errors():
         query = await sent_page_query(session, request, columns)
-        rows = (await session.execute(query.statement, query.values)).mappings().all()
+        rows: Sequence[Mapping[Any, Any]]
+        if query.kept:
+            rows = await fetch_mappings(session, query.statement, query.values)
+        else:
+            rows = (await session.execute(query.statement, query.values)).mappings().all()
     more = len(rows) > request.limit
     rows = list(rows[: request.limit])
     if not forward:

@@ -8,8 +8,8 @@ from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from catalog.db.driver import Reader
 from catalog.temporal import Interval
 
 _ALL = text(
@@ -30,7 +30,7 @@ class TimeSpans(NamedTuple):
     lag: timedelta
 
 
-async def time_spans(session: AsyncSession, collections: Sequence[str] | None) -> TimeSpans:
+async def time_spans(session: Reader, collections: Sequence[str] | None) -> TimeSpans:
     """The reach of the items of ``collections`` (None: of every collection).
 
     Read in its own statement, before the search's: the bound it gives must be a

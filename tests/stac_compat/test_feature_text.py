@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from catalog.search.render import item_json, item_text_parts, items
-from catalog.stac.links import with_item_links
+from catalog.stac.links import item_links, with_item_links
 from stac_compat.feature_text import FeatureTexts, feature_text, item_collection_response
 
 BASE = "http://stacql.test/stac/"
@@ -17,9 +18,10 @@ BASE = "http://stacql.test/stac/"
 
 async def _both(session: AsyncSession, *where: Any) -> list[tuple[dict, dict]]:
     query = select(item_json().label("stac"), *item_text_parts()).where(*where)
-    rows = (await session.execute(query)).all()
+    rows = (await session.execute(query)).mappings().all()
     return [
-        (orjson.loads(feature_text(row, BASE)), with_item_links(row.stac, BASE)) for row in rows
+        (orjson.loads(feature_text(row, BASE)), with_item_links(row["stac"], BASE))
+        for row in rows
     ]
 
 
@@ -60,3 +62,20 @@ def test_item_collection_of_texts_is_the_same_json_as_of_dicts() -> None:
     as_dicts = item_collection_response({**body, "features": features})
     assert orjson.loads(as_text.body) == orjson.loads(as_dicts.body)
     assert as_text.media_type == "application/geo+json"
+
+
+@pytest.mark.parametrize(
+    ("base", "collection", "item_id"),
+    [
+        (BASE, "naip", "m_3008501_ne_16_060_20191109"),
+        (BASE, "a b/c?d", 'x"y\\z/ é#%'),
+        (BASE, "c\ue000", "i\ue000"),  # the mark feature_text writes links around
+        ("http://stacql.test/%EE%80%80/", "c", "i"),
+    ],
+)
+def test_links_of_odd_ids_are_those_item_links_writes(
+    base: str, collection: str, item_id: str
+) -> None:
+    row = {"collection": collection, "id": item_id, "kept_links": "[]",
+           "document": orjson.dumps({"type": "Feature", "id": item_id}).decode()}
+    assert orjson.loads(feature_text(row, base))["links"] == item_links(base, collection, item_id)
