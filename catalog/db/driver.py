@@ -6,9 +6,11 @@ Sending it through the session still costs SQLAlchemy's execution path on every 
 round trip to PostgreSQL for a page of 10 items. A kept statement is compiled here once,
 and its SQL text goes to the driver, which keeps it prepared, with the values in order.
 
-Only statements SQLAlchemy would send and read unchanged take this path: no parameter it
-would convert before sending, no column it would convert after reading (JSONB, geometry:
-those go through the session, as before), no parameter expanded at execution time.
+Only statements SQLAlchemy would send and read unchanged take this path: no request value
+it would convert before sending (values the statement holds are converted once, here),
+no column it would convert after reading (geometry, numeric: those go through
+SQLAlchemy, as before; JSONB is decoded by the codec SQLAlchemy sets on the driver's
+connection), no parameter expanded at execution time.
 """
 
 from __future__ import annotations
@@ -22,12 +24,13 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.sql import CompoundSelect, Select
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.selectable import TextualSelect
 
 from catalog.db.errors import as_catalog_error
 from catalog.db.replicas import RoutedSessions
 from catalog.errors import DatabaseUnavailable
 
-Statement = Select[Any] | CompoundSelect[Any]
+Statement = Select[Any] | CompoundSelect[Any] | TextualSelect
 
 
 @dataclass(frozen=True)
@@ -57,14 +60,16 @@ def driver_statement(statement: Statement, dialect: Dialect) -> DriverStatement 
     names = compiled.positiontup
     if names is None or compiled.post_compile_params:
         return None
-    binds = compiled.binds
+    fixed: dict[str, Any] = {}
     for name in names:
-        bind = binds[name]
-        if bind.expanding or bind.type.dialect_impl(dialect).bind_processor(dialect):
+        bind = compiled.binds[name]
+        process = bind.type.dialect_impl(dialect).bind_processor(dialect)
+        if bind.expanding or (process is not None and bind.required):
             return None
+        if not bind.required:  # a value the statement holds (a JSON key, a SRID)
+            fixed[name] = bind.effective_value if process is None else process(bind.effective_value)
     if any(_converted(column.type, dialect) for column in statement.selected_columns):
         return None
-    fixed = {name: binds[name].effective_value for name in names if not binds[name].required}
     return DriverStatement(compiled.string, tuple(names), fixed)
 
 

@@ -8,18 +8,17 @@ from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from sqlalchemy import text
+from sqlalchemy.types import Interval as IntervalType
 
-from catalog.db.driver import Reader
+from catalog.db.driver import Reader, fetch_mappings
 from catalog.temporal import Interval
 
-_ALL = text(
-    "SELECT coalesce(max(item_time_lead), '0'), coalesce(max(item_time_lag), '0') "
-    "FROM collections"
+_SPANS = (
+    "SELECT coalesce(max(item_time_lead), '0') AS lead, "
+    "coalesce(max(item_time_lag), '0') AS lag FROM collections"
 )
-_SOME = text(
-    "SELECT coalesce(max(item_time_lead), '0'), coalesce(max(item_time_lag), '0') "
-    "FROM collections WHERE id = ANY(:ids)"
-)
+_ALL = text(_SPANS).columns(lead=IntervalType(), lag=IntervalType())
+_SOME = text(f"{_SPANS} WHERE id = ANY(:ids)").columns(lead=IntervalType(), lag=IntervalType())
 
 
 class TimeSpans(NamedTuple):
@@ -39,10 +38,10 @@ async def time_spans(session: Reader, collections: Sequence[str] | None) -> Time
     just after it.
     """
     if collections is None:
-        row = (await session.execute(_ALL)).one()
+        rows = await fetch_mappings(session, _ALL, {})
     else:
-        row = (await session.execute(_SOME, {"ids": list(collections)})).one()
-    return TimeSpans(row[0], row[1])
+        rows = await fetch_mappings(session, _SOME, {"ids": list(collections)})
+    return TimeSpans(rows[0]["lead"], rows[0]["lag"])
 
 
 def _shifted(moment: datetime | None, by: timedelta) -> datetime | None:

@@ -22,6 +22,10 @@ SEARCHES: list[dict[str, Any]] = [
     {},
     {"bbox": [-180, -90, 180, 90]},
     {"datetime": "2000-01-01T00:00:00Z/.."},
+    {"datetime": "2000-01-01T00:00:00Z/2030-01-01T00:00:00Z", "collections": ["naip"]},
+    # A property's key is a JSON index parameter SQLAlchemy converts: once, for the driver.
+    {"filter": {"op": "<=", "args": [{"property": "eo:cloud_cover"}, 50]},
+     "filter_lang": "cql2-json"},
     {"filter": {"op": ">=", "args": [{"property": "datetime"},
                                      {"timestamp": "2010-01-01T00:00:00Z"}]},
      "filter_lang": "cql2-json"},
