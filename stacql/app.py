@@ -49,6 +49,7 @@ from catalog.operations import (
     WriteHooks,
 )
 from catalog.search.count import CountBudget
+from catalog.search.usage import PropertyUsage
 from catalog.storage import AssetStore, create_asset_store
 from graphql_api import ItemEvents, Limits, Services, UploadedRaster, create_graphql_router
 from graphql_api.body_limit import BodySizeLimit
@@ -61,6 +62,7 @@ from stacql.notify import saved_search_operations
 from stacql.public_url import PublicUrl
 from stacql.read_routing import ReadYourWrites
 from stacql.settings import Settings
+from stacql.usage_flush import UsageFlusher
 from workers import create_queue, enqueue_export
 from workers.completion import enqueue_item_completion
 from workers.queue import ExtractRequest, enqueue_extract, enqueue_ingest_catalog
@@ -205,6 +207,7 @@ def catalog_operations(
         searches=SearchOperations(
             read_sessions, max_limit=settings.api.max_limit,
             count_budget=CountBudget(settings.api.count_budget_ms, settings.api.count_max_rows),
+            usage=PropertyUsage() if settings.api.usage_flush_seconds > 0 else None,
         ),
         assets=asset_operations(settings, sessions, store, read_sessions),
         tiles=TileOperations(sessions, store, read_sessions),
@@ -326,12 +329,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if replicas.standbys else None
     )
 
+    usage = operations.searches.usage
+    flusher = (
+        UsageFlusher(usage, sessions, settings.api.usage_flush_seconds) if usage else None
+    )
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await replicas.start()
+        if flusher is not None:
+            flusher.start()
         freeze_startup_objects()
         yield
         gc.unfreeze()  # what this app leaves behind may be collected again
+        if flusher is not None:
+            await flusher.stop()
         await replicas.close()
         await events.close()
         redis.close()

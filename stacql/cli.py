@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from catalog.db.partitions import ItemPartition, ItemSubpartition, SplitReport
     from catalog.export import ExportResult
     from catalog.ingest import LoadReport
+    from catalog.search.usage import Usage
     from stacql.settings import Settings
 
 # Plain help text: rich's help formatter alone takes longer to import than the target
@@ -91,6 +93,37 @@ def db_property_indexes() -> None:
         state = "INVALID" if not index.valid else "valid" if index.current else "OLDER SHAPE"
         typer.echo(f"{index.property}\t{index.collection_id or '*'}\t{index.index_name}"
                    f"\t{state}")
+
+
+@db_app.command("property-usage")
+def db_property_usage(
+    min_uses: Annotated[
+        int, typer.Option(help="Suggest an index for properties used this often")
+    ] = 100,
+) -> None:
+    """How often searches filtered and sorted by each item property, per searched
+    collection (* for every collection), whether a declared index serves it, and the
+    index-property commands for the most used ones that none serves."""
+    from catalog.search.usage import EVERY_COLLECTION, property_usage
+
+    async def read(engine: AsyncEngine) -> list[Usage]:
+        async with engine.connect() as conn:
+            return await property_usage(conn)
+
+    usages = run_with_engine(read)
+    if not usages:
+        typer.echo("no property uses counted yet (searches are counted by `stacql serve`)")
+        return
+    typer.echo("property\tcollection\tfilters\tsorts\tlast used\tindexed")
+    for usage in usages:
+        typer.echo(f"{usage.name}\t{usage.collection_id}\t{usage.filters}\t{usage.sorts}\t"
+                   f"{usage.last_used:%Y-%m-%d %H:%M}\t{'yes' if usage.indexed else 'no'}")
+    for usage in usages:
+        if not usage.indexed and usage.uses >= min_uses:
+            where = "" if usage.collection_id == EVERY_COLLECTION else (
+                f" --collection {shlex.quote(usage.collection_id)}"
+            )
+            typer.echo(f"suggested: stacql db index-property {shlex.quote(usage.name)}{where}")
 
 
 @partitions_app.command("list")

@@ -100,6 +100,9 @@ class ApiSettings(BaseModel):
     # Plain searches answered without FastAPI's dependency solving (stac_compat/
     # plain_search.py); false: every request through its route, same answers, slower.
     plain_searches: bool = True
+    # Searches' uses of item properties (filters, sorts) are counted and written to the
+    # property_usage table this often (`stacql db property-usage`); 0: not counted.
+    usage_flush_seconds: float = Field(60.0, ge=0)
 
 
 class GraphQLSettings(BaseModel):

@@ -30,6 +30,7 @@ from catalog.search.assets import AssetPage, search_assets
 from catalog.search.changes import changed_items, database_now
 from catalog.search.count import CountBudget, count_within
 from catalog.search.request import typed_search
+from catalog.search.usage import PropertyUsage
 from catalog.temporal import Interval
 
 
@@ -61,7 +62,8 @@ def for_caller(principal: Principal, request: SearchRequest) -> SearchRequest:
 class SearchOperations:
     """Item searches over the catalog under its access rules.
 
-    ``max_limit`` caps a page; ``count_budget`` bounds counts nobody asked for."""
+    ``max_limit`` caps a page; ``count_budget`` bounds counts nobody asked for; ``usage``,
+    when given, counts the properties pages are filtered and sorted by."""
 
     def __init__(
         self,
@@ -69,10 +71,12 @@ class SearchOperations:
         *,
         max_limit: int = MAX_LIMIT,
         count_budget: CountBudget | None = None,
+        usage: PropertyUsage | None = None,
     ) -> None:
         self.sessions = sessions
         self.max_limit = max_limit
         self.count_budget = count_budget or CountBudget()
+        self.usage = usage
 
     async def request(
         self, principal: Principal, terms: ItemSearch, max_limit: int | None = None
@@ -91,7 +95,9 @@ class SearchOperations:
     async def items(self, principal: Principal, request: SearchRequest) -> SearchPage:
         """A page of matching items as STAC documents."""
         async with self.sessions() as session:
-            return await _search(session, for_caller(principal, request))
+            page = await _search(session, for_caller(principal, request))
+        self._note(request)
+        return page
 
     async def rows(
         self, principal: Principal, request: SearchRequest, columns: Sequence[ColumnElement]
@@ -101,10 +107,18 @@ class SearchOperations:
         connection = read_connection(self.sessions)
         if connection is None:
             async with self.sessions() as session:
-                return await _search_rows(session, request, columns)
-        with translate_db_errors():  # a connection the server dropped
-            async with connection:
-                return await _search_rows(connection, request, columns)
+                page = await _search_rows(session, request, columns)
+        else:
+            with translate_db_errors():  # a connection the server dropped
+                async with connection:
+                    page = await _search_rows(connection, request, columns)
+        self._note(request)
+        return page
+
+    def _note(self, request: SearchRequest) -> None:
+        # After the page: a refused search (an unknown sort property) is not counted.
+        if self.usage is not None:
+            self.usage.note(request)
 
     async def count(self, principal: Principal, request: SearchRequest) -> int:
         """How many items match in all."""

@@ -115,8 +115,8 @@ def test_help_imports_none_of_what_commands_need() -> None:
 
 
 def test_every_command_has_help() -> None:
-    for command in ("ingest", "worker", "watch", "serve", "db upgrade", "keys create",
-                    "collections private"):
+    for command in ("ingest", "worker", "watch", "serve", "db upgrade", "db property-usage",
+                    "keys create", "collections private"):
         shown = subprocess.run([sys.executable, "-m", "stacql.cli", *command.split(), "--help"],
                                capture_output=True, text=True, cwd=REPO)
         assert shown.returncode == 0 and "Usage" in shown.stdout, (command, shown.stderr)
