@@ -203,15 +203,16 @@ def create_stac_api(
     declare_path_parameters(app.routes)
     unique_operation_ids(app)
     construct_inline(app.routes)
-    # Outermost Authentication, then the write check, then the JSON guard: a write is
-    # refused from its headers before its body is read.
     if plain_searches:
+        # Innermost: the caller is known and the body checked before a search is read.
         app.add_middleware(
             PlainSearches, client=api.client, items_get=api.items_get_request_model,
             search_get=api.search_get_request_model,
             search_post=api.search_post_request_model,
             handlers=exception_handlers(app.exception_handlers),
         )
+    # Outermost Authentication, then the write check, then the JSON guard: a write is
+    # refused from its headers before its body is read.
     app.add_middleware(JsonBodyGuard, max_body=max_body)
     app.add_middleware(WriteAccess)
     app.add_middleware(Authentication, sessions=writes, jwt=jwt)
