@@ -2,26 +2,41 @@
 
 Filters are parsed and checked by the ``cql2`` library, then walked here as CQL2-JSON.
 Every literal and every property name becomes a bound parameter; nothing a user writes is
-spliced into SQL. Supported: comparisons, and/or/not, like, in, between, isNull, casei,
-the spatial s_* and temporal t_* operators, and the array a_* operators.
+spliced into SQL.
+
+A filter is compiled in two halves, as a search's other conditions are
+(:mod:`catalog.search.where`): its template (the tree with each literal replaced by its
+kind, :func:`filter_template`) fixes the SQL, and is compiled once into a
+:class:`FilterPlan`; each request only reads its own literals into the plan's parameters.
+``cloud_cover <= 12.5`` and ``cloud_cover <= 40`` share one statement.
+
+Supported: comparisons, and/or/not, like, in, between, isNull, casei, the spatial s_*
+and temporal t_* operators, and the array a_* operators.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 import cql2
+import orjson
 import shapely
 from sqlalchemy import (
+    BindParameter,
     Boolean,
     ColumnElement,
+    DateTime,
     Numeric,
     Text,
     and_,
+    bindparam,
     case,
     cast,
     false,
@@ -33,6 +48,7 @@ from sqlalchemy import (
     true,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.types import TypeEngine
 
 from catalog.db.models import UNINDEXED_PROPERTIES, indexed_properties
 from catalog.errors import InvalidFilter, InvalidInput
@@ -76,14 +92,146 @@ def _language_of(value: str | dict[str, Any]) -> str:
     return "cql2-json"
 
 
-@dataclass(frozen=True)
-class Operand:
-    """A compiled argument: a SQL value and what it holds."""
+TIME = DateTime(timezone=True)
+Bind = Callable[[str, TypeEngine[Any]], BindParameter[Any]]
+"""Makes the parameter of a name and type (a placeholder, or one holding its value)."""
 
-    kind: str  # text | numeric | bool | timestamp | geometry | json | list
-    sql: Any
-    field: Field | None = None
-    value: Any = None
+
+@dataclass(frozen=True)
+class Lit:
+    """A literal's place in a filter template: its index among the request's literals and
+    its kind. ``raw`` is the value it stood for, kept for error messages only: a plan
+    compiled from one request serves others."""
+
+    index: int
+    kind: str  # number | text | timestamp | bbox | geometry | bound
+    raw: Any = dataclass_field(compare=False, repr=False)
+
+
+@dataclass(frozen=True, eq=False)
+class FilterTemplate:
+    """A filter with its literals taken out: ``tree`` holds a :class:`Lit` where each
+    was, ``key`` is the tree's text (equal keys compile to the same SQL), ``literals``
+    the request's values, by index. Hashed and compared by key."""
+
+    key: bytes
+    tree: Any
+    literals: tuple[Any, ...]
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, FilterTemplate) and self.key == other.key
+
+
+def filter_template(filter_json: Any) -> FilterTemplate:
+    """The template of a CQL2-JSON filter (see :class:`FilterTemplate`)."""
+    literals: list[Any] = []
+    tree = _template_of(filter_json, literals)
+    key = orjson.dumps(tree, default=_lit_tag, option=orjson.OPT_PASSTHROUGH_DATACLASS)
+    return FilterTemplate(key, tree, tuple(literals))
+
+
+def _lit_tag(value: Any) -> str:
+    if isinstance(value, Lit):
+        # No literal string of the template reads so: every string in a literal's place
+        # is taken out but "..", and a NUL cannot reach here from a property name.
+        return f"\x00{value.kind}"
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def _template_of(node: Any, literals: list[Any]) -> Any:
+    """``node`` with its literals replaced by :class:`Lit` (appended to ``literals``).
+
+    What decides the SQL stays: operators, property names, booleans, nulls, the open
+    ends of intervals and the length of lists. The walk classifies nodes as
+    :meth:`Compiler.operand` reads them."""
+    if isinstance(node, bool) or node is None:
+        return node
+    if isinstance(node, int | float):
+        return _lit(node, "number", literals)
+    if isinstance(node, str):
+        return node if node == ".." else _lit(node, "text", literals)
+    if isinstance(node, list):
+        return [_template_of(item, literals) for item in node]
+    if isinstance(node, dict):
+        return _dict_template(node, literals)
+    return node
+
+
+def _dict_template(node: dict[str, Any], literals: list[Any]) -> Any:
+    if "op" in node:
+        args = node.get("args")
+        if not isinstance(args, list):
+            return node
+        return {**node, "args": [_template_of(a, literals) for a in args]}
+    if "property" in node:
+        return node
+    if "timestamp" in node or "date" in node:
+        return _lit(node, "timestamp", literals)
+    if "interval" in node:
+        bounds = node["interval"]
+        if not isinstance(bounds, list):
+            return node
+        return {**node, "interval": [
+            b if b in ("..", None) else _lit(b, "bound", literals) for b in bounds
+        ]}
+    if "bbox" in node:
+        return _lit(node, "bbox", literals)
+    if "type" in node:
+        return _lit(node, "geometry", literals)
+    return node
+
+
+def _lit(value: Any, kind: str, literals: list[Any]) -> Lit:
+    literals.append(value)
+    return Lit(len(literals) - 1, kind, value)
+
+
+def _value_of(source: Any, literals: Sequence[Any]) -> Any:
+    """``source`` (part of a template) with the request's literals put back."""
+    return _filled(source, lambda lit: literals[lit.index])
+
+
+def _shown(node: Any) -> str:
+    """A template node as the user wrote it, for messages."""
+    return dumps(_filled(node, lambda lit: lit.raw))
+
+
+def _filled(source: Any, value: Callable[[Lit], Any]) -> Any:
+    if isinstance(source, Lit):
+        return value(source)
+    if isinstance(source, list):
+        return [_filled(item, value) for item in source]
+    if isinstance(source, dict):
+        return {k: _filled(v, value) for k, v in source.items()}
+    return source
+
+
+class Operand:
+    """A compiled argument: its SQL value (made on first use, so a literal the compiler
+    ends up not using takes no parameter) and what it holds."""
+
+    __slots__ = ("_make", "_sql", "field", "kind", "value")
+
+    def __init__(
+        self,
+        kind: str,  # text | numeric | bool | timestamp | geometry | json | list | interval
+        sql: Any = None,
+        field: Field | None = None,
+        value: Any = None,
+        make: Callable[[], Any] | None = None,
+    ) -> None:
+        self.kind, self.field, self.value = kind, field, value
+        self._sql, self._make = sql, make
+
+    @property
+    def sql(self) -> Any:
+        """The operand's SQL expression."""
+        if self._sql is None and self._make is not None:
+            self._sql = self._make()
+        return self._sql
 
 
 def _number(value: int | float) -> int | Decimal:
@@ -95,9 +243,17 @@ def _number(value: int | float) -> int | Decimal:
     return Decimal(repr(value)) if isinstance(value, float) else value
 
 
-def _geometry_literal(geometry: shapely.Geometry) -> ColumnElement:
-    wkb = shapely.to_wkb(geometry, hex=True)
-    return func.ST_GeomFromWKB(func.decode(literal(wkb), "hex"), 4326)
+def _as_is(value: Any) -> Any:
+    return value
+
+
+def _geometry_wkb(value: Any) -> str:
+    """WKB (hex) of a literal geometry or bbox."""
+    if isinstance(value, dict) and "bbox" in value:
+        geometry = bbox_polygon(parse_bbox(value["bbox"]))
+    else:
+        geometry = parse_search_area(value, label="filter")
+    return shapely.to_wkb(geometry, hex=True)
 
 
 def _timestamp_value(node: dict[str, Any]) -> tuple[datetime, datetime]:
@@ -109,20 +265,49 @@ def _timestamp_value(node: dict[str, Any]) -> tuple[datetime, datetime]:
     return start, start + timedelta(days=1) - timedelta(microseconds=1)
 
 
-class Compiler:
-    """Walks one CQL2-JSON tree; ``compile`` returns the SQL boolean expression."""
+@dataclass(frozen=True)
+class FilterPlan:
+    """A template's SQL (its parameters as placeholders) and how each parameter's value
+    is read from a request's literals."""
 
-    def __init__(self) -> None:
+    expression: ColumnElement
+    params: tuple[tuple[str, Any, Callable[[Any], Any]], ...]
+    """(name, the part of the template it reads, what turns that part into the value)."""
+
+    def values(self, literals: Sequence[Any]) -> dict[str, Any]:
+        """The parameters' values for a request's literals. Raises ``InvalidFilter`` (or
+        ``InvalidGeometry`` / ``InvalidDatetime``) for a literal it cannot take."""
+        with _malformed():
+            return {name: convert(_value_of(source, literals))
+                    for name, source, convert in self.params}
+
+
+class Compiler:
+    """Walks one CQL2-JSON template; ``compile`` returns the SQL boolean expression and
+    ``params`` lists the parameters it made."""
+
+    def __init__(self, bind: Bind) -> None:
+        self.bind = bind
+        self.params: list[tuple[str, Any, Callable[[Any], Any]]] = []
         self.depth = 0
         # How many NOTs enclose the predicate being compiled; see ``_comparison``.
         self.negations = 0
+
+    def param(
+        self, source: Any, convert: Callable[[Any], Any], type_: TypeEngine[Any]
+    ) -> BindParameter[Any]:
+        """A parameter whose value is ``convert`` of ``source`` (a part of the template)
+        as each request fills it in."""
+        name = f"cql{len(self.params)}"
+        self.params.append((name, source, convert))
+        return self.bind(name, type_)
 
     def compile(self, node: Any) -> ColumnElement:
         """The boolean SQL expression for a CQL2-JSON predicate."""
         if isinstance(node, bool):
             return true() if node else false()
         if not isinstance(node, dict) or "op" not in node:
-            raise InvalidFilter(f"expected a predicate, got {dumps(node)[:80]}")
+            raise InvalidFilter(f"expected a predicate, got {_shown(node)[:80]}")
         self.depth += 1
         if self.depth > MAX_DEPTH:
             raise InvalidFilter("the filter is nested too deeply")
@@ -138,31 +323,36 @@ class Compiler:
 
     def operand(self, node: Any) -> Operand:
         """Compile an argument (property, literal or function call)."""
+        if isinstance(node, Lit):
+            return self._literal(node)
         if isinstance(node, bool):
             return Operand("bool", literal(node), value=node)
-        if isinstance(node, int | float):
-            return Operand("numeric", literal(_number(node), Numeric), value=node)
-        if isinstance(node, str):
-            return Operand("text", literal(node), value=node)
         if isinstance(node, list):
-            return Operand("list", None, value=node)
+            return Operand("list", value=node)
         if not isinstance(node, dict):
-            raise InvalidFilter(f"unsupported filter value {node!r}")
+            raise InvalidFilter(f"unsupported filter value {_shown(node)}")
         if "property" in node:
             field = resolve_field(str(node["property"]))
             return Operand(field.kind, field.sql, field=field)
-        if "timestamp" in node or "date" in node:
-            start, end = _timestamp_value(node)
-            return Operand("timestamp", literal(start), value=(start, end))
         if "interval" in node:
-            return Operand("interval", None, value=node["interval"])
-        if "bbox" in node:
-            return Operand("geometry", _geometry_literal(bbox_polygon(parse_bbox(node["bbox"]))))
-        if "type" in node:
-            return Operand("geometry", _geometry_literal(parse_search_area(node, label="filter")))
+            return Operand("interval", value=node["interval"])
         if str(node.get("op", "")).lower() in ("casei", "accenti"):
             return self._case_insensitive(node)
-        raise InvalidFilter(f"unsupported filter value {dumps(node)[:80]}")
+        raise InvalidFilter(f"unsupported filter value {_shown(node)[:80]}")
+
+    def _literal(self, lit: Lit) -> Operand:
+        if lit.kind == "number":
+            return Operand("numeric", value=lit,
+                           make=lambda: self.param(lit, _number, Numeric()))
+        if lit.kind == "text":
+            return Operand("text", value=lit, make=lambda: self.param(lit, _as_is, Text()))
+        if lit.kind == "timestamp":
+            return Operand("timestamp", value=lit, make=lambda: self.param(
+                lit, lambda v: _timestamp_value(v)[0], TIME))
+        if lit.kind in ("bbox", "geometry"):
+            return Operand("geometry", make=lambda: func.ST_GeomFromWKB(
+                func.decode(self.param(lit, _geometry_wkb, Text()), "hex"), 4326))
+        raise InvalidFilter(f"unsupported filter value {_shown(lit)[:80]}")
 
     def _case_insensitive(self, node: dict[str, Any]) -> Operand:
         if str(node["op"]).lower() == "accenti":
@@ -191,7 +381,7 @@ def _json_typed(operand: Operand, json_type: str, sql_type: Any) -> ColumnElemen
     )
 
 
-def coerce(operand: Operand, kind: str) -> ColumnElement:
+def coerce(c: Compiler, operand: Operand, kind: str) -> ColumnElement:
     """The operand's SQL value as ``kind``; JSON properties yield NULL on a type mismatch."""
     if operand.kind == kind:
         return operand.sql
@@ -205,7 +395,7 @@ def coerce(operand: Operand, kind: str) -> ColumnElement:
         if kind == "timestamp":
             return func.stacql_try_timestamptz(items.c.properties[operand.field.name].astext)  # type: ignore[union-attr]
     if kind == "timestamp" and operand.kind == "text":
-        return literal(parse_rfc3339(operand.value, field="filter"))
+        return c.param(operand.value, _filter_instant, TIME)
     raise InvalidFilter(f"cannot compare a {operand.kind} value with a {kind} value")
 
 
@@ -239,18 +429,23 @@ def _comparison(c: Compiler, op: str, args: list[Any]) -> ColumnElement:
         # Containment keeps equality on the GIN index of properties. It is false, not
         # unknown, for a missing or differently typed property: the same outcome where no
         # NOT encloses it, but under a NOT the typed comparison below must decide.
-        document = cast(literal(dumps({left.field.name: right.value})), JSONB)  # type: ignore[union-attr]
+        name = left.field.name  # type: ignore[union-attr]
+        document = cast(c.param(right.value, lambda v: dumps({name: v}), Text()), JSONB)
         return indexed_properties().contains(document)
     kind = "text" if right.kind == "text" and left.kind != "timestamp" else right.kind
     if kind in ("geometry", "list", "interval"):
         raise InvalidFilter(f"{op} cannot compare {right.kind} values")
     if left.kind == "json" and kind == "numeric" and op in _JSON_RANGES and c.negations == 0:
-        return and_(*_JSON_RANGES[op](property_value(left.field), right.value))  # type: ignore[arg-type]
-    return _COMPARATORS[op](coerce(left, kind), coerce(right, kind))
+        return and_(*_JSON_RANGES[op](property_value(left.field), _json_number(c, right.value)))  # type: ignore[arg-type]
+    return _COMPARATORS[op](coerce(c, left, kind), coerce(c, right, kind))
 
 
-def _json_number(value: int | float) -> ColumnElement:
-    return cast(literal(dumps(value)), JSONB)
+def _filter_instant(value: str) -> datetime:
+    return parse_rfc3339(value, field="filter")
+
+
+def _json_number(c: Compiler, value: Any) -> ColumnElement:
+    return cast(c.param(value, dumps, Text()), JSONB)
 
 
 # In JSONB's order numbers sit above every string (and null) and below false, and
@@ -263,9 +458,9 @@ def _json_number(value: int | float) -> ColumnElement:
 # independent, made it expect five times too few matches over 100,000 items). Below X
 # has no such range: no JSONB value lies between every string and every number.
 _JSON_FALSE: ColumnElement[Any] = literal_column("'false'::jsonb")
-_JSON_RANGES: dict[str, Callable[[ColumnElement, Any], list[ColumnElement]]] = {
-    ">": lambda v, x: [v > _json_number(x), v < _JSON_FALSE],
-    ">=": lambda v, x: [v >= _json_number(x), v < _JSON_FALSE],
+_JSON_RANGES: dict[str, Callable[[ColumnElement, ColumnElement], list[ColumnElement]]] = {
+    ">": lambda v, x: [v > x, v < _JSON_FALSE],
+    ">=": lambda v, x: [v >= x, v < _JSON_FALSE],
 }
 
 
@@ -308,8 +503,9 @@ def _between(c: Compiler, op: str, args: list[Any]) -> ColumnElement:
     if value.kind == "json" and kind == "numeric" and c.negations == 0:
         # A number from low to high: a JSONB range, as for comparisons (_JSON_RANGES).
         json_value = property_value(value.field)  # type: ignore[arg-type]
-        return and_(json_value >= _json_number(low.value), json_value <= _json_number(high.value))
-    return coerce(value, kind).between(low.sql, high.sql)
+        return and_(json_value >= _json_number(c, low.value),
+                    json_value <= _json_number(c, high.value))
+    return coerce(c, value, kind).between(low.sql, high.sql)
 
 
 def _in(c: Compiler, op: str, args: list[Any]) -> ColumnElement:
@@ -317,15 +513,11 @@ def _in(c: Compiler, op: str, args: list[Any]) -> ColumnElement:
     value, choices = c.operand(args[0]), args[1]
     if not isinstance(choices, list) or not choices:
         raise InvalidFilter("in needs a non-empty list")
-    kinds = {c.operand(v).kind for v in choices}
+    operands = [c.operand(v) for v in choices]
+    kinds = {o.kind for o in operands}
     if len(kinds) != 1 or kinds & {"list", "geometry", "interval"}:
         raise InvalidFilter("the values of in must be literals of one type")
-    kind = kinds.pop()
-    if kind == "timestamp":
-        choices = [_timestamp_value(v)[0] for v in choices]
-    if kind == "numeric":
-        choices = [_number(v) for v in choices]
-    return coerce(value, kind).in_(choices)
+    return coerce(c, value, kinds.pop()).in_([o.sql for o in operands])
 
 
 def _is_null(c: Compiler, op: str, args: list[Any]) -> ColumnElement:
@@ -367,17 +559,18 @@ def _time_range(c: Compiler, node: Any) -> tuple[ColumnElement, ColumnElement]:
         bounds = operand.value
         if not isinstance(bounds, list) or len(bounds) != 2:
             raise InvalidFilter("an interval has a start and an end")
-        start, end = (None if b in ("..", None) else _interval_bound(b) for b in bounds)
+        start, end = bounds
         return (
-            NEG_INFINITY if start is None else literal(start[0]),
-            POS_INFINITY if end is None else literal(end[1]),
+            NEG_INFINITY if start in ("..", None)
+            else c.param(start, lambda b: _interval_bound(b)[0], TIME),
+            POS_INFINITY if end in ("..", None)
+            else c.param(end, lambda b: _interval_bound(b)[1], TIME),
         )
     if operand.kind == "timestamp" and operand.field is None:
-        start, end = operand.value
-        return literal(start), literal(end)
+        return operand.sql, c.param(operand.value, lambda v: _timestamp_value(v)[1], TIME)
     if operand.field is not None and operand.field.name == "datetime":
         return items.c.start_datetime, items.c.end_datetime
-    value = coerce(operand, "timestamp")
+    value = coerce(c, operand, "timestamp")
     return value, value
 
 
@@ -426,14 +619,16 @@ def _array(c: Compiler, op: str, args: list[Any]) -> ColumnElement:
     left, right = c.operand(args[0]), args[1]
     if left.kind != "json" or not isinstance(right, list):
         raise InvalidFilter(f"{op} compares an array property with a list of values")
-    values = cast(literal(dumps(right)), JSONB)
+    values = cast(c.param(right, dumps, Text()), JSONB)
     if op == "a_equals":
         return left.sql == values
     if op == "a_contains":
         return left.sql.contains(values)
     if op == "a_containedby":
         return left.sql.contained_by(values)
-    return or_(*(left.sql.contains(cast(literal(dumps([v])), JSONB)) for v in right))
+    return or_(*(
+        left.sql.contains(cast(c.param(v, lambda x: dumps([x]), Text()), JSONB)) for v in right
+    ))
 
 
 _PREDICATES: dict[str, Callable[[Compiler, str, list[Any]], ColumnElement]] = {
@@ -454,15 +649,64 @@ _PREDICATES: dict[str, Callable[[Compiler, str, list[Any]], ColumnElement]] = {
 }
 
 
+KEPT_FILTER_BYTES = 2048
+"""Longest template (its key) whose plan, and page statements, are kept: 512 of them,
+of 2,000 nodes each, would hold hundreds of MB of expression trees per process, and a
+filter that long is rarely sent twice."""
+
+
+def filter_plan(template: FilterTemplate) -> FilterPlan:
+    """The template's plan, compiled once and kept unless the template is long. Raises
+    ``InvalidFilter`` for a filter the catalog cannot evaluate, whatever its values."""
+    if len(template.key) > KEPT_FILTER_BYTES:
+        return _plan(template)
+    return _kept_plan(template)
+
+
+def _plan(template: FilterTemplate) -> FilterPlan:
+    compiler = Compiler(_placeholder)
+    with _malformed():
+        expression = compiler.compile(template.tree)
+    return FilterPlan(expression, tuple(compiler.params))
+
+
+_kept_plan = lru_cache(maxsize=512)(_plan)
+
+
+def _placeholder(name: str, type_: TypeEngine[Any]) -> BindParameter[Any]:
+    return bindparam(name, type_=type_)
+
+
+def compile_template(template: FilterTemplate, bind: Bind) -> ColumnElement:
+    """The template's SQL, its parameters made by ``bind`` under the names its plan
+    gives them."""
+    with _malformed():
+        return Compiler(bind).compile(template.tree)
+
+
 def compile_filter(filter_json: dict[str, Any]) -> ColumnElement:
-    """The SQL WHERE clause for a CQL2-JSON filter (see ``parse_filter``).
+    """The SQL WHERE clause for a CQL2-JSON filter (see ``parse_filter``), its values
+    bound.
 
     Raises ``InvalidFilter`` (or ``InvalidGeometry`` / ``InvalidDatetime`` for bad
     literals) for anything the catalog cannot evaluate.
     """
+    template = filter_template(filter_json)
+    values = filter_plan(template).values(template.literals)
+
+    def bind(name: str, type_: TypeEngine[Any]) -> BindParameter[Any]:
+        return bindparam(name, values[name], type_=type_, unique=True)
+
+    return compile_template(template, bind)
+
+
+@contextmanager
+def _malformed() -> Iterator[None]:
+    """Errors of a malformed tree (a wrong type where the walk expects another) as
+    ``InvalidFilter``; our own refusals pass as they are."""
     try:
-        return Compiler().compile(filter_json)
+        yield
     except InvalidInput:
         raise
-    except (TypeError, ValueError, KeyError) as exc:
+    except (TypeError, ValueError, KeyError, LookupError) as exc:
         raise InvalidFilter(f"the filter is malformed: {exc}") from exc

@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from catalog.db.driver import Reader, fetch_mappings
 from catalog.db.errors import translate_db_errors
 from catalog.queryables import known_properties
+from catalog.search.cql2 import KEPT_FILTER_BYTES
 from catalog.search.cursor import Cursor, decode_cursor, encode_cursor
 from catalog.search.fields import CORE_FIELDS, canonical_name, items, resolve_field
 from catalog.search.render import item_json
@@ -391,12 +392,6 @@ def page_statement(
 ) -> Select | CompoundSelect:
     """:func:`page_query`'s statement with its values bound."""
     return page_query(request, columns, spans).bound()
-
-
-KEPT_FILTER_BYTES = 2048
-"""Longest filter (its CQL2-JSON text) whose statements are kept: 512 statements of
-filters of 2,000 nodes each would hold hundreds of MB of expression trees per process,
-and a filter that long is rarely sent twice."""
 
 
 def _build_page(shape: PageShape, columns: _Columns) -> Select | CompoundSelect:

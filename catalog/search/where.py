@@ -14,7 +14,6 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 import shapely
 from sqlalchemy import (
     BindParameter,
@@ -32,7 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.types import TypeEngine
 
 from catalog.geometry import bbox_boxes
-from catalog.search.cql2 import compile_filter
+from catalog.search.cql2 import FilterTemplate, compile_template, filter_plan, filter_template
 from catalog.search.fields import items
 from catalog.search.freetext import any_like, contains_pattern
 from catalog.search.lookup import collections
@@ -53,7 +52,7 @@ class Where:
     shape: Shape
     values: dict[str, Any]
     filter_bytes: int = 0
-    """The length of the filter's text in the shape (0: no filter)."""
+    """The length of the filter's template key in the shape (0: no filter)."""
 
 
 class Binder:
@@ -92,11 +91,11 @@ def where_of(request: SearchRequest) -> Where:
         values["window_start"] = interval.start
     filter_bytes = 0
     if request.filter is not None:
-        # The filter's own text: its literals are in its SQL (shared by repeated filters,
-        # as when paging).
-        filter_text = orjson.dumps(request.filter, option=orjson.OPT_SORT_KEYS)
-        shape.append(("filter", filter_text))
-        filter_bytes = len(filter_text)
+        # Its template: filters that differ only in their literals share their SQL.
+        template = filter_template(request.filter)
+        shape.append(("filter", template))
+        values.update(filter_plan(template).values(template.literals))
+        filter_bytes = len(template.key)
     if request.q:
         shape.append(("q", len(request.q)))
         values.update({f"q{i}": contains_pattern(t) for i, t in enumerate(request.q)})
@@ -142,7 +141,7 @@ def build_where(shape: Shape, bind: Binder) -> list[ColumnElement[bool]]:
         elif kind == "ends_from":
             clauses.append(items.c.end_datetime >= bind("window_start", TIME))
         elif kind == "filter":
-            clauses.append(compile_filter(orjson.loads(token[1])))  # type: ignore[arg-type]
+            clauses.append(_filter_clause(token[1], bind))  # type: ignore[arg-type]
         elif kind == "q":
             document = item_text()
             count = int(token[1])  # type: ignore[call-overload]
@@ -153,6 +152,12 @@ def build_where(shape: Shape, bind: Binder) -> list[ColumnElement[bool]]:
         else:
             raise ValueError(f"unknown condition {kind!r}")
     return clauses
+
+
+def _filter_clause(template: FilterTemplate, bind: Binder) -> ColumnElement[bool]:
+    if bind.values is None:  # placeholders: the plan's own expression serves
+        return filter_plan(template).expression
+    return compile_template(template, bind)
 
 
 def where_clauses(request: SearchRequest) -> list[ColumnElement[bool]]:
