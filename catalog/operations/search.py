@@ -12,6 +12,7 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime as Datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import ColumnElement
@@ -29,7 +30,7 @@ from catalog.search.aggregate import aggregate as _aggregate
 from catalog.search.assets import AssetPage, search_assets
 from catalog.search.changes import changed_items, database_now
 from catalog.search.count import CountBudget, count_within
-from catalog.search.request import typed_search
+from catalog.search.request import light_search_terms, typed_search
 from catalog.search.usage import PropertyUsage
 from catalog.temporal import Interval
 
@@ -82,8 +83,9 @@ class SearchOperations:
         self, principal: Principal, terms: ItemSearch, max_limit: int | None = None
     ) -> SearchRequest:
         """The validated request of typed ``terms`` for ``principal``, built in a thread
-        (repairing a search area takes CPU the event loop must not wait for)."""
-        return await asyncio.to_thread(
+        when it holds more geometry than a thread hand-off costs to repair (a repair
+        takes CPU the event loop must not wait for)."""
+        build = partial(
             typed_search,
             ids=terms.ids, collections=terms.collections, bbox=terms.bbox,
             intersects=terms.intersects, datetime=terms.datetime, filter=terms.filter,
@@ -91,6 +93,9 @@ class SearchOperations:
             q=terms.q, max_limit=max_limit or self.max_limit,
             readable_private=principal.readable_private,
         )
+        if light_search_terms(terms.intersects, terms.filter):
+            return build()
+        return await asyncio.to_thread(build)
 
     async def items(self, principal: Principal, request: SearchRequest) -> SearchPage:
         """A page of matching items as STAC documents."""
