@@ -7,10 +7,10 @@ from catalog.search.engine import (
     count_matches,
     search,
     search_rows,
-    where_clauses,
 )
 from catalog.search.request import DEFAULT_LIMIT, MAX_LIMIT, SearchRequest, build_search
 from catalog.search.sort import SortField, parse_sortby
+from catalog.search.where import where_clauses
 
 __all__ = [
     "DEFAULT_LIMIT",

@@ -19,6 +19,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import asyncpg
@@ -32,11 +33,42 @@ from sqlalchemy.sql.visitors import InternalTraversal
 
 from catalog.db.errors import driver_error, translate_db_errors
 from catalog.db.partitions import is_item_table
+from catalog.search.cql2 import KEPT_FILTER_BYTES
 from catalog.search.fields import items
 from catalog.search.request import SearchRequest
-from catalog.search.where import where_clauses
+from catalog.search.where import Binder, Shape, build_where, where_of
 
 log = logging.getLogger(__name__)
+
+
+def _count_of(shape: Shape) -> Select[Any]:
+    return select(func.count().label("n")).select_from(items).where(
+        *build_where(shape, Binder())
+    )
+
+
+def _bounded_of(shape: Shape, max_rows: int) -> tuple[Select[Any], Select[Any]]:
+    matches: Select[Any] = select(literal_column("1")).select_from(items).where(
+        *build_where(shape, Binder())
+    )
+    capped = matches.limit(max_rows + 1).subquery()
+    return matches, select(func.count()).select_from(capped)
+
+
+# Kept by shape, as page statements are (``catalog.search.engine.page_query``): a count
+# of a shape seen before costs its values, not an expression tree and its cache key.
+_kept_count = lru_cache(maxsize=256)(_count_of)
+_kept_bounded = lru_cache(maxsize=256)(_bounded_of)
+
+
+def count_query(request: SearchRequest) -> tuple[Select[Any], dict[str, Any], bool]:
+    """The statement counting the items ``request`` matches (a column ``n``), its
+    parameters' values, and whether the statement is kept for later requests of its
+    shape (not for a long filter's)."""
+    where = where_of(request)
+    if where.filter_bytes > KEPT_FILTER_BYTES:
+        return _count_of(where.shape), where.values, False
+    return _kept_count(where.shape), where.values, True
 
 
 @dataclass(frozen=True)
@@ -97,19 +129,23 @@ def _seq_scanned(node: dict[str, Any]) -> frozenset[str]:
     return frozenset(found)
 
 
-async def _plan(conn: AsyncConnection, query: Select) -> _Plan:
-    """What PostgreSQL's plan of ``query`` expects to do."""
-    plan = (await conn.execute(_Explain(query))).scalar_one()
+async def _plan(
+    conn: AsyncConnection, query: Select, values: dict[str, Any] | None = None
+) -> _Plan:
+    """What PostgreSQL's plan of ``query`` run with ``values`` expects to do."""
+    plan = (await conn.execute(_Explain(query), values)).scalar_one()
     if isinstance(plan, str | bytes):
         plan = orjson.loads(plan)
     root = plan[0]["Plan"]
     return _Plan(float(root["Plan Rows"]), _seq_scanned(root))
 
 
-async def _costly(conn: AsyncConnection, matches: Select, max_rows: int) -> bool:
+async def _costly(
+    conn: AsyncConnection, matches: Select, values: dict[str, Any], max_rows: int
+) -> bool:
     """Whether the plan of ``matches`` expects more than ``max_rows`` rows, or reads
     items tables (partitions) of more than ``max_rows`` rows from end to end."""
-    plan = await _plan(conn, matches)
+    plan = await _plan(conn, matches, values)
     if plan.rows > max_rows:
         return True
     if not plan.scanned:
@@ -137,8 +173,9 @@ async def count_within(
     """
     if not budget.enabled:
         return None
-    matches = select(literal_column("1")).select_from(items).where(*where_clauses(request))  # type: ignore[var-annotated]
-    capped = matches.limit(budget.max_rows + 1).subquery()
+    where = where_of(request)
+    bounded = _bounded_of if where.filter_bytes > KEPT_FILTER_BYTES else _kept_bounded
+    matches, count = bounded(where.shape, budget.max_rows)
     with translate_db_errors():
         # Autocommit for SQLAlchemy: the transaction is begun and ended here, on the
         # driver's connection, its timeout set with BEGIN in one round trip (as
@@ -146,9 +183,9 @@ async def count_within(
         conn = await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
         async with _bounded(conn, budget.budget_ms):
             try:
-                if await _costly(conn, matches, budget.max_rows):
+                if await _costly(conn, matches, where.values, budget.max_rows):
                     return None
-                result = await conn.execute(select(func.count()).select_from(capped))
+                result = await conn.execute(count, where.values)
             except DBAPIError as exc:
                 if isinstance(driver_error(exc), asyncpg.QueryCanceledError):
                     return None  # past the budget

@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from catalog.db.driver import Reader, fetch_mappings
 from catalog.db.errors import translate_db_errors
 from catalog.queryables import known_properties
+from catalog.search.count import count_query
 from catalog.search.cql2 import KEPT_FILTER_BYTES
 from catalog.search.cursor import Cursor, decode_cursor, encode_cursor
 from catalog.search.fields import CORE_FIELDS, canonical_name, items, resolve_field
@@ -49,7 +50,6 @@ from catalog.search.where import (
     Shape,
     Token,
     build_where,
-    where_clauses,
     where_of,
 )
 from catalog.stac.common import dumps
@@ -433,11 +433,13 @@ def _row_values(row: Any, sort: Sequence[SortField]) -> tuple[Any, ...]:
     return tuple(row[f"k{i}"] for i in range(len(sort)))
 
 
-async def count_matches(session: AsyncSession, request: SearchRequest) -> int:
+async def count_matches(session: Reader, request: SearchRequest) -> int:
     """The exact number of items matching the request's filters."""
-    query = select(func.count()).select_from(items).where(*where_clauses(request))
+    statement, values, kept = count_query(request)
     with translate_db_errors():
-        return (await session.execute(query)).scalar_one()
+        if kept:
+            return (await fetch_mappings(session, statement, values))[0]["n"]
+        return (await session.execute(statement, values)).scalar_one()
 
 
 @dataclass(frozen=True)

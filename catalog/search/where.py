@@ -162,13 +162,14 @@ def _filter_clause(template: FilterTemplate, bind: Binder) -> ColumnElement[bool
 
 def where_clauses(request: SearchRequest) -> list[ColumnElement[bool]]:
     """The WHERE conditions of a request with their values bound, for statements built
-    for it alone (counts, aggregations, exports, saved searches' matching).
+    for it alone (aggregations, exports, asset searches, saved searches' matching).
 
-    Built once per request object and kept on it: the page's plan check and the count
-    of one STAC request each need them, and compiling a filter or a search area twice
-    cost more CPU than the count's round trips. A request is frozen
-    (``dataclasses.replace`` makes a new one, which builds its own), and SQLAlchemy's
-    clauses are immutable, so statements share them; each caller gets its own list."""
+    Built once per request object and kept on it: compiling a filter or a search area
+    twice for one request cost more CPU than a statement's round trip. A request is
+    frozen (``dataclasses.replace`` makes a new one, which builds its own), and
+    SQLAlchemy's clauses are immutable, so statements share them; each caller gets its
+    own list. Pages and counts use statements kept per shape instead
+    (``catalog.search.engine.page_query``, ``catalog.search.count.count_query``)."""
     built = request.__dict__.get(_WHERE)
     if built is None:
         where = where_of(request)

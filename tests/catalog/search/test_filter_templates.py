@@ -19,7 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from catalog.db.driver import driver_statement
 from catalog.errors import InvalidDatetime, InvalidFilter, InvalidInput
-from catalog.search import build_search, search
+from catalog.search import build_search, count_matches, search
+from catalog.search.count import CountBudget, count_query, count_within
 from catalog.search.cql2 import filter_plan, filter_template
 from catalog.search.engine import page_query
 from catalog.search.render import item_text_parts
@@ -186,3 +187,26 @@ async def test_interleaved_filters_of_shared_templates_match_the_reference(
             assert found == reference.search(filter=filter_json), (name, filter_json)
             matched[name] = matched.get(name, 0) + bool(found)
     assert sum(1 for n in matched.values() if n) >= len(TEMPLATES) - 1, matched
+
+
+def test_counts_of_one_template_share_a_kept_statement() -> None:
+    a = build_search(filter=op("<=", prop("eo:cloud_cover"), 10), bbox=[-90, 30, -85, 32])
+    b = build_search(filter=op("<=", prop("eo:cloud_cover"), 75.5), bbox=[1, 2, 3, 4])
+    (first, _, kept_a), (second, _, kept_b) = count_query(a), count_query(b)
+    assert kept_a and kept_b and first is second
+    assert driver_statement(first, asyncpg_dialect()) is not None
+
+
+async def test_interleaved_counts_of_shared_templates_match_the_reference(
+    loaded_sessions: async_sessionmaker[AsyncSession], reference: Reference
+) -> None:
+    """Exact counts (``count_matches``) and counts within a budget (``count_within``) of
+    shuffled filters of every template, on kept statements, are the reference's."""
+    budget = CountBudget(budget_ms=5_000, max_rows=ALL)
+    async with loaded_sessions() as session:
+        for name, filter_json in _series(seed=5, per_template=4):
+            expected = len(reference.search(filter=filter_json))
+            request = build_search(filter=filter_json)
+            assert await count_matches(session, request) == expected, (name, filter_json)
+            await session.commit()  # count_within starts on a fresh connection state
+            assert await count_within(session, request, budget) == expected, name
