@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
 import attr
@@ -24,6 +25,7 @@ from catalog.operations import (
 from catalog.operations.search import for_caller
 from catalog.search import RowPage, SearchPage, SearchRequest, build_search
 from catalog.search.render import item_text_parts
+from catalog.search.request import light_search_terms
 from catalog.stac.links import (
     GEOJSON,
     JSON,
@@ -99,16 +101,13 @@ class CatalogClient(AsyncBaseCoreClient):
     async def _run(self, values: dict[str, Any], request: Request) -> ItemPage:
         principal = principal_of(request)
         kwargs = params.search_kwargs(values)
-        if kwargs["intersects"] is None:
-            query = build_search(max_limit=self.searches.max_limit, **kwargs)
+        build = partial(build_search, max_limit=self.searches.max_limit, **kwargs)
+        if light_search_terms(kwargs["intersects"], kwargs["filter"]):
+            query = build()
         else:
-            # In a thread: repairing a search area takes CPU the event loop must not
-            # wait for (a bbox or no area costs less than the thread hand-off).
-            query = await asyncio.to_thread(
-                build_search, max_limit=self.searches.max_limit, **kwargs
-            )
-        # Scoped once: the page and the count then share one request object, and so the
-        # filters built from it (``where_clauses`` keeps them on the request).
+            # In a thread: repairing a large search area takes CPU the event loop must
+            # not wait for (a small one costs less than the thread hand-off).
+            query = await asyncio.to_thread(build)
         query = for_caller(principal, query)
         base = get_base_url(request)
         urls = await self._asset_urls(request)
