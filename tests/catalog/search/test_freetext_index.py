@@ -17,8 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from catalog.ingest import load_path
 from catalog.search import build_search, search
-from catalog.search.engine import page_statement, where_clauses
+from catalog.search.engine import page_statement
 from catalog.search.fields import items
+from catalog.search.where import where_clauses
 from tests.support.paths import SHARED
 from tests.support.reference import Key
 

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from catalog.errors import InvalidInput, UnknownCollection
 from catalog.search import build_search, search
-from catalog.search.engine import _page_query, page_statement, where_clauses
+from catalog.search.engine import _page_query, page_statement
 from catalog.search.fields import items
 from catalog.search.property_indexes import (
     create_property_index,
@@ -23,6 +23,7 @@ from catalog.search.property_indexes import (
     list_property_indexes,
 )
 from catalog.search.sort import with_tie_break
+from catalog.search.where import where_clauses
 from tests.support.reference import Key, Reference
 
 FILTERS: list[dict[str, Any]] = [
