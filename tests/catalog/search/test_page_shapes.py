@@ -17,6 +17,7 @@ import orjson
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from catalog.db.driver import driver_statement
 from catalog.search import build_search, search
 from catalog.search.engine import KEPT_FILTER_BYTES, page_query
 from catalog.search.render import item_text_parts
@@ -136,3 +137,36 @@ def test_statements_of_long_filters_are_not_kept() -> None:
     assert len(orjson.dumps(long)) > KEPT_FILTER_BYTES > len(orjson.dumps(short))
     assert _statement(filter=long) is not _statement(filter=long)
     assert _statement(filter=short) is _statement(filter=short)
+
+
+GENERIC_CASES = {
+    "filter": lambda i: {"filter": {"op": "<=", "args": [{"property": "gsd"}, 0.3 + i / 10]}},
+    "sortby": lambda i: {"datetime": f"../{2012 + i % 8}-01-01T00:00:00Z", "sortby": "-datetime"},
+}
+
+
+@pytest.mark.parametrize("case", GENERIC_CASES)
+async def test_a_kept_statement_gets_a_generic_plan(
+    loaded_sessions: async_sessionmaker[AsyncSession], case: str
+) -> None:
+    """Its limit is in its SQL: PostgreSQL's generic plan of the prepared statement knows
+    it and replaces the custom plans after the first five executions, so later pages are
+    not planned again (with the limit a parameter, each execution was planned anew)."""
+    async with loaded_sessions() as session:
+        connection = await session.connection()
+        driver = (await connection.get_raw_connection()).driver_connection
+        statements = set()
+        prepared = None
+        for i in range(8):
+            query = page_query(build_search(**GENERIC_CASES[case](i)), item_text_parts())
+            sent = driver_statement(query.statement, connection.dialect)
+            assert sent is not None
+            statements.add(sent.sql)
+            prepared = prepared or await driver.prepare(sent.sql)
+            await prepared.fetch(*sent.arguments(query.values))
+        assert len(statements) == 1 and prepared is not None
+        plans = await driver.fetchrow(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE name = $1",
+            prepared.get_name(),
+        )
+    assert plans["generic_plans"] >= 3, dict(plans)
