@@ -327,6 +327,8 @@ class Compiler:
             return self._literal(node)
         if isinstance(node, bool):
             return Operand("bool", literal(node), value=node)
+        if isinstance(node, str):  # "..", which the template keeps (an open interval end)
+            return Operand("text", literal(node), value=node)
         if isinstance(node, list):
             return Operand("list", value=node)
         if not isinstance(node, dict):

@@ -210,3 +210,17 @@ async def test_interleaved_counts_of_shared_templates_match_the_reference(
             assert await count_matches(session, request) == expected, (name, filter_json)
             await session.commit()  # count_within starts on a fresh connection state
             assert await count_within(session, request, budget) == expected, name
+
+
+async def test_a_text_literal_spelled_as_an_open_interval_end_is_text(
+    loaded_sessions: async_sessionmaker[AsyncSession], reference: Reference
+) -> None:
+    """The template keeps ".." (an interval's open end); as a value it is still text,
+    searched as the reference searches it."""
+    async with loaded_sessions() as session:
+        for filter_json in (op("=", prop("platform"), ".."),
+                            op("in", prop("platform"), ["..", "landsat-8"]),
+                            op("like", prop("platform"), "..")):
+            page = await search(session, build_search(filter=filter_json, limit=ALL))
+            found = [(doc["collection"], doc["id"]) for doc in page.items]
+            assert found == reference.search(filter=filter_json), filter_json
