@@ -66,9 +66,10 @@ def count_query(request: SearchRequest) -> tuple[Select[Any], dict[str, Any], bo
     parameters' values, and whether the statement is kept for later requests of its
     shape (not for a long filter's)."""
     where = where_of(request)
+    values = dict(where.values)  # the request keeps its own
     if where.filter_bytes > KEPT_FILTER_BYTES:
-        return _count_of(where.shape), where.values, False
-    return _kept_count(where.shape), where.values, True
+        return _count_of(where.shape), values, False
+    return _kept_count(where.shape), values, True
 
 
 @dataclass(frozen=True)

@@ -141,46 +141,57 @@ def _lit_tag(value: Any) -> str:
     raise TypeError(f"{type(value).__name__} is not JSON")
 
 
+LITERAL_KINDS = frozenset({"number", "text", "timestamp", "bbox", "geometry"})
+"""Kinds of node a template takes out as a :class:`Lit`; every other kind is structure,
+kept in the template and read by :meth:`Compiler.operand` or :meth:`Compiler.compile`."""
+
+_DICT_KINDS = (
+    ("op", "call"), ("property", "property"), ("timestamp", "timestamp"),
+    ("date", "timestamp"), ("interval", "interval"), ("bbox", "bbox"), ("type", "geometry"),
+)
+
+
+def node_kind(node: Any) -> str:
+    """What a CQL2-JSON node is: one of :data:`LITERAL_KINDS`, or ``bool``, ``null``,
+    ``open`` (the ".." of an open interval end), ``list``, ``call`` (an operator and its
+    arguments), ``property``, ``interval`` or ``other``.
+
+    The template walk and the compiler both dispatch on it, so what one keeps as
+    structure the other reads as such."""
+    if isinstance(node, bool):
+        return "bool"
+    if node is None:
+        return "null"
+    if isinstance(node, int | float):
+        return "number"
+    if isinstance(node, str):
+        return "open" if node == ".." else "text"
+    if isinstance(node, list):
+        return "list"
+    if isinstance(node, dict):
+        for key, kind in _DICT_KINDS:
+            if key in node:
+                return kind
+    return "other"
+
+
 def _template_of(node: Any, literals: list[Any]) -> Any:
     """``node`` with its literals replaced by :class:`Lit` (appended to ``literals``).
 
     What decides the SQL stays: operators, property names, booleans, nulls, the open
-    ends of intervals and the length of lists. The walk classifies nodes as
-    :meth:`Compiler.operand` reads them."""
-    if isinstance(node, bool) or node is None:
-        return node
-    if isinstance(node, int | float):
-        return _lit(node, "number", literals)
-    if isinstance(node, str):
-        return node if node == ".." else _lit(node, "text", literals)
-    if isinstance(node, list):
+    ends of intervals and the length of lists."""
+    kind = node_kind(node)
+    if kind in LITERAL_KINDS:
+        return _lit(node, kind, literals)
+    if kind == "list":
         return [_template_of(item, literals) for item in node]
-    if isinstance(node, dict):
-        return _dict_template(node, literals)
-    return node
-
-
-def _dict_template(node: dict[str, Any], literals: list[Any]) -> Any:
-    if "op" in node:
-        args = node.get("args")
-        if not isinstance(args, list):
-            return node
-        return {**node, "args": [_template_of(a, literals) for a in args]}
-    if "property" in node:
-        return node
-    if "timestamp" in node or "date" in node:
-        return _lit(node, "timestamp", literals)
-    if "interval" in node:
-        bounds = node["interval"]
-        if not isinstance(bounds, list):
-            return node
+    if kind == "call" and isinstance(node.get("args"), list):
+        return {**node, "args": [_template_of(a, literals) for a in node["args"]]}
+    if kind == "interval" and isinstance(node["interval"], list):
         return {**node, "interval": [
-            b if b in ("..", None) else _lit(b, "bound", literals) for b in bounds
+            b if node_kind(b) in ("open", "null") else _lit(b, "bound", literals)
+            for b in node["interval"]
         ]}
-    if "bbox" in node:
-        return _lit(node, "bbox", literals)
-    if "type" in node:
-        return _lit(node, "geometry", literals)
     return node
 
 
@@ -325,20 +336,19 @@ class Compiler:
         """Compile an argument (property, literal or function call)."""
         if isinstance(node, Lit):
             return self._literal(node)
-        if isinstance(node, bool):
+        kind = node_kind(node)
+        if kind == "bool":
             return Operand("bool", literal(node), value=node)
-        if isinstance(node, str):  # "..", which the template keeps (an open interval end)
+        if kind == "open":  # "..", an open interval end, which the template keeps
             return Operand("text", literal(node), value=node)
-        if isinstance(node, list):
+        if kind == "list":
             return Operand("list", value=node)
-        if not isinstance(node, dict):
-            raise InvalidFilter(f"unsupported filter value {_shown(node)}")
-        if "property" in node:
+        if kind == "property":
             field = resolve_field(str(node["property"]))
             return Operand(field.kind, field.sql, field=field)
-        if "interval" in node:
+        if kind == "interval":
             return Operand("interval", value=node["interval"])
-        if str(node.get("op", "")).lower() in ("casei", "accenti"):
+        if kind == "call" and str(node["op"]).lower() in ("casei", "accenti"):
             return self._case_insensitive(node)
         raise InvalidFilter(f"unsupported filter value {_shown(node)[:80]}")
 

@@ -74,7 +74,22 @@ class Binder:
 
 def where_of(request: SearchRequest) -> Where:
     """The shape and values of the request's conditions (ids, collections, space, time,
-    CQL2, free text, the caller's hidden collections)."""
+    CQL2, free text, the caller's hidden collections).
+
+    Made once per request object and kept on it, as :func:`where_clauses` keeps its
+    clauses: a page and its count read the same. Callers copy ``values`` before adding
+    to them."""
+    where = request.__dict__.get(_WHERE_OF)
+    if where is None:
+        where = _where_of(request)
+        object.__setattr__(request, _WHERE_OF, where)  # a cache, not a field: frozen still
+    return where
+
+
+_WHERE_OF = "_where_of"
+
+
+def _where_of(request: SearchRequest) -> Where:
     shape: list[Token] = []
     values: dict[str, Any] = {}
     for kind, listed in (("ids", request.ids), ("collections", request.collections)):

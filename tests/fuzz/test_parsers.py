@@ -21,7 +21,7 @@ from sqlalchemy.dialects import postgresql
 
 from catalog.errors import InvalidInput
 from catalog.geometry import parse_geometries, parse_search_area
-from catalog.search.cql2 import compile_filter, parse_filter
+from catalog.search.cql2 import _kept_plan, compile_filter, filter_template, parse_filter
 from catalog.search.fields import items
 from catalog.temporal import parse_interval, parse_rfc3339
 
@@ -178,3 +178,48 @@ def test_cql2_text_parses_or_is_refused(text: str) -> None:
     except InvalidInput:
         return
     select(items.c.id).where(true(), clause).compile(dialect=postgresql.asyncpg.dialect())
+
+
+def _relabelled(node: Any, draw: Any) -> Any:
+    """``node`` with each literal argument replaced by a new one of its kind (numbers by
+    numbers, text by text); ".." and what is not a literal stay."""
+    if isinstance(node, list):
+        return [_relabelled(item, draw) for item in node]
+    if isinstance(node, dict):
+        if isinstance(node.get("args"), list):
+            return {**node, "args": _relabelled(node["args"], draw)}
+        return node
+    if isinstance(node, bool) or node is None or node == "..":
+        return node
+    if isinstance(node, int | float):
+        return draw(st.one_of(st.integers(), st.floats(allow_nan=False, allow_infinity=False)))
+    return draw(st.text(max_size=15).filter(lambda t: t != ".."))
+
+
+def _sql(expression: dict[str, Any]) -> str | type[Exception]:
+    """The filter's SQL with its values written in, or the type of its refusal."""
+    try:
+        clause = compile_filter(expression)
+    except InvalidInput as exc:
+        return type(exc)
+    return str(select(items.c.id).where(clause).compile(
+        dialect=postgresql.asyncpg.dialect(), compile_kwargs={"literal_binds": True}))
+
+
+@FUZZ
+@given(expressions, st.data())
+def test_filters_of_one_template_compile_as_if_each_were_alone(
+    expression: dict[str, Any], data: st.DataObject
+) -> None:
+    """A plan kept from one filter serves another of its template with that filter's own
+    values: the SQL equals the other's compiled with nothing kept."""
+    other = _relabelled(expression, data.draw)
+    try:
+        if filter_template(other).key != filter_template(expression).key:
+            return  # a number drawn as a bool-like or a text as "..": not one template
+    except InvalidInput:
+        return
+    _sql(expression)  # keeps the template's plan
+    through_kept = _sql(other)
+    _kept_plan.cache_clear()
+    assert through_kept == _sql(other)

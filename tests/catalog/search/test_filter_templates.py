@@ -21,7 +21,13 @@ from catalog.db.driver import driver_statement
 from catalog.errors import InvalidDatetime, InvalidFilter, InvalidInput
 from catalog.search import build_search, count_matches, search
 from catalog.search.count import CountBudget, count_query, count_within
-from catalog.search.cql2 import filter_plan, filter_template
+from catalog.search.cql2 import (
+    LITERAL_KINDS,
+    Lit,
+    filter_plan,
+    filter_template,
+    node_kind,
+)
 from catalog.search.engine import page_query
 from catalog.search.render import item_text_parts
 from tests.support.reference import Reference
@@ -135,6 +141,31 @@ def test_the_plan_holds_no_literal_of_the_request_that_compiled_it() -> None:
     held = plan.expression.compile(dialect=asyncpg_dialect()).params
     assert held["cql0"] is None  # the property name and JSON type are the statement's own
     assert 12.5 not in held.values()
+
+
+NODES_OF_EACH_KIND = {
+    "number": 12.5, "text": "naip", "timestamp": {"timestamp": "2011-01-01T00:00:00Z"},
+    "bbox": {"bbox": [-90, 30, -89, 31]}, "geometry": {"type": "Point", "coordinates": [1, 2]},
+    "bool": True, "null": None, "open": "..", "list": ["naip", 3], "property": prop("gsd"),
+    "interval": {"interval": ["2011-01-01", ".."]}, "call": op("casei", prop("platform")),
+    "other": {"neither": 1},
+}
+
+
+@pytest.mark.parametrize("kind", sorted(NODES_OF_EACH_KIND))
+def test_each_kind_of_node_is_a_literal_or_structure_the_compiler_reads(kind: str) -> None:
+    """The template walk and the compiler share ``node_kind``: a literal kind is taken
+    out, and any other kind, kept in the template, compiles as an argument or is refused
+    with a typed error (the ".." text literal once fell between the two)."""
+    node = NODES_OF_EACH_KIND[kind]
+    assert node_kind(node) == kind
+    template = filter_template(op("=", prop("platform"), node))
+    taken = template.tree["args"][1]
+    assert isinstance(taken, Lit) is (kind in LITERAL_KINDS)
+    try:
+        filter_plan(template).values(template.literals)
+    except InvalidFilter:
+        assert kind not in ("number", "text", "open", "property", "call"), kind
 
 
 @pytest.mark.parametrize(
