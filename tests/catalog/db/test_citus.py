@@ -137,7 +137,7 @@ async def test_items_are_spread_over_the_workers(
             "JOIN pg_dist_shard_placement s USING (shardid) "
             "WHERE p.logicalrelid = 'items'::regclass GROUP BY 1"
         ))
-        nodes = dict(rows.tuples().all())
+        nodes = dict(rows.all())
         # Partitions made by our bulk load's collections are distributed too.
         partitions = (await session.execute(text(
             "SELECT count(*) FILTER (WHERE p.logicalrelid IS NULL), count(*) "
@@ -166,7 +166,7 @@ async def test_item_lookup_is_that_of_one_postgresql(
     async with loaded_sessions() as session:
         keys = (await session.execute(text(
             "SELECT collection_id, id FROM items ORDER BY md5(collection_id || id) LIMIT 5"
-        ))).tuples().all()
+        ))).all()
     for collection_id, item_id in keys:
         async with loaded_sessions() as single, citus_sessions() as distributed:
             assert await get_item(distributed, collection_id, item_id) == await get_item(

@@ -90,7 +90,7 @@ async def _stored(engine: AsyncEngine) -> list[Any]:
             "stacql_item_assets(assets, template_id), "
             "stacql_item_extensions(stac_extensions, template_id) "
             "FROM items ORDER BY collection_id, id"
-        ))).tuples())
+        ))).all())
 
 
 async def _key_columns(engine: AsyncEngine) -> set[tuple[str, str]]:
