@@ -111,8 +111,15 @@ async def _pool() -> Any:
     import asyncpg
 
     if not _POOL:
-        _POOL.append(await asyncpg.create_pool(os.environ[DSN], min_size=1, max_size=4))
+        # No reset on release: asyncpg's default costs a round trip, which our pool does not
+        # make either.
+        _POOL.append(await asyncpg.create_pool(os.environ[DSN], min_size=1, max_size=4,
+                                               reset=_kept_as_is))
     return _POOL[0]
+
+
+async def _kept_as_is(connection: Any) -> None:
+    """A pooled connection goes back as it is (it ran one read, in autocommit)."""
 
 
 def _statement() -> tuple[str, list[Any]]:
