@@ -50,17 +50,33 @@ def _small_answers(url: str, stop: threading.Event, answered: list[float]) -> No
             stop.wait(0.005)
 
 
+ATTEMPTS = 3
+"""A loop blocked by the page blocks it on every attempt; a machine busy elsewhere, which
+takes the server off its core for a tenth of a second now and then, rarely on three."""
+
+
 def test_other_requests_are_served_while_a_big_page_renders(one_worker: str) -> None:
     query = f"{{ items(first: {PAGE}) {{ nodes {{ {ITEM_FIELDS} }} }} }}"
-    stop, answered = threading.Event(), []
-    poller = threading.Thread(target=_small_answers, args=(one_worker, stop, answered))
     with httpx.Client(base_url=one_worker, timeout=120) as client:
         client.post("graphql", json={"query": query})  # warm up: plans, loaders, imports
-        poller.start()
-        time.sleep(0.3)
-        started = time.monotonic()
-        response = client.post("graphql", json={"query": query})
-        finished = time.monotonic()
+        faults = []
+        for _ in range(ATTEMPTS):
+            fault = _page_beside_small_queries(client, one_worker, query)
+            if fault is None:
+                return
+            faults.append(fault)
+    pytest.fail(f"the loop was not free on any of {ATTEMPTS} pages: {faults}")
+
+
+def _page_beside_small_queries(client: httpx.Client, url: str, query: str) -> str | None:
+    """What was wrong with one page rendered beside a stream of small queries, or None."""
+    stop, answered = threading.Event(), []
+    poller = threading.Thread(target=_small_answers, args=(url, stop, answered))
+    poller.start()
+    time.sleep(0.3)
+    started = time.monotonic()
+    response = client.post("graphql", json={"query": query})
+    finished = time.monotonic()
     stop.set()
     poller.join()
     assert response.status_code == 200
@@ -76,6 +92,9 @@ def test_other_requests_are_served_while_a_big_page_renders(one_worker: str) -> 
     # page and next to the small query's own pace on an idle loop, so a page rendered in
     # a tenth of a second is not judged by waits the small queries take anyway.
     expected = min(PAGE // SLICE // 2, int(total / (4 * pace)))
-    assert len(waits) - 1 >= expected, (waits, total, pace)
+    if len(waits) - 1 < expected:
+        return f"{len(waits) - 1} answers, {expected} expected: {waits, total, pace}"
     long_waits = [w for w in waits if w > max(total / 5, 4 * pace)]
-    assert sum(long_waits) < total / 2, (waits, total, pace)
+    if sum(long_waits) >= total / 2:
+        return f"long waits {long_waits} of {total:.3f} s (pace {pace:.4f} s)"
+    return None

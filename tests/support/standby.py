@@ -48,8 +48,8 @@ class StandbyUnavailable(RuntimeError):
     """What is missing to run a standby here (the tests skip, saying it)."""
 
 
-def _admin(sql: str) -> list[tuple[object, ...]]:
-    engine = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+def _admin(sql: str, url: str = ADMIN_URL) -> list[tuple[object, ...]]:
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
     try:
         with engine.connect() as conn:
             result = conn.execute(text(sql))
@@ -219,6 +219,18 @@ class Standby:
             log = (self.directory / "log").read_text(errors="replace")[-2000:]
             raise StandbyUnavailable(f"standby did not start: {started.stderr}{log}")
 
+    def catch_up(self, seconds: float = 600) -> None:
+        """Wait until the standby has replayed the primary's WAL as it stands now (a
+        database just made on the primary is there); fails the test after ``seconds``.
+        Another client's bulk load on the same server can put minutes of WAL ahead of
+        it."""
+        target = _admin("SELECT pg_current_wal_lsn()::text")[0][0]
+        local = make_url(ADMIN_URL).set(port=self.port).render_as_string(hide_password=False)
+        deadline = time.monotonic() + seconds
+        while not _admin(f"SELECT pg_last_wal_replay_lsn() >= '{target}'::pg_lsn", local)[0][0]:
+            assert time.monotonic() < deadline, f"the standby did not replay to {target}"
+            time.sleep(0.2)
+
     def stop(self, mode: str = "fast") -> None:
         """Stop the standby (``immediate``: as if it were lost)."""
         _as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop")
@@ -308,6 +320,7 @@ def standby() -> Iterator[Standby]:
 def primary_url(standby: Standby) -> Iterator[str]:
     """A migrated database on the primary (made after the standby: it arrives by WAL)."""
     url = create_migrated_database("standby")
+    standby.catch_up()
     yield url
     drop_database(url)
 
