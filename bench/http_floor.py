@@ -37,8 +37,11 @@ import os
 import pickle
 import sys
 import tempfile
+from functools import cache
 from pathlib import Path
 from typing import Any
+
+import asyncpg
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # run as a script: make the catalog importable
@@ -72,7 +75,7 @@ async def floor_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     while more:  # the request's body is read, as our server reads it
         message = await receive()
         more = message.get("more_body", False)
-    body = _body()
+    body = _read(os.environ[BODY_FILE])
     await send({"type": "http.response.start", "status": 200, "headers": [
         (b"content-type", b"application/geo+json"),
         (b"content-length", str(len(body)).encode()),
@@ -80,14 +83,16 @@ async def floor_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-_BODIES: dict[str, bytes] = {}
+@cache
+def _read(path: str) -> bytes:
+    """A file's bytes, read once per server process."""
+    return Path(path).read_bytes()
 
 
-def _body() -> bytes:
-    path = os.environ[BODY_FILE]
-    if path not in _BODIES:
-        _BODIES[path] = Path(path).read_bytes()
-    return _BODIES[path]
+@cache
+def _statement_of(path: str) -> tuple[str, list[Any]]:
+    """The (SQL, arguments) pickled in a file, read once per server process."""
+    return pickle.loads(_read(path))
 
 
 async def driver_floor_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -95,7 +100,7 @@ async def driver_floor_app(scope: dict[str, Any], receive: Any, send: Any) -> No
     asyncpg connection for every HTTP request, then answers as :func:`floor_app`."""
     if scope["type"] != "http":
         return
-    sql, arguments = _statement()
+    sql, arguments = _statement_of(os.environ[STATEMENT_FILE])
     pool = await _pool()
     async with pool.acquire() as connection:
         rows = await connection.fetch(sql, *arguments)
@@ -108,8 +113,6 @@ _POOL: list[Any] = []
 
 
 async def _pool() -> Any:
-    import asyncpg
-
     if not _POOL:
         # No reset on release: asyncpg's default costs a round trip, which our pool does not
         # make either.
@@ -120,16 +123,6 @@ async def _pool() -> Any:
 
 async def _kept_as_is(connection: Any) -> None:
     """A pooled connection goes back as it is (it ran one read, in autocommit)."""
-
-
-def _statement() -> tuple[str, list[Any]]:
-    path = os.environ[STATEMENT_FILE]
-    if path not in _STATEMENTS:
-        _STATEMENTS[path] = pickle.loads(Path(path).read_bytes())
-    return _STATEMENTS[path]
-
-
-_STATEMENTS: dict[str, tuple[str, list[Any]]] = {}
 
 
 async def _sent_statement(database: str, sb: Any, kind: str, plan: Any) -> tuple[str, list[Any]]:
