@@ -6,8 +6,11 @@ connection, positional values) under the three ``plan_cache_mode`` settings.
 five times, then keeps a generic plan when it does not expect it to cost more.
 ``force_custom_plan`` plans every execution for its values (what EXPLAIN with literal
 values shows); ``force_generic_plan`` always runs the generic plan. When ``auto`` is
-slower than ``force_custom_plan``, the generic plan that was kept is the worse one; the
-generic plan of the kind's first statement is printed with ``--plans``.
+slower than ``force_custom_plan``, the generic plan that was kept is the worse one; when
+it is slower than ``force_generic_plan``, PostgreSQL keeps planning for the values (its
+estimates prefer custom plans) where the generic plan would run faster. The
+generic and the custom plan of the kind's first next page (its first statement for the
+other kinds) are printed with ``--plans``.
 
     .venv/bin/python bench/plan_cache.py --database stacql_bench_scale --types paging
 
@@ -107,7 +110,8 @@ async def timed(conn: asyncpg.Connection, mode: str, series: list[list[Sent]]) -
             await prepared[sql].fetch(*args)
             spent.append((time.perf_counter() - start) * 1000)
         out.append(spent)
-    await conn.execute("DEALLOCATE ALL")
+    # The statements are closed by asyncpg once unreferenced; a DEALLOCATE ALL here
+    # would also drop the statements of asyncpg's own cache (plan_text's casts).
     return out
 
 
