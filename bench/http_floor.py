@@ -50,10 +50,10 @@ if str(REPO) not in sys.path:  # run as a script: make the catalog importable
 from bench import search_http  # noqa: E402
 from bench.scale import (  # noqa: E402
     COLLECTION,
-    _ours_command,
-    _request_params,
-    _url,
+    database_url,
     explain_kinds,
+    ours_command,
+    request_params,
 )
 from bench.servers import free_port, serve  # noqa: E402
 from catalog.db import create_engine, create_sessionmaker  # noqa: E402
@@ -128,10 +128,10 @@ async def _kept_as_is(connection: Any) -> None:
 async def _sent_statement(database: str, sb: Any, kind: str, plan: Any) -> tuple[str, list[Any]]:
     """The SQL text and positional values our engine sends for ``kind``'s first request."""
     body = sb.build_pool(kind, plan.seed, 1, plan.collection, plan.limit)[0][2]
-    engine = create_engine(_url(database), pool_size=1)
+    engine = create_engine(database_url(database), pool_size=1)
     try:
         async with create_sessionmaker(engine)() as session:
-            request = build_search(**_request_params(kind, body))
+            request = build_search(**request_params(kind, body))
             query = await sent_page_query(session, request, item_text_parts())
             sent = driver_statement(query.statement, engine.dialect)
             if sent is None:
@@ -200,10 +200,11 @@ def main(argv: list[str] | None = None) -> int:
         seed=1234, collection=COLLECTION, limit=10, verify=0,
     )
     ours_port = free_port()
-    ours_env = {"STACQL_DATABASE_URL": _url(args.database), "STACQL_API_ACCESS_LOG": "false"}
+    ours_env = {"STACQL_DATABASE_URL": database_url(args.database),
+                "STACQL_API_ACCESS_LOG": "false"}
     p50: dict[str, tuple[float, float | None, float]] = {}
     with (
-        serve(_ours_command(ours_port, args.workers), ours_env,
+        serve(ours_command(ours_port, args.workers), ours_env,
               f"http://127.0.0.1:{ours_port}/") as ours_url,
         tempfile.TemporaryDirectory() as scratch,
     ):

@@ -39,7 +39,7 @@ if str(REPO) not in sys.path:  # run as a script: make the catalog importable
     sys.path.insert(0, str(REPO))
 
 from bench import search_http  # noqa: E402
-from bench.scale import COLLECTION, _request_params, _url  # noqa: E402
+from bench.scale import COLLECTION, database_url, request_params  # noqa: E402
 from catalog.db import create_engine, create_sessionmaker  # noqa: E402
 from catalog.db.driver import driver_statement  # noqa: E402
 from catalog.search import build_search, search  # noqa: E402
@@ -69,13 +69,13 @@ async def sent_statements(database: str, kind: str, n: int, seed: int) -> list[l
     """For each of the first ``n`` requests of ``kind``'s pool, the statements the server
     sends (paging: its six pages), as SQL text and positional values."""
     sb = search_http.load_peer_bench()
-    engine = create_engine(_url(database), pool_size=1)
+    engine = create_engine(database_url(database), pool_size=1)
     pages = sb.PAGING_PAGES if kind == "paging" else 0
     out: list[list[Sent]] = []
     try:
         async with create_sessionmaker(engine)() as session:
             for _, _, body in sb.build_pool(kind, seed, n, COLLECTION, 10):
-                params = _request_params(kind, body)
+                params = request_params(kind, body)
                 request = build_search(**params)
                 sent: list[Sent] = []
                 for _ in range(pages + 1):

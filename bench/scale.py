@@ -100,7 +100,8 @@ def _fresh(database: str) -> None:
     _admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
-def _url(database: str) -> str:
+def database_url(database: str) -> str:
+    """Our SQLAlchemy URL of ``database`` on the local server."""
     return f"postgresql+asyncpg://root@127.0.0.1:5432/{database}"
 
 
@@ -128,7 +129,7 @@ def item_slice(start: int, stop: int, seed: int) -> Path:
 
 async def load_ours(database: str, items: Path, first: bool) -> dict[str, float]:
     """Load a slice into ours (the collection and the declared index first); seconds."""
-    engine = create_engine(_url(database), pool_size=2)
+    engine = create_engine(database_url(database), pool_size=2)
     figures: dict[str, float] = {}
     try:
         sessions = create_sessionmaker(engine)
@@ -182,7 +183,8 @@ def load_peer(database: str, items: Path, first: bool, n: int, workers: int) -> 
     return seconds
 
 
-def _ours_command(port: int, workers: int) -> list[str]:
+def ours_command(port: int, workers: int) -> list[str]:
+    """The command serving our API on ``port`` with ``workers`` uvicorn workers."""
     return [sys.executable, "-m", "stacql.cli", "serve", "--host", "127.0.0.1",
             "--port", str(port), "--workers", str(workers)]
 
@@ -204,14 +206,15 @@ def run_mix(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
     )
     ours_port, peer_port = free_port(), free_port()
     # the peer runs with --no-access-log: ours too
-    ours_env = {"STACQL_DATABASE_URL": _url(args.database), "STACQL_API_ACCESS_LOG": "false"}
+    ours_env = {"STACQL_DATABASE_URL": database_url(args.database),
+                "STACQL_API_ACCESS_LOG": "false"}
     peer_env = {"PGHOST": "127.0.0.1", "PGPORT": "5432", "PGUSER": "root",
                 "PGDATABASE": args.peer_database,
                 "PGPASSWORD": "trust", "STAC_FASTAPI_TITLE": "peer"}
     with tempfile.TemporaryDirectory() as empty:  # the peer reads ./.env: run it elsewhere
         peer_command = ["env", "-C", empty, *_peer_command(peer_port, args.workers)]
         with (
-            serve(_ours_command(ours_port, args.workers), ours_env,
+            serve(ours_command(ours_port, args.workers), ours_env,
                   f"http://127.0.0.1:{ours_port}/") as ours_url,
             serve(peer_command, peer_env, f"http://127.0.0.1:{peer_port}/_mgmt/ping") as _,
         ):
@@ -228,7 +231,8 @@ def run_mix(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
     return search_http.table(plan, ours, peer), medians
 
 
-def _request_params(kind: str, body: dict[str, Any] | None) -> dict[str, Any]:
+def request_params(kind: str, body: dict[str, Any] | None) -> dict[str, Any]:
+    """``build_search``'s arguments for one request of the peer's pool of ``kind``."""
     if kind == "items" or body is None:
         return {"collections": [COLLECTION], "limit": 10}
     params = {k: v for k, v in body.items() if k in ("collections", "bbox", "datetime",
@@ -266,7 +270,7 @@ async def explain_kinds(database: str, types: list[str], n: int) -> dict[str, fl
     """Median planning + execution ms of the statements our engine sends, per kind (for
     ``paging``, the sum over its six pages)."""
     sb = search_http.load_peer_bench()
-    engine = create_engine(_url(database), pool_size=1, parallel_workers_per_gather=0)
+    engine = create_engine(database_url(database), pool_size=1, parallel_workers_per_gather=0)
     times: dict[str, float] = {}
     try:
         async with create_sessionmaker(engine)() as session:
@@ -274,13 +278,13 @@ async def explain_kinds(database: str, types: list[str], n: int) -> dict[str, fl
                 pool = sb.build_pool(kind, 1234, n, COLLECTION, 10)
                 spent = []
                 for _, _, body in pool:
-                    request = build_search(**_request_params(kind, body))
+                    request = build_search(**request_params(kind, body))
                     total = await _explain(session, await _sent(session, request))
                     for _ in range(sb.PAGING_PAGES if kind == "paging" else 0):
                         page = await search(session, request)
                         if page.next_token is None:
                             break
-                        request = build_search(**_request_params(kind, body),
+                        request = build_search(**request_params(kind, body),
                                                token=page.next_token)
                         total += await _explain(session, await _sent(session, request))
                     spent.append(total)
@@ -303,7 +307,7 @@ ISSUE_SEARCHES: dict[str, dict[str, Any]] = {
 
 async def explain_issue_searches(database: str) -> dict[str, float]:
     """Median planning + execution ms of our statement for each of ``ISSUE_SEARCHES``."""
-    engine = create_engine(_url(database), pool_size=1, parallel_workers_per_gather=0)
+    engine = create_engine(database_url(database), pool_size=1, parallel_workers_per_gather=0)
     try:
         async with create_sessionmaker(engine)() as session:
             return {
@@ -330,7 +334,7 @@ def main(argv: list[str] | None = None) -> int:
         first = previous == 0
         if first:
             _fresh(args.database)
-            upgrade(_url(args.database))
+            upgrade(database_url(args.database))
         ours_load = asyncio.run(load_ours(args.database, items, first))
         peer_s = load_peer(args.peer_database, items, first, size, args.workers)
         n = size - previous
